@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads process.env. Every setting is validated at start-up so a
+ * missing or malformed variable stops the process with its name and what is expected,
+ * instead of failing later inside a request or an activity.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean),
+);
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const url = z.url();
+const optionalString = z.string().min(1).optional();
+
+const DEV_JWT_SECRET = 'dev-only-secret-change-me-in-production-0123456789';
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: port.default(4000),
+    HOST: z.string().default('127.0.0.1'),
+    PUBLIC_URL: url.optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .default('postgresql://postgres:postgres@127.0.0.1:5432/horse_tempo'),
+    DATABASE_POOL_MAX: positiveInt.default(10),
+    DATABASE_DEBUG: bool.default(false),
+
+    TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+    TEMPORAL_NAMESPACE: z.string().default('default'),
+    TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+    /** Comma-separated task queues this worker process polls; empty means all. */
+    WORKER_QUEUES: csv.default([]),
+
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
+    JWT_ACCESS_TTL_SECONDS: positiveInt.default(900),
+    REFRESH_TOKEN_TTL_DAYS: positiveInt.default(30),
+    PASSWORD_HASH_MEMORY_KIB: positiveInt.default(19456),
+
+    CORS_ORIGINS: csv.default(['http://localhost:3000', 'http://127.0.0.1:3000']),
+    RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
+    RATE_LIMIT_MAX: positiveInt.default(300),
+    AUTH_RATE_LIMIT_MAX: positiveInt.default(20),
+    BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 100kb or 1mb').default('100kb'),
+
+    EMAIL_FROM: z.string().default('Horse Tempo <no-reply@horsetempo.local>'),
+    RESEND_API_KEY: optionalString,
+    RESEND_BASE_URL: url.optional(),
+
+    STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+    STORAGE_DIR: z.string().default('.data/uploads'),
+    S3_BUCKET: optionalString,
+    S3_REGION: z.string().default('us-east-1'),
+    S3_ENDPOINT: url.optional(),
+    S3_ACCESS_KEY_ID: optionalString,
+    S3_SECRET_ACCESS_KEY: optionalString,
+    S3_FORCE_PATH_STYLE: bool.default(true),
+    UPLOAD_MAX_BYTES: positiveInt.default(500 * 1024 * 1024),
+    UPLOAD_URL_TTL_SECONDS: positiveInt.default(900),
+
+    ANTHROPIC_API_KEY: optionalString,
+    ANTHROPIC_BASE_URL: url.optional(),
+    OPENAI_API_KEY: optionalString,
+    OPENAI_BASE_URL: url.optional(),
+    AI_MODEL_PRIMARY: z.string().default('claude-sonnet-4-5'),
+    AI_MODEL_FALLBACK: z.string().default('gpt-4o'),
+    AI_TIMEOUT_SECONDS: positiveInt.default(120),
+    AI_CACHE_TTL: z
+      .string()
+      .regex(/^\d+\s*(s|m|h|d)$/, 'must look like 7d, 12h, 30m or 45s')
+      .default('7d'),
+    /** Set by the dev stack when the AI URLs point at the local stand-ins. */
+    AI_SANDBOX: bool.default(false),
+
+    STRIPE_SECRET_KEY: optionalString,
+    STRIPE_WEBHOOK_SECRET: optionalString,
+    /** Points the Stripe SDK at stripe-mock (http://127.0.0.1:12111) in dev and tests. */
+    STRIPE_API_BASE: url.optional(),
+    STRIPE_PRICE_PREMIUM_MONTHLY: optionalString,
+    STRIPE_PRICE_PREMIUM_YEARLY: optionalString,
+    STRIPE_PRICE_PRO_MONTHLY: optionalString,
+    STRIPE_PRICE_PRO_YEARLY: optionalString,
+    BILLING_GRACE_DAYS: positiveInt.default(14),
+    BILLING_SUCCESS_URL: url.default('http://localhost:3000/billing/success'),
+    BILLING_CANCEL_URL: url.default('http://localhost:3000/billing/cancel'),
+
+    REMINDER_LEAD_DAYS: z.coerce.number().int().min(0).max(60).default(2),
+    LISTING_REMINDER_DAYS: z.coerce.number().int().min(0).max(60).default(3),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && c.JWT_SECRET === DEV_JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set to a secret of your own in production' });
+    }
+    if (c.STORAGE_DRIVER === 's3' && !c.S3_BUCKET) {
+      ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when STORAGE_DRIVER=s3' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Empty strings count as "not set", as they do in most .env files. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = i.path.join('.') || '(root)';
+        const got = typeof i.path[0] === 'string' ? cleaned[i.path[0]] : undefined;
+        return `${name} ${i.message}${got !== undefined && !/SECRET|KEY|PASSWORD/.test(name) ? ` (got "${got}")` : ''}`;
+      }),
+    );
+  }
+  return parsed.data;
+}
+
+/** Stripe price id for a paid plan and interval, or undefined when not configured. */
+export function stripePriceId(config: Config, plan: 'premium' | 'pro', interval: 'month' | 'year'): string | undefined {
+  const key = `STRIPE_PRICE_${plan.toUpperCase()}_${interval === 'month' ? 'MONTHLY' : 'YEARLY'}` as const;
+  return config[key as keyof Config] as string | undefined;
+}

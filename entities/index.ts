@@ -1,0 +1,26 @@
+/**
+ * Every entity the ORM knows about. A feature adds its entities here (and a migration
+ * under entities/migrations/).
+ */
+import { User, Organization, Membership, RefreshToken, ApiKey } from './accounts';
+import { Horse } from './horses';
+import { CreditAccount, CreditTransaction } from './credits';
+import { EmailOutbox, Notification } from './notifications';
+
+export * from './accounts';
+export * from './horses';
+export * from './credits';
+export * from './notifications';
+
+export const entities = [
+  User,
+  Organization,
+  Membership,
+  RefreshToken,
+  ApiKey,
+  Horse,
+  CreditAccount,
+  CreditTransaction,
+  EmailOutbox,
+  Notification,
+];
