@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import cors from 'cors';
+import helmet from 'helmet';
+import { rateLimit } from 'express-rate-limit';
+import { pinoHttp } from 'pino-http';
+import swaggerUi from 'swagger-ui-express';
+import { RequestContext } from '@mikro-orm/core';
+import type { AppDeps } from './deps';
+import { createRegistry, buildOpenApiDocument } from './http/openapi';
+import { errorHandler, notFoundHandler, HttpError } from './http/errors';
+import { createMetrics } from './http/metrics';
+import { createPassport, authenticate as authenticateWith } from './auth/passport';
+import { createAuthRouter } from './auth/router';
+import { createHealthRouter } from './health/router';
+import { mountFeatureRouters } from './routes';
+
+/** Paths whose bodies are not JSON: raw webhook payloads (signature checks) and uploads. */
+const NON_JSON_PATHS = ['/api/webhooks/', '/api/uploads/'];
+
+export function createApp(deps: AppDeps): Express {
+  const { config, orm, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+    }),
+  );
+  app.use(
+    helmet({
+      // Swagger UI needs inline styles; everything else keeps helmet's defaults.
+      contentSecurityPolicy: { directives: { 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+    }),
+  );
+  app.use(cors({ origin: config.CORS_ORIGINS, credentials: true, exposedHeaders: ['x-request-id', 'ratelimit', 'ratelimit-policy'] }));
+
+  const metrics = createMetrics();
+  app.use(metrics.middleware);
+  app.get('/metrics', metrics.handler);
+
+  const limitHandler = (message: string): RequestHandler => (_req, _res, next) => next(new HttpError(429, message));
+  app.use(
+    '/api',
+    rateLimit({
+      windowMs: config.RATE_LIMIT_WINDOW_SECONDS * 1000,
+      limit: config.RATE_LIMIT_MAX,
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+      skip: (req) => req.path === '/health',
+      handler: (req, res, next) => limitHandler(`Too many requests: at most ${config.RATE_LIMIT_MAX} per ${config.RATE_LIMIT_WINDOW_SECONDS}s`)(req, res, next),
+    }),
+  );
+  const authRateLimit = rateLimit({
+    windowMs: config.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    limit: config.AUTH_RATE_LIMIT_MAX,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    handler: (req, res, next) =>
+      limitHandler(`Too many sign-in attempts: at most ${config.AUTH_RATE_LIMIT_MAX} per ${config.RATE_LIMIT_WINDOW_SECONDS}s, try again later`)(req, res, next),
+  });
+
+  // Webhooks verify signatures over the exact bytes, so they get the raw body.
+  app.use('/api/webhooks', express.raw({ type: () => true, limit: '1mb' }));
+  app.use(express.json({ limit: config.BODY_LIMIT, strict: true }));
+  app.use((req, _res, next) => {
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody && ['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json') && !NON_JSON_PATHS.some((p) => req.path.startsWith(p))) {
+      return next(new HttpError(415, 'Content-Type must be application/json'));
+    }
+    next();
+  });
+  // After the body parsers, so each request gets its own identity map.
+  app.use((_req, _res, next) => RequestContext.create(orm.em, next));
+
+  const registry = createRegistry();
+  const passport = createPassport(orm, config.JWT_SECRET);
+  app.use(passport.initialize());
+  const authenticate = authenticateWith(passport);
+
+  app.use('/api/health', createHealthRouter(deps));
+  app.use('/api/auth', createAuthRouter(deps, { registry, authenticate, authRateLimit }));
+  mountFeatureRouters(app, deps, { registry, authenticate });
+
+  const document = buildOpenApiDocument(registry, config.PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`);
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  app.use('/api/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Horse Tempo API' }));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { passwordProblems, PASSWORD_MAX_LENGTH } from '../../domain/password';
+import { PLANS } from '../../domain/plans';
+
+const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email({ message: 'must be a valid email address' }).max(254));
+const strongPassword = z
+  .string()
+  .max(PASSWORD_MAX_LENGTH)
+  .superRefine((value, ctx) => {
+    const problems = passwordProblems(value);
+    if (problems.length) ctx.addIssue({ code: 'custom', message: `password ${problems.join(', ')}` });
+  });
+const name = z.string().trim().min(1, 'must not be empty').max(100);
+
+export const RegisterBody = z.strictObject({ email, password: strongPassword, firstName: name, lastName: name }).openapi('RegisterRequest');
+export const LoginBody = z.strictObject({ email, password: z.string().min(1).max(PASSWORD_MAX_LENGTH) }).openapi('LoginRequest');
+export const RefreshBody = z.strictObject({ refreshToken: z.string().min(10).max(200) }).openapi('RefreshRequest');
+export const ChangePasswordBody = z
+  .strictObject({ currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH), newPassword: strongPassword })
+  .openapi('ChangePasswordRequest');
+export const CreateApiKeyBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+
+export const UserView = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    firstName: z.string(),
+    lastName: z.string(),
+    plan: z.enum(PLANS),
+    defaultOrganizationId: z.uuid().nullable(),
+    organizations: z.array(z.object({ organizationId: z.uuid(), role: z.string() })),
+    credits: z.object({ balance: z.number().int(), reserved: z.number().int() }).optional(),
+  })
+  .openapi('User');
+
+export const TokenPair = z
+  .object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    tokenType: z.literal('Bearer'),
+    expiresIn: z.number().int().describe('access token lifetime in seconds'),
+    user: UserView,
+  })
+  .openapi('TokenPair');

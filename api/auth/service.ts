@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { Config } from '../../config';
+import { Membership, Organization, RefreshToken, User } from '../../entities';
+import { grantPeriodCredits } from '../../entities/credit-ledger';
+import { entitlementsOf } from '../../domain/plans';
+import { HttpError } from '../http/errors';
+import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords';
+import { newOpaqueToken, sha256, signAccessToken } from './tokens';
+
+type AuthConfig = Pick<Config, 'JWT_SECRET' | 'JWT_ACCESS_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_DAYS' | 'PASSWORD_HASH_MEMORY_KIB'>;
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+export function createAuthService(config: AuthConfig) {
+  async function issueTokens(em: EntityManager, user: User, familyId: string = randomUUID(), userAgent?: string): Promise<IssuedTokens> {
+    const refresh = newOpaqueToken('rt');
+    em.create(RefreshToken, {
+      user,
+      familyId,
+      tokenHash: refresh.hash,
+      expiresAt: new Date(Date.now() + config.REFRESH_TOKEN_TTL_DAYS * 86_400_000),
+      userAgent: userAgent?.slice(0, 255) ?? null,
+    });
+    await em.flush();
+    return {
+      accessToken: signAccessToken(config.JWT_SECRET, config.JWT_ACCESS_TTL_SECONDS, user.id, user.tokenVersion),
+      refreshToken: refresh.token,
+      tokenType: 'Bearer',
+      expiresIn: config.JWT_ACCESS_TTL_SECONDS,
+    };
+  }
+
+  async function revokeFamily(em: EntityManager, familyId: string) {
+    await em.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: new Date() });
+  }
+
+  return {
+    /** Creates the user, their own organization (stable) and free-plan credits in one transaction. */
+    async register(em: EntityManager, input: { email: string; password: string; firstName: string; lastName: string }) {
+      const passwordHash = await hashPassword(input.password, config.PASSWORD_HASH_MEMORY_KIB);
+      try {
+        return await em.transactional(async (tx) => {
+          if (await tx.count(User, { email: input.email })) {
+            throw new HttpError(409, 'An account with this email already exists', [{ location: 'body', field: 'email', message: 'is already registered' }]);
+          }
+          const user = tx.create(User, { email: input.email, passwordHash, firstName: input.firstName, lastName: input.lastName });
+          const org = tx.create(Organization, { name: `${input.firstName}'s stable`, ownerId: user.id });
+          tx.create(Membership, { organization: org, user, role: 'owner' });
+          await tx.flush();
+          await grantPeriodCredits(tx, user.id, entitlementsOf('free').monthlyAnalysisCredits, `grant:${user.id}:signup`, 'free plan on signup');
+          return user;
+        });
+      } catch (err) {
+        if (err instanceof UniqueConstraintViolationException) {
+          throw new HttpError(409, 'An account with this email already exists', [{ location: 'body', field: 'email', message: 'is already registered' }]);
+        }
+        throw err;
+      }
+    },
+
+    async login(em: EntityManager, email: string, password: string, userAgent?: string) {
+      const user = await em.findOne(User, { email });
+      const ok = user ? await verifyPassword(user.passwordHash, password) : await verifyPassword(await dummyPasswordHash(), password);
+      if (!user || !ok) throw new HttpError(401, 'Email or password is incorrect');
+      user.lastLoginAt = new Date();
+      return { user, tokens: await issueTokens(em, user, undefined, userAgent) };
+    },
+
+    /**
+     * Rotates a refresh token. The conditional update makes the rotation atomic, so two
+     * concurrent uses of one token cannot both succeed; a token already used or revoked
+     * is a reuse and revokes its whole family.
+     */
+    async refresh(em: EntityManager, token: string, userAgent?: string) {
+      const row = await em.findOne(RefreshToken, { tokenHash: sha256(token) }, { populate: ['user'] });
+      if (!row) throw new HttpError(401, 'Unknown refresh token');
+      if (row.revokedAt || row.usedAt) {
+        await revokeFamily(em, row.familyId);
+        throw new HttpError(401, 'Refresh token was already used: every session of this login was revoked, sign in again');
+      }
+      if (row.expiresAt.getTime() <= Date.now()) throw new HttpError(401, 'Refresh token expired: sign in again');
+      const claimed = await em.nativeUpdate(RefreshToken, { id: row.id, usedAt: null, revokedAt: null }, { usedAt: new Date() });
+      if (claimed !== 1) {
+        await revokeFamily(em, row.familyId);
+        throw new HttpError(401, 'Refresh token was already used: every session of this login was revoked, sign in again');
+      }
+      const user = row.user as User;
+      return { user, tokens: await issueTokens(em, user, row.familyId, userAgent) };
+    },
+
+    /** Ends the login the refresh token belongs to. Unknown tokens are accepted silently. */
+    async logout(em: EntityManager, token: string, userId: string) {
+      const row = await em.findOne(RefreshToken, { tokenHash: sha256(token), user: userId });
+      if (row) await revokeFamily(em, row.familyId);
+    },
+
+    /** Changes the password, ends every other session and old access tokens, returns fresh tokens. */
+    async changePassword(em: EntityManager, userId: string, currentPassword: string, newPassword: string, userAgent?: string) {
+      const user = await em.findOneOrFail(User, { id: userId });
+      if (!(await verifyPassword(user.passwordHash, currentPassword))) {
+        throw new HttpError(400, 'Current password is incorrect', [{ location: 'body', field: 'currentPassword', message: 'does not match' }]);
+      }
+      if (currentPassword === newPassword) {
+        throw new HttpError(400, 'New password must differ from the current one', [{ location: 'body', field: 'newPassword', message: 'is the same as the current password' }]);
+      }
+      user.passwordHash = await hashPassword(newPassword, config.PASSWORD_HASH_MEMORY_KIB);
+      user.tokenVersion += 1;
+      await em.nativeUpdate(RefreshToken, { user: userId, revokedAt: null }, { revokedAt: new Date() });
+      await em.flush();
+      return { user, tokens: await issueTokens(em, user, undefined, userAgent) };
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,24 @@
+import type { Plan } from '../../domain/plans';
+import type { OrgRole } from '../../entities/accounts';
+
+/** The authenticated caller, as routes see it. */
+export interface AuthUser {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  plan: Plan;
+  /** Organizations the user belongs to, with the role in each. */
+  memberships: { organizationId: string; role: OrgRole }[];
+  /** The organization created on register (their own stable). */
+  defaultOrganizationId: string | null;
+  via: 'jwt' | 'apiKey';
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface User extends AuthUser {}
+  }
+}

@@ -1,0 +1,85 @@
+import { Router, type RequestHandler } from 'express';
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FilterQuery } from '@mikro-orm/core';
+import { Horse, Organization } from '../../entities';
+import { routeBuilder, IdParams, paginated } from '../http/route';
+import { HttpError } from '../http/errors';
+import { memberOrgIds, targetOrganization, assertMember } from '../organizations/access';
+import { CreateHorseBody, HorseView, ListHorsesQuery, UpdateHorseBody } from './schemas';
+import { horseView, loadOwnedHorse } from './access';
+
+type ParentRefs = { sireId?: string | null; damId?: string | null };
+
+/** A sire must be a stallion and a dam a mare, both of the same organization. */
+async function checkParents(em: EntityManager, organizationId: string, refs: ParentRefs, selfId?: string) {
+  const checks: [keyof ParentRefs, 'stallion' | 'mare'][] = [
+    ['sireId', 'stallion'],
+    ['damId', 'mare'],
+  ];
+  for (const [field, gender] of checks) {
+    const id = refs[field];
+    if (!id) continue;
+    const parent = id === selfId ? null : await em.findOne(Horse, { id, organization: organizationId });
+    if (!parent || parent.gender !== gender) {
+      throw new HttpError(400, `Invalid body.${field}: must be a ${gender} of the same organization`, [
+        { location: 'body', field, message: `must be a ${gender} of the same organization` },
+      ]);
+    }
+  }
+}
+
+export function createHorsesRouter(opts: { registry: OpenAPIRegistry; authenticate: RequestHandler }) {
+  const router = Router();
+  const r = routeBuilder({ router, registry: opts.registry, basePath: '/api/horses', tag: 'horses', authenticate: opts.authenticate });
+
+  r.post('/', { summary: 'Add a horse', body: CreateHorseBody, status: 201, response: HorseView, errors: [404] }, async ({ body, em, user }) => {
+    const { organizationId: requested, ...fields } = body;
+    const organizationId = targetOrganization(user, requested);
+    await checkParents(em, organizationId, fields);
+    const horse = em.create(Horse, {
+      ...fields,
+      images: fields.images ?? [],
+      organization: em.getReference(Organization, organizationId),
+      createdById: user.id,
+    } as never);
+    await em.flush();
+    return horseView(horse);
+  });
+
+  r.get('/', { summary: 'List my horses (filters, sort, pagination)', query: ListHorsesQuery, response: paginated(HorseView) }, async ({ query, em, user }) => {
+    if (query.organizationId) assertMember(user, query.organizationId, 'Organization');
+    const where: FilterQuery<Horse> = { organization: { $in: query.organizationId ? [query.organizationId] : memberOrgIds(user) } };
+    if (query.q) where.name = { $ilike: `%${query.q.replace(/[%_\\]/g, (c) => `\\${c}`)}%` };
+    if (query.gender) where.gender = query.gender;
+    if (query.breed) where.breed = { $ilike: query.breed };
+    const desc = query.sort.startsWith('-');
+    const field = query.sort.replace('-', '') as 'name' | 'birthDate' | 'createdAt';
+    const [rows, total] = await em.findAndCount(Horse, where, {
+      orderBy: { [field]: desc ? 'desc nulls last' : 'asc nulls last', id: 'asc' },
+      limit: query.limit,
+      offset: (query.page - 1) * query.limit,
+    });
+    return { items: rows.map(horseView), total, page: query.page, limit: query.limit };
+  });
+
+  r.get('/:id', { summary: 'One horse', params: IdParams, response: HorseView, errors: [404] }, async ({ params, em, user }) => {
+    return horseView(await loadOwnedHorse(em, user, params.id));
+  });
+
+  r.patch('/:id', { summary: 'Change a horse', params: IdParams, body: UpdateHorseBody, response: HorseView, errors: [404] }, async ({ params, body, em, user }) => {
+    const horse = await loadOwnedHorse(em, user, params.id);
+    await checkParents(em, horse.organization.id, body, horse.id);
+    em.assign(horse, body as never);
+    await em.flush();
+    return horseView(horse);
+  });
+
+  r.delete('/:id', { summary: 'Delete a horse', params: IdParams, status: 204, errors: [404] }, async ({ params, em, user }) => {
+    const horse = await loadOwnedHorse(em, user, params.id);
+    em.remove(horse);
+    await em.flush();
+  });
+
+  return router;
+}

@@ -1,0 +1,20 @@
+import type { Express, RequestHandler } from 'express';
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { AppDeps } from './deps';
+import { createHorsesRouter } from './horses/router';
+import { createNotificationsRouter } from './notifications/router';
+
+export interface MountContext {
+  registry: OpenAPIRegistry;
+  authenticate: RequestHandler;
+}
+
+/**
+ * Feature routers. Each feature adds one line here; auth and health are mounted by the
+ * app itself because everything else depends on them.
+ */
+export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountContext): void {
+  app.use('/api/horses', createHorsesRouter(ctx));
+  app.use('/api/notifications', createNotificationsRouter(ctx));
+  void deps;
+}

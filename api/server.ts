@@ -1,0 +1,72 @@
+import type { Server } from 'node:http';
+import { loadConfig, ConfigError, type Config } from '../config';
+import { createLogger } from '../adapters/logger';
+import { createOrm } from '../entities/orm';
+import { TemporalGateway } from '../adapters/temporal/client';
+import { createApp } from './app';
+import type { AppDeps } from './deps';
+
+/** Builds the real dependencies from the configuration. */
+export async function createDeps(config: Config): Promise<AppDeps> {
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
+  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, debug: config.DATABASE_DEBUG });
+  const temporal = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  return { config, orm, temporal, logger };
+}
+
+/** Stops accepting, lets in-flight requests finish (up to a limit), then closes DB and Temporal. */
+export async function closeGracefully(server: Server, deps: AppDeps, drainMs = 10_000): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, drainMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+  await deps.orm.close();
+  await deps.temporal.close();
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const deps = await createDeps(config);
+  const app = createApp(deps);
+  const server = app.listen(config.PORT, config.HOST, () => {
+    deps.logger.info({ url: `http://${config.HOST}:${config.PORT}/api`, docs: `http://${config.HOST}:${config.PORT}/api/docs` }, 'API listening');
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    deps.logger.info({ signal }, 'API shutting down');
+    closeGracefully(server, deps).then(
+      () => process.exit(0),
+      (err) => {
+        deps.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error('API failed to start:', err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,15 @@
+/** Texts of the messages the product sends. Pure, so workflows can build them. */
+export interface MessageText {
+  subject: string;
+  text: string;
+}
+
+export function welcomeMessage(firstName: string): MessageText {
+  return {
+    subject: 'Welcome to Horse Tempo',
+    text:
+      `Hello ${firstName},\n\n` +
+      'Your stable is ready. Add your horses, upload a video for an AI gait analysis, ' +
+      'track a pregnancy or publish a listing on the marketplace.\n\n— The Horse Tempo team',
+  };
+}

