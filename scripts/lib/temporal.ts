@@ -56,7 +56,7 @@ async function waitForNamespace(address: string, namespace: string, timeoutMs = 
         await connection.workflowService.describeNamespace({ namespace });
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`namespace ${namespace} not ready on ${address}: ${(err as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`namespace ${namespace} not ready on ${address}: ${(err as Error).message}`, { cause: err });
         await new Promise((r) => setTimeout(r, 250));
       }
     }

@@ -40,7 +40,7 @@ describe('accounts through the HTTP API', () => {
     const again = await api.post('/api/auth/register', { email: reg.email.toUpperCase(), password: 'An0therPass', firstName: 'B', lastName: 'C' });
     expect(again.status).to.equal(409);
     expect(again.body.details[0].field).to.equal('email');
-    expect(again.body.requestId).to.be.a('string').and.not.empty;
+    expect(again.body.requestId).to.be.a('string').with.length.greaterThan(0);
   });
 
   it('rejects a weak password, a bad email and unknown fields with 400 saying which field and rule', async () => {
@@ -143,7 +143,7 @@ describe('accounts through the HTTP API', () => {
     const spec = await api.get('/api/openapi.json');
     expect(spec.body.openapi).to.equal('3.0.3');
     expect(spec.body.paths).to.have.property('/api/horses/{id}');
-    expect(spec.body.paths['/api/auth/register'].post.requestBody).to.exist;
+    expect(spec.body.paths['/api/auth/register'].post).to.have.property('requestBody');
     const docs = await fetch(`${stack.baseUrl}/api/docs/`);
     expect(docs.status).to.equal(200);
     expect(await docs.text()).to.contain('swagger-ui');

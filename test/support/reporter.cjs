@@ -1,0 +1,14 @@
+// The spec reporter, plus one plain closing line ("N passed, N failed, N skipped") that
+// CI and humans can read without knowing mocha's wording.
+const Mocha = require('mocha');
+
+class SpecWithSummary extends Mocha.reporters.Spec {
+  constructor(runner, options) {
+    super(runner, options);
+    runner.once('end', () => {
+      const s = runner.stats;
+      console.log(`${s.passes} passed, ${s.failures} failed, ${s.pending} skipped`);
+    });
+  }
+}
+module.exports = SpecWithSummary;
