@@ -6,11 +6,13 @@ import { User, Organization, Membership, RefreshToken, ApiKey } from './accounts
 import { Horse } from './horses';
 import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
+import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from './breeding';
 
 export * from './accounts';
 export * from './horses';
 export * from './credits';
 export * from './notifications';
+export * from './breeding';
 
 export const entities = [
   User,
@@ -23,4 +25,8 @@ export const entities = [
   CreditTransaction,
   EmailOutbox,
   Notification,
+  Pregnancy,
+  PregnancyCheck,
+  ReminderLog,
+  ReminderPreferences,
 ];

@@ -1,0 +1,90 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { baseProperties } from './base';
+import { Organization } from './accounts';
+import { Horse } from './horses';
+import { BREEDING_METHODS, CHECK_KINDS, CHECK_RESULTS, PREGNANCY_STATUSES, type GestationOptions } from '../domain/gestation';
+
+/**
+ * A breeding / pregnancy record of a mare. The gestationTracking workflow
+ * (`gestation-<id>`) reminds the creator of every milestone; the API writes state
+ * changes here in the request, then signals the workflow.
+ */
+export const Pregnancy = defineEntity({
+  name: 'Pregnancy',
+  tableName: 'pregnancies',
+  indexes: [{ properties: ['organization', 'status'] }],
+  properties: {
+    ...baseProperties,
+    organization: () => p.manyToOne(Organization).deleteRule('cascade'),
+    mare: () => p.manyToOne(Horse).deleteRule('cascade').index(),
+    /** The user who registered it; reminders go to them, with their preferences. */
+    createdById: p.uuid().index(),
+    /** Our stallion (a horse of the caller's organizations) or an external one by name. */
+    stallionId: p.uuid().nullable(),
+    stallionName: p.string().nullable(),
+    /** YYYY-MM-DD, ascending; the plan is anchored on the last one unless ovulationDate is set. */
+    coverDates: p.json<string[]>(),
+    ovulationDate: p.date().nullable(),
+    method: p.enum(BREEDING_METHODS),
+    vetName: p.string().nullable(),
+    vetContact: p.string().nullable(),
+    status: p.enum(PREGNANCY_STATUSES).default('tracking'),
+    expectedFoalingDate: p.date(),
+    options: p.json<GestationOptions>(),
+    /** The mare's previous gestation lengths (days), when she has foaled before. */
+    previousGestationDays: p.json<number[]>(),
+    notes: p.text().nullable(),
+    /** Date of the loss, the foaling or the negative check that ended the tracking. */
+    outcomeDate: p.date().nullable(),
+    foalId: p.uuid().nullable(),
+    endedAt: p.datetime().nullable(),
+  },
+});
+export type Pregnancy = InferEntity<typeof Pregnancy>;
+
+/** Every ultrasound / vet check recorded for a pregnancy. */
+export const PregnancyCheck = defineEntity({
+  name: 'PregnancyCheck',
+  tableName: 'pregnancy_checks',
+  properties: {
+    ...baseProperties,
+    pregnancy: () => p.manyToOne(Pregnancy).deleteRule('cascade').index(),
+    kind: p.enum(CHECK_KINDS),
+    date: p.date(),
+    result: p.enum(CHECK_RESULTS),
+    notes: p.text().nullable(),
+    recordedById: p.uuid(),
+  },
+});
+export type PregnancyCheck = InferEntity<typeof PregnancyCheck>;
+
+/** One row per reminder sent: (pregnancy, milestone) is unique, so a retried send never duplicates. */
+export const ReminderLog = defineEntity({
+  name: 'ReminderLog',
+  tableName: 'reminder_logs',
+  uniques: [{ properties: ['pregnancyId', 'milestoneId'] }],
+  properties: {
+    ...baseProperties,
+    pregnancyId: p.uuid(),
+    milestoneId: p.string(),
+    title: p.string(),
+    dueDate: p.date(),
+    sentAt: p.datetime(),
+    channels: p.json<string[]>(),
+  },
+});
+export type ReminderLog = InferEntity<typeof ReminderLog>;
+
+/** How a user wants reminders; absent row = defaults (REMINDER_LEAD_DAYS, email + in-app). */
+export const ReminderPreferences = defineEntity({
+  name: 'ReminderPreferences',
+  tableName: 'reminder_preferences',
+  properties: {
+    ...baseProperties,
+    userId: p.uuid().unique(),
+    leadDays: p.integer(),
+    email: p.boolean(),
+    inApp: p.boolean(),
+  },
+});
+export type ReminderPreferences = InferEntity<typeof ReminderPreferences>;
