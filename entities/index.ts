@@ -6,11 +6,13 @@ import { User, Organization, Membership, RefreshToken, ApiKey } from './accounts
 import { Horse } from './horses';
 import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
+import { Listing, ListingFavorite } from './marketplace';
 import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from './breeding';
 
 export * from './accounts';
 export * from './horses';
 export * from './credits';
+export * from './marketplace';
 export * from './notifications';
 export * from './breeding';
 
@@ -23,6 +25,8 @@ export const entities = [
   Horse,
   CreditAccount,
   CreditTransaction,
+  Listing,
+  ListingFavorite,
   EmailOutbox,
   Notification,
   Pregnancy,
