@@ -6,6 +6,7 @@ import { User, Organization, Membership, RefreshToken, ApiKey } from './accounts
 import { Horse } from './horses';
 import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
+import { Subscription, StripeEvent } from './billing';
 import { Listing, ListingFavorite } from './marketplace';
 import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from './breeding';
 
@@ -14,6 +15,7 @@ export * from './horses';
 export * from './credits';
 export * from './marketplace';
 export * from './notifications';
+export * from './billing';
 export * from './breeding';
 
 export const entities = [
@@ -29,6 +31,8 @@ export const entities = [
   ListingFavorite,
   EmailOutbox,
   Notification,
+  Subscription,
+  StripeEvent,
   Pregnancy,
   PregnancyCheck,
   ReminderLog,

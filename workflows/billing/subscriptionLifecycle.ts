@@ -1,0 +1,155 @@
+import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { BillingActivities } from '../../activities/billing';
+import type { NotifyActivities } from '../../activities/notify';
+import {
+  applyDeadline,
+  applyStripeTruth,
+  billingMessage,
+  initialSubscriptionState,
+  nextDeadline,
+  DEFAULT_GRACE_DAYS,
+  type BillingEffect,
+  type BillingEventRef,
+  type Deadline,
+  type SubscriptionState,
+  type Transition,
+} from '../../domain/subscription';
+import { stateQuery, stripeEventSignal, type SubscriptionLiveState } from './messages';
+
+// Stripe and the database: patient retries (an outage must not lose the state machine).
+const { fetchStripeSubscription, applyEntitlements, grantPlanCredits, cancelStripeSubscription } = proxyActivities<BillingActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+// Few attempts for email, to avoid spamming if a provider misbehaves.
+const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
+});
+
+export interface SubscriptionLifecycleInput {
+  userId: string;
+  /** Carried over by continueAsNew. */
+  state?: SubscriptionState;
+  /** Events received but not yet applied when the previous run continued-as-new. */
+  pending?: BillingEventRef[];
+  /** Recently applied event ids (duplicates are ignored), newest last. */
+  seen?: string[];
+  graceDays?: number;
+}
+
+const SEEN_LIMIT = 200;
+const EVENTS_PER_RUN = 500;
+
+/**
+ * One per user (`subscription-<userId>`): the subscription state machine. Webhooks signal
+ * Stripe events; each is applied by re-fetching the subscription (Stripe is the truth), so
+ * duplicates and out-of-order deliveries converge. Timers drive dunning, the grace period,
+ * changes at the period end and monthly credits on yearly plans. The run continues-as-new
+ * once per billing cycle; it ends when the subscription has expired and nothing is pending.
+ */
+export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): Promise<SubscriptionState> {
+  const graceDays = input.graceDays ?? DEFAULT_GRACE_DAYS;
+  let state: SubscriptionState = input.state ?? initialSubscriptionState(input.userId);
+  const queue: BillingEventRef[] = [...(input.pending ?? [])];
+  const seen: string[] = [...(input.seen ?? [])];
+  let applied = 0;
+
+  setHandler(stripeEventSignal, (event) => {
+    if (seen.includes(event.eventId) || queue.some((e) => e.eventId === event.eventId)) return;
+    queue.push(event);
+  });
+  setHandler(stateQuery, (): SubscriptionLiveState => {
+    const next = nextDeadline(state, graceDays);
+    return {
+      ...state,
+      pendingEvents: queue.length,
+      nextDeadline: next ? { kind: next.kind, at: next.at.toISOString(), ...(next.day !== undefined ? { day: next.day } : {}) } : null,
+      eventsApplied: applied,
+    };
+  });
+
+  async function run(effects: BillingEffect[], reason: string) {
+    for (const effect of effects) {
+      if (effect.kind === 'grantCredits') {
+        await grantPlanCredits({ userId: state.userId, plan: effect.plan, key: effect.key, reason: effect.reason });
+      } else if (effect.kind === 'cancelStripe') {
+        await cancelStripeSubscription({ subscriptionId: effect.subscriptionId });
+      } else {
+        const text = billingMessage(effect.message, { plan: effect.message === 'downgraded_unpaid' ? 'free' : state.plan, periodEnd: state.currentPeriodEnd, graceDays, day: effect.day, trialEnd: state.trialEnd });
+        await sendEmail({ key: `billing:${effect.key}`, userId: state.userId, ...text });
+        await notifyInApp({ key: `billing:${effect.key}`, userId: state.userId, kind: `billing.${effect.message}`, title: text.subject, body: text.text, data: { reason } });
+      }
+    }
+  }
+
+  async function commit(t: Transition, reason: string): Promise<boolean> {
+    const changed = JSON.stringify(t.state) !== JSON.stringify(state);
+    state = t.state;
+    // Entitlements (User.plan, the Subscription row) first, then credits and messages.
+    if (changed) await applyEntitlements(state);
+    await run(t.effects, reason);
+    return t.newPeriod;
+  }
+
+  /** Stripe's truth right now; null when there is no subscription to look at. */
+  async function truth(event: BillingEventRef | null) {
+    if (!event && !state.subscriptionId) return null;
+    return fetchStripeSubscription({
+      userId: state.userId,
+      type: event?.type ?? 'reconcile',
+      objectId: event?.objectId ?? state.subscriptionId!,
+      knownSubscriptionId: state.subscriptionId,
+    });
+  }
+
+  async function onEvent(event: BillingEventRef): Promise<boolean> {
+    const snap = await truth(event);
+    let newPeriod = false;
+    if (snap) newPeriod = await commit(applyStripeTruth(state, snap, new Date()), event.type);
+    else log.warn('no Stripe subscription behind the event', { eventId: event.eventId, type: event.type });
+    if (event.type === 'customer.subscription.trial_will_end' && snap?.trialEnd) {
+      await run([{ kind: 'notify', message: 'trial_will_end', key: `trial:${snap.subscriptionId}:${snap.trialEnd}` }], event.type);
+    }
+    seen.push(event.eventId);
+    if (seen.length > SEEN_LIMIT) seen.splice(0, seen.length - SEEN_LIMIT);
+    return newPeriod;
+  }
+
+  async function onDeadline(deadline: Deadline) {
+    // Re-check Stripe before acting on a timer: a missed "paid" webhook must not downgrade.
+    // Dunning and credit resets change nothing at Stripe, the truth only matters for the rest.
+    if (deadline.kind === 'grace' || deadline.kind === 'periodEnd') {
+      const snap = await truth(null);
+      if (snap) await commit(applyStripeTruth(state, snap, new Date()), `timer:${deadline.kind}`);
+      const again = nextDeadline(state, graceDays);
+      if (!again || again.kind !== deadline.kind || again.at.getTime() > Date.now()) return;
+    }
+    await commit(applyDeadline(state, deadline, new Date()), `timer:${deadline.kind}`);
+  }
+
+  for (;;) {
+    const deadline = nextDeadline(state, graceDays);
+    const wait = deadline ? deadline.at.getTime() - Date.now() : undefined;
+    if (queue.length === 0) {
+      if (wait === undefined) await condition(() => queue.length > 0);
+      else if (wait > 0) await condition(() => queue.length > 0, wait);
+    }
+    let newPeriod = false;
+    if (queue.length > 0) {
+      newPeriod = await onEvent(queue.shift()!);
+      applied += 1;
+    } else if (deadline) {
+      await onDeadline(deadline);
+    }
+
+    if (state.status === 'expired' && queue.length === 0 && !nextDeadline(state, graceDays)) {
+      await condition(allHandlersFinished);
+      if (queue.length === 0) return state;
+    }
+    if (newPeriod || applied >= EVENTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof subscriptionLifecycle>({ userId: state.userId, state, pending: [...queue], seen, graceDays });
+    }
+  }
+}
