@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { MikroORM } from '../entities/orm';
 import type { TemporalGateway } from '../adapters/temporal/client';
 import type { Logger } from '../adapters/logger';
+import type { StoragePort } from '../adapters/storage/port';
 
 /**
  * What the API needs from the outside world, wired once by api/server.ts (and by the
@@ -12,4 +13,5 @@ export interface AppDeps {
   orm: MikroORM;
   temporal: TemporalGateway;
   logger: Logger;
+  storage: StoragePort;
 }

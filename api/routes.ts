@@ -3,6 +3,8 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { AppDeps } from './deps';
 import { createHorsesRouter } from './horses/router';
 import { createNotificationsRouter } from './notifications/router';
+import { createAnalysesRouter } from './analyses/router';
+import { createUploadsRouter } from './uploads/router';
 
 export interface MountContext {
   registry: OpenAPIRegistry;
@@ -16,5 +18,7 @@ export interface MountContext {
 export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountContext): void {
   app.use('/api/horses', createHorsesRouter(ctx));
   app.use('/api/notifications', createNotificationsRouter(ctx));
+  app.use('/api/uploads', createUploadsRouter(deps, ctx));
+  app.use('/api', createAnalysesRouter(deps, ctx));
   void deps;
 }

@@ -6,6 +6,7 @@ import { User, Organization, Membership, RefreshToken, ApiKey } from './accounts
 import { Horse } from './horses';
 import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
+import { Analysis, AnalysisCacheEntry } from './analysis';
 import { Subscription, StripeEvent } from './billing';
 import { Listing, ListingFavorite } from './marketplace';
 import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from './breeding';
@@ -15,6 +16,7 @@ export * from './horses';
 export * from './credits';
 export * from './marketplace';
 export * from './notifications';
+export * from './analysis';
 export * from './billing';
 export * from './breeding';
 
@@ -31,6 +33,8 @@ export const entities = [
   ListingFavorite,
   EmailOutbox,
   Notification,
+  Analysis,
+  AnalysisCacheEntry,
   Subscription,
   StripeEvent,
   Pregnancy,

@@ -2,6 +2,10 @@ import type { Config } from '../config';
 import type { MikroORM } from '../entities/orm';
 import type { Logger } from '../adapters/logger';
 import type { Mailer } from '../adapters/email/mailer';
+import type { StoragePort } from '../adapters/storage/port';
+import type { AiClients } from '../adapters/ai/types';
+import { createAnalysisActivities } from '../activities/analysis';
+import { createAnalysisReconcileActivities } from '../activities/analysis/reconcile';
 import { createAccountsActivities } from '../activities/accounts';
 import { createNotifyActivities } from '../activities/notify';
 
@@ -11,6 +15,8 @@ export interface WorkerDeps {
   orm: MikroORM;
   logger: Logger;
   mailer: Mailer;
+  storage: StoragePort;
+  ai: AiClients;
 }
 
 /** Every activity, by name. A feature adds its factory here. */
@@ -18,6 +24,8 @@ export function createActivities(deps: WorkerDeps) {
   return {
     ...createAccountsActivities(deps),
     ...createNotifyActivities(deps),
+    ...createAnalysisActivities(deps),
+    ...createAnalysisReconcileActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

@@ -3,6 +3,10 @@ import { loadConfig, ConfigError } from '../config';
 import { createLogger } from '../adapters/logger';
 import { createMailer } from '../adapters/email/mailer';
 import { createOrm } from '../entities/orm';
+import { createStorage } from '../adapters/storage';
+import { createAiClients } from '../adapters/ai';
+import { TemporalGateway } from '../adapters/temporal/client';
+import { ensureAnalysisReconcileSchedule } from './analysis-schedule';
 import { ALL_TASK_QUEUES, type TaskQueue } from '../workflows/queues';
 import { startWorkers } from './run';
 
@@ -30,12 +34,21 @@ async function main() {
   const mailer = createMailer(config, logger);
   const queues = config.WORKER_QUEUES as TaskQueue[];
   const workers = await startWorkers({
-    deps: { config, orm, logger, mailer },
+    deps: { config, orm, logger, mailer, storage: createStorage(config), ai: createAiClients(config) },
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     queues,
   });
   logger.info({ queues: queues.length ? queues : ALL_TASK_QUEUES, mailer: mailer.name }, 'workers running');
+  if (!queues.length || queues.includes('analysis')) {
+    const gateway = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+    await gateway
+      .client()
+      .then((client) => ensureAnalysisReconcileSchedule(client))
+      .then((r) => logger.info({ schedule: 'analysis-reconcile', result: r }, 'schedule checked'))
+      .catch((err) => logger.error({ err }, 'could not create the analysis-reconcile schedule'))
+      .finally(() => gateway.close());
+  }
   const stop = async (signal: string) => {
     logger.info({ signal }, 'workers shutting down (finishing in-flight tasks)');
     await workers.shutdown();

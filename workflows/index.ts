@@ -1,2 +1,4 @@
 /** Every workflow the workers run. One workflow per file; this file only re-exports. */
 export { welcomeWorkflow } from './accounts/welcome';
+export { analyzeVideo } from './analysis/analyzeVideo';
+export { reconcileAnalyses } from './analysis/reconcile';

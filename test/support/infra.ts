@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../scripts/lib/postgres';
 import { startTemporalDevServer, type DevServerHandle } from '../../scripts/lib/temporal';
 import { startResendStandIn, type ResendStandIn } from '../../scripts/standins/resend';
+import { startAnthropicStandIn, type AnthropicStandIn } from '../../scripts/standins/anthropic';
+import { startOpenAiStandIn, type OpenAiStandIn } from '../../scripts/standins/openai';
+import { startService } from '../../scripts/lib/process';
+import { freePort, waitForPort } from '../../scripts/lib/ports';
 import { createOrm, migrate } from '../../entities/orm';
 
 /**
@@ -47,6 +51,35 @@ export const testResend = memo(async (): Promise<ResendStandIn> => {
   const standIn = await startResendStandIn();
   stops.push(() => standIn.close());
   return standIn;
+});
+
+/** Local stand-ins for the Anthropic and OpenAI APIs (scriptable per test). */
+export const testAnthropic = memo(async (): Promise<AnthropicStandIn> => {
+  const standIn = await startAnthropicStandIn();
+  stops.push(() => standIn.close());
+  return standIn;
+});
+export const testOpenAi = memo(async (): Promise<OpenAiStandIn> => {
+  const standIn = await startOpenAiStandIn();
+  stops.push(() => standIn.close());
+  return standIn;
+});
+
+/** An S3-compatible server (gofakes3, in memory) with a bucket, for the S3 storage adapter. */
+export const testS3 = memo(async (): Promise<{ endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string }> => {
+  const bin = process.env.HORSE_TEMPO_S3_SERVER;
+  if (!bin) throw new Error('HORSE_TEMPO_S3_SERVER is not set: run scripts/setup.sh (npm run setup) first');
+  const port = await freePort();
+  const bucket = 'horse-tempo-test';
+  const service = startService('gofakes3', bin, ['-backend', 'memory', '-host', `127.0.0.1:${port}`, '-initialbucket', bucket], { logFile: join(logDir, 'gofakes3.log') });
+  stops.push(() => service.stop(2000));
+  await Promise.race([
+    waitForPort(port, 'gofakes3', 30_000),
+    service.exited.then((code) => {
+      throw new Error(`gofakes3 exited with code ${code} before listening (see ${join(logDir, 'gofakes3.log')})`);
+    }),
+  ]);
+  return { endpoint: `http://127.0.0.1:${port}`, bucket, region: 'us-east-1', accessKeyId: 'test', secretAccessKey: 'test-secret' };
 });
 
 export async function stopInfra(): Promise<void> {

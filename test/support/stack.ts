@@ -1,4 +1,7 @@
 import type { Server } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../config';
 import { createLogger } from '../../adapters/logger';
 import { createOrm, type MikroORM } from '../../entities/orm';
@@ -8,7 +11,12 @@ import { createApp } from '../../api/app';
 import type { AppDeps } from '../../api/deps';
 import { closeGracefully } from '../../api/server';
 import { startWorkers, type RunningWorkers } from '../../workers/run';
-import { testDatabase, testResend, testTemporal } from './infra';
+import { testAnthropic, testDatabase, testOpenAi, testResend, testTemporal } from './infra';
+import { createStorage } from '../../adapters/storage';
+import type { StoragePort } from '../../adapters/storage/port';
+import { createAiClients } from '../../adapters/ai';
+import type { AiStandIn } from '../../scripts/standins/ai-script';
+import type { TaskQueue } from '../../workflows/queues';
 import { workflowBundle } from './temporal-env';
 import type { ResendStandIn } from '../../scripts/standins/resend';
 
@@ -23,13 +31,17 @@ export interface TestStack {
   orm: MikroORM;
   deps: AppDeps;
   resend: ResendStandIn;
+  /** AI stand-ins the SDKs talk to (scriptable per test). */
+  anthropic: AiStandIn;
+  openai: AiStandIn;
+  storage: StoragePort;
   temporal: TemporalGateway;
   workers: RunningWorkers | null;
   close(): Promise<void>;
 }
 
-export async function startTestStack(opts: { env?: Record<string, string>; workers?: boolean } = {}): Promise<TestStack> {
-  const [db, temporalServer, resend] = await Promise.all([testDatabase(), testTemporal(), testResend()]);
+export async function startTestStack(opts: { env?: Record<string, string>; workers?: boolean; /** Queues the in-process workers poll (default: all). */ queues?: TaskQueue[] } = {}): Promise<TestStack> {
+  const [db, temporalServer, resend, anthropic, openai] = await Promise.all([testDatabase(), testTemporal(), testResend(), testAnthropic(), testOpenAi()]);
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -40,12 +52,19 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
     RATE_LIMIT_MAX: '100000',
     AUTH_RATE_LIMIT_MAX: '100000',
     PASSWORD_HASH_MEMORY_KIB: '1024',
+    STORAGE_DIR: mkdtempSync(join(tmpdir(), 'horse-tempo-test-storage-')),
+    ANTHROPIC_API_KEY: 'sk-ant-test-standin',
+    ANTHROPIC_BASE_URL: anthropic.baseURL,
+    OPENAI_API_KEY: 'sk-test-standin',
+    OPENAI_BASE_URL: openai.baseURL,
+    AI_SANDBOX: 'true',
     ...opts.env,
   });
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'test' });
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: 20 });
   const temporal = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-  const deps: AppDeps = { config, orm, temporal, logger };
+  const storage = createStorage(config);
+  const deps: AppDeps = { config, orm, temporal, logger, storage };
   const app = createApp(deps);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -58,10 +77,11 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
     const workerOrm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: 10 });
     const mailer = new ResendMailer(config.RESEND_API_KEY!, config.EMAIL_FROM, config.RESEND_BASE_URL);
     const running = await startWorkers({
-      deps: { config, orm: workerOrm, logger, mailer },
+      deps: { config, orm: workerOrm, logger, mailer, storage, ai: createAiClients(config) },
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       bundle: await workflowBundle(),
+      queues: opts.queues,
     });
     workers = {
       done: running.done,
@@ -77,6 +97,9 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
     orm,
     deps,
     resend,
+    anthropic,
+    openai,
+    storage,
     temporal,
     workers,
     async close() {

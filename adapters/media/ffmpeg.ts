@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import ffmpeg from 'fluent-ffmpeg';
+import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
+import ffprobeInstaller from '@ffprobe-installer/ffprobe';
+import { FRAME_MAX_EDGE_PX } from '../../domain/analysis';
+
+ffmpeg.setFfmpegPath(ffmpegInstaller.path);
+ffmpeg.setFfprobePath(ffprobeInstaller.path);
+
+export const ffmpegPath = ffmpegInstaller.path;
+export const ffprobePath = ffprobeInstaller.path;
+
+/** The file is not something we can analyse; the message says why (shown to the user). */
+export class InvalidVideoError extends Error {
+  override name = 'InvalidVideoError';
+}
+
+export interface VideoInfo {
+  durationSec: number;
+  width: number;
+  height: number;
+  codec: string;
+  format: string;
+}
+
+/** ffprobe: is it a video, how long, how large. Throws InvalidVideoError with a clear reason. */
+export function probeVideo(path: string): Promise<VideoInfo> {
+  return new Promise((resolve, reject) => {
+    ffmpeg.ffprobe(path, (err, data) => {
+      if (err) return reject(new InvalidVideoError('the file is not a readable video (ffprobe could not parse it)'));
+      const stream = data.streams.find((s) => s.codec_type === 'video' && s.codec_name !== 'mjpeg' && s.codec_name !== 'png');
+      if (!stream) return reject(new InvalidVideoError('the file has no video stream'));
+      const duration = Number(data.format.duration ?? stream.duration);
+      if (!Number.isFinite(duration) || duration <= 0) return reject(new InvalidVideoError('the video has zero length'));
+      resolve({
+        durationSec: duration,
+        width: stream.width ?? 0,
+        height: stream.height ?? 0,
+        codec: stream.codec_name ?? 'unknown',
+        format: data.format.format_name ?? 'unknown',
+      });
+    });
+  });
+}
+
+/** Scales down so the longer edge is at most maxEdge, never up; keeps even dimensions. */
+export const scaleFilter = (maxEdge = FRAME_MAX_EDGE_PX) =>
+  `scale='if(gte(iw,ih),min(${maxEdge},iw),-2)':'if(gte(iw,ih),-2,min(${maxEdge},ih))'`;
+
+function runFfmpeg(command: ffmpeg.FfmpegCommand, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => command.kill('SIGKILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    command
+      .on('error', (err: Error) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(signal?.aborted ? new Error('frame extraction cancelled') : err);
+      })
+      .on('end', () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      })
+      .run();
+  });
+}
+
+/**
+ * One JPEG per timestamp, each decoded with input seeking (`-ss` before `-i`): ffmpeg jumps
+ * to the keyframe before the timestamp and decodes only from there, instead of decoding the
+ * whole video. `onFrame` is called after each frame (progress, heartbeats).
+ */
+export async function extractFrames(
+  path: string,
+  timestamps: number[],
+  opts: { outDir: string; maxEdge?: number; signal?: AbortSignal; onFrame?: (index: number) => void },
+): Promise<Buffer[]> {
+  await mkdir(opts.outDir, { recursive: true });
+  const frames: Buffer[] = [];
+  for (const [i, t] of timestamps.entries()) {
+    const file = join(opts.outDir, `frame-${String(i).padStart(3, '0')}.jpg`);
+    const command = ffmpeg(path)
+      .inputOptions(['-ss', t.toFixed(3)])
+      .outputOptions(['-frames:v', '1', '-vf', scaleFilter(opts.maxEdge), '-q:v', '3', '-an'])
+      .output(file);
+    await runFfmpeg(command, opts.signal);
+    frames.push(await readFile(file));
+    opts.onFrame?.(i);
+  }
+  return frames;
+}
+
+/** The naive method, for the benchmark: decode the whole video once and keep N frames with the fps filter. */
+export async function extractFramesFullDecode(path: string, count: number, durationSec: number, opts: { outDir: string; maxEdge?: number }): Promise<Buffer[]> {
+  await rm(opts.outDir, { recursive: true, force: true });
+  await mkdir(opts.outDir, { recursive: true });
+  const command = ffmpeg(path)
+    .outputOptions(['-vf', `fps=${count}/${durationSec},${scaleFilter(opts.maxEdge)}`, '-frames:v', String(count), '-q:v', '3', '-an'])
+    .output(join(opts.outDir, 'frame-%03d.jpg'));
+  await runFfmpeg(command);
+  const files = (await readdir(opts.outDir)).filter((f) => f.endsWith('.jpg')).sort();
+  return Promise.all(files.map((f) => readFile(join(opts.outDir, f))));
+}
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (c) => hash.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+/** Generates a test clip with ffmpeg's testsrc (tests and benchmarks). */
+export async function generateTestVideo(path: string, opts: { seconds: number; width?: number; height?: number; fps?: number }): Promise<void> {
+  const size = `${opts.width ?? 320}x${opts.height ?? 240}`;
+  const command = ffmpeg()
+    .input(`testsrc=duration=${opts.seconds}:size=${size}:rate=${opts.fps ?? 25}`)
+    .inputFormat('lavfi')
+    .outputOptions(['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String((opts.fps ?? 25) * 2)])
+    .output(path);
+  await runFfmpeg(command);
+}
+
+export { looksLikeVideo } from './sniff';

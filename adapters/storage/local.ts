@@ -1,0 +1,204 @@
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, unlink, writeFile, readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertSafeKey, type ObjectInfo, type StoragePort, type UploadRequest, type UploadTarget } from './port';
+
+/** What a local upload token grants: one key, one content type, at most `max` bytes, until `exp`. */
+export interface UploadGrant {
+  key: string;
+  contentType: string;
+  max: number;
+  /** Expiry, epoch seconds. */
+  exp: number;
+}
+
+export class UploadRejected extends Error {
+  override name = 'UploadRejected';
+  constructor(
+    readonly status: 400 | 401 | 404 | 411 | 413 | 415,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+/**
+ * The embedded default: objects are files under a folder, uploads go to our own API
+ * (`PUT /api/uploads/<token>`) with an HMAC-signed token that fixes key, content type,
+ * size and expiry — the same guarantees a presigned S3 URL gives.
+ */
+export class LocalStorage implements StoragePort {
+  readonly driver = 'local' as const;
+  private readonly root: string;
+  private readonly key: Buffer;
+
+  constructor(opts: { dir: string; secret: string; uploadPath?: string }) {
+    this.root = resolve(opts.dir);
+    this.key = createHmac('sha256', opts.secret).update('horse-tempo/local-uploads/v1').digest();
+    this.uploadPath = opts.uploadPath ?? '/api/uploads';
+  }
+  private readonly uploadPath: string;
+
+  private path(key: string): string {
+    assertSafeKey(key);
+    return join(this.root, ...key.split('/'));
+  }
+
+  localPath(key: string): string {
+    return this.path(key);
+  }
+
+  signGrant(grant: UploadGrant): string {
+    const payload = b64(JSON.stringify(grant));
+    const mac = b64(createHmac('sha256', this.key).update(payload).digest());
+    return `${payload}.${mac}`;
+  }
+
+  /** The grant of a token, or an UploadRejected (bad signature, expired). */
+  verifyToken(token: string, now = Date.now()): UploadGrant {
+    const [payload, mac, extra] = token.split('.');
+    if (!payload || !mac || extra !== undefined) throw new UploadRejected(401, 'Malformed upload token');
+    const expected = createHmac('sha256', this.key).update(payload).digest();
+    const given = Buffer.from(mac, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new UploadRejected(401, 'Invalid upload token signature');
+    const grant = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as UploadGrant;
+    if (grant.exp * 1000 < now) throw new UploadRejected(401, 'Upload token expired: ask for a new upload URL');
+    assertSafeKey(grant.key);
+    return grant;
+  }
+
+  async createUpload(req: UploadRequest): Promise<UploadTarget> {
+    assertSafeKey(req.key);
+    const expiresAt = new Date(Date.now() + req.expiresInSeconds * 1000);
+    const token = this.signGrant({ key: req.key, contentType: req.contentType, max: req.size, exp: Math.floor(expiresAt.getTime() / 1000) });
+    return { url: `${this.uploadPath}/${token}`, method: 'PUT', headers: { 'content-type': req.contentType }, expiresAt };
+  }
+
+  /**
+   * Streams an upload body to disk under the token's key. The content type must be the
+   * signed one; more bytes than granted abort the upload (413) and nothing is kept.
+   */
+  async acceptUpload(token: string, body: Readable, headers: { contentType?: string; contentLength?: number }): Promise<{ key: string; size: number }> {
+    const grant = this.verifyToken(token);
+    const ct = (headers.contentType ?? '').split(';')[0].trim().toLowerCase();
+    if (ct !== grant.contentType.toLowerCase()) throw new UploadRejected(415, `Content-Type must be ${grant.contentType} (as declared for this upload), got "${ct || 'none'}"`);
+    if (headers.contentLength !== undefined && headers.contentLength > grant.max) {
+      throw new UploadRejected(413, `Upload is ${headers.contentLength} bytes but ${grant.max} were declared`);
+    }
+    const target = this.path(grant.key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.${randomUUID()}.part`;
+    let size = 0;
+    try {
+      // Not stream.pipeline: on overflow the request must stay open so the client gets a 413,
+      // so the rest of the body is drained instead of destroying the socket.
+      await new Promise<void>((resolveWrite, reject) => {
+        const out = createWriteStream(tmp);
+        let failed = false;
+        const fail = (err: Error) => {
+          if (failed) return;
+          failed = true;
+          body.unpipe(out);
+          out.destroy();
+          body.resume();
+          reject(err);
+        };
+        body.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > grant.max) fail(new UploadRejected(413, `Upload exceeds the ${grant.max} bytes declared for it`));
+        });
+        body.on('error', fail);
+        body.on('aborted', () => fail(new UploadRejected(400, 'Upload aborted by the client')));
+        out.on('error', fail);
+        out.on('finish', () => {
+          if (!failed) resolveWrite();
+        });
+        body.pipe(out);
+      });
+      if (size === 0) throw new UploadRejected(400, 'Empty upload');
+      await rename(tmp, target);
+      await writeFile(`${target}.meta.json`, JSON.stringify({ contentType: grant.contentType, size }));
+      return { key: grant.key, size };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const p = this.path(key);
+    try {
+      const s = await stat(p);
+      if (!s.isFile()) return null;
+      let contentType: string | null = null;
+      try {
+        contentType = JSON.parse(await readFile(`${p}.meta.json`, 'utf8')).contentType ?? null;
+      } catch {
+        /* no metadata */
+      }
+      return { size: s.size, contentType };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async readPrefix(key: string, length: number): Promise<Buffer> {
+    const fh = await open(this.path(key), 'r');
+    try {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  getObject(key: string): Promise<Buffer> {
+    return readFile(this.path(key));
+  }
+
+  async putObject(key: string, body: Buffer | Readable, contentType: string): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.${randomUUID()}.part`;
+    if (Buffer.isBuffer(body)) await writeFile(tmp, body);
+    else await pipeline(body, createWriteStream(tmp));
+    await rename(tmp, target);
+    await writeFile(`${target}.meta.json`, JSON.stringify({ contentType, size: (await stat(target)).size }));
+  }
+
+  async downloadToFile(key: string, path: string): Promise<void> {
+    await mkdir(dirname(path), { recursive: true });
+    await copyFile(this.path(key), path);
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const dir = this.path(prefix.replace(/\/+$/, ''));
+    let count = 0;
+    try {
+      const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+      count = entries.filter((e) => e.isFile() && !e.name.endsWith('.meta.json')).length;
+      await rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return count;
+  }
+
+  /** Test helper: the raw stream of an object. */
+  createReadStream(key: string): Readable {
+    return createReadStream(this.path(key));
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.path(key)).catch(() => {});
+    await unlink(`${this.path(key)}.meta.json`).catch(() => {});
+  }
+}
+

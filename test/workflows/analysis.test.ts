@@ -1,0 +1,184 @@
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { Worker } from '@temporalio/worker';
+import { Context } from '@temporalio/activity';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
+import { cancelSignal, progressQuery } from '../../workflows/analysis/messages';
+import { createTimeSkippingEnv, uniqueQueue, workflowBundle } from '../support/temporal-env';
+import { ErrorType } from '../../domain/errors';
+import { sandboxAnswer } from '../../domain/analysis';
+import type { AiOutcome } from '../../activities/analysis';
+
+const outcome = (provider: 'anthropic' | 'openai'): AiOutcome => ({
+  provider,
+  model: provider === 'anthropic' ? 'claude-sonnet-4-5' : 'gpt-4o',
+  result: { ...sandboxAnswer('locomotion'), aiModel: provider, processingTime: 1200 },
+  inputTokens: 1000,
+  outputTokens: 300,
+  estimatedCostUsd: 0.01,
+  latencyMs: 1200,
+  sandbox: true,
+});
+const retryable = (msg: string) => ApplicationFailure.create({ message: msg, type: ErrorType.AiProviderFailed, nonRetryable: false });
+const nonRetryable = (msg: string, type: string = ErrorType.AiProviderFailed) => ApplicationFailure.nonRetryable(msg, type);
+
+describe('analyzeVideo workflow (time-skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  before(async function () {
+    this.timeout(120_000);
+    env = await createTimeSkippingEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  function activities(overrides: Record<string, sinon.SinonStub | ((...a: any[]) => Promise<unknown>)> = {}) {
+    return {
+      prepareVideo: sinon.stub().resolves({ analysisId: 'a1', horseName: 'Jappeloup', type: 'locomotion', sha256: 'abc', durationSec: 4, width: 320, height: 240 }),
+      lookupCachedResult: sinon.stub().resolves(null),
+      extractFrames: sinon.stub().resolves({ frameKeys: ['f0', 'f1', 'f2'] }),
+      analyzeWithClaude: sinon.stub().resolves(outcome('anthropic')),
+      analyzeWithOpenAI: sinon.stub().resolves(outcome('openai')),
+      completeAnalysis: sinon.stub().resolves({ changed: true, found: true, status: 'completed', horseName: 'Jappeloup', type: 'locomotion', credits: 1, globalScore: 72 }),
+      failAnalysis: sinon.stub().callsFake(async (i: { status: string }) => ({ changed: true, found: true, status: i.status, horseName: 'Jappeloup', type: 'locomotion', credits: 1 })),
+      sendEmail: sinon.stub().resolves({ status: 'sent', outboxId: 'o1' }),
+      notifyInApp: sinon.stub().resolves({ notificationId: 'n1', created: true }),
+      ...overrides,
+    };
+  }
+  type Acts = ReturnType<typeof activities>;
+
+  async function withWorker<T>(acts: Acts, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = uniqueQueue('analysis');
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: acts });
+    return worker.runUntil(fn(taskQueue));
+  }
+  const run = (acts: Acts) =>
+    withWorker(acts, (taskQueue) =>
+      env.client.workflow.execute(analyzeVideo, { taskQueue, workflowId: `analysis-${taskQueue}`, args: [{ analysisId: 'a1', userId: 'u1', type: 'locomotion' }] }),
+    );
+
+  it('saves the Claude result, commits credits and tells the owner by email and in-app when Claude succeeds', async () => {
+    const acts = activities();
+    const out = await run(acts);
+    expect(out).to.include({ status: 'completed', provider: 'anthropic', fallbackUsed: false, cacheHit: false });
+    expect(acts.extractFrames.firstCall.args[0]).to.deep.equal({ analysisId: 'a1', count: 12 });
+    expect(acts.analyzeWithOpenAI.called).to.equal(false);
+    expect(acts.completeAnalysis.calledOnceWith(sinon.match({ analysisId: 'a1', fallbackUsed: false, cacheHit: false }))).to.equal(true);
+    expect(acts.completeAnalysis.firstCall.args[0].outcome.provider).to.equal('anthropic');
+    expect(acts.sendEmail.calledOnceWith(sinon.match({ key: 'analysis:a1:completed', userId: 'u1' }))).to.equal(true);
+    expect(acts.sendEmail.firstCall.args[0].subject).to.contain('Jappeloup');
+    expect(acts.notifyInApp.calledOnceWith(sinon.match({ key: 'analysis:a1:completed', kind: 'analysis.completed' }))).to.equal(true);
+    expect(acts.failAnalysis.called).to.equal(false);
+    sinon.assert.callOrder(acts.prepareVideo, acts.lookupCachedResult, acts.extractFrames, acts.analyzeWithClaude, acts.completeAnalysis, acts.sendEmail);
+  });
+
+  it('retries a retryable Claude failure (429/5xx/529) a few times, then falls back to OpenAI with fallbackUsed', async () => {
+    const acts = activities({ analyzeWithClaude: sinon.stub().rejects(retryable('anthropic: 529 overloaded')) });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'completed', provider: 'openai', fallbackUsed: true });
+    expect(acts.analyzeWithClaude.callCount).to.equal(3);
+    expect(acts.analyzeWithOpenAI.callCount).to.equal(1);
+    expect(acts.completeAnalysis.firstCall.args[0]).to.include({ fallbackUsed: true });
+  });
+
+  it('does not retry a non-retryable Claude error (bad request, auth) but still falls back to OpenAI', async () => {
+    const acts = activities({ analyzeWithClaude: sinon.stub().rejects(nonRetryable('anthropic: 401 invalid key')) });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'completed', provider: 'openai', fallbackUsed: true });
+    expect(acts.analyzeWithClaude.callCount).to.equal(1);
+  });
+
+  it('treats invalid Claude output as a provider failure: no retry, no save of it, OpenAI answers', async () => {
+    const acts = activities({ analyzeWithClaude: sinon.stub().rejects(nonRetryable('anthropic answer failed validation', ErrorType.AiOutputInvalid)) });
+    const out = await run(acts);
+    expect(out.provider).to.equal('openai');
+    expect(acts.analyzeWithClaude.callCount).to.equal(1);
+    expect(acts.completeAnalysis.callCount).to.equal(1);
+    expect(acts.completeAnalysis.firstCall.args[0].outcome.provider).to.equal('openai');
+  });
+
+  it('fails the analysis, releases credits and tells the owner when both providers fail; nothing is saved', async () => {
+    const acts = activities({
+      analyzeWithClaude: sinon.stub().rejects(retryable('anthropic: 500')),
+      analyzeWithOpenAI: sinon.stub().rejects(nonRetryable('openai answer failed validation', ErrorType.AiOutputInvalid)),
+    });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'failed', errorType: ErrorType.AiProviderFailed, fallbackUsed: true });
+    expect(out.error).to.match(/both AI providers failed.*Claude: anthropic: 500.*OpenAI: openai answer failed validation/);
+    expect(acts.completeAnalysis.called).to.equal(false);
+    expect(acts.failAnalysis.calledOnceWith(sinon.match({ analysisId: 'a1', status: 'failed', errorType: ErrorType.AiProviderFailed }))).to.equal(true);
+    expect(acts.sendEmail.calledOnceWith(sinon.match({ key: 'analysis:a1:failed' }))).to.equal(true);
+    expect(acts.sendEmail.firstCall.args[0].text).to.contain('1 credit was not charged');
+    expect(acts.notifyInApp.calledOnceWith(sinon.match({ kind: 'analysis.failed' }))).to.equal(true);
+  });
+
+  it('fails at the probe without any AI call when the file is not a usable video', async () => {
+    const acts = activities({ prepareVideo: sinon.stub().rejects(nonRetryable('Invalid video: the video has zero length', ErrorType.InvalidVideo)) });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'failed', errorType: ErrorType.InvalidVideo });
+    expect(out.error).to.contain('zero length');
+    expect(acts.prepareVideo.callCount).to.equal(1);
+    expect(acts.extractFrames.called || acts.analyzeWithClaude.called || acts.analyzeWithOpenAI.called).to.equal(false);
+    expect(acts.sendEmail.calledOnceWith(sinon.match({ key: 'analysis:a1:failed' }))).to.equal(true);
+  });
+
+  it('uses a cached result without extracting frames or calling any AI', async () => {
+    const acts = activities({ lookupCachedResult: sinon.stub().resolves(outcome('anthropic')) });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'completed', cacheHit: true, fallbackUsed: false });
+    expect(acts.extractFrames.called).to.equal(false);
+    expect(acts.analyzeWithClaude.called).to.equal(false);
+    expect(acts.analyzeWithOpenAI.called).to.equal(false);
+    expect(acts.completeAnalysis.firstCall.args[0]).to.include({ cacheHit: true });
+  });
+
+  it('stops cleanly on cancel during the AI call: canceled, credits released, no result, no fallback', async () => {
+    let claudeCancelled = false;
+    const acts = activities({
+      analyzeWithClaude: async () => {
+        const ctx = Context.current();
+        try {
+          for (;;) {
+            ctx.heartbeat();
+            await ctx.sleep(200);
+          }
+        } catch (err) {
+          claudeCancelled = true;
+          throw err;
+        }
+      },
+    });
+    const out = await withWorker(acts, async (taskQueue) => {
+      const handle = await env.client.workflow.start(analyzeVideo, { taskQueue, workflowId: `analysis-${taskQueue}`, args: [{ analysisId: 'a1', userId: 'u1', type: 'locomotion' }] });
+      for (let i = 0; i < 100; i++) {
+        const p = await handle.query(progressQuery);
+        if (p.stage === 'analyzing') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await handle.query(progressQuery)).percent).to.be.greaterThan(0);
+      await handle.signal(cancelSignal, { reason: 'wrong video' });
+      return handle.result();
+    });
+    expect(out).to.include({ status: 'canceled', errorType: 'Canceled', error: 'wrong video' });
+    expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'canceled' }))).to.equal(true);
+    expect(acts.completeAnalysis.called).to.equal(false);
+    expect(acts.analyzeWithOpenAI.called).to.equal(false);
+    expect(acts.sendEmail.called).to.equal(false);
+    expect(acts.notifyInApp.calledOnceWith(sinon.match({ kind: 'analysis.canceled' }))).to.equal(true);
+    expect(claudeCancelled).to.equal(true);
+  });
+
+  it('ends quietly when the row no longer exists (no workflow without a row)', async () => {
+    const acts = activities({
+      prepareVideo: sinon.stub().rejects(nonRetryable('analysis a1 does not exist', ErrorType.NotFound)),
+      failAnalysis: sinon.stub().resolves({ changed: false, found: false, status: 'missing', horseName: '', type: null, credits: 0 }),
+    });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'failed', errorType: ErrorType.NotFound });
+    expect(acts.sendEmail.called).to.equal(false);
+    expect(acts.notifyInApp.called).to.equal(false);
+  });
+});

@@ -1,0 +1,168 @@
+import { type ActivityOptions, CancellationScope, isCancellation, proxyActivities, setHandler, sleep, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { AnalysisActivities, AiOutcome, FinishedAnalysis } from '../../activities/analysis';
+import type { NotifyActivities } from '../../activities/notify';
+import { ErrorType } from '../../domain/errors';
+import { ANALYSIS_FRAME_COUNT, STAGE_PERCENT, analysisCompletedMessage, analysisFailedMessage, type AnalysisStage } from '../../domain/analysis';
+import { cancelSignal, progressQuery, type AnalysisProgress, type AnalyzeVideoInput, type AnalyzeVideoOutcome } from './messages';
+
+/** Longest an analysis may run before it is failed and its credits released. */
+export const ANALYSIS_RUN_TIMEOUT = '30 minutes';
+
+// Probe and frame extraction: local CPU work, heartbeating; a bad video is not retried.
+const media = proxyActivities<AnalysisActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidVideo, ErrorType.NotFound, ErrorType.Conflict] },
+});
+// Database bookkeeping: short, retried patiently (they are idempotent).
+const db = proxyActivities<AnalysisActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [ErrorType.NotFound, ErrorType.Conflict] },
+});
+// AI calls: a few attempts for 429 / 5xx / 529 / timeouts, heartbeats so a dead worker is noticed fast.
+// Bad request, auth and invalid output are non-retryable (thrown as such by the activity).
+const aiPolicy: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.AiOutputInvalid] },
+};
+const { analyzeWithClaude } = proxyActivities<AnalysisActivities>(aiPolicy);
+const { analyzeWithOpenAI } = proxyActivities<AnalysisActivities>(aiPolicy);
+// Few attempts for email, to avoid spamming if a provider misbehaves.
+const notify = proxyActivities<NotifyActivities>({ startToCloseTimeout: '1 minute', retry: { initialInterval: '5 seconds', maximumAttempts: 5 } });
+
+/** The innermost message and type of an activity failure. */
+function describe(err: unknown): { type: string; message: string } {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure) return { type: e.type ?? ErrorType.AiProviderFailed, message: e.message };
+  return { type: 'Unknown', message: (e as Error)?.message ?? String(e) };
+}
+
+class AnalysisFailed extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One AI video analysis: probe → cache lookup → frames → Claude → (on failure) OpenAI →
+ * save + commit credits → notify. Any failure or a cancel releases the credits and ends
+ * the row in failed / canceled; the row is the record, the workflow completes normally.
+ */
+export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVideoOutcome> {
+  const { analysisId, userId, type } = input;
+  const progress: AnalysisProgress = { stage: 'queued', percent: 0, provider: null, fallbackUsed: false, cacheHit: false, frames: 0, cancelRequested: false };
+  const stage = (s: AnalysisStage) => {
+    progress.stage = s;
+    progress.percent = STAGE_PERCENT[s];
+  };
+  setHandler(progressQuery, () => progress);
+
+  const main = new CancellationScope();
+  let cancelReason: string | null = null;
+  let timedOut = false;
+  setHandler(cancelSignal, (req) => {
+    if (cancelReason !== null) return;
+    cancelReason = req?.reason?.trim() || 'canceled by the user';
+    progress.cancelRequested = true;
+    main.cancel();
+  });
+  // The run timeout: past it the analysis is failed and the credits released.
+  void sleep(ANALYSIS_RUN_TIMEOUT).then(
+    () => {
+      timedOut = true;
+      main.cancel();
+    },
+    () => {},
+  );
+
+  let saved: (FinishedAnalysis & { globalScore: number }) | undefined;
+  try {
+    saved = await main.run(async () => {
+      stage('probing');
+      const video = await media.prepareVideo({ analysisId });
+
+      stage('cache');
+      let outcome: AiOutcome | null = await db.lookupCachedResult({ sha256: video.sha256, type });
+      const cacheHit = outcome !== null;
+      if (outcome) {
+        progress.cacheHit = true;
+        progress.provider = 'cache';
+      } else {
+        stage('extracting');
+        const { frameKeys } = await media.extractFrames({ analysisId, count: ANALYSIS_FRAME_COUNT[type] });
+        progress.frames = frameKeys.length;
+
+        stage('analyzing');
+        progress.provider = 'anthropic';
+        try {
+          outcome = await analyzeWithClaude({ analysisId, type, frameKeys });
+        } catch (claudeErr) {
+          if (isCancellation(claudeErr)) throw claudeErr;
+          const first = describe(claudeErr);
+          stage('fallback');
+          progress.provider = 'openai';
+          progress.fallbackUsed = true;
+          try {
+            outcome = await analyzeWithOpenAI({ analysisId, type, frameKeys });
+          } catch (openaiErr) {
+            if (isCancellation(openaiErr)) throw openaiErr;
+            const second = describe(openaiErr);
+            throw new AnalysisFailed(ErrorType.AiProviderFailed, `both AI providers failed (Claude: ${first.message}; OpenAI: ${second.message})`);
+          }
+        }
+      }
+
+      stage('saving');
+      const result = outcome;
+      // Once a valid answer is in hand it is saved even if a cancel arrives now.
+      return CancellationScope.nonCancellable(() => db.completeAnalysis({ analysisId, outcome: result, fallbackUsed: progress.fallbackUsed, cacheHit }));
+    });
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    const status = cancelled && !timedOut ? 'canceled' : 'failed';
+    const { type: errorType, message } = err instanceof AnalysisFailed ? { type: err.type, message: err.message } : cancelled ? { type: timedOut ? 'Timeout' : 'Canceled', message: timedOut ? `the analysis took longer than ${ANALYSIS_RUN_TIMEOUT}` : (cancelReason ?? 'canceled') } : describe(err);
+    stage(status);
+    await CancellationScope.nonCancellable(async () => {
+      const finished = await db.failAnalysis({ analysisId, status, errorType, error: message });
+      if (finished.changed && finished.type) {
+        if (status === 'failed') {
+          const text = analysisFailedMessage({ horseName: finished.horseName, type: finished.type, reason: message, analysisId, creditsReleased: finished.credits });
+          await notify.sendEmail({ key: `analysis:${analysisId}:failed`, userId, ...text });
+          await notify.notifyInApp({ key: `analysis:${analysisId}:failed`, userId, kind: 'analysis.failed', title: text.subject, body: message, data: { analysisId, errorType } });
+        } else {
+          await notify.notifyInApp({
+            key: `analysis:${analysisId}:canceled`,
+            userId,
+            kind: 'analysis.canceled',
+            title: 'Analysis canceled',
+            body: `The analysis was canceled; your ${finished.credits} credit(s) were not charged.`,
+            data: { analysisId },
+          });
+        }
+      }
+    });
+    return { analysisId, status, provider: null, fallbackUsed: progress.fallbackUsed, cacheHit: progress.cacheHit, errorType, error: message };
+  }
+
+  stage('notifying');
+  if (saved.changed && saved.type) {
+    await CancellationScope.nonCancellable(async () => {
+      const text = analysisCompletedMessage({ horseName: saved.horseName, type: saved.type!, globalScore: saved.globalScore, analysisId });
+      await notify.sendEmail({ key: `analysis:${analysisId}:completed`, userId, ...text });
+      await notify.notifyInApp({ key: `analysis:${analysisId}:completed`, userId, kind: 'analysis.completed', title: text.subject, body: `Overall score ${Math.round(saved.globalScore)}/100.`, data: { analysisId } });
+    });
+  }
+  stage('done');
+  return {
+    analysisId,
+    status: 'completed',
+    provider: progress.cacheHit ? null : (progress.provider as 'anthropic' | 'openai'),
+    fallbackUsed: progress.fallbackUsed,
+    cacheHit: progress.cacheHit,
+  };
+}
