@@ -120,17 +120,20 @@ export function publicationDates(now: Date, plan: Plan): Publication {
 
 /**
  * Renewal: the expiry moves to now + the plan's duration (from now, not from the old
- * expiry, so renewals cannot be stacked). Renewing an expired listing republishes it
+ * expiry, so renewals cannot be stacked; never earlier than the current expiry). Renewing an expired listing republishes it
  * (publishedAt = now, a new publication); renewing an active one keeps publishedAt.
  */
-export function renewalDates(current: { status: ListingStatus; publishedAt: Date | null }, now: Date, plan: Plan): Publication & { republished: boolean } {
+export function renewalDates(
+  current: { status: ListingStatus; publishedAt: Date | null; expiresAt?: Date | null },
+  now: Date,
+  plan: Plan,
+): Publication & { republished: boolean } {
   assertCanApply(current.status, 'renew');
   const republished = current.status === 'expired' || !current.publishedAt;
-  return {
-    publishedAt: republished ? now : current.publishedAt!,
-    expiresAt: addDays(now, entitlementsOf(plan).listingDurationDays),
-    republished,
-  };
+  const fromNow = addDays(now, entitlementsOf(plan).listingDurationDays);
+  // A renewal never shortens an active listing (e.g. after a downgrade to a shorter plan).
+  const keep = !republished && current.expiresAt && current.expiresAt > fromNow ? current.expiresAt : null;
+  return { publishedAt: republished ? now : current.publishedAt!, expiresAt: keep ?? fromNow, republished };
 }
 
 /** When the "expiring soon" reminder is due; null when the lead is 0 (no reminder). */

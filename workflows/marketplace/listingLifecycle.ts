@@ -1,0 +1,178 @@
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { MarketplaceActivities } from '../../activities/marketplace';
+import type { NotifyActivities } from '../../activities/notify';
+import {
+  daysLeft,
+  listingExpiredKey,
+  listingExpiredMessage,
+  listingReminderKey,
+  listingReminderMessage,
+  reminderDate,
+} from '../../domain/listings';
+import { renewedSignal, soldSignal, statusQuery, withdrawnSignal, type LifecycleStatus, type ListingLifecycleStatus, type RenewedInput } from './messages';
+
+const { expireListing, getListingNotice } = proxyActivities<MarketplaceActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 20, maximumInterval: '5 minutes' },
+});
+// Few attempts for email, to avoid spamming if a provider misbehaves.
+const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
+});
+
+export interface ListingLifecycleInput {
+  listingId: string;
+  /** Publication number of the listing row this run (or this continuation) watches. */
+  publication: number;
+  /** ISO timestamp. */
+  expiresAt: string;
+  /** Days before expiry for the "expiring soon" reminder (LISTING_REMINDER_DAYS); 0 = none. */
+  reminderDays: number;
+  /** Carried over continueAsNew: the reminder for this expiry was already sent. */
+  reminderSent?: boolean;
+  renewals?: number;
+}
+
+export interface ListingLifecycleResult {
+  listingId: string;
+  status: Exclude<LifecycleStatus, 'active'>;
+  publication: number;
+  renewals: number;
+}
+
+/**
+ * One published listing: a reminder `reminderDays` before `expiresAt`, expiry at
+ * `expiresAt` (the listing leaves search and the owner is told). `renewed` moves both
+ * timers (also into a new publication when it arrives right after expiry); `sold` and
+ * `withdrawn` end the run. The API has already written each change to the database
+ * before it signals; the activities re-read the row, so a lost or late signal only
+ * delays the workflow, it never expires a renewed listing.
+ */
+export async function listingLifecycle(input: ListingLifecycleInput): Promise<ListingLifecycleResult> {
+  const { listingId, reminderDays } = input;
+  let publication = input.publication;
+  let expiresAt = new Date(input.expiresAt);
+  let reminderSent = input.reminderSent ?? false;
+  let renewals = input.renewals ?? 0;
+  let status: LifecycleStatus = 'active';
+  let pendingRenewal: RenewedInput | null = null;
+  let ending: 'sold' | 'withdrawn' | null = null;
+
+  setHandler(renewedSignal, (r) => {
+    if (r.publication >= publication && (!pendingRenewal || r.publication >= pendingRenewal.publication)) pendingRenewal = r;
+  });
+  setHandler(soldSignal, () => {
+    ending ??= 'sold';
+  });
+  setHandler(withdrawnSignal, () => {
+    ending ??= 'withdrawn';
+  });
+  setHandler(
+    statusQuery,
+    (): ListingLifecycleStatus => ({
+      listingId,
+      status,
+      publication,
+      expiresAt: expiresAt.toISOString(),
+      reminderAt: reminderDate(expiresAt, reminderDays)?.toISOString() ?? null,
+      reminderSent,
+      renewals,
+    }),
+  );
+
+  /** Moves the timers to a renewal (same publication) or a republication (next one). */
+  const adopt = (next: { publication: number; expiresAt: string }) => {
+    const moved = next.publication !== publication || new Date(next.expiresAt).getTime() !== expiresAt.getTime();
+    if (!moved) return;
+    publication = next.publication;
+    expiresAt = new Date(next.expiresAt);
+    reminderSent = false;
+    status = 'active';
+    renewals += 1;
+  };
+  const interrupted = () => pendingRenewal !== null || ending !== null;
+  const done = (final: ListingLifecycleResult['status']): ListingLifecycleResult => {
+    status = final;
+    return { listingId, status: final, publication, renewals };
+  };
+
+  for (;;) {
+    if (pendingRenewal) {
+      adopt(pendingRenewal);
+      pendingRenewal = null;
+    }
+    if (ending) {
+      await condition(allHandlersFinished);
+      return done(ending);
+    }
+    if (status === 'expired') {
+      await condition(allHandlersFinished);
+      if (!interrupted()) return done('expired');
+      continue;
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof listingLifecycle>({ listingId, publication, expiresAt: expiresAt.toISOString(), reminderDays, reminderSent, renewals });
+    }
+
+    const now = Date.now();
+    const remindAt = reminderDate(expiresAt, reminderDays);
+    if (!reminderSent && remindAt && now < expiresAt.getTime()) {
+      if (now < remindAt.getTime()) {
+        await condition(interrupted, remindAt.getTime() - now);
+        continue;
+      }
+      await sendReminder();
+      reminderSent = true;
+      continue;
+    }
+    if (now < expiresAt.getTime()) {
+      await condition(interrupted, expiresAt.getTime() - now);
+      continue;
+    }
+
+    // expiresAt has come.
+    if (interrupted()) continue;
+    const result = await expireListing({ listingId, publication });
+    if (result.outcome === 'active') {
+      // Renewed in the database before its signal got here: re-arm from the row.
+      if (new Date(result.expiresAt).getTime() <= Date.now() && result.publication === publication) {
+        await condition(interrupted, '1 minute');
+      }
+      adopt(result);
+      continue;
+    }
+    if (result.outcome === 'ended') return done(result.status === 'sold' || result.status === 'withdrawn' ? result.status : 'deleted');
+    status = 'expired';
+    const n = result.notice;
+    const message = listingExpiredMessage(n.ownerFirstName, n.title);
+    await sendEmail({ key: listingExpiredKey(listingId, publication), userId: n.ownerId, to: n.ownerEmail, ...message });
+    await notifyInApp({
+      key: listingExpiredKey(listingId, publication),
+      userId: n.ownerId,
+      kind: 'listing.expired',
+      title: message.subject,
+      body: 'It no longer appears in search. Renew it to publish it again.',
+      data: { listingId, publication },
+    });
+  }
+
+  async function sendReminder() {
+    const n = await getListingNotice(listingId);
+    // Only while the row still is this publication with this expiry (a renewal may be in flight).
+    if (!n || n.status !== 'active' || n.publication !== publication || n.expiresAt !== expiresAt.toISOString()) return;
+    const days = daysLeft(new Date(Date.now()), expiresAt);
+    const message = listingReminderMessage(n.ownerFirstName, n.title, expiresAt, days);
+    const key = listingReminderKey(listingId, publication, expiresAt);
+    await sendEmail({ key, userId: n.ownerId, to: n.ownerEmail, ...message });
+    await notifyInApp({
+      key,
+      userId: n.ownerId,
+      kind: 'listing.expiring',
+      title: message.subject,
+      body: 'Renew it in one click to keep it in search.',
+      data: { listingId, publication, expiresAt: expiresAt.toISOString() },
+    });
+  }
+}
