@@ -8,6 +8,7 @@ import { createAnalysisActivities } from '../activities/analysis';
 import { createAnalysisReconcileActivities } from '../activities/analysis/reconcile';
 import { createAccountsActivities } from '../activities/accounts';
 import { createNotifyActivities } from '../activities/notify';
+import { createBreedingActivities } from '../activities/breeding';
 import { createMarketplaceActivities } from '../activities/marketplace';
 
 /** What activities need from the outside world; the worker entrypoint (or a test) wires it. */
@@ -25,6 +26,7 @@ export function createActivities(deps: WorkerDeps) {
   return {
     ...createAccountsActivities(deps),
     ...createNotifyActivities(deps),
+    ...createBreedingActivities(deps),
     ...createAnalysisActivities(deps),
     ...createMarketplaceActivities(deps),
     ...createAnalysisReconcileActivities(deps),
