@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { MikroORM } from '../entities/orm';
 import type { TemporalGateway } from '../adapters/temporal/client';
 import type { Logger } from '../adapters/logger';
+import type { Stripe } from '../adapters/stripe';
 import type { StoragePort } from '../adapters/storage/port';
 
 /**
@@ -13,5 +14,7 @@ export interface AppDeps {
   orm: MikroORM;
   temporal: TemporalGateway;
   logger: Logger;
+  /** null when STRIPE_SECRET_KEY is unset (billing answers 503). */
+  stripe: Stripe | null;
   storage: StoragePort;
 }

@@ -3,8 +3,11 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { AppDeps } from './deps';
 import { createHorsesRouter } from './horses/router';
 import { createNotificationsRouter } from './notifications/router';
+import { createMarketplaceRouter } from './marketplace/router';
 import { createAnalysesRouter } from './analyses/router';
 import { createUploadsRouter } from './uploads/router';
+import { createBillingRouter } from './billing/router';
+import { createWebhooksRouter } from './webhooks/router';
 
 export interface MountContext {
   registry: OpenAPIRegistry;
@@ -18,7 +21,10 @@ export interface MountContext {
 export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountContext): void {
   app.use('/api/horses', createHorsesRouter(ctx));
   app.use('/api/notifications', createNotificationsRouter(ctx));
+  app.use('/api/marketplace', createMarketplaceRouter(deps, ctx));
   app.use('/api/uploads', createUploadsRouter(deps, ctx));
+  app.use('/api/billing', createBillingRouter(deps, ctx));
+  app.use('/api/webhooks', createWebhooksRouter(deps, ctx));
   app.use('/api', createAnalysesRouter(deps, ctx));
   void deps;
 }

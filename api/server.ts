@@ -3,6 +3,7 @@ import { loadConfig, ConfigError, type Config } from '../config';
 import { createLogger } from '../adapters/logger';
 import { createOrm } from '../entities/orm';
 import { TemporalGateway } from '../adapters/temporal/client';
+import { createStripeClient } from '../adapters/stripe';
 import { createStorage } from '../adapters/storage';
 import { createApp } from './app';
 import type { AppDeps } from './deps';
@@ -12,7 +13,7 @@ export async function createDeps(config: Config): Promise<AppDeps> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, debug: config.DATABASE_DEBUG });
   const temporal = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-  return { config, orm, temporal, logger, storage: createStorage(config) };
+  return { config, orm, temporal, logger, storage: createStorage(config), stripe: createStripeClient(config) };
 }
 
 /** Stops accepting, lets in-flight requests finish (up to a limit), then closes DB and Temporal. */

@@ -94,6 +94,10 @@ export const configSchema = z
     BILLING_GRACE_DAYS: positiveInt.default(14),
     BILLING_SUCCESS_URL: url.default('http://localhost:3000/billing/success'),
     BILLING_CANCEL_URL: url.default('http://localhost:3000/billing/cancel'),
+    /** Where the Stripe customer portal sends the user back to. */
+    BILLING_PORTAL_RETURN_URL: url.default('http://localhost:3000/billing'),
+    /** When the nightly billing-reconcile Schedule runs (cron, UTC). */
+    BILLING_RECONCILE_CRON: z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a 5-field cron expression like "30 3 * * *"').default('30 3 * * *'),
 
     REMINDER_LEAD_DAYS: z.coerce.number().int().min(0).max(60).default(2),
     LISTING_REMINDER_DAYS: z.coerce.number().int().min(0).max(60).default(3),

@@ -2,12 +2,14 @@ import type { Config } from '../config';
 import type { MikroORM } from '../entities/orm';
 import type { Logger } from '../adapters/logger';
 import type { Mailer } from '../adapters/email/mailer';
+import type { Stripe } from '../adapters/stripe';
 import type { StoragePort } from '../adapters/storage/port';
 import type { AiClients } from '../adapters/ai/types';
 import { createAnalysisActivities } from '../activities/analysis';
 import { createAnalysisReconcileActivities } from '../activities/analysis/reconcile';
 import { createAccountsActivities } from '../activities/accounts';
 import { createNotifyActivities } from '../activities/notify';
+import { createBillingActivities } from '../activities/billing';
 import { createBreedingActivities } from '../activities/breeding';
 import { createMarketplaceActivities } from '../activities/marketplace';
 
@@ -17,6 +19,8 @@ export interface WorkerDeps {
   orm: MikroORM;
   logger: Logger;
   mailer: Mailer;
+  /** null when STRIPE_SECRET_KEY is unset (billing activities retry until it is). */
+  stripe: Stripe | null;
   storage: StoragePort;
   ai: AiClients;
 }
@@ -26,6 +30,7 @@ export function createActivities(deps: WorkerDeps) {
   return {
     ...createAccountsActivities(deps),
     ...createNotifyActivities(deps),
+    ...createBillingActivities(deps),
     ...createBreedingActivities(deps),
     ...createAnalysisActivities(deps),
     ...createMarketplaceActivities(deps),

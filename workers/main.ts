@@ -9,6 +9,8 @@ import { TemporalGateway } from '../adapters/temporal/client';
 import { ensureAnalysisReconcileSchedule } from './analysis-schedule';
 import { ALL_TASK_QUEUES, type TaskQueue } from '../workflows/queues';
 import { startWorkers } from './run';
+import { createStripeClient } from '../adapters/stripe';
+import { ensureBillingSchedules } from './schedules';
 
 /** Worker entrypoint: WORKER_QUEUES=analysis,billing runs only those queues (default: all). */
 async function main() {
@@ -34,7 +36,7 @@ async function main() {
   const mailer = createMailer(config, logger);
   const queues = config.WORKER_QUEUES as TaskQueue[];
   const workers = await startWorkers({
-    deps: { config, orm, logger, mailer, storage: createStorage(config), ai: createAiClients(config) },
+    deps: { config, orm, logger, mailer, storage: createStorage(config), ai: createAiClients(config), stripe: createStripeClient(config) },
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     queues,
@@ -49,6 +51,7 @@ async function main() {
       .catch((err) => logger.error({ err }, 'could not create the analysis-reconcile schedule'))
       .finally(() => gateway.close());
   }
+  if (!queues.length || queues.includes('billing')) await ensureBillingSchedules(config, logger);
   const stop = async (signal: string) => {
     logger.info({ signal }, 'workers shutting down (finishing in-flight tasks)');
     await workers.shutdown();

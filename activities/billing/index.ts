@@ -52,7 +52,7 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
     async fetchStripeSubscription(input: { userId: string; type: BillingEventType; objectId: string; knownSubscriptionId: string | null }): Promise<StripeSubscriptionSnapshot | null> {
       const api = stripe();
       let subscriptionId: string | null = null;
-      if (input.type === 'reconcile' || input.type.startsWith('customer.subscription.')) subscriptionId = input.objectId;
+      if (input.type === 'reconcile' || input.type.startsWith('customer.subscription.')) subscriptionId = input.objectId || null;
       else if (input.type === 'checkout.session.completed') subscriptionId = idOf((await orNull(api.checkout.sessions.retrieve(input.objectId)))?.subscription);
       else if (input.type.startsWith('invoice.')) {
         const invoice = await orNull(api.invoices.retrieve(input.objectId));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../scripts/lib/postgres';
 import { startTemporalDevServer, type DevServerHandle } from '../../scripts/lib/temporal';
 import { startResendStandIn, type ResendStandIn } from '../../scripts/standins/resend';
+import { startStripeMock, type StripeMock } from '../../scripts/standins/stripe-mock';
 import { startAnthropicStandIn, type AnthropicStandIn } from '../../scripts/standins/anthropic';
 import { startOpenAiStandIn, type OpenAiStandIn } from '../../scripts/standins/openai';
 import { startService } from '../../scripts/lib/process';
@@ -80,6 +81,13 @@ export const testS3 = memo(async (): Promise<{ endpoint: string; bucket: string;
     }),
   ]);
   return { endpoint: `http://127.0.0.1:${port}`, bucket, region: 'us-east-1', accessKeyId: 'test', secretAccessKey: 'test-secret' };
+});
+
+/** stripe-mock behind a recording proxy (tests pin subscription objects on it). */
+export const testStripeMock = memo(async (): Promise<StripeMock> => {
+  const mock = await startStripeMock({ logFile: join(logDir, 'stripe-mock.log') });
+  stops.push(() => mock.stop());
+  return mock;
 });
 
 export async function stopInfra(): Promise<void> {

@@ -11,7 +11,7 @@ import { createApp } from '../../api/app';
 import type { AppDeps } from '../../api/deps';
 import { closeGracefully } from '../../api/server';
 import { startWorkers, type RunningWorkers } from '../../workers/run';
-import { testAnthropic, testDatabase, testOpenAi, testResend, testTemporal } from './infra';
+import { testAnthropic, testDatabase, testOpenAi, testResend, testStripeMock, testTemporal } from './infra';
 import { createStorage } from '../../adapters/storage';
 import type { StoragePort } from '../../adapters/storage/port';
 import { createAiClients } from '../../adapters/ai';
@@ -19,6 +19,18 @@ import type { AiStandIn } from '../../scripts/standins/ai-script';
 import type { TaskQueue } from '../../workflows/queues';
 import { workflowBundle } from './temporal-env';
 import type { ResendStandIn } from '../../scripts/standins/resend';
+import type { StripeMock } from '../../scripts/standins/stripe-mock';
+import { createStripeClient } from '../../adapters/stripe';
+
+/** Billing settings of a stack started with `billing: true` (Stripe = stripe-mock). */
+export const TEST_BILLING = {
+  STRIPE_SECRET_KEY: 'sk_test_horse_tempo',
+  STRIPE_WEBHOOK_SECRET: 'whsec_test_horse_tempo',
+  STRIPE_PRICE_PREMIUM_MONTHLY: 'price_test_premium_monthly',
+  STRIPE_PRICE_PREMIUM_YEARLY: 'price_test_premium_yearly',
+  STRIPE_PRICE_PRO_MONTHLY: 'price_test_pro_monthly',
+  STRIPE_PRICE_PRO_YEARLY: 'price_test_pro_yearly',
+} as const;
 
 /**
  * The whole backend for integration tests: the real app on an ephemeral port, real
@@ -31,6 +43,8 @@ export interface TestStack {
   orm: MikroORM;
   deps: AppDeps;
   resend: ResendStandIn;
+  /** Set when the stack was started with `billing: true`. */
+  stripeMock: StripeMock | null;
   /** AI stand-ins the SDKs talk to (scriptable per test). */
   anthropic: AiStandIn;
   openai: AiStandIn;
@@ -40,8 +54,9 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export async function startTestStack(opts: { env?: Record<string, string>; workers?: boolean; /** Queues the in-process workers poll (default: all). */ queues?: TaskQueue[] } = {}): Promise<TestStack> {
+export async function startTestStack(opts: { env?: Record<string, string>; workers?: boolean; /** Stripe through stripe-mock with the TEST_BILLING settings (opts.env may override). */ billing?: boolean; /** Queues the in-process workers poll (default: all). */ queues?: TaskQueue[] } = {}): Promise<TestStack> {
   const [db, temporalServer, resend, anthropic, openai] = await Promise.all([testDatabase(), testTemporal(), testResend(), testAnthropic(), testOpenAi()]);
+  const stripeMock = opts.billing ? await testStripeMock() : null;
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -58,13 +73,14 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
     OPENAI_API_KEY: 'sk-test-standin',
     OPENAI_BASE_URL: openai.baseURL,
     AI_SANDBOX: 'true',
+    ...(stripeMock ? { ...TEST_BILLING, STRIPE_API_BASE: stripeMock.url } : {}),
     ...opts.env,
   });
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'test' });
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: 20 });
   const temporal = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   const storage = createStorage(config);
-  const deps: AppDeps = { config, orm, temporal, logger, storage };
+  const deps: AppDeps = { config, orm, temporal, logger, storage, stripe: createStripeClient(config) };
   const app = createApp(deps);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -77,7 +93,7 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
     const workerOrm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: 10 });
     const mailer = new ResendMailer(config.RESEND_API_KEY!, config.EMAIL_FROM, config.RESEND_BASE_URL);
     const running = await startWorkers({
-      deps: { config, orm: workerOrm, logger, mailer, storage, ai: createAiClients(config) },
+      deps: { config, orm: workerOrm, logger, mailer, storage, ai: createAiClients(config), stripe: createStripeClient(config) },
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       bundle: await workflowBundle(),
@@ -97,6 +113,7 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
     orm,
     deps,
     resend,
+    stripeMock,
     anthropic,
     openai,
     storage,

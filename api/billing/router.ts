@@ -1,0 +1,182 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { AppDeps } from '../deps';
+import type { MountContext } from '../routes';
+import { routeBuilder } from '../http/route';
+import { HttpError } from '../http/errors';
+import { Subscription, User } from '../../entities';
+import { getBalance } from '../../entities/credit-ledger';
+import { stripePriceId } from '../../config';
+import { BILLING_INTERVALS, PAID_PLANS, PLANS, entitlementsOf } from '../../domain/plans';
+import { SUBSCRIPTION_STATUSES, isLive } from '../../domain/subscription';
+import { assertBillingConfigured, missingBillingSettings, type BillingNeed, type Stripe } from '../../adapters/stripe';
+import { deliverBillingEvent } from '../../adapters/stripe/deliver';
+import { stateQuery, type SubscriptionLiveState } from '../../workflows/billing/messages';
+import { subscriptionWorkflowId } from '../../workflows/ids';
+
+export const CheckoutBody = z.strictObject({
+  plan: z.enum(PAID_PLANS, { message: `must be one of ${PAID_PLANS.join(', ')}` }),
+  interval: z.enum(BILLING_INTERVALS, { message: `must be one of ${BILLING_INTERVALS.join(', ')}` }),
+});
+const UrlView = z.object({ url: z.string() });
+const CheckoutView = UrlView.extend({ sessionId: z.string(), plan: z.enum(PAID_PLANS), interval: z.enum(BILLING_INTERVALS) });
+const SubscriptionView = z.object({
+  plan: z.enum(PLANS),
+  status: z.enum(SUBSCRIPTION_STATUSES),
+  interval: z.enum(BILLING_INTERVALS).nullable(),
+  currentPeriodEnd: z.string().nullable(),
+  cancelAtPeriodEnd: z.boolean(),
+  pendingPlan: z.enum(PLANS).nullable(),
+  pastDueSince: z.string().nullable(),
+  entitlements: z.object({ monthlyAnalysisCredits: z.number(), maxActiveListings: z.number(), listingDurationDays: z.number() }),
+  credits: z.object({ balance: z.number(), reserved: z.number() }),
+  checkout: z.object({ plan: z.enum(PLANS), interval: z.enum(BILLING_INTERVALS).nullable(), sessionId: z.string().nullable() }).nullable(),
+  billing: z.object({ configured: z.boolean(), missingSettings: z.array(z.string()) }),
+  workflow: z.object({ workflowId: z.string(), state: z.record(z.string(), z.unknown()).nullable(), error: z.string().optional() }),
+});
+
+const QUERY_TIMEOUT_MS = 3000;
+
+/** Checkout, customer portal, cancellation and the subscription as a client sees it. */
+export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
+  const { config } = deps;
+  const router = Router();
+  const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/billing', tag: 'billing', authenticate: ctx.authenticate });
+
+  function stripe(needs: BillingNeed[]): Stripe {
+    assertBillingConfigured(config, needs);
+    if (!deps.stripe) throw new HttpError(503, 'Billing is not configured: set STRIPE_SECRET_KEY', { missing: ['STRIPE_SECRET_KEY'] });
+    return deps.stripe;
+  }
+
+  /** The user's Stripe customer, created once (idempotency key + conditional write) and remembered. */
+  async function ensureCustomer(api: Stripe, em: EntityManager, user: User): Promise<string> {
+    if (user.stripeCustomerId) return user.stripeCustomerId;
+    const customer = await api.customers.create(
+      { email: user.email, name: `${user.firstName} ${user.lastName}`.trim(), metadata: { userId: user.id } },
+      { idempotencyKey: `customer:${user.id}` },
+    );
+    await em.nativeUpdate(User, { id: user.id, stripeCustomerId: null }, { stripeCustomerId: customer.id });
+    const stored = (await em.fork().findOneOrFail(User, { id: user.id })).stripeCustomerId!;
+    user.stripeCustomerId = stored;
+    return stored;
+  }
+
+  async function liveState(userId: string): Promise<{ state: SubscriptionLiveState | null; error?: string }> {
+    try {
+      const client = await deps.temporal.client();
+      const query = client.workflow.getHandle(subscriptionWorkflowId(userId)).query(stateQuery);
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`)), QUERY_TIMEOUT_MS).unref());
+      return { state: await Promise.race([query, timeout]) };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { state: null };
+      return { state: null, error: `live state unavailable: ${(err as Error).message}` };
+    }
+  }
+
+  r.post(
+    '/checkout',
+    {
+      summary: 'Start a Stripe Checkout for a plan and interval; answers the URL to send the user to',
+      description: 'Refused with 409 while a subscription is live: plan changes and cancellation go through the customer portal.',
+      body: CheckoutBody,
+      response: CheckoutView,
+      errors: [409, 503],
+    },
+    async ({ body, em, user }) => {
+      const api = stripe(['api', { plan: body.plan, interval: body.interval }]);
+      const price = stripePriceId(config, body.plan, body.interval)!;
+      const account = await em.findOneOrFail(User, { id: user.id });
+      const row = await em.findOne(Subscription, { userId: user.id });
+      if (row && isLive(row.status)) {
+        throw new HttpError(409, `You already have a ${row.plan} subscription (${row.status}): change or cancel it in the customer portal (POST /api/billing/portal)`, {
+          portal: '/api/billing/portal',
+          plan: row.plan,
+          status: row.status,
+        });
+      }
+      const customerId = await ensureCustomer(api, em, account);
+      const metadata = { userId: user.id, plan: body.plan, interval: body.interval };
+      const successUrl = `${config.BILLING_SUCCESS_URL}${config.BILLING_SUCCESS_URL.includes('?') ? '&' : '?'}session_id={CHECKOUT_SESSION_ID}`;
+      const session = await api.checkout.sessions.create({
+        mode: 'subscription',
+        customer: customerId,
+        client_reference_id: user.id,
+        line_items: [{ price, quantity: 1 }],
+        success_url: successUrl,
+        cancel_url: config.BILLING_CANCEL_URL,
+        metadata,
+        subscription_data: { metadata },
+      });
+      if (!session.url) throw new HttpError(502, 'Stripe returned a checkout session without a URL');
+      const sub = row ?? em.create(Subscription, { userId: user.id });
+      em.assign(sub, { stripeCustomerId: customerId, checkoutPlan: body.plan, checkoutInterval: body.interval, checkoutSessionId: session.id });
+      await em.flush();
+      return { url: session.url, sessionId: session.id, plan: body.plan, interval: body.interval };
+    },
+  );
+
+  r.post('/portal', { summary: 'A Stripe customer-portal URL (change plan, payment method, invoices, cancel)', response: UrlView, errors: [409, 503] }, async ({ em, user }) => {
+    const api = stripe(['api']);
+    const account = await em.findOneOrFail(User, { id: user.id });
+    if (!account.stripeCustomerId) throw new HttpError(409, 'No billing account yet: start a subscription with POST /api/billing/checkout first');
+    const session = await api.billingPortal.sessions.create({ customer: account.stripeCustomerId, return_url: config.BILLING_PORTAL_RETURN_URL });
+    return { url: session.url };
+  });
+
+  r.get('/subscription', { summary: 'My plan, subscription status, period end, credits left and the workflow’s live state', response: SubscriptionView }, async ({ em, user }) => {
+    const [account, row, credits] = await Promise.all([em.findOneOrFail(User, { id: user.id }), em.findOne(Subscription, { userId: user.id }), getBalance(em, user.id)]);
+    const { priceCents: _price, ...entitlements } = entitlementsOf(account.plan);
+    const missing = missingBillingSettings(config, ['api', 'webhook']);
+    const live = await liveState(user.id);
+    return {
+      plan: account.plan,
+      status: row?.status ?? 'none',
+      interval: row?.interval ?? null,
+      currentPeriodEnd: row?.currentPeriodEnd?.toISOString() ?? null,
+      cancelAtPeriodEnd: row?.cancelAtPeriodEnd ?? false,
+      pendingPlan: row?.pendingPlan ?? null,
+      pastDueSince: row?.pastDueSince?.toISOString() ?? null,
+      entitlements,
+      credits,
+      checkout: row?.checkoutPlan ? { plan: row.checkoutPlan, interval: row.checkoutInterval ?? null, sessionId: row.checkoutSessionId ?? null } : null,
+      billing: { configured: missing.length === 0, missingSettings: missing },
+      workflow: { workflowId: subscriptionWorkflowId(user.id), ...live },
+    };
+  });
+
+  r.post(
+    '/cancel',
+    { summary: 'Cancel at the end of the current period (through Stripe; the webhook then updates the state)', status: 202, errors: [409, 503] },
+    async ({ em, user }) => {
+      const api = stripe(['api']);
+      const row = await em.findOne(Subscription, { userId: user.id });
+      if (!row?.stripeSubscriptionId || !isLive(row.status)) throw new HttpError(409, 'No active subscription to cancel');
+      const sub = row.cancelAtPeriodEnd ? null : await api.subscriptions.update(row.stripeSubscriptionId, { cancel_at_period_end: true });
+      return {
+        cancelAtPeriodEnd: sub ? sub.cancel_at_period_end : true,
+        currentPeriodEnd: row.currentPeriodEnd?.toISOString() ?? null,
+        message: `Your ${row.plan} plan stays active until ${row.currentPeriodEnd?.toISOString().slice(0, 10) ?? 'the end of the period'}, then your account moves to Free.`,
+      };
+    },
+  );
+
+  r.post(
+    '/subscription/refresh',
+    { summary: 'Ask the subscription workflow to re-read Stripe now (e.g. back from checkout)', status: 202, errors: [409, 503] },
+    async ({ em, user }) => {
+      stripe(['api']);
+      const account = await em.findOneOrFail(User, { id: user.id });
+      const row = await em.findOne(Subscription, { userId: user.id });
+      if (!row?.stripeSubscriptionId && !account.stripeCustomerId) throw new HttpError(409, 'No Stripe subscription yet: start one with POST /api/billing/checkout');
+      const client = await deps.temporal.client();
+      const now = Date.now();
+      await deliverBillingEvent(client, user.id, { eventId: `refresh:${user.id}:${now}`, type: 'reconcile', objectId: row?.stripeSubscriptionId ?? '', created: Math.floor(now / 1000) }, account.plan);
+      return { workflowId: subscriptionWorkflowId(user.id), refreshing: true };
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,118 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { AppDeps } from '../deps';
+import type { MountContext } from '../routes';
+import { routeBuilder } from '../http/route';
+import { HttpError } from '../http/errors';
+import { StripeEvent, User } from '../../entities';
+import { isHandledStripeEvent } from '../../domain/subscription';
+import { assertBillingConfigured, verifyWebhook } from '../../adapters/stripe';
+import { deliverBillingEvent } from '../../adapters/stripe/deliver';
+
+const WebhookAnswer = z.object({
+  received: z.literal(true),
+  duplicate: z.boolean().optional(),
+  ignored: z.string().optional(),
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface EventObject {
+  id?: string;
+  customer?: string | { id: string } | null;
+  client_reference_id?: string | null;
+  metadata?: Record<string, string> | null;
+  parent?: { subscription_details?: { metadata?: Record<string, string> | null } | null } | null;
+}
+
+/** The user an event is about: our Stripe customer first, else the ids checkout put on it. */
+async function userFor(em: EntityManager, obj: EventObject): Promise<User | null> {
+  const customer = typeof obj.customer === 'string' ? obj.customer : obj.customer?.id;
+  if (customer) {
+    const user = await em.findOne(User, { stripeCustomerId: customer });
+    if (user) return user;
+  }
+  for (const candidate of [obj.client_reference_id, obj.metadata?.userId, obj.parent?.subscription_details?.metadata?.userId]) {
+    if (candidate && UUID.test(candidate)) {
+      const user = await em.findOne(User, { id: candidate });
+      if (user) return user;
+    }
+  }
+  return null;
+}
+
+/**
+ * Stripe webhooks: verify the signature over the raw body, record the event id (a
+ * redelivery is a no-op), signal the user's subscription workflow, answer. No Stripe API
+ * call happens here: the workflow re-fetches what it needs.
+ */
+export function createWebhooksRouter(deps: AppDeps, ctx: MountContext) {
+  const router = Router();
+  const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/webhooks', tag: 'webhooks', authenticate: ctx.authenticate });
+
+  r.post(
+    '/stripe',
+    {
+      summary: 'Stripe webhook endpoint (signed with STRIPE_WEBHOOK_SECRET)',
+      description: 'Raw JSON body, Stripe-Signature header. Unknown event types are acknowledged and ignored; a redelivered event answers duplicate: true.',
+      auth: false,
+      response: WebhookAnswer,
+      errors: [503],
+    },
+    async ({ req, em }) => {
+      assertBillingConfigured(deps.config, ['webhook']);
+      const signature = req.get('stripe-signature');
+      if (!signature) throw new HttpError(400, 'Missing Stripe-Signature header', [{ location: 'headers', field: 'stripe-signature', message: 'is required' }]);
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let event;
+      try {
+        event = verifyWebhook(raw, signature, deps.config.STRIPE_WEBHOOK_SECRET!);
+      } catch (err) {
+        throw new HttpError(400, `Invalid Stripe signature: ${(err as Error).message}`, [{ location: 'headers', field: 'stripe-signature', message: 'does not match the body, or is too old' }]);
+      }
+      const log = req.log.child({ stripeEventId: event.id, stripeEventType: event.type });
+      if (!isHandledStripeEvent(event.type)) {
+        log.info('stripe event type not handled: ignored');
+        return { received: true as const, ignored: 'event type not handled' };
+      }
+      const obj = event.data.object as EventObject;
+      const user = await userFor(em, obj);
+
+      let row = await em.findOne(StripeEvent, { eventId: event.id });
+      if (!row) {
+        try {
+          row = em.create(StripeEvent, { eventId: event.id, type: event.type, objectId: obj.id ?? null, userId: user?.id ?? null, receivedAt: new Date() });
+          await em.flush();
+        } catch (err) {
+          if (!(err instanceof UniqueConstraintViolationException)) throw err;
+          em.clear();
+          row = await em.findOneOrFail(StripeEvent, { eventId: event.id });
+        }
+      }
+      if (row.signalledAt) {
+        log.info('stripe event redelivered: no-op');
+        return { received: true as const, duplicate: true };
+      }
+      if (!user) {
+        log.warn('stripe event for a customer we do not know: ignored');
+        return { received: true as const, ignored: 'no user for this customer' };
+      }
+      try {
+        const client = await deps.temporal.client();
+        await deliverBillingEvent(client, user.id, { eventId: event.id, type: event.type, objectId: obj.id ?? '', created: event.created }, user.plan);
+      } catch (err) {
+        // Not marked as signalled: Stripe retries the delivery and we try again.
+        log.error({ err }, 'could not signal the subscription workflow');
+        throw new HttpError(503, 'Could not hand the event to the workflow engine; retry later');
+      }
+      row.signalledAt = new Date();
+      if (!row.userId) row.userId = user.id;
+      await em.flush();
+      return { received: true as const };
+    },
+  );
+
+  return router;
+}

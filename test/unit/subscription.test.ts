@@ -1,0 +1,231 @@
+import { expect } from 'chai';
+import {
+  addMonths,
+  applyDeadline,
+  applyStripeTruth,
+  billingMessage,
+  driftBetween,
+  initialSubscriptionState,
+  isHandledStripeEvent,
+  nextDeadline,
+  statusFromStripe,
+  DUNNING_DAYS,
+  DEFAULT_GRACE_DAYS,
+  type StripeSubscriptionSnapshot,
+  type SubscriptionState,
+} from '../../domain/subscription';
+import { loadConfig } from '../../config';
+import { missingBillingSettings, assertBillingConfigured, planForPrice, subscriptionSnapshot, invoiceSubscriptionId, type Stripe } from '../../adapters/stripe';
+import { DomainError, ErrorType } from '../../domain/errors';
+
+const DAY = 86_400_000;
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (days: number) => new Date(T0.getTime() + days * DAY);
+const iso = (days: number) => at(days).toISOString();
+
+function snap(over: Partial<StripeSubscriptionSnapshot> = {}): StripeSubscriptionSnapshot {
+  return {
+    subscriptionId: 'sub_1',
+    customerId: 'cus_1',
+    stripeStatus: 'active',
+    plan: 'premium',
+    interval: 'month',
+    currentPeriodStart: iso(0),
+    currentPeriodEnd: iso(31),
+    cancelAtPeriodEnd: false,
+    trialEnd: null,
+    ...over,
+  };
+}
+
+function active(over: Partial<StripeSubscriptionSnapshot> = {}): SubscriptionState {
+  return applyStripeTruth(initialSubscriptionState('u1'), snap(over), at(0)).state;
+}
+
+describe('subscription rules (domain/subscription)', () => {
+  it('maps every Stripe status onto the state machine and knows which events it handles', () => {
+    expect(statusFromStripe('trialing')).to.equal('trialing');
+    expect(statusFromStripe('active')).to.equal('active');
+    expect(statusFromStripe('past_due')).to.equal('past_due');
+    expect(statusFromStripe('unpaid')).to.equal('past_due');
+    expect(statusFromStripe('canceled')).to.equal('canceled');
+    expect(statusFromStripe('incomplete_expired')).to.equal('expired');
+    expect(isHandledStripeEvent('invoice.paid')).to.equal(true);
+    expect(isHandledStripeEvent('customer.subscription.trial_will_end')).to.equal(true);
+    expect(isHandledStripeEvent('charge.refunded')).to.equal(false);
+    expect(DUNNING_DAYS).to.deep.equal([0, 3, 7]);
+    expect(DEFAULT_GRACE_DAYS).to.equal(14);
+  });
+
+  it('activates on the first paid subscription: plan applied, credits granted once for the period', () => {
+    const t = applyStripeTruth(initialSubscriptionState('u1'), snap(), at(0));
+    expect(t.state).to.include({ status: 'active', plan: 'premium', subscriptionId: 'sub_1', pendingPlan: null });
+    expect(t.effects).to.deep.include({ kind: 'grantCredits', plan: 'premium', key: `grant:u1:${iso(0)}`, reason: 'subscription started' });
+    expect(t.effects.find((e) => e.kind === 'notify')).to.include({ message: 'activated' });
+    expect(t.newPeriod).to.equal(false);
+    const again = applyStripeTruth(t.state, snap(), at(1));
+    expect(again.effects).to.deep.equal([]);
+    expect(again.state).to.deep.equal(t.state);
+  });
+
+  it('resets credits on renewal with a key per period and reports the new period', () => {
+    const t = applyStripeTruth(active(), snap({ currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(31));
+    expect(t.newPeriod).to.equal(true);
+    expect(t.effects).to.deep.equal([{ kind: 'grantCredits', plan: 'premium', key: `grant:u1:${iso(31)}`, reason: 'new billing period' }]);
+  });
+
+  it('applies an upgrade at once with a top-up, and holds a downgrade until the period end', () => {
+    const up = applyStripeTruth(active(), snap({ plan: 'pro' }), at(10));
+    expect(up.state.plan).to.equal('pro');
+    expect(up.effects).to.deep.include({ kind: 'grantCredits', plan: 'pro', key: `grant:u1:${iso(0)}:pro`, reason: 'upgraded to pro' });
+
+    const down = applyStripeTruth(up.state, snap({ plan: 'premium' }), at(12));
+    expect(down.state).to.include({ plan: 'pro', pendingPlan: 'premium' });
+    expect(down.effects.map((e) => e.kind === 'notify' && e.message)).to.deep.equal(['downgrade_scheduled']);
+    expect(nextDeadline(down.state)).to.deep.include({ kind: 'periodEnd', at: at(31) });
+
+    const early = applyDeadline(down.state, { kind: 'periodEnd', at: at(31) }, at(30));
+    expect(early.state.plan).to.equal('pro');
+    const due = applyDeadline(down.state, { kind: 'periodEnd', at: at(31) }, at(31));
+    expect(due.state).to.include({ plan: 'premium', pendingPlan: null });
+    expect(due.effects[0]).to.deep.equal({ kind: 'grantCredits', plan: 'premium', key: `grant:u1:${iso(31)}`, reason: 'plan changed to premium' });
+    // The renewal webhook for the same boundary grants nothing more.
+    const renewal = applyStripeTruth(due.state, snap({ plan: 'premium', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(31));
+    expect(renewal.effects.filter((e) => e.kind === 'grantCredits')).to.deep.equal([]);
+  });
+
+  it('runs dunning on days 0, 3 and 7 and downgrades to free when the grace period ends unpaid', () => {
+    const pastDue = applyStripeTruth(active(), snap({ stripeStatus: 'past_due', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(31));
+    let state = pastDue.state;
+    expect(state).to.include({ status: 'past_due', plan: 'premium', pastDueSince: iso(31) });
+    const sent: number[] = [];
+    for (;;) {
+      const d = nextDeadline(state, 14)!;
+      if (d.kind !== 'dunning') {
+        expect(d).to.deep.include({ kind: 'grace', at: at(45) });
+        break;
+      }
+      const t = applyDeadline(state, d, d.at);
+      sent.push(...t.effects.flatMap((e) => (e.kind === 'notify' ? [e.day!] : [])));
+      state = t.state;
+    }
+    expect(sent).to.deep.equal([0, 3, 7]);
+    const grace = applyDeadline(state, { kind: 'grace', at: at(45) }, at(45));
+    expect(grace.state).to.include({ status: 'expired', plan: 'free', pendingPlan: null });
+    expect(grace.effects.map((e) => e.kind)).to.deep.equal(['grantCredits', 'notify', 'cancelStripe']);
+    expect(nextDeadline(grace.state)).to.equal(null);
+  });
+
+  it('recovers from past_due on payment and drops the pending dunning', () => {
+    const pastDue = applyStripeTruth(active(), snap({ stripeStatus: 'past_due', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(31)).state;
+    const paid = applyStripeTruth(pastDue, snap({ currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(36));
+    expect(paid.state).to.include({ status: 'active', pastDueSince: null });
+    expect(paid.effects.map((e) => (e.kind === 'notify' ? e.message : e.kind))).to.deep.equal(['payment_recovered', 'grantCredits']);
+    expect(nextDeadline(paid.state)).to.equal(null);
+  });
+
+  it('keeps the plan to the period end on cancel-at-period-end, then expires to free', () => {
+    const t = applyStripeTruth(active(), snap({ cancelAtPeriodEnd: true }), at(5));
+    expect(t.state).to.include({ status: 'active', plan: 'premium', pendingPlan: 'free', cancelAtPeriodEnd: true });
+    expect(t.effects.map((e) => e.kind === 'notify' && e.message)).to.deep.equal(['cancel_scheduled']);
+    const end = applyDeadline(t.state, nextDeadline(t.state)!, at(31));
+    expect(end.state).to.include({ status: 'expired', plan: 'free' });
+    // Stripe's deletion arriving afterwards changes nothing.
+    const deleted = applyStripeTruth(end.state, snap({ stripeStatus: 'canceled', cancelAtPeriodEnd: true }), at(31));
+    expect(deleted.effects).to.deep.equal([]);
+    expect(deleted.state.plan).to.equal('free');
+  });
+
+  it('on deletion keeps a paid period, but takes the plan at once from an unpaid subscription', () => {
+    const paid = applyStripeTruth(active(), snap({ stripeStatus: 'canceled' }), at(10));
+    expect(paid.state).to.include({ status: 'canceled', plan: 'premium', pendingPlan: 'free' });
+    const pastDue = applyStripeTruth(active(), snap({ stripeStatus: 'past_due' }), at(10)).state;
+    const unpaid = applyStripeTruth(pastDue, snap({ stripeStatus: 'canceled' }), at(12));
+    expect(unpaid.state).to.include({ status: 'expired', plan: 'free' });
+  });
+
+  it('ignores a late event about an older subscription while a newer one is live', () => {
+    const live = active({ subscriptionId: 'sub_new' });
+    const stale = applyStripeTruth(live, snap({ subscriptionId: 'sub_old', stripeStatus: 'canceled' }), at(3));
+    expect(stale.state).to.deep.equal(live);
+    expect(stale.effects).to.deep.equal([]);
+  });
+
+  it('resets credits monthly inside a yearly period', () => {
+    const yearly = active({ interval: 'year', currentPeriodEnd: new Date('2027-01-01T00:00:00Z').toISOString() });
+    const first = nextDeadline(yearly)!;
+    expect(first).to.deep.include({ kind: 'creditReset', at: new Date('2026-02-01T00:00:00Z') });
+    const t = applyDeadline(yearly, first, first.at);
+    expect(t.effects).to.deep.equal([{ kind: 'grantCredits', plan: 'premium', key: 'grant:u1:2026-02-01T00:00:00.000Z', reason: 'monthly credits' }]);
+    expect(nextDeadline(t.state)!.at.toISOString()).to.equal('2026-03-01T00:00:00.000Z');
+    expect(addMonths(new Date('2026-01-31T00:00:00Z'), 1).toISOString()).to.equal('2026-02-28T00:00:00.000Z');
+  });
+
+  it('detects drift between the stored row and Stripe, and accepts settled endings', () => {
+    const stored = active();
+    expect(driftBetween(stored, snap())).to.equal(null);
+    expect(driftBetween(stored, snap({ stripeStatus: 'past_due' }))).to.match(/status active locally, past_due at Stripe/);
+    expect(driftBetween(stored, snap({ currentPeriodEnd: iso(62) }))).to.match(/period/);
+    expect(driftBetween(stored, snap({ plan: 'pro' }))).to.match(/plan premium locally, pro at Stripe/);
+    expect(driftBetween({ ...stored, status: 'expired', plan: 'free' }, snap({ stripeStatus: 'canceled' }))).to.equal(null);
+    expect(driftBetween(initialSubscriptionState('u1'), snap())).to.match(/unknown locally/);
+  });
+
+  it('words the dunning email with the days left', () => {
+    expect(billingMessage('payment_failed', { plan: 'premium', day: 3, graceDays: 14 }).text).to.contain('11 more days');
+    expect(billingMessage('trial_will_end', { plan: 'pro', trialEnd: '2026-02-01T00:00:00Z' }).text).to.contain('2026-02-01');
+  });
+});
+
+describe('Stripe adapter mapping (adapters/stripe)', () => {
+  const config = loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_PRICE_PREMIUM_MONTHLY: 'price_pm', STRIPE_PRICE_PRO_YEARLY: 'price_py' });
+
+  it('names every missing setting and answers 503 through a ServiceUnavailable error', () => {
+    expect(missingBillingSettings(loadConfig({}), ['api', 'webhook', { plan: 'pro', interval: 'month' }])).to.deep.equal([
+      'STRIPE_SECRET_KEY',
+      'STRIPE_WEBHOOK_SECRET',
+      'STRIPE_PRICE_PRO_MONTHLY',
+    ]);
+    expect(missingBillingSettings(config, ['api', { plan: 'premium', interval: 'month' }])).to.deep.equal([]);
+    const err = (() => {
+      try {
+        assertBillingConfigured(config, [{ plan: 'premium', interval: 'year' }]);
+      } catch (e) {
+        return e as DomainError;
+      }
+    })();
+    expect(err).to.be.instanceOf(DomainError);
+    expect(err!.type).to.equal(ErrorType.ServiceUnavailable);
+    expect(err!.message).to.equal('Billing is not configured: set STRIPE_PRICE_PREMIUM_YEARLY');
+  });
+
+  it('maps a subscription to a plan by price id first, then by the checkout metadata', () => {
+    expect(planForPrice(config, 'price_py')).to.deep.equal({ plan: 'pro', interval: 'year' });
+    expect(planForPrice(config, 'price_unknown')).to.equal(null);
+    const sub = (priceId: string, metadata: Record<string, string> = {}) =>
+      ({
+        id: 'sub_9',
+        customer: 'cus_9',
+        status: 'active',
+        cancel_at_period_end: false,
+        trial_end: null,
+        start_date: 1767225600,
+        metadata,
+        items: { data: [{ price: { id: priceId, recurring: { interval: 'month' } }, current_period_start: 1767225600, current_period_end: 1769904000 }] },
+      }) as unknown as Stripe.Subscription;
+    expect(subscriptionSnapshot(config, sub('price_pm'))).to.deep.equal({
+      subscriptionId: 'sub_9',
+      customerId: 'cus_9',
+      stripeStatus: 'active',
+      plan: 'premium',
+      interval: 'month',
+      currentPeriodStart: '2026-01-01T00:00:00.000Z',
+      currentPeriodEnd: '2026-02-01T00:00:00.000Z',
+      cancelAtPeriodEnd: false,
+      trialEnd: null,
+    });
+    expect(subscriptionSnapshot(config, sub('price_retired', { plan: 'pro', interval: 'year' }))).to.include({ plan: 'pro', interval: 'year' });
+    expect(subscriptionSnapshot(config, sub('price_retired'))).to.include({ plan: null, interval: 'month' });
+    expect(invoiceSubscriptionId({ parent: { subscription_details: { subscription: 'sub_7' } } } as unknown as Stripe.Invoice)).to.equal('sub_7');
+  });
+});
