@@ -16,5 +16,5 @@ echo "== tests (mocha)"
 if [ "$#" -gt 0 ]; then
   mocha "$@"
 else
-  mocha 'test/unit/**/*.test.ts' 'test/workflows/**/*.test.ts' 'test/replay/**/*.test.ts' 'test/integration/**/*.test.ts'
+  mocha 'test/unit/**/*.test.ts' 'test/workflows/**/*.test.ts' 'test/replay/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/e2e/**/*.test.ts'
 fi

@@ -6,13 +6,11 @@ export function createHealthRouter(deps: AppDeps) {
   const router = Router();
   router.get('/', async (_req, res) => {
     const started = Date.now();
-    const database = await deps.orm
-      .isConnected()
-      .then(async (connected) => {
-        if (!connected) return false;
-        await deps.orm.em.fork().getConnection().execute('select 1');
-        return true;
-      })
+    const database = await deps.orm.em
+      .fork()
+      .getConnection()
+      .execute('select 1')
+      .then(() => true)
       .catch(() => false);
     const temporal = await deps.temporal.isHealthy();
     const ok = database && temporal;
