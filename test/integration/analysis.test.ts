@@ -1,0 +1,360 @@
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { startTestStack, type TestStack } from '../support/stack';
+import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { createHorse, credits, testVideos, uniqueVideo, uploadVideo, waitForAnalysis, type TestVideos } from '../support/analysis';
+import { Analysis, AnalysisCacheEntry, CreditTransaction, Horse, analysisReservationKey } from '../../entities';
+import { reserveCredits } from '../../entities/credit-ledger';
+import { AnalysisResultSchema, PROMPT_VERSION, cacheKeyOf } from '../../domain/analysis';
+import { analysisWorkflowId } from '../../workflows/ids';
+import { TaskQueue } from '../../workflows/queues';
+import { reconcileAnalyses } from '../../workflows/analysis/reconcile';
+import { ANALYSIS_RECONCILE_SCHEDULE_ID, ensureAnalysisReconcileSchedule } from '../../workers/analysis-schedule';
+
+describe('AI video analysis through the HTTP API', () => {
+  let stack: TestStack;
+  let api: ApiClient;
+  let videos: TestVideos;
+
+  before(async function () {
+    this.timeout(180_000);
+    [stack, videos] = await Promise.all([startTestStack({ env: { AI_TIMEOUT_SECONDS: '2' } }), testVideos()]);
+    api = apiClient(stack.baseUrl);
+  });
+  beforeEach(() => {
+    stack.anthropic.reset();
+    stack.openai.reset();
+  });
+  after(async () => {
+    stack?.anthropic.reset();
+    await stack?.close();
+  });
+
+  async function owner(name = 'Jappeloup') {
+    const user = await registerUser(api);
+    const horseId = await createHorse(api, user.accessToken, name);
+    return { user, token: user.accessToken, horseId };
+  }
+  async function start(token: string, horseId: string, videoKey: string, type = 'locomotion') {
+    const res = await api.post('/api/analyses', { horseId, type, videoKey }, token);
+    expect(res.status, JSON.stringify(res.body)).to.equal(202);
+    return res.body.id as string;
+  }
+  const emailsTo = (email: string) => stack.resend.emails.filter((m) => m.to.includes(email));
+
+  it('analyses a video with Claude: result saved with provider, tokens, cost and latency; credits charged; owner emailed and notified', async () => {
+    const { user, token, horseId } = await owner('Jappeloup');
+    const videoKey = await uploadVideo(api, token, await uniqueVideo());
+    expect(videoKey).to.match(new RegExp(`^orgs/${user.user.defaultOrganizationId}/videos/[0-9a-f-]{36}\\.mp4$`));
+    const res = await api.post('/api/analyses', { horseId, type: 'locomotion', videoKey }, token);
+    expect(res.status).to.equal(202);
+    expect(res.body).to.include({ status: 'pending', credits: 1, workflowId: analysisWorkflowId(res.body.id) });
+    expect(await credits(api, token)).to.deep.equal({ balance: 2, reserved: 1 });
+
+    const done = await waitForAnalysis(api, token, res.body.id);
+    expect(done).to.include({ status: 'completed', provider: 'anthropic', model: 'claude-sonnet-4-5', fallbackUsed: false, cacheHit: false, sandbox: true });
+    expect(AnalysisResultSchema.safeParse(done.result).success).to.equal(true);
+    expect(done.result.aiModel).to.equal('claude-sonnet-4-5');
+    expect(done.result.categories.map((c: { name: string }) => c.name)).to.include('symmetry');
+    expect(done.usage.inputTokens).to.be.greaterThan(0);
+    expect(done.usage.outputTokens).to.be.greaterThan(0);
+    expect(done.usage.estimatedCostUsd).to.be.greaterThan(0);
+    expect(done.usage.latencyMs).to.be.a('number');
+    expect(done.progress).to.include({ stage: 'done', percent: 100, live: false });
+    expect(await credits(api, token)).to.deep.equal({ balance: 2, reserved: 0 });
+
+    const calls = stack.anthropic.requestsFor(res.body.id);
+    expect(calls).to.have.length(1);
+    expect(calls[0]).to.include({ model: 'claude-sonnet-4-5', type: 'locomotion', images: 12 });
+    expect(stack.openai.requestsFor(res.body.id)).to.have.length(0);
+
+    await eventually(async () => emailsTo(user.email).some((m) => m.subject.includes('locomotion analysis of Jappeloup is ready')), 15_000, 'completion email');
+    const notes = await eventually(async () => {
+      const n = await api.get('/api/notifications?kind=analysis.completed', token);
+      return n.body.items.length ? n.body.items : null;
+    });
+    expect(notes[0].data).to.deep.equal({ analysisId: res.body.id });
+
+    const list = await api.get(`/api/horses/${horseId}/analyses`, token);
+    expect(list.status).to.equal(200);
+    expect(list.body.items.map((a: { id: string }) => a.id)).to.deep.equal([res.body.id]);
+  });
+
+  it('falls back to OpenAI when Claude keeps answering 529/429/500, and records fallbackUsed', async () => {
+    const { token, horseId } = await owner();
+    const videoKey = await uploadVideo(api, token, await uniqueVideo());
+    stack.anthropic.script(529, 429, 500);
+    const id = await start(token, horseId, videoKey, 'dressage');
+    const done = await waitForAnalysis(api, token, id);
+    expect(done).to.include({ status: 'completed', provider: 'openai', model: 'gpt-4o', fallbackUsed: true });
+    expect(done.result.aiModel).to.equal('gpt-4o');
+    expect(stack.anthropic.requestsFor(id).map((r) => r.behaviour)).to.deep.equal([529, 429, 500]);
+    expect(stack.openai.requestsFor(id)).to.have.length(1);
+    expect(stack.openai.requestsFor(id)[0]).to.include({ type: 'dressage', images: 12 });
+    expect(await credits(api, token)).to.deep.equal({ balance: 1, reserved: 0 });
+  });
+
+  it('retries a Claude call that hangs past AI_TIMEOUT_SECONDS and keeps Claude when the retry answers', async () => {
+    const { token, horseId } = await owner();
+    const videoKey = await uploadVideo(api, token, await uniqueVideo());
+    stack.anthropic.script('hang');
+    const id = await start(token, horseId, videoKey);
+    const done = await waitForAnalysis(api, token, id);
+    expect(done).to.include({ status: 'completed', provider: 'anthropic', fallbackUsed: false });
+    expect(stack.anthropic.requestsFor(id).map((r) => r.behaviour)).to.deep.equal(['hang', 200]);
+  });
+
+  it('fails, releases the credits and tells the owner when both providers fail; no result is stored', async () => {
+    const { user, token, horseId } = await owner('Milton');
+    const videoKey = await uploadVideo(api, token, await uniqueVideo());
+    stack.anthropic.script(500, 500, 500);
+    stack.openai.script(503, 429, 500);
+    const id = await start(token, horseId, videoKey, 'jumping');
+    expect(await credits(api, token)).to.deep.equal({ balance: 1, reserved: 2 });
+    const done = await waitForAnalysis(api, token, id);
+    expect(done.status).to.equal('failed');
+    expect(done.result).to.equal(null);
+    expect(done.error.type).to.equal('AiProviderFailed');
+    expect(done.error.message).to.match(/both AI providers failed/);
+    expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+    const mail = await eventually(async () => emailsTo(user.email).find((m) => m.subject.includes('could not be completed')), 15_000, 'failure email');
+    expect(mail.text).to.contain('2 credits were not charged');
+    const notes = await eventually(async () => (await api.get('/api/notifications?kind=analysis.failed', token)).body.items[0]);
+    expect(notes.data.analysisId).to.equal(id);
+  });
+
+  it('never saves output that fails validation: invalid Claude answer → OpenAI answer saved; both invalid → failed, nothing cached', async () => {
+    const { token, horseId } = await owner();
+    const videoKey = await uploadVideo(api, token, await uniqueVideo());
+    stack.anthropic.script('invalid');
+    const id = await start(token, horseId, videoKey, 'behavior');
+    const done = await waitForAnalysis(api, token, id);
+    expect(done).to.include({ status: 'completed', provider: 'openai', fallbackUsed: true });
+    expect(done.result.globalScore).to.be.within(0, 100);
+    expect(stack.anthropic.requestsFor(id)).to.have.length(1); // invalid output is not retried on the same provider
+
+    const second = await owner();
+    const key2 = await uploadVideo(api, second.token, await uniqueVideo());
+    stack.anthropic.script('invalid');
+    stack.openai.script('not-json');
+    const id2 = await start(second.token, second.horseId, key2, 'conformation');
+    const failed = await waitForAnalysis(api, second.token, id2);
+    expect(failed.status).to.equal('failed');
+    expect(failed.result).to.equal(null);
+    expect(failed.error.message).to.match(/failed validation/);
+    const em = stack.orm.em.fork();
+    const row = await em.findOneOrFail(Analysis, { id: id2 });
+    expect(row.result ?? null).to.equal(null);
+    expect(await em.count(AnalysisCacheEntry, { cacheKey: cacheKeyOf(row.videoSha256!, 'conformation', PROMPT_VERSION) })).to.equal(0);
+  });
+
+  it('answers a second analysis of the same video content and type from the cache without any AI call', async () => {
+    const { token, horseId } = await owner();
+    const first = await start(token, horseId, await uploadVideo(api, token, videos.short), 'conformation');
+    await waitForAnalysis(api, token, first);
+    const callsBefore = stack.anthropic.requests.length + stack.openai.requests.length;
+
+    const other = await owner();
+    const second = await start(other.token, other.horseId, await uploadVideo(api, other.token, videos.short), 'conformation');
+    const done = await waitForAnalysis(api, other.token, second);
+    expect(done).to.include({ status: 'completed', cacheHit: true, provider: 'anthropic' });
+    expect(done.usage).to.include({ inputTokens: 0, outputTokens: 0 });
+    expect(stack.anthropic.requests.length + stack.openai.requests.length).to.equal(callsBefore);
+    expect(await credits(api, other.token)).to.deep.equal({ balance: 2, reserved: 0 });
+  });
+
+  it('shows live progress while running and stops cleanly on cancel: canceled, credits released, no email', async () => {
+    const { user, token, horseId } = await owner();
+    const videoKey = await uploadVideo(api, token, await uniqueVideo());
+    stack.anthropic.script('hang', 'hang', 'hang');
+    const id = await start(token, horseId, videoKey);
+    await eventually(async () => stack.anthropic.requestsFor(id).length > 0, 20_000, 'the Claude call');
+    const running = await api.get(`/api/analyses/${id}`, token);
+    expect(running.body.status).to.equal('running');
+    expect(running.body.progress).to.include({ stage: 'analyzing', live: true, provider: 'anthropic' });
+    expect(running.body.progress.percent).to.be.within(1, 99);
+
+    const cancel = await api.post(`/api/analyses/${id}/cancel`, { reason: 'wrong clip' }, token);
+    expect(cancel.status).to.equal(202);
+    expect(cancel.body).to.deep.equal({ id, status: 'canceling' });
+    const done = await waitForAnalysis(api, token, id);
+    expect(done.status).to.equal('canceled');
+    expect(done.error).to.deep.equal({ type: 'Canceled', message: 'wrong clip' });
+    expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+    expect(stack.openai.requestsFor(id)).to.have.length(0);
+    expect(emailsTo(user.email).filter((m) => m.subject.includes('analysis'))).to.have.length(0);
+    const again = await api.post(`/api/analyses/${id}/cancel`, {}, token);
+    expect(again.status).to.equal(409);
+  });
+
+  it('fails a too-long video at the probe without any AI call, releases the credits and tells the owner', async () => {
+    const { user, token, horseId } = await owner();
+    const id = await start(token, horseId, await uploadVideo(api, token, videos.tooLong));
+    const done = await waitForAnalysis(api, token, id);
+    expect(done.status).to.equal('failed');
+    expect(done.error.type).to.equal('InvalidVideo');
+    expect(done.error.message).to.match(/too long \(601 s; at most 600 s\)/);
+    expect(stack.anthropic.requestsFor(id)).to.have.length(0);
+    expect(stack.openai.requestsFor(id)).to.have.length(0);
+    expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+    await eventually(async () => emailsTo(user.email).some((m) => m.text?.includes('too long')), 15_000, 'failure email');
+  });
+
+  describe('bad input answers a 4xx with a clear JSON error', () => {
+    let a: Awaited<ReturnType<typeof owner>>;
+    let b: Awaited<ReturnType<typeof owner>>;
+    let keyA: string;
+    let keyB: string;
+    before(async () => {
+      [a, b] = await Promise.all([owner('A'), owner('B')]);
+      [keyA, keyB] = await Promise.all([uploadVideo(api, a.token, videos.short), uploadVideo(api, b.token, videos.short)]);
+    });
+
+    it('404 for an unknown horse and for another organization’s horse', async () => {
+      const unknown = await api.post('/api/analyses', { horseId: '00000000-0000-4000-8000-000000000000', type: 'locomotion', videoKey: keyA }, a.token);
+      expect(unknown.status).to.equal(404);
+      expect(unknown.body.message).to.match(/Horse .* not found/);
+      const foreign = await api.post('/api/analyses', { horseId: b.horseId, type: 'locomotion', videoKey: keyA }, a.token);
+      expect(foreign.status).to.equal(404);
+      expect(foreign.body).to.include.keys('statusCode', 'error', 'message', 'requestId');
+    });
+
+    it('400 for an unknown type, naming the field and the allowed values', async () => {
+      const res = await api.post('/api/analyses', { horseId: a.horseId, type: 'racing', videoKey: keyA }, a.token);
+      expect(res.status).to.equal(400);
+      expect(res.body.details[0].field).to.equal('type');
+      expect(res.body.message).to.match(/locomotion, jumping, dressage, behavior, conformation/);
+    });
+
+    it('404 for a missing or another organization’s videoKey, 400 for a key we never issued', async () => {
+      const missing = keyA.replace(/[0-9a-f-]{36}\.mp4$/, '11111111-1111-4111-8111-111111111111.mp4');
+      const r1 = await api.post('/api/analyses', { horseId: a.horseId, type: 'locomotion', videoKey: missing }, a.token);
+      expect(r1.status).to.equal(404);
+      expect(r1.body.message).to.match(/upload it first/);
+      const r2 = await api.post('/api/analyses', { horseId: a.horseId, type: 'locomotion', videoKey: keyB }, a.token);
+      expect(r2.status).to.equal(404);
+      const r3 = await api.post('/api/analyses', { horseId: a.horseId, type: 'locomotion', videoKey: '../../etc/passwd' }, a.token);
+      expect(r3.status).to.equal(400);
+      expect(r3.body.details[0].field).to.equal('videoKey');
+      expect(await credits(api, a.token)).to.deep.equal({ balance: 3, reserved: 0 });
+    });
+
+    it('refuses a non-video upload: a non-video content type (400) and non-video bytes (422)', async () => {
+      const type = await api.post('/api/uploads', { contentType: 'application/pdf', size: 1000 }, a.token);
+      expect(type.status).to.equal(400);
+      expect(type.body.details[0].field).to.equal('contentType');
+      expect(type.body.message).to.match(/video content type/);
+      const key = await uploadVideo(api, a.token, videos.notVideo);
+      const res = await api.post('/api/analyses', { horseId: a.horseId, type: 'locomotion', videoKey: key }, a.token);
+      expect(res.status).to.equal(422);
+      expect(res.body.message).to.match(/not a video/);
+    });
+
+    it('413 for a video over the size limit, 413 for more bytes than declared, 415 for another content type, 401 for a forged token', async () => {
+      const big = await api.post('/api/uploads', { contentType: 'video/mp4', size: 500 * 1024 * 1024 + 1 }, a.token);
+      expect(big.status).to.equal(413);
+      expect(big.body.message).to.match(/limit is 500 MB/);
+      const target = await api.post('/api/uploads', { contentType: 'video/mp4', size: 10 }, a.token);
+      expect(target.status).to.equal(201);
+      const tooMany = await fetch(target.body.uploadUrl, { method: 'PUT', headers: { 'content-type': 'video/mp4' }, body: Buffer.alloc(11) });
+      expect(tooMany.status).to.equal(413);
+      expect((await tooMany.json()).message).to.match(/10 were declared/);
+      const wrongType = await fetch(target.body.uploadUrl, { method: 'PUT', headers: { 'content-type': 'video/webm' }, body: Buffer.alloc(10) });
+      expect(wrongType.status).to.equal(415);
+      const forged = target.body.uploadUrl.replace(/\.[^.]+$/, '.AAAA');
+      const bad = await fetch(forged, { method: 'PUT', headers: { 'content-type': 'video/mp4' }, body: Buffer.alloc(10) });
+      expect(bad.status).to.equal(401);
+      expect(await stack.storage.head(target.body.videoKey)).to.equal(null);
+    });
+
+    it('402 when there are not enough credits, and nothing is created', async () => {
+      const first = await api.post('/api/analyses', { horseId: a.horseId, type: 'jumping', videoKey: keyA }, a.token);
+      expect(first.status).to.equal(202);
+      const second = await api.post('/api/analyses', { horseId: a.horseId, type: 'dressage', videoKey: keyA }, a.token);
+      expect(second.status).to.equal(402);
+      expect(second.body.message).to.match(/Not enough credits: 2 needed, 1 available/);
+      await waitForAnalysis(api, a.token, first.body.id);
+      const list = await api.get(`/api/horses/${a.horseId}/analyses`, a.token);
+      expect(list.body.total).to.equal(1);
+    });
+
+    it('404 for another organization’s analysis (read and cancel)', async () => {
+      const id = await start(a.token, a.horseId, keyA, 'behavior');
+      expect((await api.get(`/api/analyses/${id}`, b.token)).status).to.equal(404);
+      expect((await api.post(`/api/analyses/${id}/cancel`, {}, b.token)).status).to.equal(404);
+      expect((await api.get(`/api/horses/${a.horseId}/analyses`, b.token)).status).to.equal(404);
+      await waitForAnalysis(api, a.token, id);
+    });
+  });
+
+  describe('no orphans between rows and workflows', () => {
+    it('fails the row and releases the credits in the same request when the workflow cannot be started (503)', async () => {
+      const { token, horseId } = await owner();
+      const videoKey = await uploadVideo(api, token, videos.short);
+      const stub = sinon.stub(stack.temporal, 'client').rejects(new Error('Temporal is down'));
+      try {
+        const res = await api.post('/api/analyses', { horseId, type: 'locomotion', videoKey }, token);
+        expect(res.status).to.equal(503);
+        expect(res.body.message).to.match(/credits were not charged/);
+      } finally {
+        stub.restore();
+      }
+      const list = await api.get(`/api/horses/${horseId}/analyses`, token);
+      expect(list.body.items).to.have.length(1);
+      expect(list.body.items[0]).to.include({ status: 'failed' });
+      expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+    });
+
+    it('reconcile starts the workflow of a pending row left behind by a crash, and fails one whose workflow is gone', async () => {
+      const { user, token, horseId } = await owner();
+      const videoKey = await uploadVideo(api, token, await uniqueVideo());
+      const em = stack.orm.em.fork();
+      const horse = await em.findOneOrFail(Horse, { id: horseId });
+      // A row + reservation committed by an API process that died before starting the workflow.
+      const crashedId = crypto.randomUUID();
+      await em.transactional(async (tx) => {
+        tx.create(Analysis, { id: crashedId, organization: horse.organization, horse, userId: user.user.id, type: 'locomotion', credits: 1, videoKey, workflowId: analysisWorkflowId(crashedId) } as never);
+        await tx.flush();
+        await reserveCredits(tx, user.user.id, 1, analysisReservationKey(crashedId), 'test');
+      });
+      // A running analysis whose workflow an operator terminated.
+      stack.anthropic.script('hang');
+      const goneId = await start(token, horseId, videoKey);
+      await eventually(async () => stack.anthropic.requestsFor(goneId).length > 0, 20_000, 'the Claude call');
+      const client = await stack.temporal.client();
+      await client.workflow.getHandle(analysisWorkflowId(goneId)).terminate('test: operator');
+      await em.nativeUpdate(Analysis, { id: { $in: [crashedId, goneId] } }, { createdAt: new Date(Date.now() - 20 * 60_000) });
+      expect(await credits(api, token)).to.deep.equal({ balance: 1, reserved: 2 });
+
+      const report = await client.workflow.execute(reconcileAnalyses, { taskQueue: TaskQueue.analysis, workflowId: `reconcile-test-${crashedId}`, args: [{ olderThanMinutes: 15 }] });
+      expect(report.started).to.include(crashedId);
+      expect(report.failed).to.include(goneId);
+      const crashed = await waitForAnalysis(api, token, crashedId);
+      expect(crashed.status).to.equal('completed');
+      const gone = await api.get(`/api/analyses/${goneId}`, token);
+      expect(gone.body).to.include({ status: 'failed' });
+      expect(gone.body.error.type).to.equal('Orphaned');
+      expect(await credits(api, token)).to.deep.equal({ balance: 2, reserved: 0 });
+      const txs = await em.fork().find(CreditTransaction, { key: { $like: `analysis:${crashedId}:%` } });
+      expect(txs.map((t) => t.kind).sort()).to.deep.equal(['commit', 'reserve']);
+    });
+
+    it('creates the analysis-reconcile Schedule once (idempotent)', async () => {
+      const client = await stack.temporal.client();
+      await client.schedule.getHandle(ANALYSIS_RECONCILE_SCHEDULE_ID).delete().catch(() => {});
+      expect(await ensureAnalysisReconcileSchedule(client)).to.equal('created');
+      expect(await ensureAnalysisReconcileSchedule(client)).to.equal('exists');
+      const d = await client.schedule.getHandle(ANALYSIS_RECONCILE_SCHEDULE_ID).describe();
+      expect(d.action).to.include({ type: 'startWorkflow', workflowType: 'reconcileAnalyses', taskQueue: TaskQueue.analysis });
+      await client.schedule.getHandle(ANALYSIS_RECONCILE_SCHEDULE_ID).delete();
+    });
+  });
+
+  it('keeps uploads of one organization out of reach of another (keys are scoped; bytes stored as sent)', async () => {
+    const { user, token } = await owner();
+    const key = await uploadVideo(api, token, videos.short);
+    expect(key.startsWith(`orgs/${user.user.defaultOrganizationId}/videos/`)).to.equal(true);
+    expect((await stack.storage.getObject(key)).equals(readFileSync(videos.short))).to.equal(true);
+  });
+});
