@@ -1,0 +1,267 @@
+import { expect } from 'chai';
+import { startTestStack, type TestStack } from '../support/stack';
+import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { gestationWorkflowId } from '../../workflows/ids';
+import { PregnancyIdKey, HorseIdKey, UserIdKey } from '../../workflows/search-attributes';
+import { addDaysIso, dateOf } from '../../domain/gestation';
+import { createBreedingActivities } from '../../activities/breeding';
+import { ResendMailer } from '../../adapters/email/mailer';
+import { createLogger } from '../../adapters/logger';
+import { EmailOutbox, Notification, ReminderLog } from '../../entities';
+
+describe('breeding: gestation tracking through the HTTP API', () => {
+  let stack: TestStack;
+  let api: ApiClient;
+  const today = () => dateOf(Date.now());
+  const daysAgo = (n: number) => addDaysIso(today(), -n);
+
+  before(async function () {
+    this.timeout(180_000);
+    stack = await startTestStack();
+    api = apiClient(stack.baseUrl);
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  async function owner() {
+    const reg = await registerUser(api, { firstName: 'Marie' });
+    const token = reg.accessToken;
+    const horse = async (name: string, gender: 'mare' | 'stallion' | 'gelding') => {
+      const res = await api.post('/api/horses', { name, gender }, token);
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      return res.body as { id: string; name: string };
+    };
+    return { reg, token, horse };
+  }
+
+  const workflow = async (pregnancyId: string) => (await stack.temporal.client()).workflow.getHandle(gestationWorkflowId(pregnancyId));
+  const mailsTo = (email: string) => stack.resend.emails.filter((m) => m.to.includes(email));
+
+  it('registers a pregnancy, starts gestationTracking with search attributes, sends the reminder still due once by email and in-app, and shows the live timeline', async function () {
+    this.timeout(60_000);
+    const { reg, token, horse } = await owner();
+    const mare = await horse('Bella', 'mare');
+    const stallion = await horse('Zeus', 'stallion');
+    const res = await api.post(
+      '/api/breeding/pregnancies',
+      { mareId: mare.id, stallionId: stallion.id, coverDates: [daysAgo(15), daysAgo(13)], method: 'ai_cooled', vet: { name: 'Dr Vet', contact: '+33 1 23 45 67 89' } },
+      token,
+    );
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    const p = res.body;
+    expect(p).to.include({ status: 'tracking', stallionId: stallion.id, method: 'ai_cooled', workflowId: gestationWorkflowId(p.id) });
+    expect(p.mare).to.deep.equal({ id: mare.id, name: 'Bella' });
+    expect(p.expectedFoalingDate).to.equal(addDaysIso(daysAgo(13), 340));
+    expect(p.timeline.source).to.equal('workflow');
+    expect(p.timeline.anchorDate).to.equal(daysAgo(13));
+    const ids = p.timeline.milestones.map((m: { id: string }) => m.id);
+    expect(ids.slice(0, 3)).to.deep.equal(['check-pregnancy', 'check-heartbeat', 'check-confirmation']);
+
+    // check-pregnancy (day 14) is due tomorrow: its reminder goes out at once, once.
+    const subject = 'Bella: Ultrasound: pregnancy and twins (days 14–16)';
+    await eventually(async () => mailsTo(reg.email).some((m) => m.subject === subject), 20_000, 'the day-14 reminder email');
+    const detail = await eventually(async () => {
+      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      return d.body.reminders.length === 1 && d.body;
+    });
+    expect(detail.reminders[0]).to.include({ milestoneId: 'check-pregnancy', dueDate: daysAgo(-1) });
+    expect(detail.reminders[0].channels).to.deep.equal(['email', 'in_app']);
+    const state = Object.fromEntries(detail.timeline.milestones.map((m: { id: string; state: string }) => [m.id, m.state]));
+    expect(state).to.include({ 'check-pregnancy': 'sent', 'check-heartbeat': 'upcoming' });
+    const notes = await api.get('/api/notifications?kind=gestation_reminder', token);
+    expect(notes.body.items).to.have.length(1);
+    expect(notes.body.items[0].data).to.include({ pregnancyId: p.id, milestoneId: 'check-pregnancy' });
+
+    // Search attributes for ops.
+    const description = await (await workflow(p.id)).describe();
+    expect(description.typedSearchAttributes.get(PregnancyIdKey)).to.equal(p.id);
+    expect(description.typedSearchAttributes.get(HorseIdKey)).to.equal(mare.id);
+    expect(description.typedSearchAttributes.get(UserIdKey)).to.equal(reg.user.id);
+
+    // A retried send (same pregnancy + milestone) finds the log and sends nothing more.
+    const acts = createBreedingActivities({ orm: stack.orm, config: stack.config, logger: createLogger({ level: 'silent', name: 'test' }), mailer: new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL) });
+    const again = await acts.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: detail.timeline.milestones[0] });
+    expect(again.outcome).to.equal('already-sent');
+    const em = stack.orm.em.fork();
+    expect(await em.count(ReminderLog, { pregnancyId: p.id })).to.equal(1);
+    expect(await em.count(EmailOutbox, { key: `gestation:${p.id}:check-pregnancy` })).to.equal(1);
+    expect(await em.count(Notification, { key: `gestation:${p.id}:check-pregnancy` })).to.equal(1);
+    expect(mailsTo(reg.email).filter((m) => m.subject === subject)).to.have.length(1);
+
+    const list = await api.get('/api/breeding/pregnancies?active=true', token);
+    expect(list.body.total).to.equal(1);
+    expect(list.body.items[0].id).to.equal(p.id);
+
+    // Another mare can't have two pregnancies tracked at once.
+    const dup = await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Other', coverDates: [daysAgo(1)], method: 'natural' }, token);
+    expect(dup.status).to.equal(409);
+  });
+
+  it('flags twins and alerts the owner to call the vet, then a loss ends the workflow and the rest is cancelled', async function () {
+    this.timeout(60_000);
+    const { reg, token, horse } = await owner();
+    const mare = await horse('Tina', 'mare');
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'External Star', coverDates: [daysAgo(16)], method: 'natural' }, token)).body;
+
+    const twins = await api.post(`/api/breeding/pregnancies/${p.id}/checks`, { kind: 'pregnancy', date: today(), result: 'twins' }, token);
+    expect(twins.status, JSON.stringify(twins.body)).to.equal(201);
+    expect(twins.body.status).to.equal('twins');
+    expect(twins.body.checks).to.have.length(1);
+    await eventually(async () => mailsTo(reg.email).some((m) => /twins .* call your vet now/.test(m.subject)), 20_000, 'the twins alert');
+    const live = await (await workflow(p.id)).query('timeline');
+    expect((live as { status: string }).status).to.equal('twins');
+
+    const loss = await api.post(`/api/breeding/pregnancies/${p.id}/loss`, { date: today() }, token);
+    expect(loss.status).to.equal(200);
+    expect(loss.body).to.include({ status: 'lost', outcomeDate: today() });
+    const result = await (await workflow(p.id)).result();
+    expect(result.status).to.equal('lost');
+    const after = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+    expect(after.body.timeline.source).to.equal('database');
+    const state = Object.fromEntries(after.body.timeline.milestones.map((m: { id: string; state: string }) => [m.id, m.state]));
+    expect(state).to.include({ 'check-pregnancy': 'done', 'ehv1-month-5': 'cancelled', 'expected-foaling': 'cancelled' });
+    expect((await api.post(`/api/breeding/pregnancies/${p.id}/loss`, { date: today() }, token)).status).to.equal(409);
+  });
+
+  it('ends as not pregnant on a negative 14-day check', async function () {
+    this.timeout(60_000);
+    const { token, horse } = await owner();
+    const mare = await horse('Nora', 'mare');
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'X', coverDates: [daysAgo(14)], method: 'ai_frozen' }, token)).body;
+    const neg = await api.post(`/api/breeding/pregnancies/${p.id}/checks`, { kind: 'pregnancy', date: today(), result: 'negative' }, token);
+    expect(neg.status).to.equal(201);
+    expect(neg.body).to.include({ status: 'not_pregnant', outcomeDate: today() });
+    expect(neg.body.endedAt).to.be.a('string');
+    expect((await (await workflow(p.id)).result()).status).to.equal('not_pregnant');
+    expect((await api.post(`/api/breeding/pregnancies/${p.id}/checks`, { kind: 'heartbeat', date: today(), result: 'positive' }, token)).status).to.equal(409);
+  });
+
+  it("records a foaling: creates the foal's horse record with dam and sire, ends tracking; an external stallion becomes the sire's name", async function () {
+    this.timeout(60_000);
+    const { token, horse } = await owner();
+    const mare = await horse('Luna', 'mare');
+    const stallion = await horse('Apollo', 'stallion');
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionId: stallion.id, coverDates: [daysAgo(335)], method: 'natural', options: { hasCaslick: true } }, token)).body;
+    expect(p.timeline.milestones.find((m: { id: string }) => m.id === 'check-pregnancy').state).to.equal('missed');
+
+    const res = await api.post(`/api/breeding/pregnancies/${p.id}/foaling`, { date: daysAgo(1), foal: { name: 'Luna Star', sex: 'filly', color: 'bay' } }, token);
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    expect(res.body.foal).to.include({ name: 'Luna Star', gender: 'mare', color: 'bay', birthDate: daysAgo(1), damId: mare.id, sireId: stallion.id, organizationId: p.organizationId });
+    expect(res.body.pregnancy).to.include({ status: 'foaled', foalId: res.body.foal.id, outcomeDate: daysAgo(1) });
+    expect((await api.get(`/api/horses/${res.body.foal.id}`, token)).body.damId).to.equal(mare.id);
+    expect((await (await workflow(p.id)).result()).status).to.equal('foaled');
+
+    const mare2 = await horse('Sky', 'mare');
+    const p2 = (await api.post('/api/breeding/pregnancies', { mareId: mare2.id, stallionName: 'Famous Sire', coverDates: [daysAgo(330)], method: 'ai_frozen' }, token)).body;
+    const colt = await api.post(`/api/breeding/pregnancies/${p2.id}/foaling`, { date: today(), foal: { name: 'Sky Boy', sex: 'colt' } }, token);
+    expect(colt.body.foal).to.include({ gender: 'stallion', sireId: null, sireName: 'Famous Sire', damId: mare2.id });
+  });
+
+  it('reschedules every future reminder when the cover date is corrected', async function () {
+    this.timeout(60_000);
+    const { token, horse } = await owner();
+    const mare = await horse('Mira', 'mare');
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Y', coverDates: [daysAgo(3)], method: 'natural' }, token)).body;
+    const patched = await api.patch(`/api/breeding/pregnancies/${p.id}`, { coverDate: daysAgo(5), options: { fetalSexing: true } }, token);
+    expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
+    expect(patched.body.coverDates).to.deep.equal([daysAgo(5)]);
+    expect(patched.body.expectedFoalingDate).to.equal(addDaysIso(daysAgo(5), 340));
+    const timeline = await eventually(async () => {
+      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      return d.body.timeline.anchorDate === daysAgo(5) && d.body.timeline.milestones.some((m: { id: string }) => m.id === 'check-sexing') && d.body.timeline;
+    });
+    expect(timeline.source).to.equal('workflow');
+    const heartbeat = timeline.milestones.find((m: { id: string }) => m.id === 'check-heartbeat');
+    expect(heartbeat).to.include({ dueDate: addDaysIso(daysAgo(5), 25), reminderDate: addDaysIso(daysAgo(5), 23), state: 'upcoming' });
+    const next = await (await workflow(p.id)).query('nextReminder');
+    expect(next).to.include({ id: 'check-pregnancy', dueDate: addDaysIso(daysAgo(5), 14) });
+  });
+
+  it('keeps reminder preferences per user: defaults, a new lead time for the plan, in-app only', async function () {
+    this.timeout(60_000);
+    const { reg, token, horse } = await owner();
+    expect((await api.get('/api/breeding/preferences', token)).body).to.deep.equal({ leadDays: 2, email: true, inApp: true, isDefault: true });
+    const none = await api.put('/api/breeding/preferences', { leadDays: 5, email: false, inApp: false }, token);
+    expect(none.status).to.equal(400);
+    expect(none.body.details[0].field).to.equal('email');
+    const put = await api.put('/api/breeding/preferences', { leadDays: 5, email: false, inApp: true }, token);
+    expect(put.body).to.deep.equal({ leadDays: 5, email: false, inApp: true, isDefault: false });
+
+    const mare = await horse('Pia', 'mare');
+    // day 14 is due in 5 days: with a 5-day lead its reminder is due today, sent in-app only.
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Z', coverDates: [daysAgo(9)], method: 'natural' }, token)).body;
+    expect(p.timeline.leadDays).to.equal(5);
+    expect(p.timeline.milestones[0]).to.include({ id: 'check-pregnancy', reminderDate: addDaysIso(daysAgo(9), 9) });
+    const detail = await eventually(async () => {
+      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      return d.body.reminders.length === 1 && d.body;
+    });
+    expect(detail.reminders[0].channels).to.deep.equal(['in_app']);
+    expect(mailsTo(reg.email).filter((m) => m.subject.startsWith('Pia:'))).to.have.length(0);
+
+    // A new lead time moves the reminders of the running pregnancy.
+    await api.put('/api/breeding/preferences', { leadDays: 10, email: true, inApp: true }, token);
+    const moved = await eventually(async () => {
+      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      return d.body.timeline.leadDays === 10 && d.body.timeline;
+    });
+    expect(moved.milestones.find((m: { id: string }) => m.id === 'check-confirmation').reminderDate).to.equal(addDaysIso(daysAgo(9), 35));
+  });
+
+  it('refuses bad input with a clear 4xx and changes nothing', async function () {
+    this.timeout(60_000);
+    const { token, horse } = await owner();
+    const mare = await horse('Rosa', 'mare');
+    const stallion = await horse('Rex', 'stallion');
+    const gelding = await horse('Gus', 'gelding');
+    const other = await owner();
+    const othersMare = await other.horse('Not yours', 'mare');
+    const base = { stallionName: 'S', coverDates: [daysAgo(20)], method: 'natural' };
+
+    const asStallion = await api.post('/api/breeding/pregnancies', { ...base, mareId: stallion.id }, token);
+    expect(asStallion.status).to.equal(400);
+    expect(asStallion.body.message).to.equal('Invalid body.mareId: must be a mare (Rex is a stallion)');
+    expect(asStallion.body.details[0]).to.include({ location: 'body', field: 'mareId' });
+    const asGelding = await api.post('/api/breeding/pregnancies', { ...base, mareId: gelding.id }, token);
+    expect(asGelding.status).to.equal(400);
+    expect(asGelding.body.message).to.match(/mareId: must be a mare \(Gus is a gelding\)/);
+    expect((await api.post('/api/breeding/pregnancies', { ...base, mareId: othersMare.id }, token)).status).to.equal(404);
+
+    const future = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, coverDates: [daysAgo(-1)] }, token);
+    expect(future.status).to.equal(400);
+    expect(future.body.message).to.equal('Invalid body.coverDates.0: must not be in the future');
+    const old = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, coverDates: [daysAgo(401)] }, token);
+    expect(old.status).to.equal(400);
+    expect(old.body.message).to.match(/coverDates\.0: must not be more than 400 days ago/);
+    const both = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, stallionId: stallion.id }, token);
+    expect(both.status).to.equal(400);
+    expect(both.body.details[0].field).to.equal('stallionId');
+    const geldingSire = await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionId: gelding.id, coverDates: [daysAgo(20)], method: 'natural' }, token);
+    expect(geldingSire.status).to.equal(400);
+    expect(geldingSire.body.message).to.match(/stallionId: must be a stallion/);
+    const badMethod = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, method: 'magic' }, token);
+    expect(badMethod.status).to.equal(400);
+    expect(badMethod.body.details[0].field).to.equal('method');
+    expect((await api.get('/api/breeding/pregnancies', token)).body.total).to.equal(0);
+
+    // A foaling before the cover date changes nothing: no foal, still tracking.
+    const p = (await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id }, token)).body;
+    const early = await api.post(`/api/breeding/pregnancies/${p.id}/foaling`, { date: daysAgo(21), foal: { name: 'Too Soon', sex: 'colt' } }, token);
+    expect(early.status).to.equal(400);
+    expect(early.body.message).to.equal(`Invalid body.date: a foaling must not be before the cover date (${daysAgo(20)})`);
+    const horses = await api.get('/api/horses?q=Too%20Soon', token);
+    expect(horses.body.total).to.equal(0);
+    const still = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+    expect(still.body.status).to.equal('tracking');
+    expect(((await (await workflow(p.id)).query('timeline')) as { status: string }).status).to.equal('tracking');
+    const futureCover = await api.patch(`/api/breeding/pregnancies/${p.id}`, { coverDate: daysAgo(-2) }, token);
+    expect(futureCover.status).to.equal(400);
+    expect((await api.get(`/api/breeding/pregnancies/${p.id}`, token)).body.coverDates).to.deep.equal([daysAgo(20)]);
+
+    // Another organization's pregnancy is not found, whatever the verb.
+    expect((await api.get(`/api/breeding/pregnancies/${p.id}`, other.token)).status).to.equal(404);
+    expect((await api.post(`/api/breeding/pregnancies/${p.id}/loss`, { date: today() }, other.token)).status).to.equal(404);
+    expect((await api.get(`/api/breeding/pregnancies/${p.id}`, token)).body.status).to.equal('tracking');
+  });
+});
