@@ -1,5 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { welcomeWorkflow } from '../../workflows/accounts/welcome';
+import { gestationTracking } from '../../workflows/breeding/gestationTracking';
+import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/breeding/messages';
 
 /**
  * One representative run per workflow, with canned activity results. Captured once into
@@ -25,5 +27,31 @@ export const replayScenarios: ReplayScenario[] = [
       notifyInApp: async () => ({ notificationId: 'n1', created: true }),
     }),
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(welcomeWorkflow, { taskQueue, workflowId, args: [{ userId: 'u1' }] }),
+  },
+  {
+    // A whole pregnancy: reminders, twins flagged, a cover-date correction, the foaling.
+    name: 'gestation',
+    workflowType: 'gestationTracking',
+    activities: () => ({
+      sendGestationReminder: async () => ({ outcome: 'sent', sentAt: '2025-01-01T08:00:00.000Z', channels: ['email', 'in_app'] }),
+      sendGestationAlert: async () => ({ sent: true }),
+      recordGestationStatus: async () => ({ changed: true }),
+    }),
+    run: async (env, { taskQueue, workflowId }) => {
+      const start = await env.currentTimeMs();
+      const day = (n: number) => new Date(start + n * 86_400_000).toISOString().slice(0, 10);
+      const handle = await env.client.workflow.start(gestationTracking, {
+        taskQueue,
+        workflowId,
+        args: [{ pregnancyId: 'p1', userId: 'u1', anchorDate: day(0), anchor: 'cover', leadDays: 2, options: { hasCaslick: true }, previousGestationDays: [] }],
+      });
+      await env.sleep('16 days');
+      await handle.signal(checkRecordedSignal, { checkId: 'c1', kind: 'pregnancy', date: day(16), result: 'twins' });
+      await env.sleep('30 days');
+      await handle.signal(coverDateCorrectedSignal, { anchorDate: day(2), anchor: 'cover' });
+      await env.sleep('300 days');
+      await handle.signal(foaledSignal, { date: day(346), foalId: 'f1' });
+      return handle.result();
+    },
   },
 ];
