@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_CENTS, isCountryCode } from '../../domain/listings';
+import { HORSE_GENDERS } from '../../domain/horses';
+
+const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional();
+const urls = (max: number) => z.array(z.url({ message: 'must be a URL' }).max(2048)).max(max, `at most ${max} URLs`);
+
+export const ListingFields = {
+  type: z.enum(LISTING_TYPES, { message: `must be one of ${LISTING_TYPES.join(', ')}` }),
+  title: z.string().trim().min(3, 'must be at least 3 characters').max(150),
+  description: z.string().trim().min(1, 'must not be empty').max(10_000),
+  /** Used when no horse is linked; a linked horse's breed wins. */
+  breed: optionalText(100),
+  priceCents: z
+    .number({ message: 'must be a number of cents' })
+    .int('must be whole minor units (cents)')
+    .min(0, 'must not be negative')
+    .max(MAX_PRICE_CENTS, `must be at most ${MAX_PRICE_CENTS}`),
+  currency: z.enum(CURRENCIES, { message: `must be one of ${CURRENCIES.join(', ')}` }),
+  negotiable: z.boolean().optional(),
+  horseId: z.uuid({ message: 'must be a UUID' }).nullable().optional(),
+  images: urls(20).optional(),
+  videos: urls(10).optional(),
+  city: optionalText(100),
+  country: z
+    .string()
+    .trim()
+    .transform((c) => c.toUpperCase())
+    .refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 country code like FR or DE')
+    .nullable()
+    .optional(),
+  latitude: z.number().min(-90).max(90).nullable().optional(),
+  longitude: z.number().min(-180).max(180).nullable().optional(),
+  contactEmail: z.email({ message: 'must be an email address' }).max(255).nullable().optional(),
+  contactPhone: z
+    .string()
+    .trim()
+    .regex(/^\+?[0-9 ().-]{6,30}$/, 'must be a phone number like +33 6 12 34 56 78')
+    .nullable()
+    .optional(),
+};
+
+const coordinatesTogether = (b: { latitude?: number | null; longitude?: number | null }) =>
+  (b.latitude === undefined) === (b.longitude === undefined) && (b.latitude === null) === (b.longitude === null);
+
+export const CreateListingBody = z
+  .strictObject({ ...ListingFields, organizationId: z.uuid().optional() })
+  .refine(coordinatesTogether, { message: 'latitude and longitude go together', path: ['longitude'] })
+  .openapi('CreateListing');
+
+export const UpdateListingBody = z
+  .strictObject({
+    ...ListingFields,
+    type: ListingFields.type.optional(),
+    title: ListingFields.title.optional(),
+    description: ListingFields.description.optional(),
+    priceCents: ListingFields.priceCents.optional(),
+    currency: ListingFields.currency.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'must change at least one field')
+  .refine(coordinatesTogether, { message: 'latitude and longitude go together', path: ['longitude'] })
+  .openapi('UpdateListing');
+
+export const LISTING_SORTS = ['newest', 'price', '-price', 'relevance'] as const;
+export type ListingSort = (typeof LISTING_SORTS)[number];
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const SearchListingsQuery = z
+  .object({
+    q: z.string().trim().min(1).max(200).optional(),
+    type: z.enum(LISTING_TYPES, { message: `must be one of ${LISTING_TYPES.join(', ')}` }).optional(),
+    minPrice: int(0, MAX_PRICE_CENTS).optional().describe('In minor units (cents) of the listing currency'),
+    maxPrice: int(0, MAX_PRICE_CENTS).optional().describe('In minor units (cents) of the listing currency'),
+    currency: z.enum(CURRENCIES, { message: `must be one of ${CURRENCIES.join(', ')}` }).optional(),
+    country: z
+      .string()
+      .trim()
+      .transform((c) => c.toUpperCase())
+      .refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 country code like FR')
+      .optional(),
+    breed: z.string().trim().min(1).max(100).optional(),
+    minAge: int(0, 60).optional().describe("The linked horse's age in whole years"),
+    maxAge: int(0, 60).optional(),
+    sort: z.enum(LISTING_SORTS, { message: `must be one of ${LISTING_SORTS.join(', ')}` }).optional().describe('Default: relevance with q, else newest'),
+    limit: int(1, 50).default(20),
+    cursor: z.string().min(1).max(500).optional().describe('nextCursor of the previous page'),
+  })
+  .refine((q) => q.minPrice === undefined || q.maxPrice === undefined || q.minPrice <= q.maxPrice, {
+    message: 'must not be above maxPrice',
+    path: ['minPrice'],
+  })
+  .refine((q) => q.minAge === undefined || q.maxAge === undefined || q.minAge <= q.maxAge, { message: 'must not be above maxAge', path: ['minAge'] })
+  .refine((q) => q.sort !== 'relevance' || q.q !== undefined, { message: 'relevance needs a search text (q)', path: ['sort'] });
+export type SearchListingsQuery = z.output<typeof SearchListingsQuery>;
+
+export const MyListingsQuery = z.object({
+  status: z.enum(LISTING_STATUSES).optional(),
+  page: z.coerce.number().int().min(1).default(1),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+export const HorseSummary = z
+  .object({ id: z.uuid(), name: z.string(), breed: z.string().nullable(), birthDate: z.string().nullable(), ageYears: z.number().int().nullable(), gender: z.enum(HORSE_GENDERS) })
+  .openapi('ListingHorse');
+
+const publicShape = {
+  id: z.uuid(),
+  type: z.enum(LISTING_TYPES),
+  status: z.enum(LISTING_STATUSES),
+  title: z.string(),
+  description: z.string(),
+  breed: z.string().nullable(),
+  priceCents: z.number().int(),
+  currency: z.enum(CURRENCIES),
+  negotiable: z.boolean(),
+  images: z.array(z.string()),
+  videos: z.array(z.string()),
+  city: z.string().nullable(),
+  country: z.string().nullable(),
+  latitude: z.number().nullable(),
+  longitude: z.number().nullable(),
+  contactEmail: z.string().nullable(),
+  contactPhone: z.string().nullable(),
+  views: z.number().int(),
+  favoritesCount: z.number().int(),
+  publishedAt: z.date().nullable(),
+  expiresAt: z.date().nullable(),
+  horse: HorseSummary.nullable(),
+};
+
+export const PublicListingView = z.object(publicShape).openapi('Listing');
+export const SearchResultView = z.object({ ...publicShape, rank: z.number().nullable() }).openapi('ListingSearchHit');
+export const SearchResponse = z.object({ items: z.array(SearchResultView), nextCursor: z.string().nullable() }).openapi('ListingSearchPage');
+
+export const OwnerListingView = z
+  .object({
+    ...publicShape,
+    organizationId: z.uuid(),
+    ownerId: z.uuid(),
+    horseId: z.uuid().nullable(),
+    publication: z.number().int(),
+    createdAt: z.date(),
+    updatedAt: z.date(),
+  })
+  .openapi('MyListing');
+
+export const LifecycleView = z
+  .object({
+    listingId: z.uuid(),
+    status: z.enum(['active', 'expired', 'sold', 'withdrawn', 'deleted']),
+    publication: z.number().int(),
+    expiresAt: z.string(),
+    reminderAt: z.string().nullable(),
+    reminderSent: z.boolean(),
+    renewals: z.number().int(),
+  })
+  .openapi('ListingLifecycle');
+
+export const FavoriteView = z.object({ listingId: z.uuid(), favorited: z.boolean(), favoritesCount: z.number().int() }).openapi('ListingFavorite');

@@ -1,0 +1,188 @@
+import { birthDateRange } from '../../domain/listings';
+import { HttpError } from '../http/errors';
+import type { ListingSort, SearchListingsQuery } from './schemas';
+
+/**
+ * Public marketplace search as one SQL statement (the API and bench/search.ts run the
+ * same text). Only active, unexpired listings; full text over the generated
+ * `search_vector` (English and French) with the GIN index; filters on the partial btree
+ * indexes; keyset (cursor) pagination on the sort key + id, so page 500 costs what page 1 costs.
+ */
+
+/** Both languages' reading of the user's text: "juments" → jument, "mares" → mare. */
+const TSQUERY = `(websearch_to_tsquery('english', ?) || websearch_to_tsquery('french', ?))`;
+
+export interface CursorKey {
+  sort: ListingSort;
+  /** published_at as Postgres text (microseconds kept), price in cents, or ts_rank. */
+  key: string | number;
+  id: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A Postgres timestamptz text like 2026-11-21 17:55:50.123456+00 (what published_at::text gives). */
+function isTimestamp(text: string): boolean {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d{1,6})?([+-]\d{2})(:\d{2})?$/.exec(text);
+  if (!m) return false;
+  const day = new Date(`${m[1]}T00:00:00Z`);
+  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== m[1]) return false; // e.g. 2026-02-31
+  return !Number.isNaN(Date.parse(`${m[1]}T${m[2]}${(m[3] ?? '').slice(0, 4)}${m[4]}${m[5] ?? ':00'}`));
+}
+
+/** Opaque to clients: base64url of the sort, the last row's sort key and id. */
+export function encodeCursor(c: CursorKey): string {
+  return Buffer.from(JSON.stringify({ s: c.sort, k: c.key, id: c.id })).toString('base64url');
+}
+
+/** Throws 400 for anything that is not a cursor of this sort. */
+export function decodeCursor(text: string, sort: ListingSort): CursorKey {
+  const bad = (why: string) =>
+    new HttpError(400, `Invalid query.cursor: ${why}`, [{ location: 'query', field: 'cursor', message: why }]);
+  let raw: unknown;
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(text)) throw new Error('not base64url');
+    raw = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw bad('not a cursor returned by this API');
+  }
+  const c = raw as { s?: unknown; k?: unknown; id?: unknown };
+  if (!c || typeof c !== 'object' || typeof c.id !== 'string' || !UUID.test(c.id)) throw bad('not a cursor returned by this API');
+  if (c.s !== sort) throw bad(`it belongs to sort=${String(c.s)}, not sort=${sort}`);
+  const ok =
+    sort === 'newest'
+      ? typeof c.k === 'string' && isTimestamp(c.k)
+      : sort === 'relevance'
+        ? typeof c.k === 'number' && Number.isFinite(c.k)
+        : typeof c.k === 'number' && Number.isInteger(c.k);
+  if (!ok) throw bad('its sort key is malformed');
+  return { sort, key: c.k as string | number, id: c.id };
+}
+
+export interface SearchSql {
+  sql: string;
+  params: unknown[];
+  sort: ListingSort;
+}
+
+/** Builds the search statement; `limit + 1` rows are fetched to know whether a next page exists. */
+export function buildSearchSql(query: SearchListingsQuery, now = new Date()): SearchSql {
+  const sort: ListingSort = query.sort ?? (query.q ? 'relevance' : 'newest');
+  const where: string[] = [`l.status = 'active'`, `l.expires_at > now()`];
+  const params: unknown[] = [];
+  const selectParams: unknown[] = [];
+
+  let rank = 'null::real';
+  if (query.q) {
+    where.push(`l.search_vector @@ ${TSQUERY}`);
+    params.push(query.q, query.q);
+    rank = `ts_rank(l.search_vector, ${TSQUERY})`;
+    selectParams.push(query.q, query.q);
+  }
+  if (query.type) {
+    where.push('l.type = ?');
+    params.push(query.type);
+  }
+  if (query.minPrice !== undefined) {
+    where.push('l.price_cents >= ?');
+    params.push(query.minPrice);
+  }
+  if (query.maxPrice !== undefined) {
+    where.push('l.price_cents <= ?');
+    params.push(query.maxPrice);
+  }
+  if (query.currency) {
+    where.push('l.currency = ?');
+    params.push(query.currency);
+  }
+  if (query.country) {
+    where.push('l.country = ?');
+    params.push(query.country);
+  }
+  if (query.breed) {
+    where.push('lower(l.breed) = lower(?)');
+    params.push(query.breed);
+  }
+  const ageFilter = query.minAge !== undefined || query.maxAge !== undefined;
+  if (ageFilter) {
+    const range = birthDateRange(now, query.minAge, query.maxAge);
+    if (range.bornOnOrBefore) {
+      where.push('h.birth_date <= ?::date');
+      params.push(range.bornOnOrBefore);
+    }
+    if (range.bornAfter) {
+      where.push('h.birth_date > ?::date');
+      params.push(range.bornAfter);
+    }
+  }
+
+  const orderBy = {
+    newest: 'l.published_at desc, l.id desc',
+    price: 'l.price_cents asc, l.id asc',
+    '-price': 'l.price_cents desc, l.id desc',
+    relevance: 'rank desc, l.id desc',
+  }[sort];
+
+  if (query.cursor) {
+    const c = decodeCursor(query.cursor, sort);
+    if (sort === 'newest') where.push('(l.published_at, l.id) < (?::timestamptz, ?::uuid)');
+    else if (sort === 'price') where.push('(l.price_cents, l.id) > (?, ?::uuid)');
+    else if (sort === '-price') where.push('(l.price_cents, l.id) < (?, ?::uuid)');
+    else {
+      where.push(`(ts_rank(l.search_vector, ${TSQUERY}), l.id) < (?::real, ?::uuid)`);
+      params.push(query.q, query.q);
+    }
+    params.push(c.key, c.id);
+  }
+
+  const sql = `select l.id, l.type, l.status, l.title, l.description, l.breed, l.price_cents, l.currency, l.negotiable,
+       l.images, l.videos, l.city, l.country, l.latitude, l.longitude, l.contact_email, l.contact_phone,
+       l.views, l.favorites_count, l.published_at, l.published_at::text as published_key, l.expires_at,
+       h.id as horse_id, h.name as horse_name, h.breed as horse_breed, h.birth_date::text as horse_birth_date, h.gender as horse_gender,
+       ${rank} as rank
+  from listings l
+  ${ageFilter ? 'join' : 'left join'} horses h on h.id = l.horse_id
+ where ${where.join('\n   and ')}
+ order by ${orderBy}
+ limit ${query.limit + 1}`;
+  return { sql, params: [...selectParams, ...params], sort };
+}
+
+export interface SearchRow {
+  id: string;
+  type: string;
+  status: string;
+  title: string;
+  description: string;
+  breed: string | null;
+  price_cents: number;
+  currency: string;
+  negotiable: boolean;
+  images: string[];
+  videos: string[];
+  city: string | null;
+  country: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  contact_email: string | null;
+  contact_phone: string | null;
+  views: number;
+  favorites_count: number;
+  published_at: Date | string;
+  published_key: string;
+  expires_at: Date | string;
+  horse_id: string | null;
+  horse_name: string | null;
+  horse_breed: string | null;
+  horse_birth_date: string | null;
+  horse_gender: string | null;
+  rank: number | null;
+}
+
+/** The cursor of the next page, from the extra row fetched beyond the limit. */
+export function nextCursor(rows: SearchRow[], limit: number, sort: ListingSort): string | null {
+  if (rows.length <= limit) return null;
+  const last = rows[limit - 1];
+  const key = sort === 'newest' ? last.published_key : sort === 'relevance' ? Number(last.rank) : Number(last.price_cents);
+  return encodeCursor({ sort, key, id: last.id });
+}
