@@ -1,0 +1,9 @@
+# One image for the API, the worker and the migration job (docker-compose.yml).
+FROM node:22-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json .npmrc ./
+RUN npm install --no-audit --no-fund --loglevel=error
+COPY . .
+EXPOSE 4000
+CMD ["node", "--import", "tsx", "api/server.ts"]
