@@ -1,3 +1,4 @@
+import '../http/openapi'; // extends zod with .openapi() before the schemas below use it
 import { z } from 'zod';
 import { CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_CENTS, isCountryCode } from '../../domain/listings';
 import { HORSE_GENDERS } from '../../domain/horses';
