@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { buildSearchSql, decodeCursor, encodeCursor, nextCursor, type SearchRow } from '../../api/marketplace/search';
+import { SearchListingsQuery } from '../../api/marketplace/schemas';
+import { HttpError } from '../../api/http/errors';
+
+const parse = (q: Record<string, unknown>) => SearchListingsQuery.parse(q);
+const id = '0b4f3c1e-6a8d-4f3e-9a62-2d5c8b7e1f00';
+
+describe('marketplace search (api/marketplace/search)', () => {
+  it('round-trips an opaque base64url cursor of each sort', () => {
+    for (const c of [
+      { sort: 'newest' as const, key: '2026-11-21 17:55:50.123456+00', id },
+      { sort: 'price' as const, key: 150000, id },
+      { sort: 'relevance' as const, key: 0.0607927, id },
+    ]) {
+      const text = encodeCursor(c);
+      expect(text).to.match(/^[A-Za-z0-9_-]+$/);
+      expect(decodeCursor(text, c.sort)).to.deep.equal(c);
+    }
+  });
+
+  it('rejects garbage, a cursor of another sort and malformed keys with 400 on query.cursor', () => {
+    const bad = [
+      ['%%%', 'newest'],
+      [Buffer.from('{"s":"newest"}').toString('base64url'), 'newest'],
+      [encodeCursor({ sort: 'price', key: 100, id }), 'newest'],
+      [encodeCursor({ sort: 'price', key: 1.5, id }), 'price'],
+      [encodeCursor({ sort: 'newest', key: '2026-02-31 10:00:00+00', id }), 'newest'],
+      [encodeCursor({ sort: 'newest', key: "2026-01-01'; drop table listings; --", id }), 'newest'],
+      [encodeCursor({ sort: 'price', key: 1, id: 'not-a-uuid' }), 'price'],
+    ] as const;
+    for (const [text, sort] of bad) {
+      let err: unknown;
+      try {
+        decodeCursor(text, sort);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, text).to.be.instanceOf(HttpError);
+      expect((err as HttpError).statusCode).to.equal(400);
+      expect((err as HttpError).details).to.deep.equal([{ location: 'query', field: 'cursor', message: (err as HttpError).message.replace('Invalid query.cursor: ', '') }]);
+    }
+  });
+
+  it('searches only active unexpired listings, both languages, ranked by relevance when there is text', () => {
+    const { sql, params, sort } = buildSearchSql(parse({ q: 'jument baie' }));
+    expect(sort).to.equal('relevance');
+    expect(sql).to.contain(`l.status = 'active'`).and.contain('l.expires_at > now()');
+    expect(sql).to.contain(`websearch_to_tsquery('english', ?) || websearch_to_tsquery('french', ?)`);
+    expect(sql).to.match(/order by rank desc, l\.id desc/);
+    expect(sql).to.match(/limit 21$/);
+    expect(params).to.deep.equal(['jument baie', 'jument baie', 'jument baie', 'jument baie']);
+    expect(buildSearchSql(parse({})).sort).to.equal('newest');
+  });
+
+  it('binds every filter as a parameter, in placeholder order, and joins horses only for age', () => {
+    const now = new Date('2026-06-01T00:00:00Z');
+    const built = buildSearchSql(parse({ type: 'sale', minPrice: '100', maxPrice: '900', currency: 'EUR', country: 'fr', breed: 'KWPN', minAge: '4', maxAge: '8', sort: 'price' }), now);
+    expect(built.sql.split('?').length - 1).to.equal(built.params.length);
+    expect(built.params).to.deep.equal(['sale', 100, 900, 'EUR', 'FR', 'KWPN', '2022-06-01', '2017-06-01']);
+    expect(built.sql).to.match(/\bjoin horses h/).and.not.match(/left join horses/);
+    expect(buildSearchSql(parse({})).sql).to.contain('left join horses');
+  });
+
+  it('continues after the cursor row with a keyset condition matching the sort', () => {
+    const c = encodeCursor({ sort: '-price', key: 5000, id });
+    const built = buildSearchSql(parse({ sort: '-price', cursor: c }));
+    expect(built.sql).to.contain('(l.price_cents, l.id) < (?, ?::uuid)');
+    expect(built.params).to.deep.equal([5000, id]);
+    const rel = buildSearchSql(parse({ q: 'mare', cursor: encodeCursor({ sort: 'relevance', key: 0.5, id }) }));
+    expect(rel.sql.split('?').length - 1).to.equal(rel.params.length);
+    expect(rel.params.slice(-2)).to.deep.equal([0.5, id]);
+  });
+
+  it('gives a next cursor only when more rows than the limit came back', () => {
+    const row = (n: number) => ({ id: `${id.slice(0, -1)}${n}`, price_cents: n * 100, published_key: '2026-01-01 00:00:00+00', rank: 0.1 }) as unknown as SearchRow;
+    expect(nextCursor([row(1), row(2)], 2, 'price')).to.equal(null);
+    const next = nextCursor([row(1), row(2), row(3)], 2, 'price')!;
+    expect(decodeCursor(next, 'price')).to.deep.equal({ sort: 'price', key: 200, id: row(2).id });
+  });
+
+  it('validates the query: relevance needs text, ranges must be ordered, country must be real', () => {
+    expect(SearchListingsQuery.safeParse({ sort: 'relevance' }).success).to.equal(false);
+    expect(SearchListingsQuery.safeParse({ minPrice: '10', maxPrice: '5' }).success).to.equal(false);
+    expect(SearchListingsQuery.safeParse({ minAge: '9', maxAge: '5' }).success).to.equal(false);
+    expect(SearchListingsQuery.safeParse({ country: 'QQ' }).success).to.equal(false);
+    expect(SearchListingsQuery.safeParse({ limit: '51' }).success).to.equal(false);
+    expect(SearchListingsQuery.safeParse({ minPrice: '-1' }).success).to.equal(false);
+  });
+});
