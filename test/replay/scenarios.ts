@@ -2,6 +2,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { welcomeWorkflow } from '../../workflows/accounts/welcome';
 import { gestationTracking } from '../../workflows/breeding/gestationTracking';
 import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/breeding/messages';
+import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
+import { renewedSignal } from '../../workflows/marketplace/messages';
 
 /**
  * One representative run per workflow, with canned activity results. Captured once into
@@ -54,4 +56,30 @@ export const replayScenarios: ReplayScenario[] = [
       return handle.result();
     },
   },
+  listingScenario(),
 ];
+
+/** A listing renewed once (both timers move), reminded before the new expiry, then expired. */
+function listingScenario(): ReplayScenario {
+  let expiresAt = '';
+  const notice = () => ({ listingId: 'l1', title: 'Bay mare', status: 'active', publication: 1, expiresAt, ownerId: 'u1', ownerEmail: 'ada@example.test', ownerFirstName: 'Ada' });
+  return {
+    name: 'listing',
+    workflowType: 'listingLifecycle',
+    activities: () => ({
+      getListingNotice: async () => notice(),
+      expireListing: async () => ({ outcome: 'expired', notice: { ...notice(), status: 'expired' } }),
+      sendEmail: async () => ({ status: 'sent', outboxId: 'o1' }),
+      notifyInApp: async () => ({ notificationId: 'n1', created: true }),
+    }),
+    run: async (env, { taskQueue, workflowId }) => {
+      const start = await env.currentTimeMs();
+      expiresAt = new Date(start + 30 * 86_400_000).toISOString();
+      const handle = await env.client.workflow.start(listingLifecycle, { taskQueue, workflowId, args: [{ listingId: 'l1', publication: 1, expiresAt, reminderDays: 3 }] });
+      await env.sleep('20 days');
+      expiresAt = new Date(start + 50 * 86_400_000).toISOString();
+      await handle.signal(renewedSignal, { publication: 1, expiresAt });
+      return handle.result();
+    },
+  };
+}
