@@ -1,8 +1,9 @@
 /** Every workflow the workers run. One workflow per file; this file only re-exports. */
 export { welcomeWorkflow } from './accounts/welcome';
+export { reconcileWelcomes } from './accounts/reconcileWelcomes';
 export { subscriptionLifecycle } from './billing/subscriptionLifecycle';
 export { billingReconcile } from './billing/billingReconcile';
-export { gestationTracking } from './breeding/gestationTracking';
 export { listingLifecycle } from './marketplace/listingLifecycle';
+export { gestationTracking } from './breeding/gestationTracking';
 export { analyzeVideo } from './analysis/analyzeVideo';
 export { reconcileAnalyses } from './analysis/reconcile';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { testDatabase } from '../support/infra';
 import { createOrm, type MikroORM } from '../../entities/orm';
@@ -10,6 +11,8 @@ import { DomainError, ErrorType } from '../../domain/errors';
 import { createNotifyActivities } from '../../activities/notify';
 import { PermanentEmailError, type Mailer, type OutgoingEmail } from '../../adapters/email/mailer';
 import { createLogger } from '../../adapters/logger';
+
+const quietLogger = new DefaultLogger('ERROR');
 
 describe('credit ledger (real Postgres)', () => {
   let orm: MikroORM;
@@ -80,7 +83,7 @@ describe('notify activities (real Postgres, MockActivityEnvironment)', () => {
   const acts = () => createNotifyActivities({ orm, mailer, logger: createLogger({ level: 'silent', name: 't' }) });
 
   it('sends an email once per key: a retry after success is a no-op', async () => {
-    const env = new MockActivityEnvironment();
+    const env = new MockActivityEnvironment(undefined, { logger: quietLogger });
     const key = `test:${randomUUID()}`;
     const first = await env.run(acts().sendEmail, { key, to: 'a@example.test', subject: 'S', text: 'T' });
     const second = await env.run(acts().sendEmail, { key, to: 'a@example.test', subject: 'S', text: 'T' });
@@ -92,7 +95,7 @@ describe('notify activities (real Postgres, MockActivityEnvironment)', () => {
   });
 
   it('keeps the outbox row pending on a transient provider error (retryable) and fails for good on a permanent one', async () => {
-    const env = new MockActivityEnvironment();
+    const env = new MockActivityEnvironment(undefined, { logger: quietLogger });
     const key = `test:${randomUUID()}`;
     behaviour = 'transient';
     const transient = await env.run(acts().sendEmail, { key, to: 'b@example.test', subject: 'S', text: 'T' }).catch((e) => e);
@@ -111,7 +114,7 @@ describe('notify activities (real Postgres, MockActivityEnvironment)', () => {
   });
 
   it('creates one in-app notification per key', async () => {
-    const env = new MockActivityEnvironment();
+    const env = new MockActivityEnvironment(undefined, { logger: quietLogger });
     const key = `test:${randomUUID()}`;
     const userId = randomUUID();
     const a = await env.run(acts().notifyInApp, { key, userId, kind: 'k', title: 't', body: 'b' });
@@ -119,5 +122,37 @@ describe('notify activities (real Postgres, MockActivityEnvironment)', () => {
     expect(a.created).to.equal(true);
     expect(b).to.deep.equal({ notificationId: a.notificationId, created: false });
     expect(await orm.em.fork().count(Notification, { key })).to.equal(1);
+  });
+});
+
+describe('findUsersMissingWelcome (real Postgres)', () => {
+  let orm: MikroORM;
+  before(async function () {
+    this.timeout(120_000);
+    orm = await createOrm({ databaseUrl: (await testDatabase()).url });
+  });
+  after(async () => {
+    await orm?.close();
+  });
+
+  it('finds recent users older than the threshold with no welcome email in the outbox', async () => {
+    const { createAccountsActivities } = await import('../../activities/accounts');
+    const conn = orm.em.fork().getConnection();
+    const insert = async (minutesAgo: number) => {
+      const id = randomUUID();
+      await conn.execute(
+        `insert into users (id, created_at, updated_at, email, password_hash, first_name, last_name) values (?, now() - make_interval(mins => ?), now(), ?, 'x', 'A', 'B')`,
+        [id, minutesAgo, `${id}@example.test`],
+      );
+      return id;
+    };
+    const missing = await insert(30);
+    const welcomed = await insert(30);
+    const fresh = await insert(1);
+    const ancient = await insert(60 * 24 * 30);
+    await conn.execute(`insert into email_outbox (id, created_at, updated_at, key, "to", subject, text) values (gen_random_uuid(), now(), now(), ?, 'x', 's', 't')`, [`welcome:${welcomed}`]);
+    const found = await createAccountsActivities({ orm }).findUsersMissingWelcome({ olderThanMinutes: 10, withinDays: 7, limit: 10_000 });
+    expect(found).to.include(missing);
+    expect(found).not.to.include.members([welcomed, fresh, ancient]);
   });
 });

@@ -1,0 +1,40 @@
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { reconcileWelcomes } from '../../workflows/accounts/reconcileWelcomes';
+import { welcomeWorkflowId } from '../../workflows/ids';
+import { TaskQueue } from '../../workflows/queues';
+import { createTimeSkippingEnv, workflowBundle } from '../support/temporal-env';
+
+describe('reconcileWelcomes (time-skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  before(async function () {
+    this.timeout(120_000);
+    env = await createTimeSkippingEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  it('starts the missing welcome workflows once: a second pass skips users whose welcome already ran', async () => {
+    const sendEmail = sinon.stub().resolves({ status: 'sent', outboxId: 'o' });
+    const acts = {
+      findUsersMissingWelcome: sinon.stub().resolves(['u-a', 'u-b']),
+      getUserProfile: sinon.stub().callsFake(async (userId: string) => ({ userId, email: `${userId}@example.test`, firstName: 'X', plan: 'free' })),
+      sendEmail,
+      notifyInApp: sinon.stub().resolves({ notificationId: 'n', created: true }),
+    };
+    // The children run on the accounts queue, so this worker polls it.
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TaskQueue.accounts, workflowBundle: await workflowBundle(), activities: acts });
+    await worker.runUntil(async () => {
+      const first = await env.client.workflow.execute(reconcileWelcomes, { taskQueue: TaskQueue.accounts, workflowId: 'reconcile-1', args: [{}] });
+      expect(first).to.deep.equal({ checked: 2, started: 2 });
+      for (const id of ['u-a', 'u-b']) expect(await env.client.workflow.getHandle(welcomeWorkflowId(id)).result()).to.deep.equal({ emailed: true });
+      const second = await env.client.workflow.execute(reconcileWelcomes, { taskQueue: TaskQueue.accounts, workflowId: 'reconcile-2', args: [{}] });
+      expect(second).to.deep.equal({ checked: 2, started: 0 });
+    });
+    expect(sendEmail.callCount).to.equal(2);
+    expect(acts.findUsersMissingWelcome.firstCall.args[0]).to.deep.equal({ olderThanMinutes: 10, withinDays: 7, limit: 500 });
+  });
+});
