@@ -1,0 +1,49 @@
+import { createServer } from 'node:http';
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { closeGracefully } from '../../api/server';
+import type { AppDeps } from '../../api/deps';
+
+describe('graceful shutdown of the API', () => {
+  it('lets an in-flight request finish, refuses new connections, then closes the database and Temporal', async () => {
+    const order: string[] = [];
+    const server = createServer((_req, res) => {
+      setTimeout(() => {
+        order.push('request finished');
+        res.end('done');
+      }, 300);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as { port: number };
+    const deps = {
+      orm: { close: sinon.stub().callsFake(async () => void order.push('db closed')) },
+      temporal: { close: sinon.stub().callsFake(async () => void order.push('temporal closed')) },
+    } as unknown as AppDeps;
+
+    const inFlight = fetch(`http://127.0.0.1:${port}/slow`).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = closeGracefully(server, deps, 5_000);
+    const refused = await fetch(`http://127.0.0.1:${port}/late`).then(
+      () => 'answered',
+      () => 'refused',
+    );
+    expect(await inFlight).to.equal('done');
+    await closing;
+    expect(refused).to.equal('refused');
+    expect(order).to.deep.equal(['request finished', 'db closed', 'temporal closed']);
+  });
+
+  it('gives up on requests that outlive the drain limit so shutdown always ends', async () => {
+    const server = createServer(() => {
+      /* never answers */
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as { port: number };
+    const deps = { orm: { close: sinon.stub().resolves() }, temporal: { close: sinon.stub().resolves() } } as unknown as AppDeps;
+    const hanging = fetch(`http://127.0.0.1:${port}/`).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await closeGracefully(server, deps, 200);
+    expect(await hanging).to.be.instanceOf(Error);
+    expect((deps.orm.close as sinon.SinonStub).calledOnce).to.equal(true);
+  });
+});
