@@ -273,6 +273,9 @@ describe('marketplace through the HTTP API', () => {
         expect(res.body.details[0].location, q).to.equal('query');
       }
       expect((await api.get('/api/marketplace/listings/not-a-uuid')).status).to.equal(400);
+      const spec = await api.get('/api/openapi.json');
+      expect(spec.body.paths['/api/marketplace/listings'].get.parameters.map((p: { name: string }) => p.name)).to.include.members(['q', 'cursor', 'minAge']);
+      expect(spec.body.paths['/api/marketplace/my/listings/{id}/publish'].post.responses).to.have.property('402');
       expect((await api.get('/api/marketplace/listings/00000000-0000-4000-8000-000000000000')).status).to.equal(404);
     });
   });
