@@ -1,0 +1,48 @@
+import { expect } from 'chai';
+import { S3Storage } from '../../adapters/storage/s3';
+import { testS3 } from '../support/infra';
+
+const KEY = 'orgs/3f2b8c1e-9a4d-4e5f-8b6a-1c2d3e4f5a6b/videos/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d.mp4';
+
+describe('S3 storage driver (against gofakes3)', () => {
+  let storage: S3Storage;
+  before(async function () {
+    this.timeout(60_000);
+    const s3 = await testS3();
+    storage = new S3Storage({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+  });
+
+  it('presigns a PUT bound to the content type and length, and the object is there after the upload', async () => {
+    const body = Buffer.from('fake-video-bytes');
+    const target = await storage.createUpload({ key: KEY, contentType: 'video/mp4', size: body.length, expiresInSeconds: 300 });
+    const url = new URL(target.url);
+    expect(url.pathname).to.equal(`/${storage.bucket}/${KEY}`);
+    expect(url.searchParams.get('X-Amz-Expires')).to.equal('300');
+    expect(url.searchParams.get('X-Amz-SignedHeaders')!.split(';')).to.include.members(['content-length', 'content-type', 'host']);
+    expect(target.headers).to.deep.equal({ 'content-type': 'video/mp4', 'content-length': String(body.length) });
+    const put = await fetch(target.url, { method: 'PUT', headers: target.headers, body });
+    expect(put.status).to.equal(200);
+    expect(await storage.head(KEY)).to.deep.equal({ size: body.length, contentType: 'video/mp4' });
+    expect((await storage.getObject(KEY)).equals(body)).to.equal(true);
+    expect((await storage.readPrefix(KEY, 4)).toString()).to.equal('fake');
+  });
+
+  it('answers null for a missing object and deletes a prefix', async () => {
+    expect(await storage.head(KEY.replace('0a1b', 'ffff'))).to.equal(null);
+    const prefix = 'orgs/3f2b8c1e-9a4d-4e5f-8b6a-1c2d3e4f5a6b/analyses/a1/frames/';
+    await storage.putObject(`${prefix}000.jpg`, Buffer.from('x'), 'image/jpeg');
+    await storage.putObject(`${prefix}001.jpg`, Buffer.from('y'), 'image/jpeg');
+    expect(await storage.deletePrefix(prefix)).to.equal(2);
+    expect(await storage.head(`${prefix}001.jpg`)).to.equal(null);
+    expect(await storage.head(KEY)).to.not.equal(null);
+  });
+
+  it('downloads an object to a local file for ffmpeg', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'ht-s3-')), 'video');
+    await storage.downloadToFile(KEY, file);
+    expect(readFileSync(file).toString()).to.equal('fake-video-bytes');
+  });
+});
