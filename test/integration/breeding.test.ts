@@ -207,6 +207,10 @@ describe('breeding: gestation tracking through the HTTP API', () => {
       return d.body.timeline.leadDays === 10 && d.body.timeline;
     });
     expect(moved.milestones.find((m: { id: string }) => m.id === 'check-confirmation').reminderDate).to.equal(addDaysIso(daysAgo(9), 35));
+
+    // The routes are documented from the same zod schemas.
+    const spec = await api.get('/api/openapi.json');
+    expect(spec.body.paths).to.include.keys('/api/breeding/pregnancies', '/api/breeding/pregnancies/{id}/foaling', '/api/breeding/preferences');
   });
 
   it('refuses bad input with a clear 4xx and changes nothing', async function () {
