@@ -114,13 +114,26 @@ export function sha256File(path: string): Promise<string> {
   });
 }
 
-/** Generates a test clip with ffmpeg's testsrc (tests and benchmarks). */
-export async function generateTestVideo(path: string, opts: { seconds: number; width?: number; height?: number; fps?: number }): Promise<void> {
+/**
+ * Generates a test clip with ffmpeg's testsrc (tests and benchmarks). `realistic` adds
+ * temporal noise and encodes like a camera (veryfast, B-frames), so decoding costs what a
+ * real clip costs; the default is tiny and quick to make.
+ */
+export async function generateTestVideo(path: string, opts: { seconds: number; width?: number; height?: number; fps?: number; realistic?: boolean }): Promise<void> {
   const size = `${opts.width ?? 320}x${opts.height ?? 240}`;
+  const fps = opts.fps ?? 25;
   const command = ffmpeg()
-    .input(`testsrc=duration=${opts.seconds}:size=${size}:rate=${opts.fps ?? 25}`)
+    .input(`testsrc=duration=${opts.seconds}:size=${size}:rate=${fps}`)
     .inputFormat('lavfi')
-    .outputOptions(['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String((opts.fps ?? 25) * 2)])
+    .outputOptions([
+      ...(opts.realistic ? ['-vf', 'noise=alls=12:allf=t', '-preset', 'veryfast', '-b:v', '8M'] : ['-preset', 'ultrafast']),
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      String(fps * 2),
+    ])
     .output(path);
   await runFfmpeg(command);
 }
