@@ -13,7 +13,9 @@ import { replayScenarios } from '../test/replay/scenarios';
 const env = await createTimeSkippingEnv();
 mkdirSync('test/replay/histories', { recursive: true });
 try {
-  for (const scenario of replayScenarios) {
+  // `npm run histories:capture -- <name>…` captures only those scenarios (default: all).
+  const only = process.argv.slice(2);
+  for (const scenario of replayScenarios.filter((s) => !only.length || only.includes(s.name))) {
     const taskQueue = uniqueQueue(scenario.name);
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: scenario.activities() });
     const workflowId = `${scenario.name}-replay`;

@@ -4,6 +4,10 @@ import { gestationTracking } from '../../workflows/breeding/gestationTracking';
 import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/breeding/messages';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
 import { renewedSignal } from '../../workflows/marketplace/messages';
+import { ApplicationFailure } from '@temporalio/common';
+import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
+import { reconcileAnalyses } from '../../workflows/analysis/reconcile';
+import { progressQuery } from '../../workflows/analysis/messages';
 
 /**
  * One representative run per workflow, with canned activity results. Captured once into
@@ -57,6 +61,8 @@ export const replayScenarios: ReplayScenario[] = [
     },
   },
   listingScenario(),
+  analyzeVideoScenario(),
+  reconcileAnalysesScenario(),
 ];
 
 /** A listing renewed once (both timers move), reminded before the new expiry, then expired. */
@@ -81,5 +87,51 @@ function listingScenario(): ReplayScenario {
       await handle.signal(renewedSignal, { publication: 1, expiresAt });
       return handle.result();
     },
+  };
+}
+
+/** An analysis where Claude refuses (non-retryable) and OpenAI answers: the fallback path, saved and notified. */
+function analyzeVideoScenario(): ReplayScenario {
+  const outcome = {
+    provider: 'openai',
+    model: 'gpt-4o',
+    result: { globalScore: 70, categories: [{ name: 'regularity', score: 70, comments: ['even'] }], strengths: [], improvements: [], recommendations: [], confidence: 0.6, aiModel: 'gpt-4o', processingTime: 900 },
+    inputTokens: 1000,
+    outputTokens: 200,
+    estimatedCostUsd: 0.0045,
+    latencyMs: 900,
+    sandbox: true,
+  };
+  return {
+    name: 'analyze-video',
+    workflowType: 'analyzeVideo',
+    activities: () => ({
+      prepareVideo: async () => ({ analysisId: 'a1', horseName: 'Jappeloup', type: 'locomotion', sha256: 'abc', durationSec: 4, width: 320, height: 240 }),
+      lookupCachedResult: async () => null,
+      extractFrames: async () => ({ frameKeys: ['f0', 'f1'] }),
+      analyzeWithClaude: async () => {
+        throw ApplicationFailure.nonRetryable('anthropic: 400 bad request', 'AiProviderFailed');
+      },
+      analyzeWithOpenAI: async () => outcome,
+      completeAnalysis: async () => ({ changed: true, found: true, status: 'completed', horseName: 'Jappeloup', type: 'locomotion', credits: 1, globalScore: 70 }),
+      failAnalysis: async () => ({ changed: true, found: true, status: 'failed', horseName: 'Jappeloup', type: 'locomotion', credits: 1 }),
+      sendEmail: async () => ({ status: 'sent', outboxId: 'o1' }),
+      notifyInApp: async () => ({ notificationId: 'n1', created: true }),
+    }),
+    run: async (env, { taskQueue, workflowId }) => {
+      const handle = await env.client.workflow.start(analyzeVideo, { taskQueue, workflowId, args: [{ analysisId: 'a1', userId: 'u1', type: 'locomotion' }] });
+      await handle.query(progressQuery);
+      return handle.result();
+    },
+  };
+}
+
+/** One reconcile run (the analysis-reconcile Schedule's action). */
+function reconcileAnalysesScenario(): ReplayScenario {
+  return {
+    name: 'reconcile-analyses',
+    workflowType: 'reconcileAnalyses',
+    activities: () => ({ reconcileStaleAnalyses: async () => ({ checked: 2, started: ['a1'], failed: ['a2'] }) }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(reconcileAnalyses, { taskQueue, workflowId, args: [{ olderThanMinutes: 10 }] }),
   };
 }
