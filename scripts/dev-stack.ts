@@ -19,6 +19,9 @@ import { startService, type Service } from './lib/process';
 import { isPortOpen, waitForPort } from './lib/ports';
 import { createOrm, migrate } from '../entities/orm';
 import { loadConfig, ConfigError } from '../config';
+import { startAnthropicStandIn } from './standins/anthropic';
+import { startOpenAiStandIn } from './standins/openai';
+import type { AiStandIn } from './standins/ai-script';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -114,6 +117,24 @@ async function main() {
   // product runs on a fresh machine. A feature adds its stand-in here and puts the
   // variables its adapters read into childEnv. Email needs none: without RESEND_API_KEY
   // emails go to the outbox table and the worker log.
+
+  // AI (video analysis): without keys, local stand-ins that speak the Anthropic Messages and
+  // OpenAI Chat Completions APIs answer with valid results marked as sandbox.
+  const aiStandIns: [string, 'ANTHROPIC' | 'OPENAI', () => Promise<AiStandIn>][] = [
+    ['Anthropic', 'ANTHROPIC', () => startAnthropicStandIn(Number(process.env.DEV_ANTHROPIC_PORT ?? 0))],
+    ['OpenAI', 'OPENAI', () => startOpenAiStandIn(Number(process.env.DEV_OPENAI_PORT ?? 0))],
+  ];
+  let standInCount = 0;
+  for (const [label, prefix, start] of aiStandIns) {
+    if (process.env[`${prefix}_API_KEY`]) continue;
+    const standIn = await start();
+    stoppers.push({ name: `${label} stand-in`, stop: () => standIn.close() });
+    childEnv[`${prefix}_API_KEY`] = `sandbox-${prefix.toLowerCase()}-key`;
+    childEnv[`${prefix}_BASE_URL`] = standIn.baseURL;
+    standInCount++;
+    say(`${label}: no ${prefix}_API_KEY, sandbox stand-in on ${standIn.url} (script it: POST ${standIn.url}/__standin/script {"behaviours":[529,"hang"]})`);
+  }
+  if (standInCount === aiStandIns.length) childEnv.AI_SANDBOX = 'true';
 
   // --- migrations ---
   const orm = await createOrm({ databaseUrl: childEnv.DATABASE_URL });
