@@ -141,7 +141,7 @@ export type BillingMessageKind =
 export type BillingEffect =
   /** Grant the plan's allowance; `key` makes it once per period (credit-ledger). */
   | { kind: 'grantCredits'; plan: Plan; key: string; reason: string }
-  | { kind: 'notify'; message: BillingMessageKind; key: string; day?: number }
+  | { kind: 'notify'; message: BillingMessageKind; key: string; day?: number; /** The plan the message is about, when not the current one. */ plan?: Plan }
   /** Stop Stripe billing a subscription we gave up on (grace period over). */
   | { kind: 'cancelStripe'; subscriptionId: string };
 
@@ -198,7 +198,7 @@ export function applyStripeTruth(prev: SubscriptionState, snap: StripeSubscripti
       effects.push({ kind: 'notify', message, key: `plan:${subKey}:${snap.currentPeriodStart}:${target}` });
     } else if (target !== prev.plan) {
       // A downgrade inside the paid period waits for the period end.
-      if (prev.pendingPlan !== target) effects.push({ kind: 'notify', message: 'downgrade_scheduled', key: `downgrade:${subKey}:${snap.currentPeriodStart}:${target}` });
+      if (prev.pendingPlan !== target) effects.push({ kind: 'notify', message: 'downgrade_scheduled', plan: target, key: `downgrade:${subKey}:${snap.currentPeriodStart}:${target}` });
       state.pendingPlan = target;
     } else {
       state.pendingPlan = null;
@@ -266,9 +266,9 @@ export function addMonths(date: Date, months: number): Date {
   return d;
 }
 
-/** Next monthly credit reset inside a (yearly) billing period, or null when the period ends first. */
+/** Next monthly credit reset inside a yearly billing period, or null (monthly plans reset on renewal). */
 export function nextCreditReset(state: SubscriptionState): Date | null {
-  if (!isLive(state.status) || state.status === 'past_due' || state.plan === 'free') return null;
+  if (state.interval !== 'year' || !isLive(state.status) || state.status === 'past_due' || state.plan === 'free') return null;
   if (!state.currentPeriodStart || !state.currentPeriodEnd || !state.creditsGrantedFor) return null;
   const start = new Date(state.currentPeriodStart);
   const end = new Date(state.currentPeriodEnd).getTime();

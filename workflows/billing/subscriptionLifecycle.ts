@@ -76,7 +76,7 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
       } else if (effect.kind === 'cancelStripe') {
         await cancelStripeSubscription({ subscriptionId: effect.subscriptionId });
       } else {
-        const text = billingMessage(effect.message, { plan: effect.message === 'downgraded_unpaid' ? 'free' : state.plan, periodEnd: state.currentPeriodEnd, graceDays, day: effect.day, trialEnd: state.trialEnd });
+        const text = billingMessage(effect.message, { plan: effect.plan ?? (effect.message === 'downgraded_unpaid' ? 'free' : state.plan), periodEnd: state.currentPeriodEnd, graceDays, day: effect.day, trialEnd: state.trialEnd });
         await sendEmail({ key: `billing:${effect.key}`, userId: state.userId, ...text });
         await notifyInApp({ key: `billing:${effect.key}`, userId: state.userId, kind: `billing.${effect.message}`, title: text.subject, body: text.text, data: { reason } });
       }
@@ -104,6 +104,9 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
   }
 
   async function onEvent(event: BillingEventRef): Promise<boolean> {
+    // Seen from the moment it is taken: a redelivery during processing is a duplicate too.
+    seen.push(event.eventId);
+    if (seen.length > SEEN_LIMIT) seen.splice(0, seen.length - SEEN_LIMIT);
     const snap = await truth(event);
     let newPeriod = false;
     if (snap) newPeriod = await commit(applyStripeTruth(state, snap, new Date()), event.type);
@@ -111,8 +114,6 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     if (event.type === 'customer.subscription.trial_will_end' && snap?.trialEnd) {
       await run([{ kind: 'notify', message: 'trial_will_end', key: `trial:${snap.subscriptionId}:${snap.trialEnd}` }], event.type);
     }
-    seen.push(event.eventId);
-    if (seen.length > SEEN_LIMIT) seen.splice(0, seen.length - SEEN_LIMIT);
     return newPeriod;
   }
 
