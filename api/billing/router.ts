@@ -39,6 +39,18 @@ const SubscriptionView = z.object({
 
 const QUERY_TIMEOUT_MS = 3000;
 
+/** Stripe failures as HTTP answers: unreachable → 503, anything Stripe refused → 502 (never a bare 500). */
+async function viaStripe<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const e = err as { type?: string; message?: string };
+    if (e?.type === 'StripeConnectionError') throw new HttpError(503, `Stripe is unreachable (${what}); try again later`);
+    if (typeof e?.type === 'string' && e.type.startsWith('Stripe')) throw new HttpError(502, `Stripe refused to ${what}: ${e.message}`);
+    throw err;
+  }
+}
+
 /** Checkout, customer portal, cancellation and the subscription as a client sees it. */
 export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
   const { config } = deps;
@@ -54,9 +66,8 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
   /** The user's Stripe customer, created once (idempotency key + conditional write) and remembered. */
   async function ensureCustomer(api: Stripe, em: EntityManager, user: User): Promise<string> {
     if (user.stripeCustomerId) return user.stripeCustomerId;
-    const customer = await api.customers.create(
-      { email: user.email, name: `${user.firstName} ${user.lastName}`.trim(), metadata: { userId: user.id } },
-      { idempotencyKey: `customer:${user.id}` },
+    const customer = await viaStripe('create the customer', () =>
+      api.customers.create({ email: user.email, name: `${user.firstName} ${user.lastName}`.trim(), metadata: { userId: user.id } }, { idempotencyKey: `customer:${user.id}` }),
     );
     await em.nativeUpdate(User, { id: user.id, stripeCustomerId: null }, { stripeCustomerId: customer.id });
     const stored = (await em.fork().findOneOrFail(User, { id: user.id })).stripeCustomerId!;
@@ -100,7 +111,7 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
       const customerId = await ensureCustomer(api, em, account);
       const metadata = { userId: user.id, plan: body.plan, interval: body.interval };
       const successUrl = `${config.BILLING_SUCCESS_URL}${config.BILLING_SUCCESS_URL.includes('?') ? '&' : '?'}session_id={CHECKOUT_SESSION_ID}`;
-      const session = await api.checkout.sessions.create({
+      const session = await viaStripe('create the checkout session', () => api.checkout.sessions.create({
         mode: 'subscription',
         customer: customerId,
         client_reference_id: user.id,
@@ -109,7 +120,7 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
         cancel_url: config.BILLING_CANCEL_URL,
         metadata,
         subscription_data: { metadata },
-      });
+      }));
       if (!session.url) throw new HttpError(502, 'Stripe returned a checkout session without a URL');
       const sub = row ?? em.create(Subscription, { userId: user.id });
       em.assign(sub, { stripeCustomerId: customerId, checkoutPlan: body.plan, checkoutInterval: body.interval, checkoutSessionId: session.id });
@@ -122,7 +133,8 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
     const api = stripe(['api']);
     const account = await em.findOneOrFail(User, { id: user.id });
     if (!account.stripeCustomerId) throw new HttpError(409, 'No billing account yet: start a subscription with POST /api/billing/checkout first');
-    const session = await api.billingPortal.sessions.create({ customer: account.stripeCustomerId, return_url: config.BILLING_PORTAL_RETURN_URL });
+    const customer = account.stripeCustomerId;
+    const session = await viaStripe('open the customer portal', () => api.billingPortal.sessions.create({ customer, return_url: config.BILLING_PORTAL_RETURN_URL }));
     return { url: session.url };
   });
 
@@ -154,7 +166,8 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
       const api = stripe(['api']);
       const row = await em.findOne(Subscription, { userId: user.id });
       if (!row?.stripeSubscriptionId || !isLive(row.status)) throw new HttpError(409, 'No active subscription to cancel');
-      const sub = row.cancelAtPeriodEnd ? null : await api.subscriptions.update(row.stripeSubscriptionId, { cancel_at_period_end: true });
+      const subscriptionId = row.stripeSubscriptionId;
+      const sub = row.cancelAtPeriodEnd ? null : await viaStripe('cancel the subscription', () => api.subscriptions.update(subscriptionId, { cancel_at_period_end: true }));
       return {
         cancelAtPeriodEnd: sub ? sub.cancel_at_period_end : true,
         currentPeriodEnd: row.currentPeriodEnd?.toISOString() ?? null,

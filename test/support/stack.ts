@@ -24,7 +24,7 @@ import { createStripeClient } from '../../adapters/stripe';
 
 /** Billing settings of a stack started with `billing: true` (Stripe = stripe-mock). */
 export const TEST_BILLING = {
-  STRIPE_SECRET_KEY: 'sk_test_horse_tempo',
+  STRIPE_SECRET_KEY: 'sk_test_horsetempo',
   STRIPE_WEBHOOK_SECRET: 'whsec_test_horse_tempo',
   STRIPE_PRICE_PREMIUM_MONTHLY: 'price_test_premium_monthly',
   STRIPE_PRICE_PREMIUM_YEARLY: 'price_test_premium_yearly',

@@ -5,10 +5,10 @@ import type { BillingEventRef, Deadline, SubscriptionState } from '../../domain/
 export const stripeEventSignal = defineSignal<[BillingEventRef]>('stripeEvent');
 
 export interface SubscriptionLiveState extends SubscriptionState {
-  /** Events received and not yet applied. */
+  /** Events received and not yet fully applied (the one in progress included). */
   pendingEvents: number;
   nextDeadline: { kind: Deadline['kind']; at: string; day?: number } | null;
-  /** Billing periods this run has seen begin (the run continues-as-new after one). */
+  /** Events this run has applied (a new run starts at 0 after continue-as-new). */
   eventsApplied: number;
 }
 export const stateQuery = defineQuery<SubscriptionLiveState>('state');

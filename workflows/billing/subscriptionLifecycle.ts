@@ -54,6 +54,7 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
   const queue: BillingEventRef[] = [...(input.pending ?? [])];
   const seen: string[] = [...(input.seen ?? [])];
   let applied = 0;
+  let processing = 0;
 
   setHandler(stripeEventSignal, (event) => {
     if (seen.includes(event.eventId) || queue.some((e) => e.eventId === event.eventId)) return;
@@ -63,7 +64,7 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     const next = nextDeadline(state, graceDays);
     return {
       ...state,
-      pendingEvents: queue.length,
+      pendingEvents: queue.length + processing,
       nextDeadline: next ? { kind: next.kind, at: next.at.toISOString(), ...(next.day !== undefined ? { day: next.day } : {}) } : null,
       eventsApplied: applied,
     };
@@ -138,7 +139,9 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     }
     let newPeriod = false;
     if (queue.length > 0) {
+      processing = 1;
       newPeriod = await onEvent(queue.shift()!);
+      processing = 0;
       applied += 1;
     } else if (deadline) {
       await onDeadline(deadline);

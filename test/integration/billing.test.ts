@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import Stripe from 'stripe';
+import { startTestStack, TEST_BILLING, type TestStack } from '../support/stack';
+import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import type { StripeMock } from '../../scripts/standins/stripe-mock';
+import { BILLING_RECONCILE_SCHEDULE_ID, ensureBillingReconcileSchedule } from '../../workers/schedules';
+import { billingReconcile } from '../../workflows/billing/billingReconcile';
+import { TaskQueue } from '../../workflows/queues';
+
+const DAY_S = 86_400;
+
+/** A Stripe subscription object as the API returns it (what the workflow re-fetches). */
+function subscriptionObject(o: { id: string; customer: string; status?: string; price?: string; start: number; days?: number; cancelAtPeriodEnd?: boolean }) {
+  const end = o.start + (o.days ?? 30) * DAY_S;
+  return {
+    id: o.id,
+    object: 'subscription',
+    customer: o.customer,
+    status: o.status ?? 'active',
+    cancel_at_period_end: o.cancelAtPeriodEnd ?? false,
+    trial_end: null,
+    start_date: o.start,
+    metadata: {},
+    items: {
+      object: 'list',
+      data: [{ id: `si_${o.id}`, object: 'subscription_item', current_period_start: o.start, current_period_end: end, price: { id: o.price ?? TEST_BILLING.STRIPE_PRICE_PREMIUM_MONTHLY, object: 'price', recurring: { interval: 'month' } } }],
+    },
+  };
+}
+
+describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
+  let stack: TestStack;
+  let api: ApiClient;
+  let mock: StripeMock;
+
+  before(async function () {
+    this.timeout(180_000);
+    // STRIPE_PRICE_PRO_YEARLY is left unset on purpose (503 naming it).
+    stack = await startTestStack({ billing: true, env: { STRIPE_PRICE_PRO_YEARLY: '' }, queues: [TaskQueue.accounts, TaskQueue.billing] });
+    api = apiClient(stack.baseUrl);
+    mock = stack.stripeMock!;
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  const event = (type: string, object: object, id = `evt_${randomUUID()}`) => ({
+    id,
+    object: 'event',
+    type,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    api_version: Stripe.API_VERSION,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    data: { object },
+  });
+  function deliver(body: object, opts: { secret?: string; timestamp?: number; signature?: string | null } = {}) {
+    const payload = JSON.stringify(body);
+    const header = opts.signature !== undefined ? opts.signature : Stripe.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? TEST_BILLING.STRIPE_WEBHOOK_SECRET, timestamp: opts.timestamp });
+    return api.call('POST', '/api/webhooks/stripe', { raw: payload, headers: { 'content-type': 'application/json', ...(header ? { 'stripe-signature': header } : {}) } });
+  }
+  const customerOf = async (userId: string) => (await stack.orm.em.fork().getConnection().execute('select stripe_customer_id from users where id = ?', [userId]))[0].stripe_customer_id as string | null;
+  const count = async (sql: string, params: unknown[]) => Number((await stack.orm.em.fork().getConnection().execute(sql, params))[0].n);
+
+  /** A user who went through checkout, with Stripe's truth pinned on stripe-mock. */
+  async function checkedOut(plan = 'premium') {
+    const reg = await registerUser(api);
+    const checkout = await api.post('/api/billing/checkout', { plan, interval: 'month' }, reg.accessToken);
+    expect(checkout.status, JSON.stringify(checkout.body)).to.equal(200);
+    const customer = (await customerOf(reg.user.id))!;
+    const subId = `sub_${randomUUID().slice(0, 8)}`;
+    const start = Math.floor(Date.now() / 1000);
+    const sub = subscriptionObject({ id: subId, customer, start });
+    mock.setObject(`/v1/subscriptions/${subId}`, sub);
+    const session = { id: checkout.body.sessionId, object: 'checkout.session', mode: 'subscription', status: 'complete', customer, subscription: subId, client_reference_id: reg.user.id, metadata: { userId: reg.user.id } };
+    mock.setObject(`/v1/checkout/sessions/${checkout.body.sessionId}`, session);
+    return { reg, checkout: checkout.body, customer, subId, start, sub, session };
+  }
+
+  const subscriptionOf = (token: string) => api.get('/api/billing/subscription', token);
+
+  it('checkout → signed webhook → the workflow applies the plan: GET /api/billing/subscription shows it, credits reset', async function () {
+    this.timeout(60_000);
+    const before = mock.requests.length;
+    const { reg, checkout, customer, session, start } = await checkedOut();
+    expect(checkout.url).to.match(/^https:\/\//);
+    expect(checkout).to.include({ plan: 'premium', interval: 'month' });
+    const calls = mock.requests.slice(before);
+    const created = calls.find((r) => r.method === 'POST' && r.path === '/v1/checkout/sessions')!;
+    const form = new URLSearchParams(created.body);
+    expect(form.get('line_items[0][price]')).to.equal(TEST_BILLING.STRIPE_PRICE_PREMIUM_MONTHLY);
+    expect(form.get('client_reference_id')).to.equal(reg.user.id);
+    expect(form.get('customer')).to.equal(customer);
+    expect(form.get('subscription_data[metadata][plan]')).to.equal('premium');
+
+    const pending = await subscriptionOf(reg.accessToken);
+    expect(pending.body).to.deep.include({ plan: 'free', status: 'none', checkout: { plan: 'premium', interval: 'month', sessionId: checkout.sessionId } });
+
+    const res = await deliver(event('checkout.session.completed', session));
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(res.body).to.deep.equal({ received: true });
+
+    const view = await eventually(async () => {
+      const r = await subscriptionOf(reg.accessToken);
+      return r.body.status === 'active' && r.body.workflow.state?.status === 'active' ? r.body : null;
+    }, 30_000, 'the subscription to become active');
+    expect(view).to.deep.include({ plan: 'premium', interval: 'month', cancelAtPeriodEnd: false, pendingPlan: null });
+    expect(view.currentPeriodEnd).to.equal(new Date((start + 30 * DAY_S) * 1000).toISOString());
+    expect(view.credits).to.deep.equal({ balance: 30, reserved: 0 });
+    expect(view.entitlements).to.deep.equal({ monthlyAnalysisCredits: 30, maxActiveListings: 10, listingDurationDays: 60 });
+    expect(view.workflow.workflowId).to.equal(`subscription-${reg.user.id}`);
+    expect((await api.get('/api/auth/me', reg.accessToken)).body.plan).to.equal('premium');
+    await eventually(async () => stack.resend.emails.some((m) => m.to.includes(reg.email) && m.subject === 'Your Premium plan is active'), 20_000, 'the activation email');
+
+    // Already subscribed: the portal is the way to change plans.
+    const again = await api.post('/api/billing/checkout', { plan: 'pro', interval: 'month' }, reg.accessToken);
+    expect(again.status).to.equal(409);
+    expect(again.body.message).to.match(/customer portal/);
+    const portal = await api.post('/api/billing/portal', undefined, reg.accessToken);
+    expect(portal.status).to.equal(200);
+    expect(portal.body.url).to.be.a('string').and.match(/^https?:\/\//);
+    expect(mock.requests.some((r) => r.path === '/v1/billing_portal/sessions' && new URLSearchParams(r.body).get('customer') === customer)).to.equal(true);
+  });
+
+  it('creates the Stripe customer once per user and remembers it', async () => {
+    const reg = await registerUser(api);
+    const before = mock.requests.length;
+    expect((await api.post('/api/billing/checkout', { plan: 'premium', interval: 'month' }, reg.accessToken)).status).to.equal(200);
+    const first = await customerOf(reg.user.id);
+    expect((await api.post('/api/billing/checkout', { plan: 'pro', interval: 'month' }, reg.accessToken)).status).to.equal(200);
+    expect(await customerOf(reg.user.id)).to.equal(first);
+    expect(mock.requests.slice(before).filter((r) => r.method === 'POST' && r.path === '/v1/customers')).to.have.length(1);
+  });
+
+  it('answers a redelivered event 200 duplicate without signalling twice', async function () {
+    this.timeout(60_000);
+    const { reg, session } = await checkedOut();
+    const evt = event('checkout.session.completed', session);
+    expect((await deliver(evt)).body).to.deep.equal({ received: true });
+    const dup = await deliver(evt);
+    expect(dup.status).to.equal(200);
+    expect(dup.body).to.deep.equal({ received: true, duplicate: true });
+    expect(await count('select count(*) as n from stripe_events where event_id = ?', [evt.id])).to.equal(1);
+    const view = await eventually(async () => {
+      const r = await subscriptionOf(reg.accessToken);
+      return r.body.workflow.state?.status === 'active' && r.body.workflow.state.pendingEvents === 0 ? r.body : null;
+    }, 30_000, 'active');
+    expect(view.workflow.state.eventsApplied).to.equal(1);
+  });
+
+  it('handles invoice.paid before checkout.session.completed: active once, credits granted once', async function () {
+    this.timeout(60_000);
+    const { reg, customer, subId, session } = await checkedOut();
+    const invoiceId = `in_${randomUUID().slice(0, 8)}`;
+    const invoice = { id: invoiceId, object: 'invoice', customer, status: 'paid', parent: { type: 'subscription_details', subscription_details: { subscription: subId, metadata: {} } } };
+    mock.setObject(`/v1/invoices/${invoiceId}`, invoice);
+    expect((await deliver(event('invoice.paid', invoice))).status).to.equal(200);
+    await eventually(async () => (await subscriptionOf(reg.accessToken)).body.status === 'active', 30_000, 'active from the invoice');
+    expect((await deliver(event('checkout.session.completed', session))).status).to.equal(200);
+    await eventually(async () => (await subscriptionOf(reg.accessToken)).body.workflow.state?.eventsApplied === 2, 30_000, 'both events applied');
+    // The signup grant, then exactly one for the paid period.
+    expect(await count("select count(*) as n from credit_transactions where user_id = ? and kind = 'grant' and key <> 'grant:' || ? || ':signup'", [reg.user.id, reg.user.id])).to.equal(1);
+    expect((await subscriptionOf(reg.accessToken)).body.credits.balance).to.equal(30);
+  });
+
+  it('cancels at the period end through Stripe; the webhook then shows the pending downgrade', async function () {
+    this.timeout(60_000);
+    const { reg, customer, subId, session, start } = await checkedOut();
+    await deliver(event('checkout.session.completed', session));
+    await eventually(async () => (await subscriptionOf(reg.accessToken)).body.status === 'active', 30_000, 'active');
+
+    const cancel = await api.post('/api/billing/cancel', undefined, reg.accessToken);
+    expect(cancel.status, JSON.stringify(cancel.body)).to.equal(202);
+    expect(cancel.body.cancelAtPeriodEnd).to.equal(true);
+    const update = mock.requests.find((r) => r.method === 'POST' && r.path === `/v1/subscriptions/${subId}`)!;
+    expect(new URLSearchParams(update.body).get('cancel_at_period_end')).to.equal('true');
+    // Nothing changes locally until Stripe says so.
+    expect((await subscriptionOf(reg.accessToken)).body.cancelAtPeriodEnd).to.equal(false);
+
+    const canceled = subscriptionObject({ id: subId, customer, start, cancelAtPeriodEnd: true });
+    mock.setObject(`/v1/subscriptions/${subId}`, canceled);
+    await deliver(event('customer.subscription.updated', canceled));
+    const view = await eventually(async () => {
+      const r = await subscriptionOf(reg.accessToken);
+      return r.body.cancelAtPeriodEnd ? r.body : null;
+    }, 30_000, 'cancel at period end');
+    expect(view).to.deep.include({ plan: 'premium', status: 'active', pendingPlan: 'free' });
+  });
+
+  it('reconciles a missed webhook: the nightly workflow finds the drift and the subscription converges', async function () {
+    this.timeout(90_000);
+    const { reg, customer, subId, session, start } = await checkedOut();
+    await deliver(event('checkout.session.completed', session));
+    await eventually(async () => (await subscriptionOf(reg.accessToken)).body.status === 'active', 30_000, 'active');
+    // Stripe moved to past_due, and the webhook never arrived.
+    mock.setObject(`/v1/subscriptions/${subId}`, subscriptionObject({ id: subId, customer, start, status: 'past_due' }));
+    mock.setObject('/v1/subscriptions', { object: 'list', url: '/v1/subscriptions', has_more: false, data: [] });
+    const client = await stack.temporal.client();
+    const result = await client.workflow.execute(billingReconcile, { taskQueue: TaskQueue.billing, workflowId: `billing-reconcile-test-${randomUUID()}`, args: [{ pageSize: 50 }] });
+    expect(result.signalled).to.be.at.least(1);
+    const view = await eventually(async () => {
+      const r = await subscriptionOf(reg.accessToken);
+      return r.body.status === 'past_due' ? r.body : null;
+    }, 30_000, 'past_due after reconcile');
+    expect(view.plan).to.equal('premium');
+    expect(view.pastDueSince).to.be.a('string');
+    await eventually(async () => stack.resend.emails.some((m) => m.to.includes(reg.email) && m.subject === 'Your payment failed'), 20_000, 'the day-0 dunning email');
+  });
+
+  it('creates the billing-reconcile Schedule idempotently (create, then update)', async () => {
+    const client = await stack.temporal.client();
+    await client.schedule.getHandle(BILLING_RECONCILE_SCHEDULE_ID).delete().catch(() => {});
+    expect(await ensureBillingReconcileSchedule(client, { cron: '15 2 * * *' })).to.equal('created');
+    expect(await ensureBillingReconcileSchedule(client, { cron: '45 4 * * *' })).to.equal('updated');
+    const described = await client.schedule.getHandle(BILLING_RECONCILE_SCHEDULE_ID).describe();
+    expect(described.action).to.include({ type: 'startWorkflow', workflowType: 'billingReconcile', taskQueue: TaskQueue.billing });
+    expect(JSON.stringify(described.spec)).to.contain('"hour":[{"start":4');
+    await client.schedule.getHandle(BILLING_RECONCILE_SCHEDULE_ID).delete();
+  });
+
+  it('rejects bad, stale and missing signatures with 400 and records nothing; ignores unknown event types with 2xx', async () => {
+    const evt = event('invoice.paid', { id: 'in_x', object: 'invoice', customer: 'cus_x' });
+    const wrong = await deliver(evt, { secret: 'whsec_someone_else' });
+    expect(wrong.status).to.equal(400);
+    expect(wrong.body.message).to.match(/Invalid Stripe signature/);
+    const stale = await deliver(evt, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    expect(stale.status).to.equal(400);
+    expect(stale.body.message).to.match(/tolerance/);
+    const missing = await deliver(evt, { signature: null });
+    expect(missing.status).to.equal(400);
+    expect(missing.body.message).to.match(/Missing Stripe-Signature/);
+    const tampered = JSON.stringify(evt).replace('cus_x', 'cus_y');
+    const header = Stripe.webhooks.generateTestHeaderString({ payload: JSON.stringify(evt), secret: TEST_BILLING.STRIPE_WEBHOOK_SECRET });
+    expect((await api.call('POST', '/api/webhooks/stripe', { raw: tampered, headers: { 'stripe-signature': header, 'content-type': 'application/json' } })).status).to.equal(400);
+    expect(await count('select count(*) as n from stripe_events where event_id = ?', [evt.id])).to.equal(0);
+
+    const unknown = await deliver(event('charge.refunded', { id: 'ch_1', object: 'charge' }));
+    expect(unknown.status).to.equal(200);
+    expect(unknown.body).to.deep.equal({ received: true, ignored: 'event type not handled' });
+  });
+
+  it('rejects an unknown plan or interval with 400 naming the field, and a plan without a price id with 503 naming the setting', async () => {
+    const reg = await registerUser(api);
+    const before = mock.requests.length;
+    const gold = await api.post('/api/billing/checkout', { plan: 'gold', interval: 'month' }, reg.accessToken);
+    expect(gold.status).to.equal(400);
+    expect(gold.body.details[0]).to.include({ location: 'body', field: 'plan' });
+    expect(gold.body.message).to.match(/premium, pro/);
+    const free = await api.post('/api/billing/checkout', { plan: 'free', interval: 'month' }, reg.accessToken);
+    expect(free.status).to.equal(400);
+    const week = await api.post('/api/billing/checkout', { plan: 'premium', interval: 'week' }, reg.accessToken);
+    expect(week.status).to.equal(400);
+    expect(week.body.details[0].field).to.equal('interval');
+    const extra = await api.post('/api/billing/checkout', { plan: 'premium', interval: 'month', coupon: 'X' }, reg.accessToken);
+    expect(extra.status).to.equal(400);
+    const noPrice = await api.post('/api/billing/checkout', { plan: 'pro', interval: 'year' }, reg.accessToken);
+    expect(noPrice.status).to.equal(503);
+    expect(noPrice.body.message).to.equal('Billing is not configured: set STRIPE_PRICE_PRO_YEARLY');
+    // Nothing half-applied: no Stripe call, no customer, no subscription row.
+    expect(mock.requests.slice(before)).to.deep.equal([]);
+    expect(await customerOf(reg.user.id)).to.equal(null);
+    expect(await count('select count(*) as n from subscriptions where user_id = ?', [reg.user.id])).to.equal(0);
+    expect((await api.post('/api/billing/cancel', undefined, reg.accessToken)).status).to.equal(409);
+    expect((await api.post('/api/billing/portal', undefined, reg.accessToken)).status).to.equal(409);
+    expect((await api.post('/api/billing/checkout', { plan: 'premium', interval: 'month' })).status).to.equal(401);
+  });
+
+  describe('when billing is not configured', () => {
+    let bare: TestStack;
+    let bareApi: ApiClient;
+    before(async function () {
+      this.timeout(120_000);
+      bare = await startTestStack({ workers: false });
+      bareApi = apiClient(bare.baseUrl);
+    });
+    after(async () => {
+      await bare?.close();
+    });
+
+    it('answers 503 naming the missing setting, and still shows the free plan', async () => {
+      const reg = await registerUser(bareApi);
+      for (const path of ['/api/billing/portal', '/api/billing/cancel', '/api/billing/subscription/refresh']) {
+        const r = await bareApi.post(path, undefined, reg.accessToken);
+        expect(r.status, path).to.equal(503);
+        expect(r.body.message, path).to.equal('Billing is not configured: set STRIPE_SECRET_KEY');
+      }
+      const checkout = await bareApi.post('/api/billing/checkout', { plan: 'premium', interval: 'month' }, reg.accessToken);
+      expect(checkout.status).to.equal(503);
+      expect(checkout.body.message).to.match(/^Billing is not configured: set STRIPE_SECRET_KEY, STRIPE_PRICE_PREMIUM_MONTHLY$/);
+      const hook = await bareApi.call('POST', '/api/webhooks/stripe', { raw: '{}', headers: { 'stripe-signature': 't=1,v1=x', 'content-type': 'application/json' } });
+      expect(hook.status).to.equal(503);
+      expect(hook.body.message).to.equal('Billing is not configured: set STRIPE_WEBHOOK_SECRET');
+      const view = await bareApi.get('/api/billing/subscription', reg.accessToken);
+      expect(view.status).to.equal(200);
+      expect(view.body).to.deep.include({ plan: 'free', status: 'none', billing: { configured: false, missingSettings: ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] } });
+      expect(view.body.credits.balance).to.equal(3);
+    });
+  });
+});
