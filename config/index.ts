@@ -73,7 +73,8 @@ export const configSchema = z
     ANTHROPIC_BASE_URL: url.optional(),
     OPENAI_API_KEY: optionalString,
     OPENAI_BASE_URL: url.optional(),
-    AI_MODEL_PRIMARY: z.string().default('claude-sonnet-4-5'),
+    // claude-sonnet-4-5 reaches end-of-life on 2026-11-30 (the SDK's deprecation list).
+    AI_MODEL_PRIMARY: z.string().default('claude-sonnet-5-5'),
     AI_MODEL_FALLBACK: z.string().default('gpt-4o'),
     AI_TIMEOUT_SECONDS: positiveInt.default(120),
     AI_CACHE_TTL: z

@@ -53,9 +53,9 @@ describe('AI video analysis through the HTTP API', () => {
     expect(await credits(api, token)).to.deep.equal({ balance: 2, reserved: 1 });
 
     const done = await waitForAnalysis(api, token, res.body.id);
-    expect(done).to.include({ status: 'completed', provider: 'anthropic', model: 'claude-sonnet-4-5', fallbackUsed: false, cacheHit: false, sandbox: true });
+    expect(done).to.include({ status: 'completed', provider: 'anthropic', model: 'claude-sonnet-5-5', fallbackUsed: false, cacheHit: false, sandbox: true });
     expect(AnalysisResultSchema.safeParse(done.result).success).to.equal(true);
-    expect(done.result.aiModel).to.equal('claude-sonnet-4-5');
+    expect(done.result.aiModel).to.equal('claude-sonnet-5-5');
     expect(done.result.categories.map((c: { name: string }) => c.name)).to.include('symmetry');
     expect(done.usage.inputTokens).to.be.greaterThan(0);
     expect(done.usage.outputTokens).to.be.greaterThan(0);
@@ -66,7 +66,7 @@ describe('AI video analysis through the HTTP API', () => {
 
     const calls = stack.anthropic.requestsFor(res.body.id);
     expect(calls).to.have.length(1);
-    expect(calls[0]).to.include({ model: 'claude-sonnet-4-5', type: 'locomotion', images: 12 });
+    expect(calls[0]).to.include({ model: 'claude-sonnet-5-5', type: 'locomotion', images: 12 });
     expect(stack.openai.requestsFor(res.body.id)).to.have.length(0);
 
     await eventually(async () => emailsTo(user.email).some((m) => m.subject.includes('locomotion analysis of Jappeloup is ready')), 15_000, 'completion email');

@@ -8,7 +8,7 @@ import { createOrm, type MikroORM } from '../../entities/orm';
 import { getBalance, grantPeriodCredits, reserveCredits, settleReservation } from '../../entities/credit-ledger';
 import { CreditTransaction, EmailOutbox, Notification } from '../../entities';
 import { DomainError, ErrorType } from '../../domain/errors';
-import { createNotifyActivities } from '../../activities/notify';
+import { createNotifyActivities, type EmailResult } from '../../activities/notify';
 import { PermanentEmailError, type Mailer, type OutgoingEmail } from '../../adapters/email/mailer';
 import { createLogger } from '../../adapters/logger';
 
@@ -85,8 +85,8 @@ describe('notify activities (real Postgres, MockActivityEnvironment)', () => {
   it('sends an email once per key: a retry after success is a no-op', async () => {
     const env = new MockActivityEnvironment(undefined, { logger: quietLogger });
     const key = `test:${randomUUID()}`;
-    const first = await env.run(acts().sendEmail, { key, to: 'a@example.test', subject: 'S', text: 'T' });
-    const second = await env.run(acts().sendEmail, { key, to: 'a@example.test', subject: 'S', text: 'T' });
+    const first: EmailResult = await env.run(acts().sendEmail, { key, to: 'a@example.test', subject: 'S', text: 'T' });
+    const second: EmailResult = await env.run(acts().sendEmail, { key, to: 'a@example.test', subject: 'S', text: 'T' });
     expect(first.status).to.equal('sent');
     expect(second).to.deep.equal({ status: 'already-sent', outboxId: first.outboxId });
     expect(sent.filter((e) => e.idempotencyKey === key)).to.have.length(1);
@@ -101,12 +101,12 @@ describe('notify activities (real Postgres, MockActivityEnvironment)', () => {
     const transient = await env.run(acts().sendEmail, { key, to: 'b@example.test', subject: 'S', text: 'T' }).catch((e) => e);
     expect(transient).to.be.instanceOf(Error).and.not.instanceOf(ApplicationFailure);
     behaviour = 'ok';
-    expect((await env.run(acts().sendEmail, { key, to: 'b@example.test', subject: 'S', text: 'T' })).status).to.equal('sent');
+    expect(((await env.run(acts().sendEmail, { key, to: 'b@example.test', subject: 'S', text: 'T' })) as EmailResult).status).to.equal('sent');
     expect((await orm.em.fork().findOneOrFail(EmailOutbox, { key })).attempts).to.equal(2);
 
     const badKey = `test:${randomUUID()}`;
     behaviour = 'permanent';
-    const permanent = await env.run(acts().sendEmail, { key: badKey, to: 'x@invalid', subject: 'S', text: 'T' }).catch((e) => e);
+    const permanent: any = await env.run(acts().sendEmail, { key: badKey, to: 'x@invalid', subject: 'S', text: 'T' }).catch((e) => e);
     behaviour = 'ok';
     expect(permanent).to.be.instanceOf(ApplicationFailure);
     expect(permanent.nonRetryable).to.equal(true);
@@ -117,7 +117,7 @@ describe('notify activities (real Postgres, MockActivityEnvironment)', () => {
     const env = new MockActivityEnvironment(undefined, { logger: quietLogger });
     const key = `test:${randomUUID()}`;
     const userId = randomUUID();
-    const a = await env.run(acts().notifyInApp, { key, userId, kind: 'k', title: 't', body: 'b' });
+    const a: { notificationId: string; created: boolean } = await env.run(acts().notifyInApp, { key, userId, kind: 'k', title: 't', body: 'b' });
     const b = await env.run(acts().notifyInApp, { key, userId, kind: 'k', title: 't', body: 'b' });
     expect(a.created).to.equal(true);
     expect(b).to.deep.equal({ notificationId: a.notificationId, created: false });
