@@ -22,6 +22,7 @@ import { loadConfig, ConfigError } from '../config';
 import { startAnthropicStandIn } from './standins/anthropic';
 import { startOpenAiStandIn } from './standins/openai';
 import type { AiStandIn } from './standins/ai-script';
+import { startStripeMock, stripeMockBinary } from './standins/stripe-mock';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 
@@ -135,6 +136,28 @@ async function main() {
     say(`${label}: no ${prefix}_API_KEY, sandbox stand-in on ${standIn.url} (script it: POST ${standIn.url}/__standin/script {"behaviours":[529,"hang"]})`);
   }
   if (standInCount === aiStandIns.length) childEnv.AI_SANDBOX = 'true';
+
+  // Billing: without STRIPE_SECRET_KEY, stripe-mock (when installed) with dev settings; the
+  // webhook secret is known so you can sign test events (stripe.webhooks.generateTestHeaderString).
+  // Without either, billing answers 503 naming the missing setting.
+  if (!process.env.STRIPE_SECRET_KEY && stripeMockBinary()) {
+    const stripeMock = await startStripeMock({ logFile: join(logDir, 'stripe-mock.log'), port: Number(process.env.DEV_STRIPE_MOCK_PORT ?? 0) });
+    stoppers.push({ name: 'stripe-mock', stop: () => stripeMock.stop() });
+    childEnv.STRIPE_SECRET_KEY = 'sk_test_dev';
+    childEnv.STRIPE_API_BASE = stripeMock.url;
+    childEnv.STRIPE_WEBHOOK_SECRET = process.env.STRIPE_WEBHOOK_SECRET || 'whsec_dev_horse_tempo';
+    for (const [name, value] of Object.entries({
+      STRIPE_PRICE_PREMIUM_MONTHLY: 'price_dev_premium_monthly',
+      STRIPE_PRICE_PREMIUM_YEARLY: 'price_dev_premium_yearly',
+      STRIPE_PRICE_PRO_MONTHLY: 'price_dev_pro_monthly',
+      STRIPE_PRICE_PRO_YEARLY: 'price_dev_pro_yearly',
+    })) {
+      childEnv[name] = process.env[name] || value;
+    }
+    say(`Stripe: no STRIPE_SECRET_KEY, stripe-mock on ${stripeMock.url} (webhook secret ${childEnv.STRIPE_WEBHOOK_SECRET})`);
+  } else if (!process.env.STRIPE_SECRET_KEY) {
+    say('Stripe: no STRIPE_SECRET_KEY and no stripe-mock (HORSE_TEMPO_STRIPE_MOCK): billing answers 503');
+  }
 
   // --- migrations ---
   const orm = await createOrm({ databaseUrl: childEnv.DATABASE_URL });

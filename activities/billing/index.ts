@@ -183,6 +183,7 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
           drift.userId,
           { eventId: `reconcile:${input.runKey}:${drift.subscriptionId}`, type: 'reconcile', objectId: drift.subscriptionId, created: Math.floor(Date.now() / 1000) },
           user.plan,
+          config.BILLING_GRACE_DAYS,
         );
         logger.info({ userId: drift.userId, subscriptionId: drift.subscriptionId, reason: drift.reason }, 'billing drift: workflow signalled');
         signalled += 1;

@@ -12,13 +12,13 @@ import { PlanKey, UserIdKey } from '../../workflows/search-attributes';
  * (a closed earlier run is followed by a new one). Used by the webhook, the manual refresh
  * and the nightly reconcile.
  */
-export async function deliverBillingEvent(client: Client, userId: string, event: BillingEventRef, plan: Plan): Promise<void> {
+export async function deliverBillingEvent(client: Client, userId: string, event: BillingEventRef, plan: Plan, graceDays: number): Promise<void> {
   await client.workflow.signalWithStart<typeof subscriptionLifecycle, [BillingEventRef]>('subscriptionLifecycle', {
     workflowId: subscriptionWorkflowId(userId),
     taskQueue: TaskQueue.billing,
     signal: stripeEventSignal,
     signalArgs: [event],
-    args: [{ userId }],
+    args: [{ userId, graceDays }],
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     typedSearchAttributes: [
       { key: UserIdKey, value: userId },

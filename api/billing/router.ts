@@ -186,7 +186,7 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
       if (!row?.stripeSubscriptionId && !account.stripeCustomerId) throw new HttpError(409, 'No Stripe subscription yet: start one with POST /api/billing/checkout');
       const client = await deps.temporal.client();
       const now = Date.now();
-      await deliverBillingEvent(client, user.id, { eventId: `refresh:${user.id}:${now}`, type: 'reconcile', objectId: row?.stripeSubscriptionId ?? '', created: Math.floor(now / 1000) }, account.plan);
+      await deliverBillingEvent(client, user.id, { eventId: `refresh:${user.id}:${now}`, type: 'reconcile', objectId: row?.stripeSubscriptionId ?? '', created: Math.floor(now / 1000) }, account.plan, config.BILLING_GRACE_DAYS);
       return { workflowId: subscriptionWorkflowId(user.id), refreshing: true };
     },
   );

@@ -101,7 +101,7 @@ export function createWebhooksRouter(deps: AppDeps, ctx: MountContext) {
       }
       try {
         const client = await deps.temporal.client();
-        await deliverBillingEvent(client, user.id, { eventId: event.id, type: event.type, objectId: obj.id ?? '', created: event.created }, user.plan);
+        await deliverBillingEvent(client, user.id, { eventId: event.id, type: event.type, objectId: obj.id ?? '', created: event.created }, user.plan, deps.config.BILLING_GRACE_DAYS);
       } catch (err) {
         // Not marked as signalled: Stripe retries the delivery and we try again.
         log.error({ err }, 'could not signal the subscription workflow');
