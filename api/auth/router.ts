@@ -23,16 +23,9 @@ export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistr
 
   async function userView(em: EntityManager, user: User) {
     const authUser = await loadAuthUser(deps.orm, user.id, 'jwt');
-    return {
-      id: user.id,
-      email: user.email,
-      firstName: user.firstName,
-      lastName: user.lastName,
-      plan: user.plan,
-      defaultOrganizationId: authUser?.defaultOrganizationId ?? null,
-      organizations: authUser?.memberships ?? [],
-      credits: await getBalance(em, user.id),
-    };
+    if (!authUser) throw new HttpError(404, 'User not found');
+    const { memberships, via: _via, tokenVersion: _tv, ...profile } = authUser;
+    return { ...profile, organizations: memberships, credits: await getBalance(em, user.id) };
   }
   const pair = async (em: EntityManager, user: User, tokens: IssuedTokens) => ({ ...tokens, user: await userView(em, user) });
 
