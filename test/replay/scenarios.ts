@@ -8,6 +8,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
 import { reconcileAnalyses } from '../../workflows/analysis/reconcile';
 import { progressQuery } from '../../workflows/analysis/messages';
+import { subscriptionLifecycle } from '../../workflows/billing/subscriptionLifecycle';
+import { billingReconcile } from '../../workflows/billing/billingReconcile';
+import { stripeEventSignal } from '../../workflows/billing/messages';
 
 /**
  * One representative run per workflow, with canned activity results. Captured once into
@@ -63,6 +66,8 @@ export const replayScenarios: ReplayScenario[] = [
   listingScenario(),
   analyzeVideoScenario(),
   reconcileAnalysesScenario(),
+  subscriptionScenario(),
+  billingReconcileScenario(),
 ];
 
 /** A listing renewed once (both timers move), reminded before the new expiry, then expired. */
@@ -133,5 +138,65 @@ function reconcileAnalysesScenario(): ReplayScenario {
     workflowType: 'reconcileAnalyses',
     activities: () => ({ reconcileStaleAnalyses: async () => ({ checked: 2, started: ['a1'], failed: ['a2'] }) }),
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(reconcileAnalyses, { taskQueue, workflowId, args: [{ olderThanMinutes: 10 }] }),
+  };
+}
+
+/** Checkout, then cancel at the period end: activation, credits, the period-end timer, expiry. */
+function subscriptionScenario(): ReplayScenario {
+  return {
+    name: 'subscription',
+    workflowType: 'subscriptionLifecycle',
+    activities: () => {
+      const start = Date.now();
+      const snapshot = (over: object) => ({
+        subscriptionId: 'sub_1',
+        customerId: 'cus_1',
+        stripeStatus: 'active',
+        plan: 'premium',
+        interval: 'month',
+        currentPeriodStart: new Date(start).toISOString(),
+        currentPeriodEnd: new Date(start + 30 * 86_400_000).toISOString(),
+        cancelAtPeriodEnd: false,
+        trialEnd: null,
+        ...over,
+      });
+      const truths = [snapshot({}), snapshot({ cancelAtPeriodEnd: true }), snapshot({ cancelAtPeriodEnd: true, stripeStatus: 'canceled' })];
+      let fetches = 0;
+      return {
+        fetchStripeSubscription: async () => truths[Math.min(fetches++, truths.length - 1)],
+        applyEntitlements: async (s: { plan: string }) => ({ plan: s.plan }),
+        grantPlanCredits: async () => ({ balance: 30, reserved: 0 }),
+        cancelStripeSubscription: async () => ({ status: 'canceled' }),
+        sendEmail: async () => ({ status: 'sent', outboxId: 'o1' }),
+        notifyInApp: async () => ({ notificationId: 'n1', created: true }),
+      };
+    },
+    run: async (env, { taskQueue, workflowId }) => {
+      const created = Math.floor(Date.now() / 1000);
+      const handle = await env.client.workflow.signalWithStart(subscriptionLifecycle, {
+        taskQueue,
+        workflowId,
+        args: [{ userId: 'u1', graceDays: 14 }],
+        signal: stripeEventSignal,
+        signalArgs: [{ eventId: 'evt_1', type: 'checkout.session.completed', objectId: 'cs_1', created }],
+      });
+      await handle.signal(stripeEventSignal, { eventId: 'evt_2', type: 'customer.subscription.updated', objectId: 'sub_1', created });
+      return handle.result();
+    },
+  };
+}
+
+/** One nightly billing reconcile: a drifted user found and signalled. */
+function billingReconcileScenario(): ReplayScenario {
+  const drift = { userId: 'u1', subscriptionId: 'sub_1', reason: 'status active locally, past_due at Stripe' };
+  return {
+    name: 'billing-reconcile',
+    workflowType: 'billingReconcile',
+    activities: () => ({
+      findBillingDrift: async () => ({ drifts: [drift], checked: 3, nextCursor: null }),
+      findUntrackedSubscriptions: async () => [],
+      signalSubscriptionWorkflows: async () => ({ signalled: 1 }),
+    }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(billingReconcile, { taskQueue, workflowId, args: [{}] }),
   };
 }
