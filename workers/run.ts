@@ -19,6 +19,17 @@ const quietBundlerLogger = {
   error: (m: string, meta?: unknown) => console.error(m, meta ?? ''),
 };
 
+/**
+ * Gestation and listing workflows sleep for weeks between steps: keeping thousands of
+ * them cached costs ~1–2 MB each (bench/gestation-workflows.ts measured 4.5 GB for 10,000
+ * with the default cache), while replaying one on wake costs tens of milliseconds. Their
+ * queues get a small cache; the busy, short-lived queues keep the SDK's default.
+ */
+const MAX_CACHED_WORKFLOWS: Partial<Record<TaskQueue, number>> = {
+  reminders: 250,
+  marketplace: 250,
+};
+
 export interface RunningWorkers {
   /** Resolves when every worker has stopped. */
   done: Promise<void>;
@@ -47,6 +58,7 @@ export async function startWorkers(opts: {
         workflowBundle: bundle,
         activities,
         shutdownGraceTime: '10s',
+        ...(MAX_CACHED_WORKFLOWS[taskQueue] ? { maxCachedWorkflows: MAX_CACHED_WORKFLOWS[taskQueue] } : {}),
       }),
     ),
   );
