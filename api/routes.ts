@@ -3,6 +3,7 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { AppDeps } from './deps';
 import { createHorsesRouter } from './horses/router';
 import { createNotificationsRouter } from './notifications/router';
+import { createOrganizationsRouter } from './organizations/router';
 import { createBreedingRouter } from './breeding/router';
 import { createMarketplaceRouter } from './marketplace/router';
 import { createAnalysesRouter } from './analyses/router';
@@ -22,6 +23,7 @@ export interface MountContext {
 export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountContext): void {
   app.use('/api/horses', createHorsesRouter(ctx));
   app.use('/api/notifications', createNotificationsRouter(ctx));
+  app.use('/api/organizations', createOrganizationsRouter(ctx));
   app.use('/api/breeding', createBreedingRouter(deps, ctx));
   app.use('/api/marketplace', createMarketplaceRouter(deps, ctx));
   app.use('/api/uploads', createUploadsRouter(deps, ctx));

@@ -6,18 +6,18 @@ import { User, Organization, Membership, RefreshToken, ApiKey } from './accounts
 import { Horse } from './horses';
 import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
-import { Analysis, AnalysisCacheEntry } from './analysis';
 import { Subscription, StripeEvent } from './billing';
 import { Listing, ListingFavorite } from './marketplace';
+import { Analysis, AnalysisCacheEntry } from './analysis';
 import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from './breeding';
 
 export * from './accounts';
 export * from './horses';
 export * from './credits';
-export * from './marketplace';
 export * from './notifications';
-export * from './analysis';
 export * from './billing';
+export * from './marketplace';
+export * from './analysis';
 export * from './breeding';
 
 export const entities = [
@@ -29,14 +29,14 @@ export const entities = [
   Horse,
   CreditAccount,
   CreditTransaction,
-  Listing,
-  ListingFavorite,
   EmailOutbox,
   Notification,
-  Analysis,
-  AnalysisCacheEntry,
   Subscription,
   StripeEvent,
+  Listing,
+  ListingFavorite,
+  Analysis,
+  AnalysisCacheEntry,
   Pregnancy,
   PregnancyCheck,
   ReminderLog,

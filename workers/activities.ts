@@ -10,8 +10,8 @@ import { createAnalysisReconcileActivities } from '../activities/analysis/reconc
 import { createAccountsActivities } from '../activities/accounts';
 import { createNotifyActivities } from '../activities/notify';
 import { createBillingActivities } from '../activities/billing';
-import { createBreedingActivities } from '../activities/breeding';
 import { createMarketplaceActivities } from '../activities/marketplace';
+import { createBreedingActivities } from '../activities/breeding';
 
 /** What activities need from the outside world; the worker entrypoint (or a test) wires it. */
 export interface WorkerDeps {
@@ -31,10 +31,10 @@ export function createActivities(deps: WorkerDeps) {
     ...createAccountsActivities(deps),
     ...createNotifyActivities(deps),
     ...createBillingActivities(deps),
-    ...createBreedingActivities(deps),
     ...createAnalysisActivities(deps),
-    ...createMarketplaceActivities(deps),
     ...createAnalysisReconcileActivities(deps),
+    ...createMarketplaceActivities(deps),
+    ...createBreedingActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;
