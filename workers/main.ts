@@ -6,11 +6,10 @@ import { createOrm } from '../entities/orm';
 import { createStorage } from '../adapters/storage';
 import { createAiClients } from '../adapters/ai';
 import { TemporalGateway } from '../adapters/temporal/client';
-import { ensureAnalysisReconcileSchedule } from './analysis-schedule';
 import { ALL_TASK_QUEUES, type TaskQueue } from '../workflows/queues';
 import { startWorkers } from './run';
 import { createStripeClient } from '../adapters/stripe';
-import { ensureBillingSchedules } from './schedules';
+import { ensureSchedules } from './schedules';
 
 /** Worker entrypoint: WORKER_QUEUES=analysis,billing runs only those queues (default: all). */
 async function main() {
@@ -42,16 +41,12 @@ async function main() {
     queues,
   });
   logger.info({ queues: queues.length ? queues : ALL_TASK_QUEUES, mailer: mailer.name }, 'workers running');
-  if (!queues.length || queues.includes('analysis')) {
-    const gateway = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-    await gateway
-      .client()
-      .then((client) => ensureAnalysisReconcileSchedule(client))
-      .then((r) => logger.info({ schedule: 'analysis-reconcile', result: r }, 'schedule checked'))
-      .catch((err) => logger.error({ err }, 'could not create the analysis-reconcile schedule'))
-      .finally(() => gateway.close());
-  }
-  if (!queues.length || queues.includes('billing')) await ensureBillingSchedules(config, logger);
+  const gateway = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  await gateway
+    .client()
+    .then((client) => ensureSchedules(client, config, queues, logger))
+    .catch((err) => logger.error({ err }, 'could not reach Temporal to check the schedules'))
+    .finally(() => gateway.close());
   const stop = async (signal: string) => {
     logger.info({ signal }, 'workers shutting down (finishing in-flight tasks)');
     await workers.shutdown();

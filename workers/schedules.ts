@@ -1,20 +1,32 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
-import { TaskQueue } from '../workflows/queues';
+import { ALL_TASK_QUEUES, TaskQueue } from '../workflows/queues';
 import type { Config } from '../config';
 import type { Logger } from '../adapters/logger';
-import { TemporalGateway } from '../adapters/temporal/client';
 
-export const BILLING_RECONCILE_SCHEDULE_ID = 'billing-reconcile';
+/**
+ * Temporal Schedules (not cron rows): the safety nets and periodic jobs. Each is created
+ * when a worker polling its queue starts, and updated when it exists, so a changed spec
+ * (e.g. BILLING_RECONCILE_CRON) takes effect on the next deploy. Ops see, pause and
+ * trigger them in the Temporal UI under "Schedules".
+ */
+export const ScheduleId = {
+  billingReconcile: 'billing-reconcile',
+  analysisReconcile: 'analysis-reconcile',
+  accountsReconcile: 'accounts-reconcile',
+  freePlanCredits: 'free-plan-credits',
+} as const;
+export const BILLING_RECONCILE_SCHEDULE_ID = ScheduleId.billingReconcile;
+export const ANALYSIS_RECONCILE_SCHEDULE_ID = ScheduleId.analysisReconcile;
 export const DEFAULT_BILLING_RECONCILE_CRON = '30 3 * * *';
 
-function billingReconcileOptions(cron: string): ScheduleOptions {
+export function billingReconcileSchedule(cron: string = DEFAULT_BILLING_RECONCILE_CRON): ScheduleOptions {
   return {
-    scheduleId: BILLING_RECONCILE_SCHEDULE_ID,
+    scheduleId: ScheduleId.billingReconcile,
     spec: { cronExpressions: [cron] },
     action: {
       type: 'startWorkflow',
       workflowType: 'billingReconcile',
-      workflowId: BILLING_RECONCILE_SCHEDULE_ID,
+      workflowId: ScheduleId.billingReconcile,
       args: [{}],
       taskQueue: TaskQueue.billing,
       workflowRunTimeout: '2 hours',
@@ -23,13 +35,58 @@ function billingReconcileOptions(cron: string): ScheduleOptions {
   };
 }
 
-/**
- * The nightly `billing-reconcile` Schedule (compares Stripe with the database and signals
- * drifted subscription workflows). Created at worker start; when it exists already its spec
- * and action are updated, so a changed BILLING_RECONCILE_CRON takes effect. Idempotent.
- */
-export async function ensureBillingReconcileSchedule(client: Client, opts: { cron?: string } = {}): Promise<'created' | 'updated'> {
-  const options = billingReconcileOptions(opts.cron ?? DEFAULT_BILLING_RECONCILE_CRON);
+export function analysisReconcileSchedule(opts: { every?: string; olderThanMinutes?: number } = {}): ScheduleOptions {
+  return {
+    scheduleId: ScheduleId.analysisReconcile,
+    spec: { intervals: [{ every: (opts.every ?? '5 minutes') as '5 minutes' }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'reconcileAnalyses',
+      workflowId: ScheduleId.analysisReconcile,
+      args: [{ olderThanMinutes: opts.olderThanMinutes ?? 10 }],
+      taskQueue: TaskQueue.analysis,
+      workflowRunTimeout: '10 minutes',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10 minutes' },
+  };
+}
+
+/** Starts the welcome workflow of users whose register could not reach Temporal. */
+export function accountsReconcileSchedule(): ScheduleOptions {
+  return {
+    scheduleId: ScheduleId.accountsReconcile,
+    spec: { intervals: [{ every: '15 minutes' }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'reconcileWelcomes',
+      workflowId: ScheduleId.accountsReconcile,
+      args: [{}],
+      taskQueue: TaskQueue.accounts,
+      workflowRunTimeout: '10 minutes',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+  };
+}
+
+/** Resets free-plan credits to the plan's monthly allowance on the 1st of each month. */
+export function freePlanCreditsSchedule(): ScheduleOptions {
+  return {
+    scheduleId: ScheduleId.freePlanCredits,
+    spec: { cronExpressions: ['0 1 1 * *'] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'grantFreePlanCredits',
+      workflowId: ScheduleId.freePlanCredits,
+      args: [{}],
+      taskQueue: TaskQueue.accounts,
+      workflowRunTimeout: '2 hours',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '3 days' },
+  };
+}
+
+/** Creates the schedule, or brings an existing one to these spec, action and policies. */
+export async function ensureSchedule(client: Client, options: ScheduleOptions): Promise<'created' | 'updated'> {
   try {
     await client.schedule.create(options);
     return 'created';
@@ -37,7 +94,9 @@ export async function ensureBillingReconcileSchedule(client: Client, opts: { cro
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
   try {
-    await client.schedule.getHandle(BILLING_RECONCILE_SCHEDULE_ID).update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } }));
+    await client.schedule
+      .getHandle(options.scheduleId)
+      .update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } } as never));
     return 'updated';
   } catch (err) {
     // Deleted between our create and update: create it again.
@@ -47,15 +106,26 @@ export async function ensureBillingReconcileSchedule(client: Client, opts: { cro
   }
 }
 
-/** Worker start-up: makes sure the billing Schedules exist; a failure is logged, not fatal. */
-export async function ensureBillingSchedules(config: Config, logger: Logger): Promise<void> {
-  const gateway = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
-  try {
-    const result = await ensureBillingReconcileSchedule(await gateway.client(), { cron: config.BILLING_RECONCILE_CRON });
-    logger.info({ schedule: BILLING_RECONCILE_SCHEDULE_ID, result }, 'schedule checked');
-  } catch (err) {
-    logger.error({ err }, `could not create the ${BILLING_RECONCILE_SCHEDULE_ID} schedule`);
-  } finally {
-    await gateway.close();
+/** The schedules whose workflows run on the given queues (all queues when empty). */
+export function schedulesFor(config: Pick<Config, 'BILLING_RECONCILE_CRON'>, queues: readonly TaskQueue[]): ScheduleOptions[] {
+  const polled = new Set(queues.length ? queues : ALL_TASK_QUEUES);
+  const all: [TaskQueue, ScheduleOptions][] = [
+    [TaskQueue.billing, billingReconcileSchedule(config.BILLING_RECONCILE_CRON)],
+    [TaskQueue.analysis, analysisReconcileSchedule()],
+    [TaskQueue.accounts, accountsReconcileSchedule()],
+    [TaskQueue.accounts, freePlanCreditsSchedule()],
+  ];
+  return all.filter(([queue]) => polled.has(queue)).map(([, options]) => options);
+}
+
+/** Worker start-up: makes sure the schedules exist; a failure is logged, not fatal. */
+export async function ensureSchedules(client: Client, config: Pick<Config, 'BILLING_RECONCILE_CRON'>, queues: readonly TaskQueue[], logger: Logger): Promise<void> {
+  for (const options of schedulesFor(config, queues)) {
+    try {
+      const result = await ensureSchedule(client, options);
+      logger.info({ schedule: options.scheduleId, result }, 'schedule checked');
+    } catch (err) {
+      logger.error({ err, schedule: options.scheduleId }, 'could not create or update the schedule');
+    }
   }
 }

@@ -2,6 +2,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { MikroORM } from '../../entities/orm';
 import { User } from '../../entities';
 import { ErrorType } from '../../domain/errors';
+import { entitlementsOf } from '../../domain/plans';
+import { grantPeriodCredits } from '../../entities/credit-ledger';
 
 export interface UserProfile {
   userId: string;
@@ -36,6 +38,22 @@ export function createAccountsActivities(deps: { orm: MikroORM }) {
           [input.olderThanMinutes, input.withinDays, input.limit],
         );
       return rows.map((r) => r.id);
+    },
+
+    /**
+     * Resets one page of free-plan users to the free monthly allowance. Keyed per user and
+     * period, so a retried page or a re-run of the month grants nothing twice.
+     */
+    async grantFreePlanCreditsBatch(input: { period: string; afterId: string | null; limit: number }): Promise<{ granted: number; lastId: string | null }> {
+      const em = deps.orm.em.fork();
+      const users = await em.find(
+        User,
+        { plan: 'free', ...(input.afterId ? { id: { $gt: input.afterId } } : {}) },
+        { orderBy: { id: 'asc' }, limit: input.limit },
+      );
+      const amount = entitlementsOf('free').monthlyAnalysisCredits;
+      for (const u of users) await grantPeriodCredits(em.fork(), u.id, amount, `grant:${u.id}:free:${input.period}`, `free plan ${input.period}`);
+      return { granted: users.length, lastId: users.length === input.limit ? users[users.length - 1].id : null };
     },
   };
 }

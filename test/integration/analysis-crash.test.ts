@@ -8,7 +8,7 @@ import { logDir } from '../support/infra';
 import { startService, type Service } from '../../scripts/lib/process';
 import { ALL_TASK_QUEUES } from '../../workflows/queues';
 import { Analysis, CreditTransaction, Notification } from '../../entities';
-import { ANALYSIS_RECONCILE_SCHEDULE_ID } from '../../workers/analysis-schedule';
+import { ANALYSIS_RECONCILE_SCHEDULE_ID } from '../../workers/schedules';
 
 /**
  * The analysis worker runs as a real child process (`node --import tsx workers/main.ts`, WORKER_QUEUES=analysis)

@@ -10,7 +10,7 @@ import { AnalysisResultSchema, PROMPT_VERSION, cacheKeyOf } from '../../domain/a
 import { analysisWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
 import { reconcileAnalyses } from '../../workflows/analysis/reconcile';
-import { ANALYSIS_RECONCILE_SCHEDULE_ID, ensureAnalysisReconcileSchedule } from '../../workers/analysis-schedule';
+import { ANALYSIS_RECONCILE_SCHEDULE_ID, analysisReconcileSchedule, ensureSchedule } from '../../workers/schedules';
 
 describe('AI video analysis through the HTTP API', () => {
   let stack: TestStack;
@@ -343,8 +343,8 @@ describe('AI video analysis through the HTTP API', () => {
     it('creates the analysis-reconcile Schedule once (idempotent)', async () => {
       const client = await stack.temporal.client();
       await client.schedule.getHandle(ANALYSIS_RECONCILE_SCHEDULE_ID).delete().catch(() => {});
-      expect(await ensureAnalysisReconcileSchedule(client)).to.equal('created');
-      expect(await ensureAnalysisReconcileSchedule(client)).to.equal('exists');
+      expect(await ensureSchedule(client, analysisReconcileSchedule())).to.equal('created');
+      expect(await ensureSchedule(client, analysisReconcileSchedule())).to.equal('updated');
       const d = await client.schedule.getHandle(ANALYSIS_RECONCILE_SCHEDULE_ID).describe();
       expect(d.action).to.include({ type: 'startWorkflow', workflowType: 'reconcileAnalyses', taskQueue: TaskQueue.analysis });
       await client.schedule.getHandle(ANALYSIS_RECONCILE_SCHEDULE_ID).delete();

@@ -4,7 +4,7 @@ import Stripe from 'stripe';
 import { startTestStack, TEST_BILLING, type TestStack } from '../support/stack';
 import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
 import type { StripeMock } from '../../scripts/standins/stripe-mock';
-import { BILLING_RECONCILE_SCHEDULE_ID, ensureBillingReconcileSchedule } from '../../workers/schedules';
+import { BILLING_RECONCILE_SCHEDULE_ID, billingReconcileSchedule, ensureSchedule } from '../../workers/schedules';
 import { billingReconcile } from '../../workflows/billing/billingReconcile';
 import { TaskQueue } from '../../workflows/queues';
 
@@ -212,8 +212,8 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
   it('creates the billing-reconcile Schedule idempotently (create, then update)', async () => {
     const client = await stack.temporal.client();
     await client.schedule.getHandle(BILLING_RECONCILE_SCHEDULE_ID).delete().catch(() => {});
-    expect(await ensureBillingReconcileSchedule(client, { cron: '15 2 * * *' })).to.equal('created');
-    expect(await ensureBillingReconcileSchedule(client, { cron: '45 4 * * *' })).to.equal('updated');
+    expect(await ensureSchedule(client, billingReconcileSchedule('15 2 * * *'))).to.equal('created');
+    expect(await ensureSchedule(client, billingReconcileSchedule('45 4 * * *'))).to.equal('updated');
     const described = await client.schedule.getHandle(BILLING_RECONCILE_SCHEDULE_ID).describe();
     expect(described.action).to.include({ type: 'startWorkflow', workflowType: 'billingReconcile', taskQueue: TaskQueue.billing });
     expect(JSON.stringify(described.spec)).to.contain('"hour":[{"start":4');

@@ -9,6 +9,7 @@ import { getBalance, grantPeriodCredits, reserveCredits, settleReservation } fro
 import { CreditTransaction, EmailOutbox, Notification } from '../../entities';
 import { DomainError, ErrorType } from '../../domain/errors';
 import { createNotifyActivities, type EmailResult } from '../../activities/notify';
+import { createAccountsActivities } from '../../activities/accounts';
 import { PermanentEmailError, type Mailer, type OutgoingEmail } from '../../adapters/email/mailer';
 import { createLogger } from '../../adapters/logger';
 
@@ -136,7 +137,6 @@ describe('findUsersMissingWelcome (real Postgres)', () => {
   });
 
   it('finds recent users older than the threshold with no welcome email in the outbox', async () => {
-    const { createAccountsActivities } = await import('../../activities/accounts');
     const conn = orm.em.fork().getConnection();
     const insert = async (minutesAgo: number) => {
       const id = randomUUID();
@@ -154,5 +154,42 @@ describe('findUsersMissingWelcome (real Postgres)', () => {
     const found = await createAccountsActivities({ orm }).findUsersMissingWelcome({ olderThanMinutes: 10, withinDays: 7, limit: 10_000 });
     expect(found).to.include(missing);
     expect(found).not.to.include.members([welcomed, fresh, ancient]);
+  });
+});
+
+describe('grantFreePlanCreditsBatch (real Postgres)', () => {
+  let orm: MikroORM;
+  before(async function () {
+    this.timeout(120_000);
+    orm = await createOrm({ databaseUrl: (await testDatabase()).url });
+  });
+  after(async () => {
+    await orm?.close();
+  });
+
+  it('resets free users to the monthly allowance once per period and leaves paid users alone', async () => {
+    const conn = orm.em.fork().getConnection();
+    const insert = async (plan: string) => {
+      const id = randomUUID();
+      await conn.execute(`insert into users (id, created_at, updated_at, email, password_hash, first_name, last_name, plan) values (?, now(), now(), ?, 'x', 'A', 'B', ?)`, [id, `${id}@example.test`, plan]);
+      return id;
+    };
+    const free = await insert('free');
+    const paid = await insert('pro');
+    await grantPeriodCredits(orm.em.fork(), paid, 150, `grant:${paid}:p`, 'pro');
+    await grantPeriodCredits(orm.em.fork(), free, 3, `grant:${free}:signup`, 'signup');
+    await reserveCredits(orm.em.fork(), free, 3, `${free}:spent`, 'used');
+    await settleReservation(orm.em.fork(), free, 3, `${free}:spent`, 'commit', 'used');
+    expect(await getBalance(orm.em.fork(), free)).to.deep.equal({ balance: 0, reserved: 0 });
+
+    const acts = createAccountsActivities({ orm });
+    const period = `t-${randomUUID().slice(0, 8)}`;
+    let afterId: string | null = null;
+    do afterId = (await acts.grantFreePlanCreditsBatch({ period, afterId, limit: 1000 })).lastId;
+    while (afterId);
+    await acts.grantFreePlanCreditsBatch({ period, afterId: null, limit: 100_000 });
+    expect(await getBalance(orm.em.fork(), free)).to.deep.equal({ balance: 3, reserved: 0 });
+    expect(await getBalance(orm.em.fork(), paid)).to.deep.equal({ balance: 150, reserved: 0 });
+    expect(await orm.em.fork().count(CreditTransaction, { key: `grant:${free}:free:${period}` })).to.equal(1);
   });
 });

@@ -1,5 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { welcomeWorkflow } from '../../workflows/accounts/welcome';
+import { reconcileWelcomes } from '../../workflows/accounts/reconcileWelcomes';
+import { grantFreePlanCredits } from '../../workflows/accounts/grantFreePlanCredits';
 import { gestationTracking } from '../../workflows/breeding/gestationTracking';
 import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/breeding/messages';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
@@ -36,6 +38,23 @@ export const replayScenarios: ReplayScenario[] = [
       notifyInApp: async () => ({ notificationId: 'n1', created: true }),
     }),
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(welcomeWorkflow, { taskQueue, workflowId, args: [{ userId: 'u1' }] }),
+  },
+  {
+    // A reconcile pass that starts one missing welcome workflow (the child is abandoned).
+    name: 'reconcile-welcomes',
+    workflowType: 'reconcileWelcomes',
+    activities: () => ({ findUsersMissingWelcome: async () => ['u-replay'] }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(reconcileWelcomes, { taskQueue, workflowId, args: [{}] }),
+  },
+  {
+    // Two pages of free-plan users.
+    name: 'free-plan-credits',
+    workflowType: 'grantFreePlanCredits',
+    activities: () => {
+      let page = 0;
+      return { grantFreePlanCreditsBatch: async () => (++page === 1 ? { granted: 2, lastId: 'u2' } : { granted: 1, lastId: null }) };
+    },
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(grantFreePlanCredits, { taskQueue, workflowId, args: [{ period: '2026-12', pageSize: 2 }] }),
   },
   {
     // A whole pregnancy: reminders, twins flagged, a cover-date correction, the foaling.
