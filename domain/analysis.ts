@@ -47,14 +47,23 @@ const EXTENSION: Record<string, string> = {
   'video/mpeg': 'mpg',
   'video/3gpp': '3gp',
 };
-export const isVideoContentType = (ct: string) => (VIDEO_CONTENT_TYPES as readonly string[]).includes(ct.toLowerCase().split(';')[0].trim());
-export const videoExtension = (ct: string) => EXTENSION[ct.toLowerCase().split(';')[0].trim()] ?? 'bin';
+/** The bare media type: `Video/MP4; codecs="avc1"` → `video/mp4` (what uploads are signed and checked with). */
+export const bareMediaType = (ct: string) => ct.split(';')[0].trim().toLowerCase();
+export const isVideoContentType = (ct: string) => (VIDEO_CONTENT_TYPES as readonly string[]).includes(bareMediaType(ct));
+export const videoExtension = (ct: string) => EXTENSION[bareMediaType(ct)] ?? 'bin';
 
 /** Object keys: every object lives under its organization's prefix. */
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 export const videoKeyPrefix = (organizationId: string) => `orgs/${organizationId}/videos/`;
 export const videoKey = (organizationId: string, id: string, contentType: string) => `${videoKeyPrefix(organizationId)}${id}.${videoExtension(contentType)}`;
-export const framesPrefix = (organizationId: string, analysisId: string) => `orgs/${organizationId}/analyses/${analysisId}/frames/`;
+/** Everything one analysis owns in storage (its video copy, its frames); deleted when it ends. */
+export const analysisPrefix = (organizationId: string, analysisId: string) => `orgs/${organizationId}/analyses/${analysisId}/`;
+export const framesPrefix = (organizationId: string, analysisId: string) => `${analysisPrefix(organizationId, analysisId)}frames/`;
+/**
+ * The analysis' own copy of the uploaded video. No upload token or presigned URL ever
+ * points here, so hash, probe and frames all read the same immutable bytes.
+ */
+export const analysisVideoKey = (organizationId: string, analysisId: string, ext: string) => `${analysisPrefix(organizationId, analysisId)}video.${ext}`;
 const VIDEO_KEY_RE = new RegExp(`^orgs/(${UUID})/videos/(${UUID})\\.([a-z0-9]{2,4})$`);
 /** The organization a video key belongs to, or null when the key is not one of ours. */
 export function parseVideoKey(key: string): { organizationId: string; id: string; ext: string } | null {
@@ -223,6 +232,15 @@ export function sandboxAnswer(type: AnalysisType): ModelAnswer {
     confidence: 0.5,
   };
 }
+
+/** Who ended an analysis row: its workflow, the API (start failed, cancel without workflow) or the reconcile. */
+export const ANALYSIS_CLOSERS = ['workflow', 'api', 'reconcile'] as const;
+export type AnalysisCloser = (typeof ANALYSIS_CLOSERS)[number];
+
+/** How long an `Idempotency-Key` of POST /api/analyses answers with the analysis it created. */
+export const IDEMPOTENCY_WINDOW_HOURS = 24;
+/** Idempotency-Key header: printable ASCII, 1-255 characters (a UUID is typical). */
+export const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
 /** Workflow progress, as the progress query reports it. */
 export const ANALYSIS_STAGES = ['queued', 'probing', 'cache', 'extracting', 'analyzing', 'fallback', 'saving', 'notifying', 'done', 'failed', 'canceled'] as const;

@@ -26,11 +26,29 @@ export interface VideoInfo {
   format: string;
 }
 
-/** ffprobe: is it a video, how long, how large. Throws InvalidVideoError with a clear reason. */
+/** The ffmpeg/ffprobe process ran and refused the input (vs. could not be started at all). */
+const refusedInput = (err: Error) => /exited with code/.test(err.message);
+/** The last line of ffmpeg's stderr that says something (fluent-ffmpeg appends stderr to the message). */
+function ffmpegReason(err: Error): string {
+  const lines = err.message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/exited with code/.test(l) && !/^(ffmpeg|ffprobe) version|^built with|^configuration:|^lib\w+ /.test(l));
+  return (lines.at(-1) ?? 'unknown error').replace(/^\S+: /, '').slice(0, 200);
+}
+
+/**
+ * ffprobe: is it a video, how long, how large. A file ffprobe cannot parse, without a video
+ * stream or of zero length throws InvalidVideoError with a clear reason; ffprobe itself
+ * failing to start is an ordinary (retryable) error.
+ */
 export function probeVideo(path: string): Promise<VideoInfo> {
   return new Promise((resolve, reject) => {
     ffmpeg.ffprobe(path, (err, data) => {
-      if (err) return reject(new InvalidVideoError('the file is not a readable video (ffprobe could not parse it)'));
+      if (err) {
+        if (!refusedInput(err)) return reject(err);
+        return reject(new InvalidVideoError(`the file is not a readable video (ffprobe: ${ffmpegReason(err)})`));
+      }
       const stream = data.streams.find((s) => s.codec_type === 'video' && s.codec_name !== 'mjpeg' && s.codec_name !== 'png');
       if (!stream) return reject(new InvalidVideoError('the file has no video stream'));
       const duration = Number(data.format.duration ?? stream.duration);
@@ -85,7 +103,10 @@ export async function extractFrames(
       .inputOptions(['-ss', t.toFixed(3)])
       .outputOptions(['-frames:v', '1', '-vf', scaleFilter(opts.maxEdge), '-q:v', '3', '-an'])
       .output(file);
-    await runFfmpeg(command, opts.signal);
+    await runFfmpeg(command, opts.signal).catch((err: Error) => {
+      if (opts.signal?.aborted || !refusedInput(err)) throw err;
+      throw new InvalidVideoError(`no frame could be decoded at ${t.toFixed(1)} s (ffmpeg: ${ffmpegReason(err)})`);
+    });
     frames.push(await readFile(file));
     opts.onFrame?.(i);
   }

@@ -1,9 +1,10 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, unlink, writeFile, readdir } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { bareMediaType } from '../../domain/analysis';
 import { assertSafeKey, type ObjectInfo, type StoragePort, type UploadRequest, type UploadTarget } from './port';
 
 /** What a local upload token grants: one key, one content type, at most `max` bytes, until `exp`. */
@@ -18,7 +19,7 @@ export interface UploadGrant {
 export class UploadRejected extends Error {
   override name = 'UploadRejected';
   constructor(
-    readonly status: 400 | 401 | 404 | 411 | 413 | 415,
+    readonly status: 400 | 401 | 404 | 409 | 411 | 413 | 415,
     message: string,
   ) {
     super(message);
@@ -26,11 +27,21 @@ export class UploadRejected extends Error {
 }
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
 
 /**
  * The embedded default: objects are files under a folder, uploads go to our own API
  * (`PUT /api/uploads/<token>`) with an HMAC-signed token that fixes key, content type,
- * size and expiry — the same guarantees a presigned S3 URL gives.
+ * size and expiry — the same guarantees a presigned S3 URL gives. Uploads are single-use:
+ * the key of a token is written once (a second PUT answers 409), so a video cannot be
+ * swapped after an analysis hashed it.
  */
 export class LocalStorage implements StoragePort {
   readonly driver = 'local' as const;
@@ -75,22 +86,28 @@ export class LocalStorage implements StoragePort {
   async createUpload(req: UploadRequest): Promise<UploadTarget> {
     assertSafeKey(req.key);
     const expiresAt = new Date(Date.now() + req.expiresInSeconds * 1000);
-    const token = this.signGrant({ key: req.key, contentType: req.contentType, max: req.size, exp: Math.floor(expiresAt.getTime() / 1000) });
-    return { url: `${this.uploadPath}/${token}`, method: 'PUT', headers: { 'content-type': req.contentType }, expiresAt };
+    const contentType = bareMediaType(req.contentType);
+    const token = this.signGrant({ key: req.key, contentType, max: req.size, exp: Math.floor(expiresAt.getTime() / 1000) });
+    return { url: `${this.uploadPath}/${token}`, method: 'PUT', headers: { 'content-type': contentType }, expiresAt };
   }
 
   /**
    * Streams an upload body to disk under the token's key. The content type must be the
-   * signed one; more bytes than granted abort the upload (413) and nothing is kept.
+   * signed one (parameters such as `codecs` are ignored); more bytes than granted abort the
+   * upload (413) and nothing is kept. Single-use: once the key holds an object, any further
+   * PUT with the token is refused (409) and the stored bytes stay as they are.
    */
   async acceptUpload(token: string, body: Readable, headers: { contentType?: string; contentLength?: number }): Promise<{ key: string; size: number }> {
     const grant = this.verifyToken(token);
-    const ct = (headers.contentType ?? '').split(';')[0].trim().toLowerCase();
-    if (ct !== grant.contentType.toLowerCase()) throw new UploadRejected(415, `Content-Type must be ${grant.contentType} (as declared for this upload), got "${ct || 'none'}"`);
+    const ct = bareMediaType(headers.contentType ?? '');
+    const expected = bareMediaType(grant.contentType);
+    if (ct !== expected) throw new UploadRejected(415, `Content-Type must be ${expected} (as declared for this upload), got "${ct || 'none'}"`);
     if (headers.contentLength !== undefined && headers.contentLength > grant.max) {
       throw new UploadRejected(413, `Upload is ${headers.contentLength} bytes but ${grant.max} were declared`);
     }
     const target = this.path(grant.key);
+    const alreadyUploaded = () => new UploadRejected(409, 'This upload URL was already used: ask for a new upload URL (POST /api/uploads)');
+    if (await exists(target)) throw alreadyUploaded();
     await mkdir(dirname(target), { recursive: true });
     const tmp = `${target}.${randomUUID()}.part`;
     let size = 0;
@@ -121,12 +138,18 @@ export class LocalStorage implements StoragePort {
         body.pipe(out);
       });
       if (size === 0) throw new UploadRejected(400, 'Empty upload');
-      await rename(tmp, target);
-      await writeFile(`${target}.meta.json`, JSON.stringify({ contentType: grant.contentType, size }));
+      // Metadata first, then link(): atomic and fails if the key exists, so of two concurrent
+      // PUTs exactly one wins and a stored object is never replaced.
+      await writeFile(`${target}.meta.json`, JSON.stringify({ contentType: expected, size }));
+      try {
+        await link(tmp, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyUploaded();
+        throw err;
+      }
       return { key: grant.key, size };
-    } catch (err) {
+    } finally {
       await rm(tmp, { force: true });
-      throw err;
     }
   }
 
@@ -173,9 +196,34 @@ export class LocalStorage implements StoragePort {
     await writeFile(`${target}.meta.json`, JSON.stringify({ contentType, size: (await stat(target)).size }));
   }
 
-  async downloadToFile(key: string, path: string): Promise<void> {
+  async downloadToFile(key: string, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    opts.signal?.throwIfAborted();
     await mkdir(dirname(path), { recursive: true });
-    await copyFile(this.path(key), path);
+    const tmp = `${path}.${randomUUID()}.part`;
+    try {
+      await copyFile(this.path(key), tmp);
+      await rename(tmp, path);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /**
+   * A hard link when possible: the copy keeps the bytes it had even if the source were
+   * replaced later (a replace is a rename, i.e. a new inode). Overwrites the target.
+   */
+  async copyObject(from: string, to: string): Promise<void> {
+    const source = this.path(from);
+    const target = this.path(to);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.${randomUUID()}.part`;
+    try {
+      await link(source, tmp).catch(() => copyFile(source, tmp));
+      await rename(tmp, target);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    await copyFile(`${source}.meta.json`, `${target}.meta.json`).catch(() => {});
   }
 
   async deletePrefix(prefix: string): Promise<number> {

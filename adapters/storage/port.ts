@@ -36,8 +36,13 @@ export interface StoragePort {
   readPrefix(key: string, length: number): Promise<Buffer>;
   getObject(key: string): Promise<Buffer>;
   putObject(key: string, body: Buffer | Readable, contentType: string): Promise<void>;
-  /** Copies the object into a local file (ffmpeg needs a seekable file). */
-  downloadToFile(key: string, path: string): Promise<void>;
+  /**
+   * Copies the object into a local file (ffmpeg needs a seekable file): written to a temp
+   * file of its own and renamed into place, so concurrent attempts never interleave.
+   */
+  downloadToFile(key: string, path: string, opts?: { signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<void>;
+  /** Copies an object to another key inside the store (server-side with S3). */
+  copyObject(from: string, to: string): Promise<void>;
   /** A local path to read the object directly, when the driver has one. */
   localPath?(key: string): string;
   deletePrefix(prefix: string): Promise<number>;

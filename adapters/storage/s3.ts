@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   S3Client,
   PutObjectCommand,
+  CopyObjectCommand,
   HeadObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -13,6 +15,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { bareMediaType } from '../../domain/analysis';
 import { assertSafeKey, type ObjectInfo, type StoragePort, type UploadRequest, type UploadTarget } from './port';
 
 export interface S3Settings {
@@ -27,7 +30,12 @@ export interface S3Settings {
 const notFound = (err: unknown) =>
   err instanceof S3ServiceException && (err.$metadata?.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey');
 
-/** S3 (AWS, MinIO, any S3-compatible server). Uploads are presigned PUTs bound to type and length. */
+/**
+ * S3 (AWS, MinIO, any S3-compatible server). Uploads are presigned PUTs whose signature
+ * covers content type, length and `If-None-Match: *` (a conditional write: S3 refuses a
+ * second PUT to an existing key with 412, so an upload URL is single-use where the server
+ * supports conditional writes). The analysis works on its own server-side copy anyway.
+ */
 export class S3Storage implements StoragePort {
   readonly driver = 's3' as const;
   readonly client: S3Client;
@@ -50,16 +58,17 @@ export class S3Storage implements StoragePort {
 
   async createUpload(req: UploadRequest): Promise<UploadTarget> {
     assertSafeKey(req.key);
-    const command = new PutObjectCommand({ Bucket: this.bucket, Key: req.key, ContentType: req.contentType, ContentLength: req.size });
-    // content-type and content-length are signed: a PUT with another type or size is refused by S3.
+    const contentType = bareMediaType(req.contentType);
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: req.key, ContentType: contentType, ContentLength: req.size, IfNoneMatch: '*' });
+    // content-type, content-length and if-none-match are signed headers: the client must send them as given.
     const url = await getSignedUrl(this.client, command, {
       expiresIn: req.expiresInSeconds,
-      signableHeaders: new Set(['content-type', 'content-length']),
+      signableHeaders: new Set(['content-type', 'content-length', 'if-none-match']),
     });
     return {
       url,
       method: 'PUT',
-      headers: { 'content-type': req.contentType, 'content-length': String(req.size) },
+      headers: { 'content-type': contentType, 'content-length': String(req.size), 'if-none-match': '*' },
       expiresAt: new Date(Date.now() + req.expiresInSeconds * 1000),
     };
   }
@@ -94,11 +103,27 @@ export class S3Storage implements StoragePort {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentType: contentType, ContentLength: data.length }));
   }
 
-  async downloadToFile(key: string, path: string): Promise<void> {
+  async downloadToFile(key: string, path: string, opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {}): Promise<void> {
     assertSafeKey(key);
-    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     await mkdir(dirname(path), { recursive: true });
-    await pipeline(out.Body as Readable, createWriteStream(path));
+    const tmp = `${path}.${randomUUID()}.part`;
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: opts.signal });
+      const body = out.Body as Readable;
+      let bytes = 0;
+      body.on('data', (c: Buffer) => opts.onProgress?.((bytes += c.length)));
+      await pipeline(body, createWriteStream(tmp), { signal: opts.signal });
+      await rename(tmp, path);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async copyObject(from: string, to: string): Promise<void> {
+    assertSafeKey(from);
+    assertSafeKey(to);
+    const source = `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`;
+    await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: source }));
   }
 
   async deletePrefix(prefix: string): Promise<number> {

@@ -161,6 +161,16 @@ describe('media adapter (ffprobe / ffmpeg)', function () {
     expect(err.message).to.match(/not a readable video/);
   });
 
+  it('classifies a text file that starts with G (looks like MPEG-TS to a lax sniff) as an invalid video with ffprobe’s reason', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const file = join(dir, 'g-text.ts');
+    writeFileSync(file, 'Good morning, this is a text file. '.repeat(30));
+    const err = await probeVideo(file).catch((e) => e);
+    expect(err).to.be.instanceOf(InvalidVideoError);
+    expect(err.message).to.match(/^the file is not a readable video \(ffprobe: .+\)$/);
+    expect(err.message).to.not.contain(file);
+  });
+
   it('extracts one JPEG per timestamp, scaled down to at most 1024 px on the long edge', async () => {
     const frames = await extractFrames(hd, [0.5, 1.5, 2.5], { outDir: join(dir, 'frames') });
     expect(frames).to.have.length(3);

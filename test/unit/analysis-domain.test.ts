@@ -9,6 +9,10 @@ import {
   cacheKeyOf,
   estimateCostUsd,
   frameTimestamps,
+  analysisPrefix,
+  analysisVideoKey,
+  bareMediaType,
+  framesPrefix,
   isVideoContentType,
   parseModelAnswer,
   parseVideoKey,
@@ -16,7 +20,7 @@ import {
   videoKey,
   PROMPT_VERSION,
 } from '../../domain/analysis';
-import { looksLikeVideo } from '../../adapters/media/sniff';
+import { SNIFF_BYTES, looksLikeVideo } from '../../adapters/media/sniff';
 
 const ORG = '3f2b8c1e-9a4d-4e5f-8b6a-1c2d3e4f5a6b';
 const ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -50,6 +54,17 @@ describe('analysis domain rules', () => {
     expect(isVideoContentType('Video/QuickTime; codecs=x')).to.equal(true);
     expect(isVideoContentType('application/pdf')).to.equal(false);
     expect(isVideoContentType('image/jpeg')).to.equal(false);
+  });
+
+  it('reduces a content type with parameters to the bare media type', () => {
+    expect(bareMediaType('video/mp4; codecs="avc1.42E01E, mp4a.40.2"')).to.equal('video/mp4');
+    expect(bareMediaType(' Video/QuickTime ')).to.equal('video/quicktime');
+  });
+
+  it('keeps an analysis’ own video copy and its frames under one analysis prefix, away from upload keys', () => {
+    expect(analysisVideoKey(ORG, ID, 'mp4')).to.equal(`orgs/${ORG}/analyses/${ID}/video.mp4`);
+    expect(framesPrefix(ORG, ID).startsWith(analysisPrefix(ORG, ID))).to.equal(true);
+    expect(parseVideoKey(analysisVideoKey(ORG, ID, 'mp4'))).to.equal(null);
   });
 
   it('keys the cache by video hash, type and prompt version', () => {
@@ -104,5 +119,19 @@ describe('analysis domain rules', () => {
     expect(looksLikeVideo(avi)).to.equal(true);
     expect(looksLikeVideo(Buffer.from('hello, this is not a video at all'))).to.equal(false);
     expect(looksLikeVideo(Buffer.from('%PDF-1.7 something'))).to.equal(false);
+  });
+
+  it('takes MPEG-TS only with sync bytes at 0, 188 and 376, never text that starts with G', () => {
+    const ts = Buffer.alloc(SNIFF_BYTES, 0xff);
+    for (const at of [0, 188, 376]) ts[at] = 0x47;
+    expect(looksLikeVideo(ts)).to.equal(true);
+    const text = Buffer.from('GIVEN the horse trots, WHEN filmed, THEN ... '.repeat(20));
+    expect(text.length).to.be.greaterThan(376);
+    expect(looksLikeVideo(text)).to.equal(false);
+    // One sync byte short, and too short to hold three packets.
+    const broken = Buffer.from(ts);
+    broken[376] = 0x00;
+    expect(looksLikeVideo(broken)).to.equal(false);
+    expect(looksLikeVideo(Buffer.concat([Buffer.from([0x47]), Buffer.alloc(187), Buffer.from([0x47]), Buffer.alloc(20)]))).to.equal(false);
   });
 });

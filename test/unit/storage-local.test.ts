@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,7 +26,8 @@ describe('local storage driver', () => {
   });
 
   it('refuses a forged, tampered or expired token, another content type, and more bytes than granted', async () => {
-    const target = await storage.createUpload({ key: KEY, contentType: 'video/mp4', size: 4, expiresInSeconds: 60 });
+    // A key not uploaded yet (uploads are single-use).
+    const target = await storage.createUpload({ key: KEY.replace('0a1b2c3d', '0f1b2c3d'), contentType: 'video/mp4', size: 4, expiresInSeconds: 60 });
     const token = tokenOf(target.url);
     const [payload, mac] = token.split('.');
     const other = Buffer.from(JSON.stringify({ key: KEY.replace('3f2b', 'ffff'), contentType: 'video/mp4', max: 4, exp: 9e9 })).toString('base64url');
@@ -45,6 +46,64 @@ describe('local storage driver', () => {
     const e = await reject(expired);
     expect(e?.status).to.equal(401);
     expect(e?.message).to.match(/expired/);
+  });
+
+  it('is single-use: a second PUT with the same token is refused (409) and the stored bytes stay as they were', async () => {
+    const key = KEY.replace('0a1b2c3d', '1a1b2c3d');
+    const target = await storage.createUpload({ key, contentType: 'video/mp4', size: 4, expiresInSeconds: 60 });
+    await storage.acceptUpload(tokenOf(target.url), Readable.from([Buffer.from('AAAA')]), { contentType: 'video/mp4' });
+    const again = await storage.acceptUpload(tokenOf(target.url), Readable.from([Buffer.from('BBBB')]), { contentType: 'video/mp4' }).catch((e: UploadRejected) => e);
+    expect(again).to.be.instanceOf(UploadRejected);
+    expect((again as UploadRejected).status).to.equal(409);
+    expect((await storage.getObject(key)).toString()).to.equal('AAAA');
+  });
+
+  it('lets exactly one of two concurrent PUTs with the same token store its bytes', async () => {
+    const key = KEY.replace('0a1b2c3d', '2a1b2c3d');
+    const token = tokenOf((await storage.createUpload({ key, contentType: 'video/mp4', size: 4, expiresInSeconds: 60 })).url);
+    const results = await Promise.allSettled(['CCCC', 'DDDD'].map((b) => storage.acceptUpload(token, Readable.from([Buffer.from(b)]), { contentType: 'video/mp4' })));
+    expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
+    const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+    expect((refused.reason as UploadRejected).status).to.equal(409);
+    expect(['CCCC', 'DDDD']).to.include((await storage.getObject(key)).toString());
+    expect(readdirSync(join(dir, ...key.split('/').slice(0, -1))).filter((f) => f.endsWith('.part'))).to.deep.equal([]);
+  });
+
+  it('writes only the key of its token: nothing else appears in the storage folder', async () => {
+    const isolated = new LocalStorage({ dir: mkdtempSync(join(tmpdir(), 'horse-tempo-local-storage-')), secret: 'test-secret-test-secret-test-secret-xx' });
+    const target = await isolated.createUpload({ key: KEY, contentType: 'video/mp4', size: 3, expiresInSeconds: 60 });
+    await isolated.acceptUpload(tokenOf(target.url), Readable.from([Buffer.from('xyz')]), { contentType: 'video/mp4' });
+    const files = readdirSync(isolated.localPath('orgs'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+    expect(files.sort()).to.deep.equal([isolated.localPath(KEY), `${isolated.localPath(KEY)}.meta.json`]);
+  });
+
+  it('signs the bare media type: a Content-Type with parameters (codecs) uploads as video/mp4', async () => {
+    const key = KEY.replace('0a1b2c3d', '3a1b2c3d');
+    const target = await storage.createUpload({ key, contentType: 'video/mp4; codecs="avc1.42E01E"', size: 3, expiresInSeconds: 60 });
+    expect(target.headers).to.deep.equal({ 'content-type': 'video/mp4' });
+    await storage.acceptUpload(tokenOf(target.url), Readable.from([Buffer.from('abc')]), { contentType: 'Video/MP4; codecs="avc1.42E01E"' });
+    expect(await storage.head(key)).to.deep.equal({ size: 3, contentType: 'video/mp4' });
+  });
+
+  it('copies an object to a key that keeps its bytes even if the source is replaced later', async () => {
+    const from = KEY.replace('0a1b2c3d', '4a1b2c3d');
+    const to = 'orgs/3f2b8c1e-9a4d-4e5f-8b6a-1c2d3e4f5a6b/analyses/a2/video.mp4';
+    await storage.putObject(from, Buffer.from('original'), 'video/mp4');
+    await storage.copyObject(from, to);
+    // A replace on disk is a new file renamed over the old one.
+    writeFileSync(`${storage.localPath(from)}.new`, 'swapped!');
+    renameSync(`${storage.localPath(from)}.new`, storage.localPath(from));
+    expect((await storage.getObject(to)).toString()).to.equal('original');
+    expect(await storage.head(to)).to.deep.equal({ size: 8, contentType: 'video/mp4' });
+  });
+
+  it('downloads to a file through a temp file of its own (no .part left behind)', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ht-dl-')), 'video');
+    await storage.downloadToFile(KEY, out);
+    expect(readFileSync(out).toString()).to.equal('abcde');
+    expect(readdirSync(join(out, '..'))).to.deep.equal(['video']);
   });
 
   it('refuses keys that could escape the storage folder', async () => {
