@@ -24,12 +24,33 @@ export function isCurrency(value: unknown): value is Currency {
   return typeof value === 'string' && (CURRENCIES as readonly string[]).includes(value);
 }
 
-let regionNames: Intl.DisplayNames | undefined;
-/** An ISO 3166-1 alpha-2 code the runtime knows a region name for (e.g. FR, DE, GB). */
+/**
+ * The 249 officially assigned ISO 3166-1 alpha-2 codes. An explicit list, not the
+ * runtime's region names: Intl also names EU, UN, ZZ, QO, XA, XK, UK, SU… which are
+ * not countries a listing can be in.
+ */
+export const COUNTRY_CODES: ReadonlySet<string> = new Set([
+  'AD', 'AE', 'AF', 'AG', 'AI', 'AL', 'AM', 'AO', 'AQ', 'AR', 'AS', 'AT', 'AU', 'AW', 'AX', 'AZ',
+  'BA', 'BB', 'BD', 'BE', 'BF', 'BG', 'BH', 'BI', 'BJ', 'BL', 'BM', 'BN', 'BO', 'BQ', 'BR', 'BS',
+  'BT', 'BV', 'BW', 'BY', 'BZ', 'CA', 'CC', 'CD', 'CF', 'CG', 'CH', 'CI', 'CK', 'CL', 'CM', 'CN',
+  'CO', 'CR', 'CU', 'CV', 'CW', 'CX', 'CY', 'CZ', 'DE', 'DJ', 'DK', 'DM', 'DO', 'DZ', 'EC', 'EE',
+  'EG', 'EH', 'ER', 'ES', 'ET', 'FI', 'FJ', 'FK', 'FM', 'FO', 'FR', 'GA', 'GB', 'GD', 'GE', 'GF',
+  'GG', 'GH', 'GI', 'GL', 'GM', 'GN', 'GP', 'GQ', 'GR', 'GS', 'GT', 'GU', 'GW', 'GY', 'HK', 'HM',
+  'HN', 'HR', 'HT', 'HU', 'ID', 'IE', 'IL', 'IM', 'IN', 'IO', 'IQ', 'IR', 'IS', 'IT', 'JE', 'JM',
+  'JO', 'JP', 'KE', 'KG', 'KH', 'KI', 'KM', 'KN', 'KP', 'KR', 'KW', 'KY', 'KZ', 'LA', 'LB', 'LC',
+  'LI', 'LK', 'LR', 'LS', 'LT', 'LU', 'LV', 'LY', 'MA', 'MC', 'MD', 'ME', 'MF', 'MG', 'MH', 'MK',
+  'ML', 'MM', 'MN', 'MO', 'MP', 'MQ', 'MR', 'MS', 'MT', 'MU', 'MV', 'MW', 'MX', 'MY', 'MZ', 'NA',
+  'NC', 'NE', 'NF', 'NG', 'NI', 'NL', 'NO', 'NP', 'NR', 'NU', 'NZ', 'OM', 'PA', 'PE', 'PF', 'PG',
+  'PH', 'PK', 'PL', 'PM', 'PN', 'PR', 'PS', 'PT', 'PW', 'PY', 'QA', 'RE', 'RO', 'RS', 'RU', 'RW',
+  'SA', 'SB', 'SC', 'SD', 'SE', 'SG', 'SH', 'SI', 'SJ', 'SK', 'SL', 'SM', 'SN', 'SO', 'SR', 'SS',
+  'ST', 'SV', 'SX', 'SY', 'SZ', 'TC', 'TD', 'TF', 'TG', 'TH', 'TJ', 'TK', 'TL', 'TM', 'TN', 'TO',
+  'TR', 'TT', 'TV', 'TW', 'TZ', 'UA', 'UG', 'UM', 'US', 'UY', 'UZ', 'VA', 'VC', 'VE', 'VG', 'VI',
+  'VN', 'VU', 'WF', 'WS', 'YE', 'YT', 'ZA', 'ZM', 'ZW',
+]);
+
+/** An officially assigned ISO 3166-1 alpha-2 code (e.g. FR, DE, GB; not EU, UK, ZZ). */
 export function isCountryCode(value: unknown): value is string {
-  if (typeof value !== 'string' || !/^[A-Z]{2}$/.test(value)) return false;
-  regionNames ??= new Intl.DisplayNames(['en'], { type: 'region', fallback: 'code' });
-  return regionNames.of(value) !== value;
+  return typeof value === 'string' && COUNTRY_CODES.has(value);
 }
 
 /** What an owner can do to a listing. */
@@ -136,10 +157,22 @@ export function renewalDates(
   return { publishedAt: republished ? now : current.publishedAt!, expiresAt: keep ?? fromNow, republished };
 }
 
-/** When the "expiring soon" reminder is due; null when the lead is 0 (no reminder). */
-export function reminderDate(expiresAt: Date, leadDays: number): Date | null {
+/**
+ * A reminder due less than this after the expiry was set (publish or renewal) is not
+ * sent: with LISTING_REMINDER_DAYS >= the plan's duration it would go out at publish.
+ */
+export const REMINDER_MIN_NOTICE_MS = 60 * 60 * 1000;
+
+/**
+ * When the "expiring soon" reminder is due; null when the lead is 0 (no reminder) or,
+ * given when the expiry was set (`since`: publish or renewal time), when the reminder
+ * would fall at (or within REMINDER_MIN_NOTICE_MS of) that moment or before it.
+ */
+export function reminderDate(expiresAt: Date, leadDays: number, since?: Date): Date | null {
   if (!(leadDays > 0)) return null;
-  return new Date(expiresAt.getTime() - leadDays * DAY_MS);
+  const at = new Date(expiresAt.getTime() - leadDays * DAY_MS);
+  if (since && at.getTime() <= since.getTime() + REMINDER_MIN_NOTICE_MS) return null;
+  return at;
 }
 
 /** Whole days left until expiry, rounded up (a reminder 3 days ahead says 3). */

@@ -1,7 +1,5 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { MikroORM } from '../../entities/orm';
 import { Listing, User } from '../../entities';
-import { ErrorType } from '../../domain/errors';
 import type { ListingStatus } from '../../domain/listings';
 
 /** What the lifecycle workflow needs to word a notice and decide whether it still applies. */
@@ -12,8 +10,9 @@ export interface ListingNotice {
   publication: number;
   expiresAt: string | null;
   ownerId: string;
-  ownerEmail: string;
-  ownerFirstName: string;
+  /** null when the owner's account is gone: there is nobody to tell (the workflow skips the notice). */
+  ownerEmail: string | null;
+  ownerFirstName: string | null;
 }
 
 export interface ExpireListingInput {
@@ -50,16 +49,15 @@ export function createMarketplaceActivities(deps: { orm: MikroORM }) {
     const listing = await em.findOne(Listing, { id: listingId });
     if (!listing) return null;
     const owner = await em.findOne(User, { id: listing.ownerId });
-    if (!owner) throw ApplicationFailure.nonRetryable(`owner ${listing.ownerId} of listing ${listingId} not found`, ErrorType.NotFound);
     return {
       listingId,
       title: listing.title,
       status: listing.status,
       publication: listing.publication,
       expiresAt: listing.expiresAt ? listing.expiresAt.toISOString() : null,
-      ownerId: owner.id,
-      ownerEmail: owner.email,
-      ownerFirstName: owner.firstName,
+      ownerId: listing.ownerId,
+      ownerEmail: owner?.email ?? null,
+      ownerFirstName: owner?.firstName ?? null,
     };
   }
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { LockMode, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type SearchAttributePair } from '@temporalio/common';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Horse, Listing, ListingFavorite, Organization, User } from '../../entities';
 import type { AppDeps } from '../deps';
@@ -15,11 +15,12 @@ import { toDateString } from '../horses/access';
 import { ageInYears, assertActiveLimit, assertCanApply, needsActiveSlot, publicationDates, renewalDates, statusAfter, type ListingAction } from '../../domain/listings';
 import { listingWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
-import { HorseIdKey, ListingIdKey, UserIdKey } from '../../workflows/search-attributes';
-import { listingLifecycle, type ListingLifecycleInput } from '../../workflows/marketplace/listingLifecycle';
+import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
+import { lifecycleInput, lifecycleSearchAttributes, startListingLifecycle, type LifecycleListing } from '../../workflows/marketplace/start';
 import { renewedSignal, soldSignal, statusQuery, withdrawnSignal } from '../../workflows/marketplace/messages';
 import {
   CreateListingBody,
+  FavoriteListingView,
   FavoriteView,
   LifecycleView,
   MyListingsQuery,
@@ -81,6 +82,11 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
       expiresAt: l.expiresAt ?? null,
       horse: l.horse && (l.horse as unknown as { name?: string }).name !== undefined ? horseSummary(l.horse as never) : null,
     };
+  }
+
+  /** A favorite that is no longer live (sold, withdrawn, expired): no contact details, no description. */
+  function endedFavoriteView(l: Listing) {
+    return { id: l.id, title: l.title, status: l.status === 'active' ? ('expired' as const) : l.status };
   }
 
   function ownerView(l: Listing) {
@@ -148,10 +154,17 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
     return horse;
   }
 
-  /** The breed in the search document: the linked horse's when it has one. */
+  /** The breed in the search document: the linked horse's (null when that horse has none). */
   function syncBreed(listing: Listing) {
-    const horseBreed = (listing.horse as unknown as Horse | null | undefined)?.breed;
-    if (horseBreed) listing.breed = horseBreed;
+    const horse = listing.horse as unknown as Horse | null | undefined;
+    if (horse) listing.breed = horse.breed ?? null;
+  }
+
+  /** A linked horse sets the breed: sending one as well would be silently ignored, so it is refused. */
+  function assertNoBreedWithHorse(breed: unknown, horseLinked: boolean) {
+    if (breed === undefined || !horseLinked) return;
+    const message = 'breed comes from the linked horse: change it on the horse, or unlink the horse (horseId: null)';
+    throw new HttpError(400, `Invalid body.breed: ${message}`, [{ location: 'body', field: 'breed', message }]);
   }
 
   /**
@@ -161,21 +174,22 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
   async function checkActiveSlot(tx: EntityManager, listing: Listing) {
     const owner = await tx.findOne(User, { id: listing.ownerId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!owner) throw new HttpError(409, 'The owner of this listing no longer exists');
-    const active = await tx.count(Listing, { ownerId: listing.ownerId, status: 'active', id: { $ne: listing.id } });
+    // An `active` row past its expiry is out of search and awaits the workflow (or the
+    // marketplace-reconcile sweep): it no longer takes a slot.
+    const [{ n: active }] = await tx
+      .getConnection()
+      .execute<{ n: number }[]>(
+        `select count(*)::int as n from listings where owner_id = ? and status = 'active' and expires_at > now() and id <> ?`,
+        [listing.ownerId, listing.id],
+        'all',
+        tx.getTransactionContext(),
+      );
     assertActiveLimit(owner.plan, active);
     return owner;
   }
 
-  function lifecycleInput(listing: Listing): ListingLifecycleInput {
-    return { listingId: listing.id, publication: listing.publication, expiresAt: listing.expiresAt!.toISOString(), reminderDays: config.LISTING_REMINDER_DAYS };
-  }
-
-  function searchAttributes(listing: Listing): SearchAttributePair[] {
-    return [
-      { key: UserIdKey, value: listing.ownerId },
-      { key: ListingIdKey, value: listing.id },
-      ...(listing.horse ? [{ key: HorseIdKey, value: listing.horse.id }] : []),
-    ];
+  function lifecycleListing(listing: Listing): LifecycleListing {
+    return { id: listing.id, ownerId: listing.ownerId, horseId: listing.horse?.id ?? null, publication: listing.publication, expiresAt: listing.expiresAt! };
   }
 
   /** Temporal trouble after the database commit: the change stands, repeating the call is safe. */
@@ -193,14 +207,7 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
   async function startLifecycle(listing: Listing) {
     await withTemporal('started', async () => {
       const client = await temporal.client();
-      await client.workflow.start(listingLifecycle, {
-        workflowId: listingWorkflowId(listing.id),
-        taskQueue: TaskQueue.marketplace,
-        args: [lifecycleInput(listing)],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        typedSearchAttributes: searchAttributes(listing),
-      });
+      await startListingLifecycle(client, lifecycleListing(listing), { reminderDays: config.LISTING_REMINDER_DAYS, expirySetAt: listing.publishedAt ?? null });
     });
   }
 
@@ -209,17 +216,17 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
    * an expiry, continues into the new publication); when the run has ended (renewal after
    * expiry), a new run with the same id starts for the new publication.
    */
-  async function signalRenewal(listing: Listing) {
+  async function signalRenewal(listing: Listing, renewedAt: Date) {
     await withTemporal('renewed', async () => {
       const client = await temporal.client();
       await client.workflow.signalWithStart(listingLifecycle, {
         workflowId: listingWorkflowId(listing.id),
         taskQueue: TaskQueue.marketplace,
-        args: [lifecycleInput(listing)],
+        args: [lifecycleInput(lifecycleListing(listing), config.LISTING_REMINDER_DAYS, renewedAt)],
         signal: renewedSignal,
         signalArgs: [{ publication: listing.publication, expiresAt: listing.expiresAt!.toISOString() }],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        typedSearchAttributes: searchAttributes(listing),
+        typedSearchAttributes: lifecycleSearchAttributes(lifecycleListing(listing)),
       });
     });
   }
@@ -314,16 +321,21 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
     '/favorites',
     {
       summary: 'My favorite listings, newest saved first (with their current status)',
+      description:
+        'A live listing comes in full; one that is sold, withdrawn or expired comes as {id, title, status} only (its contact details and description are no longer public).',
       query: z.object({ page: z.coerce.number().int().min(1).default(1), limit: z.coerce.number().int().min(1).max(100).default(20) }),
-      response: paginated(PublicListingView),
+      response: paginated(FavoriteListingView),
     },
     async ({ query, em, user }) => {
+      const now = new Date();
       const [rows, total] = await em.findAndCount(
         ListingFavorite,
         { userId: user.id, listing: { status: { $ne: 'draft' } } },
         { populate: ['listing', 'listing.horse'], orderBy: { createdAt: 'desc', id: 'desc' }, limit: query.limit, offset: (query.page - 1) * query.limit },
       );
-      return { items: rows.map((f) => publicView(f.listing as Listing)), total, page: query.page, limit: query.limit };
+      const live = (l: Listing) => l.status === 'active' && !!l.expiresAt && l.expiresAt > now;
+      const items = rows.map((f) => f.listing as Listing).map((l) => (live(l) ? publicView(l) : endedFavoriteView(l)));
+      return { items, total, page: query.page, limit: query.limit };
     },
   );
 
@@ -335,6 +347,7 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
     async ({ body, em, user }) => {
       const { organizationId: requested, horseId, ...fields } = body;
       const organizationId = targetOrganization(user, requested);
+      assertNoBreedWithHorse(fields.breed, !!horseId);
       const horse = await linkHorse(em, organizationId, horseId);
       const listing = em.create(Listing, {
         ...fields,
@@ -376,9 +389,14 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
         const listing = await loadOwnedListing(tx, user, params.id, true);
         assertCanApply(listing.status, 'edit');
         const { horseId, ...fields } = body;
+        const linkedAfter = horseId === undefined ? !!listing.horse : horseId !== null;
+        assertNoBreedWithHorse(fields.breed, linkedAfter);
+        const unlinking = horseId === null && !!listing.horse;
         const horse = await linkHorse(tx, listing.organization.id, horseId);
         tx.assign(listing, fields as never);
         if (horse !== undefined) listing.horse = horse as never;
+        // Unlinking: the horse's breed does not stay behind; an explicit breed in the same request is kept.
+        if (unlinking && fields.breed === undefined) listing.breed = null;
         syncBreed(listing);
         await tx.flush();
         return ownerView(listing);
@@ -437,13 +455,17 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
       errors: [402, 404, 409, 503],
     },
     async ({ params, em, user }) => {
+      const renewedAt = new Date();
       const listing = await em.transactional(async (tx) => {
         const l = await loadOwnedListing(tx, user, params.id, true);
         assertCanApply(l.status, 'renew');
-        const owner = needsActiveSlot(l.status, 'renew')
+        // An `active` row past its expiry (its workflow has not caught up) no longer holds a
+        // slot (see checkActiveSlot): renewing it is a republication, like an expired one.
+        const status = l.status === 'active' && l.expiresAt && l.expiresAt <= renewedAt ? 'expired' : l.status;
+        const owner = needsActiveSlot(status, 'renew')
           ? await checkActiveSlot(tx, l)
           : await tx.findOneOrFail(User, { id: l.ownerId });
-        const dates = renewalDates({ status: l.status, publishedAt: l.publishedAt ?? null, expiresAt: l.expiresAt ?? null }, new Date(), owner.plan);
+        const dates = renewalDates({ status, publishedAt: l.publishedAt ?? null, expiresAt: l.expiresAt ?? null }, renewedAt, owner.plan);
         if (dates.republished) l.publication += 1;
         l.status = 'active';
         l.publishedAt = dates.publishedAt;
@@ -452,7 +474,7 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
         await tx.flush();
         return l;
       });
-      await signalRenewal(listing);
+      await signalRenewal(listing, renewedAt);
       return ownerView(listing);
     },
   );

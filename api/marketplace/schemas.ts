@@ -3,14 +3,34 @@ import { z } from 'zod';
 import { CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_CENTS, isCountryCode } from '../../domain/listings';
 import { HORSE_GENDERS } from '../../domain/horses';
 
-const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional();
-const urls = (max: number) => z.array(z.url({ message: 'must be a URL' }).max(2048)).max(max, `at most ${max} URLs`);
+/** Postgres text cannot hold a NUL character: refuse it with a 400 instead of failing the insert (a 500). */
+export const NO_NUL_MESSAGE = 'must not contain a NUL character';
+const hasNoNul = (v: string) => !v.includes('\0');
+/** A string with no NUL character (the shared refinement for every free-text field and search parameter). */
+export const text = () => z.string().refine(hasNoNul, NO_NUL_MESSAGE);
+
+const optionalText = (max: number) => text().trim().min(1).max(max).nullable().optional();
+
+/**
+ * Media links are shown to every visitor: https only, to a real domain name (no IP
+ * literals such as the 169.254.169.254 metadata address, no localhost or single-label
+ * names, no javascript:, data: or file: URLs), without credentials in the URL.
+ */
+export const MediaUrl = z
+  .url({ protocol: /^https$/, hostname: z.regexes.domain, message: 'must be an https URL with a domain name' })
+  .max(2048)
+  .refine(hasNoNul, NO_NUL_MESSAGE)
+  .refine((u) => {
+    const url = new URL(u);
+    return !url.username && !url.password;
+  }, 'must not contain a user name or password');
+const urls = (max: number) => z.array(MediaUrl).max(max, `at most ${max} URLs`);
 
 export const ListingFields = {
   type: z.enum(LISTING_TYPES, { message: `must be one of ${LISTING_TYPES.join(', ')}` }),
-  title: z.string().trim().min(3, 'must be at least 3 characters').max(150),
-  description: z.string().trim().min(1, 'must not be empty').max(10_000),
-  /** Used when no horse is linked; a linked horse's breed wins. */
+  title: text().trim().min(3, 'must be at least 3 characters').max(150),
+  description: text().trim().min(1, 'must not be empty').max(10_000),
+  /** Only when no horse is linked (a linked horse's breed is used; sending both is a 400). */
   breed: optionalText(100),
   priceCents: z
     .number({ message: 'must be a number of cents' })
@@ -69,7 +89,7 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 export const SearchListingsQuery = z
   .object({
-    q: z.string().trim().min(1).max(200).optional(),
+    q: text().trim().min(1).max(200).optional(),
     type: z.enum(LISTING_TYPES, { message: `must be one of ${LISTING_TYPES.join(', ')}` }).optional(),
     minPrice: int(0, MAX_PRICE_CENTS).optional().describe('In minor units (cents) of the listing currency'),
     maxPrice: int(0, MAX_PRICE_CENTS).optional().describe('In minor units (cents) of the listing currency'),
@@ -80,7 +100,7 @@ export const SearchListingsQuery = z
       .transform((c) => c.toUpperCase())
       .refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 country code like FR')
       .optional(),
-    breed: z.string().trim().min(1).max(100).optional(),
+    breed: text().trim().min(1).max(100).optional(),
     minAge: int(0, 60).optional().describe("The linked horse's age in whole years"),
     maxAge: int(0, 60).optional(),
     sort: z.enum(LISTING_SORTS, { message: `must be one of ${LISTING_SORTS.join(', ')}` }).optional().describe('Default: relevance with q, else newest'),
@@ -92,7 +112,12 @@ export const SearchListingsQuery = z
     path: ['minPrice'],
   })
   .refine((q) => q.minAge === undefined || q.maxAge === undefined || q.minAge <= q.maxAge, { message: 'must not be above maxAge', path: ['minAge'] })
-  .refine((q) => q.sort !== 'relevance' || q.q !== undefined, { message: 'relevance needs a search text (q)', path: ['sort'] });
+  .refine((q) => q.sort !== 'relevance' || q.q !== undefined, { message: 'relevance needs a search text (q)', path: ['sort'] })
+  // Prices are in the listing's currency: comparing or ordering them across currencies is meaningless.
+  .refine((q) => q.currency !== undefined || (q.minPrice === undefined && q.maxPrice === undefined && q.sort !== 'price' && q.sort !== '-price'), {
+    message: 'is required with minPrice, maxPrice or sort=price/-price (prices are compared in one currency)',
+    path: ['currency'],
+  });
 export type SearchListingsQuery = z.output<typeof SearchListingsQuery>;
 
 export const MyListingsQuery = z.object({
@@ -131,6 +156,11 @@ const publicShape = {
 };
 
 export const PublicListingView = z.object(publicShape).openapi('Listing');
+/** A favorite that is sold, withdrawn or expired: only enough to show it in the list. */
+export const EndedFavoriteView = z
+  .object({ id: z.uuid(), title: z.string(), status: z.enum(['sold', 'withdrawn', 'expired']) })
+  .openapi('EndedFavoriteListing');
+export const FavoriteListingView = z.union([PublicListingView, EndedFavoriteView]).openapi('FavoriteListing');
 export const SearchResultView = z.object({ ...publicShape, rank: z.number().nullable() }).openapi('ListingSearchHit');
 export const SearchResponse = z.object({ items: z.array(SearchResultView), nextCursor: z.string().nullable() }).openapi('ListingSearchPage');
 

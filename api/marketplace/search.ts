@@ -1,4 +1,4 @@
-import { birthDateRange } from '../../domain/listings';
+import { MAX_PRICE_CENTS, birthDateRange } from '../../domain/listings';
 import { HttpError } from '../http/errors';
 import type { ListingSort, SearchListingsQuery } from './schemas';
 
@@ -14,20 +14,34 @@ const TSQUERY = `(websearch_to_tsquery('english', ?) || websearch_to_tsquery('fr
 
 export interface CursorKey {
   sort: ListingSort;
-  /** published_at as Postgres text (microseconds kept), price in cents, or ts_rank. */
-  key: string | number;
+  /**
+   * newest: published_at as whole microseconds since the Unix epoch (exact, no time zone
+   * text to parse); price: cents; relevance: the ts_rank (a Postgres real).
+   */
+  key: number;
   id: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** A Postgres timestamptz text like 2026-11-21 17:55:50.123456+00 (what published_at::text gives). */
-function isTimestamp(text: string): boolean {
-  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d{1,6})?([+-]\d{2})(:\d{2})?$/.exec(text);
-  if (!m) return false;
-  const day = new Date(`${m[1]}T00:00:00Z`);
-  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== m[1]) return false; // e.g. 2026-02-31
-  return !Number.isNaN(Date.parse(`${m[1]}T${m[2]}${(m[3] ?? '').slice(0, 4)}${m[4]}${m[5] ?? ':00'}`));
+/** The range Postgres accepts for a `real` (float4): larger overflows, smaller non-zero underflows. */
+const REAL_MAX = 3.4028234663852886e38;
+const REAL_MIN_NORMAL = 1.1754943508222875e-38;
+
+/** Whether a decoded sort key is one this API could have produced (anything else could make Postgres throw). */
+export function isValidCursorKey(sort: ListingSort, k: unknown): k is number {
+  if (typeof k !== 'number' || !Number.isFinite(k)) return false;
+  switch (sort) {
+    case 'newest':
+      // Whole microseconds; ±2^53 µs is 1685–2255, well inside timestamptz.
+      return Number.isSafeInteger(k);
+    case 'price':
+    case '-price':
+      return Number.isInteger(k) && k >= 0 && k <= MAX_PRICE_CENTS;
+    case 'relevance':
+      // ts_rank is never negative.
+      return k === 0 || (k >= REAL_MIN_NORMAL && k <= REAL_MAX);
+  }
 }
 
 /** Opaque to clients: base64url of the sort, the last row's sort key and id. */
@@ -49,14 +63,8 @@ export function decodeCursor(text: string, sort: ListingSort): CursorKey {
   const c = raw as { s?: unknown; k?: unknown; id?: unknown };
   if (!c || typeof c !== 'object' || typeof c.id !== 'string' || !UUID.test(c.id)) throw bad('not a cursor returned by this API');
   if (c.s !== sort) throw bad(`it belongs to sort=${String(c.s)}, not sort=${sort}`);
-  const ok =
-    sort === 'newest'
-      ? typeof c.k === 'string' && isTimestamp(c.k)
-      : sort === 'relevance'
-        ? typeof c.k === 'number' && Number.isFinite(c.k)
-        : typeof c.k === 'number' && Number.isInteger(c.k);
-  if (!ok) throw bad('its sort key is malformed');
-  return { sort, key: c.k as string | number, id: c.id };
+  if (!isValidCursorKey(sort, c.k)) throw bad('its sort key is malformed');
+  return { sort, key: c.k, id: c.id };
 }
 
 export interface SearchSql {
@@ -125,7 +133,7 @@ export function buildSearchSql(query: SearchListingsQuery, now = new Date()): Se
 
   if (query.cursor) {
     const c = decodeCursor(query.cursor, sort);
-    if (sort === 'newest') where.push('(l.published_at, l.id) < (?::timestamptz, ?::uuid)');
+    if (sort === 'newest') where.push(`(l.published_at, l.id) < (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?::uuid)`);
     else if (sort === 'price') where.push('(l.price_cents, l.id) > (?, ?::uuid)');
     else if (sort === '-price') where.push('(l.price_cents, l.id) < (?, ?::uuid)');
     else {
@@ -137,7 +145,7 @@ export function buildSearchSql(query: SearchListingsQuery, now = new Date()): Se
 
   const sql = `select l.id, l.type, l.status, l.title, l.description, l.breed, l.price_cents, l.currency, l.negotiable,
        l.images, l.videos, l.city, l.country, l.latitude, l.longitude, l.contact_email, l.contact_phone,
-       l.views, l.favorites_count, l.published_at, l.published_at::text as published_key, l.expires_at,
+       l.views, l.favorites_count, l.published_at, (extract(epoch from l.published_at) * 1000000)::bigint::text as published_key, l.expires_at,
        h.id as horse_id, h.name as horse_name, h.breed as horse_breed, h.birth_date::text as horse_birth_date, h.gender as horse_gender,
        ${rank} as rank
   from listings l
@@ -169,6 +177,7 @@ export interface SearchRow {
   views: number;
   favorites_count: number;
   published_at: Date | string;
+  /** published_at in whole microseconds since the epoch (bigint as text). */
   published_key: string;
   expires_at: Date | string;
   horse_id: string | null;
@@ -183,6 +192,6 @@ export interface SearchRow {
 export function nextCursor(rows: SearchRow[], limit: number, sort: ListingSort): string | null {
   if (rows.length <= limit) return null;
   const last = rows[limit - 1];
-  const key = sort === 'newest' ? last.published_key : sort === 'relevance' ? Number(last.rank) : Number(last.price_cents);
+  const key = Number(sort === 'newest' ? last.published_key : sort === 'relevance' ? last.rank : last.price_cents);
   return encodeCursor({ sort, key, id: last.id });
 }

@@ -128,6 +128,17 @@ describe('listing rules (domain/listings)', () => {
       expect(daysLeft(new Date('2026-04-10T00:00:00.000Z'), expiresAt)).to.equal(0);
     });
 
+    it('sends no reminder that would fall at or right after publish (lead >= the listing duration)', () => {
+      const publishedAt = new Date('2026-03-10T12:00:00.000Z');
+      const expiresAt = new Date('2026-04-09T12:00:00.000Z'); // 30 days
+      expect(reminderDate(expiresAt, 30, publishedAt)).to.equal(null);
+      expect(reminderDate(expiresAt, 45, publishedAt)).to.equal(null);
+      // within the margin (an hour) of the publish: nothing either
+      expect(reminderDate(new Date(publishedAt.getTime() + 30 * 24 * 3_600_000 + 30 * 60_000), 30, publishedAt)).to.equal(null);
+      expect(reminderDate(expiresAt, 29, publishedAt)!.toISOString()).to.equal('2026-03-11T12:00:00.000Z');
+      expect(reminderDate(expiresAt, 3, publishedAt)!.toISOString()).to.equal('2026-04-06T12:00:00.000Z');
+    });
+
     it('keys the reminder by expiry date (a renewal gets its own) and the expiry notice by publication', () => {
       const a = listingReminderKey('l1', 1, new Date('2026-04-09T12:00:00.000Z'));
       const b = listingReminderKey('l1', 1, new Date('2026-05-09T12:00:00.000Z'));
@@ -151,6 +162,13 @@ describe('listing rules (domain/listings)', () => {
       expect(isCountryCode('QQ')).to.equal(false);
       expect(isCountryCode('fr')).to.equal(false);
       expect(isCountryCode('FRA')).to.equal(false);
+    });
+
+    it('rejects the pseudo and reserved region codes the runtime knows names for', () => {
+      for (const code of ['ZZ', 'EU', 'EZ', 'UN', 'QO', 'XA', 'XB', 'XK', 'UK', 'SU', 'AC', 'IC', 'TA', 'DG', 'CP', 'EA', 'FX', 'YU', 'AN']) {
+        expect(isCountryCode(code), code).to.equal(false);
+      }
+      for (const code of ['GB', 'CH', 'NL', 'BE', 'IE', 'US', 'AX', 'SS', 'CW', 'BQ', 'SX', 'ME', 'RS', 'TL', 'AQ']) expect(isCountryCode(code), code).to.equal(true);
     });
 
     it('computes whole years of age and the birth-date range of an age filter', () => {

@@ -9,7 +9,7 @@ const id = '0b4f3c1e-6a8d-4f3e-9a62-2d5c8b7e1f00';
 describe('marketplace search (api/marketplace/search)', () => {
   it('round-trips an opaque base64url cursor of each sort', () => {
     for (const c of [
-      { sort: 'newest' as const, key: '2026-11-21 17:55:50.123456+00', id },
+      { sort: 'newest' as const, key: 1_795_283_750_123_456, id },
       { sort: 'price' as const, key: 150000, id },
       { sort: 'relevance' as const, key: 0.0607927, id },
     ]) {
@@ -25,8 +25,8 @@ describe('marketplace search (api/marketplace/search)', () => {
       [Buffer.from('{"s":"newest"}').toString('base64url'), 'newest'],
       [encodeCursor({ sort: 'price', key: 100, id }), 'newest'],
       [encodeCursor({ sort: 'price', key: 1.5, id }), 'price'],
-      [encodeCursor({ sort: 'newest', key: '2026-02-31 10:00:00+00', id }), 'newest'],
-      [encodeCursor({ sort: 'newest', key: "2026-01-01'; drop table listings; --", id }), 'newest'],
+      [encodeCursor({ sort: 'newest', key: '2026-02-31 10:00:00+00' as never, id }), 'newest'],
+      [encodeCursor({ sort: 'newest', key: "2026-01-01'; drop table listings; --" as never, id }), 'newest'],
       [encodeCursor({ sort: 'price', key: 1, id: 'not-a-uuid' }), 'price'],
     ] as const;
     for (const [text, sort] of bad) {
@@ -39,6 +39,48 @@ describe('marketplace search (api/marketplace/search)', () => {
       expect(err, text).to.be.instanceOf(HttpError);
       expect((err as HttpError).statusCode).to.equal(400);
       expect((err as HttpError).details).to.deep.equal([{ location: 'query', field: 'cursor', message: (err as HttpError).message.replace('Invalid query.cursor: ', '') }]);
+    }
+  });
+
+  it('rejects cursor keys Postgres could not take (out-of-range real, impossible dates, huge prices) with 400 on query.cursor', () => {
+    const forged = (s: string, k: unknown) => Buffer.from(JSON.stringify({ s, k, id })).toString('base64url');
+    const bad: [string, 'newest' | 'price' | '-price' | 'relevance'][] = [
+      [forged('relevance', 1e300), 'relevance'],
+      [forged('relevance', 1e-300), 'relevance'],
+      [forged('relevance', 1e39), 'relevance'],
+      [forged('relevance', -0.5), 'relevance'],
+      [forged('relevance', '0.5'), 'relevance'],
+      [forged('newest', '0000-01-01 00:00:00+00'), 'newest'],
+      [forged('newest', '2026-01-01 00:00:00+16'), 'newest'],
+      [forged('newest', '2026-01-01 00:00:00+00'), 'newest'],
+      [forged('newest', 1e300), 'newest'],
+      [forged('newest', 2 ** 60), 'newest'],
+      [forged('newest', 1.5), 'newest'],
+      [forged('price', 1e300), 'price'],
+      [forged('-price', 2 ** 40), '-price'],
+      [forged('price', -1), 'price'],
+    ];
+    for (const [text, sort] of bad) {
+      let err: unknown;
+      try {
+        decodeCursor(text, sort);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, Buffer.from(text, 'base64url').toString()).to.be.instanceOf(HttpError);
+      expect((err as HttpError).statusCode).to.equal(400);
+      expect((err as HttpError).details).to.deep.equal([{ location: 'query', field: 'cursor', message: 'its sort key is malformed' }]);
+    }
+    for (const [sort, k] of [
+      ['relevance', 0],
+      ['relevance', 1e-20],
+      ['relevance', 0.0607927],
+      ['newest', 0],
+      ['newest', 1_767_744_000_123_456],
+      ['price', 0],
+      ['-price', 2_000_000_000],
+    ] as const) {
+      expect(decodeCursor(forged(sort, k), sort).key, `${sort} ${k}`).to.equal(k);
     }
   });
 
@@ -64,19 +106,23 @@ describe('marketplace search (api/marketplace/search)', () => {
 
   it('continues after the cursor row with a keyset condition matching the sort', () => {
     const c = encodeCursor({ sort: '-price', key: 5000, id });
-    const built = buildSearchSql(parse({ sort: '-price', cursor: c }));
+    const built = buildSearchSql(parse({ sort: '-price', currency: 'EUR', cursor: c }));
     expect(built.sql).to.contain('(l.price_cents, l.id) < (?, ?::uuid)');
-    expect(built.params).to.deep.equal([5000, id]);
+    expect(built.params).to.deep.equal(['EUR', 5000, id]);
+    const newest = buildSearchSql(parse({ cursor: encodeCursor({ sort: 'newest', key: 1_767_744_000_123_456, id }) }));
+    expect(newest.sql).to.contain(`(l.published_at, l.id) < (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?::uuid)`);
+    expect(newest.params).to.deep.equal([1_767_744_000_123_456, id]);
     const rel = buildSearchSql(parse({ q: 'mare', cursor: encodeCursor({ sort: 'relevance', key: 0.5, id }) }));
     expect(rel.sql.split('?').length - 1).to.equal(rel.params.length);
     expect(rel.params.slice(-2)).to.deep.equal([0.5, id]);
   });
 
   it('gives a next cursor only when more rows than the limit came back', () => {
-    const row = (n: number) => ({ id: `${id.slice(0, -1)}${n}`, price_cents: n * 100, published_key: '2026-01-01 00:00:00+00', rank: 0.1 }) as unknown as SearchRow;
+    const row = (n: number) => ({ id: `${id.slice(0, -1)}${n}`, price_cents: n * 100, published_key: `176774400000000${n}`, rank: 0.1 }) as unknown as SearchRow;
     expect(nextCursor([row(1), row(2)], 2, 'price')).to.equal(null);
     const next = nextCursor([row(1), row(2), row(3)], 2, 'price')!;
     expect(decodeCursor(next, 'price')).to.deep.equal({ sort: 'price', key: 200, id: row(2).id });
+    expect(decodeCursor(nextCursor([row(1), row(2), row(3)], 2, 'newest')!, 'newest')).to.deep.equal({ sort: 'newest', key: 1767744000000002, id: row(2).id });
   });
 
   it('validates the query: relevance needs text, ranges must be ordered, country must be real', () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { listingLifecycle, type ListingLifecycleInput } from '../../workflows/marketplace/listingLifecycle';
 import { renewedSignal, soldSignal, statusQuery, withdrawnSignal } from '../../workflows/marketplace/messages';
 import type { ExpireListingResult, ListingNotice } from '../../activities/marketplace';
@@ -230,6 +230,121 @@ describe('listingLifecycle (time-skipping)', () => {
       expect(await result).to.deep.include({ status: 'expired', publication: 2, renewals: 1 });
     });
     expect(t.acts.expireListing.getCalls().map((c) => c.args[0].publication)).to.deep.equal([1, 2]);
+  });
+
+  describe('notices are best effort: the listing expires whatever happens to the email', () => {
+    const bounced = () => ApplicationFailure.nonRetryable('recipient address bounced', 'EmailBounced');
+
+    it('expires on time when the owner address bounces (non-retryable email) and still sends the in-app notices', async () => {
+      const t = await setup(30, 3, (acts) => ({
+        ...acts,
+        sendEmail: sinon.spy(async () => {
+          throw bounced();
+        }),
+      }));
+      await t.worker.runUntil(async () => {
+        const result = await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] });
+        expect(result).to.deep.equal({ listingId: 'l1', status: 'expired', publication: 1, renewals: 0 });
+      });
+      expect(t.row.status).to.equal('expired');
+      expect(t.acts.expireListing.callCount).to.equal(1);
+      expect(t.acts.notifyInApp.getCalls().map((c) => c.args[0].kind)).to.deep.equal(['listing.expiring', 'listing.expired']);
+    });
+
+    it('expires on time when email and in-app notices fail on every attempt', async () => {
+      const sendEmail = sinon.stub().rejects(new Error('provider down'));
+      const notifyInApp = sinon.stub().rejects(new Error('database hiccup'));
+      const t = await setup(30, 3, (acts) => ({ ...acts, sendEmail, notifyInApp }));
+      await t.worker.runUntil(async () => {
+        const result = await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] });
+        expect(result.status).to.equal('expired');
+      });
+      expect(t.row.status).to.equal('expired');
+      // reminder + expiry, 5 attempts each
+      expect(sendEmail.callCount).to.equal(10);
+      expect(notifyInApp.callCount).to.equal(10);
+    });
+
+    it("expires on time without any notice when the owner's account is gone", async () => {
+      const t = await setup(30, 3, (acts) => ({
+        ...acts,
+        getListingNotice: sinon.spy(async (id: string) => ({ ...(await acts.getListingNotice(id)), ownerEmail: null, ownerFirstName: null })),
+        expireListing: sinon.spy(async (input: { listingId: string; publication: number }) => {
+          const r = await acts.expireListing(input);
+          return r.outcome === 'expired' ? { ...r, notice: { ...r.notice, ownerEmail: null, ownerFirstName: null } } : r;
+        }),
+      }));
+      await t.worker.runUntil(async () => {
+        expect((await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] })).status).to.equal('expired');
+      });
+      expect(t.row.status).to.equal('expired');
+      expect(t.acts.sendEmail.called).to.equal(false);
+      expect(t.acts.notifyInApp.called).to.equal(false);
+    });
+
+    it('expires on time when reading the listing for the reminder keeps failing', async () => {
+      const t = await setup(30, 3, (acts) => ({ ...acts, getListingNotice: sinon.stub().rejects(new Error('database down')) }));
+      await t.worker.runUntil(async () => {
+        expect((await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] })).status).to.equal('expired');
+      });
+      expect(t.row.status).to.equal('expired');
+      expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(0);
+      expect(emailsOfKind(t.acts.sendEmail, 'listing-expired:')).to.have.length(1);
+    });
+
+    it('keeps retrying the expiry itself (idempotent) past 20 failures until it succeeds', async () => {
+      let failures = 0;
+      const t = await setup(30, 0, (acts) => ({
+        ...acts,
+        expireListing: async (input: { listingId: string; publication: number }) => {
+          if (failures < 25) {
+            failures += 1;
+            throw new Error('connection refused');
+          }
+          return acts.expireListing(input);
+        },
+      }));
+      await t.worker.runUntil(async () => {
+        expect((await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] })).status).to.equal('expired');
+      });
+      expect(failures).to.equal(25);
+      expect(t.row.status).to.equal('expired');
+    });
+  });
+
+  describe('reminder lead at least as long as the listing', () => {
+    it('sends no reminder at publish when LISTING_REMINDER_DAYS >= the duration, and still expires', async () => {
+      const t = await setup(30, 30);
+      await t.worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(listingLifecycle, {
+          taskQueue: t.taskQueue,
+          workflowId: t.workflowId,
+          args: [{ ...t.input, expirySetAt: new Date(t.start).toISOString() }],
+        });
+        const status = await handle.query(statusQuery);
+        expect(status.reminderAt).to.equal(null);
+        await env.sleep(DAY_MS);
+        expect(t.acts.sendEmail.called).to.equal(false);
+        expect(t.acts.getListingNotice.called).to.equal(false);
+        expect((await handle.result()).status).to.equal('expired');
+      });
+      expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(0);
+      expect(emailsOfKind(t.acts.sendEmail, 'listing-expired:')).to.have.length(1);
+    });
+
+    it('sends no reminder at renewal either when the lead covers the new duration', async () => {
+      const t = await setup(30, 45);
+      await t.worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] });
+        await env.sleep(10 * DAY_MS);
+        const renewedTo = addDays(new Date(await env.currentTimeMs()), 30);
+        t.row.expiresAt = renewedTo;
+        await handle.signal(renewedSignal, { publication: 1, expiresAt: renewedTo.toISOString() });
+        expect(await handle.query(statusQuery)).to.include({ reminderAt: null, renewals: 1 });
+        expect((await handle.result()).status).to.equal('expired');
+      });
+      expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(0);
+    });
   });
 });
 

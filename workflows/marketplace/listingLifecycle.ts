@@ -1,5 +1,5 @@
-import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { MarketplaceActivities } from '../../activities/marketplace';
+import { allHandlersFinished, condition, continueAsNew, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ListingNotice, MarketplaceActivities } from '../../activities/marketplace';
 import type { NotifyActivities } from '../../activities/notify';
 import {
   daysLeft,
@@ -11,9 +11,15 @@ import {
 } from '../../domain/listings';
 import { renewedSignal, soldSignal, statusQuery, withdrawnSignal, type LifecycleStatus, type ListingLifecycleStatus, type RenewedInput } from './messages';
 
-const { expireListing, getListingNotice } = proxyActivities<MarketplaceActivities>({
+const { getListingNotice } = proxyActivities<MarketplaceActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 20, maximumInterval: '5 minutes' },
+});
+// Expiry must happen (an active row past its date blocks a plan slot) and is idempotent
+// (a conditional update): retried without an attempt limit, e.g. through a database outage.
+const { expireListing } = proxyActivities<MarketplaceActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumInterval: '5 minutes' },
 });
 // Few attempts for email, to avoid spamming if a provider misbehaves.
 const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
@@ -27,6 +33,11 @@ export interface ListingLifecycleInput {
   publication: number;
   /** ISO timestamp. */
   expiresAt: string;
+  /**
+   * ISO time the current expiry was set (publish, republish or renewal); a reminder that
+   * would fall before it (+ REMINDER_MIN_NOTICE_MS) is skipped. Default: when the run starts.
+   */
+  expirySetAt?: string;
   /** Days before expiry for the "expiring soon" reminder (LISTING_REMINDER_DAYS); 0 = none. */
   reminderDays: number;
   /** Carried over continueAsNew: the reminder for this expiry was already sent. */
@@ -53,6 +64,7 @@ export async function listingLifecycle(input: ListingLifecycleInput): Promise<Li
   const { listingId, reminderDays } = input;
   let publication = input.publication;
   let expiresAt = new Date(input.expiresAt);
+  let expirySetAt = input.expirySetAt ? new Date(input.expirySetAt) : new Date();
   let reminderSent = input.reminderSent ?? false;
   let renewals = input.renewals ?? 0;
   let status: LifecycleStatus = 'active';
@@ -75,7 +87,7 @@ export async function listingLifecycle(input: ListingLifecycleInput): Promise<Li
       status,
       publication,
       expiresAt: expiresAt.toISOString(),
-      reminderAt: reminderDate(expiresAt, reminderDays)?.toISOString() ?? null,
+      reminderAt: reminderDate(expiresAt, reminderDays, expirySetAt)?.toISOString() ?? null,
       reminderSent,
       renewals,
     }),
@@ -87,6 +99,7 @@ export async function listingLifecycle(input: ListingLifecycleInput): Promise<Li
     if (!moved) return;
     publication = next.publication;
     expiresAt = new Date(next.expiresAt);
+    expirySetAt = new Date();
     reminderSent = false;
     status = 'active';
     renewals += 1;
@@ -113,11 +126,19 @@ export async function listingLifecycle(input: ListingLifecycleInput): Promise<Li
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof listingLifecycle>({ listingId, publication, expiresAt: expiresAt.toISOString(), reminderDays, reminderSent, renewals });
+      await continueAsNew<typeof listingLifecycle>({
+        listingId,
+        publication,
+        expiresAt: expiresAt.toISOString(),
+        expirySetAt: expirySetAt.toISOString(),
+        reminderDays,
+        reminderSent,
+        renewals,
+      });
     }
 
     const now = Date.now();
-    const remindAt = reminderDate(expiresAt, reminderDays);
+    const remindAt = reminderDate(expiresAt, reminderDays, expirySetAt);
     if (!reminderSent && remindAt && now < expiresAt.getTime()) {
       if (now < remindAt.getTime()) {
         await condition(interrupted, remindAt.getTime() - now);
@@ -145,34 +166,65 @@ export async function listingLifecycle(input: ListingLifecycleInput): Promise<Li
     }
     if (result.outcome === 'ended') return done(result.status === 'sold' || result.status === 'withdrawn' ? result.status : 'deleted');
     status = 'expired';
-    const n = result.notice;
-    const message = listingExpiredMessage(n.ownerFirstName, n.title);
-    await sendEmail({ key: listingExpiredKey(listingId, publication), userId: n.ownerId, to: n.ownerEmail, ...message });
-    await notifyInApp({
-      key: listingExpiredKey(listingId, publication),
-      userId: n.ownerId,
-      kind: 'listing.expired',
-      title: message.subject,
-      body: 'It no longer appears in search. Renew it to publish it again.',
-      data: { listingId, publication },
-    });
+    await sendExpiredNotice(result.notice, publication);
+  }
+
+  /**
+   * Notices are best effort: a bounced address (non-retryable), a provider down for all
+   * attempts or an owner whose account is gone must not fail the run — the listing's
+   * state (expired, or still watched for expiry) matters more than the email.
+   */
+  async function bestEffort<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn(`listing notice failed, carrying on: ${what}`, { listingId, publication, error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+  }
+
+  async function sendExpiredNotice(n: ListingNotice, pub: number) {
+    if (!n.ownerEmail) {
+      log.warn('listing expired but its owner is gone: no notice', { listingId, publication: pub, ownerId: n.ownerId });
+      return;
+    }
+    const message = listingExpiredMessage(n.ownerFirstName ?? 'there', n.title);
+    const key = listingExpiredKey(listingId, pub);
+    await bestEffort('expiry email', () => sendEmail({ key, userId: n.ownerId, to: n.ownerEmail!, ...message }));
+    await bestEffort('expiry in-app notice', () =>
+      notifyInApp({
+        key,
+        userId: n.ownerId,
+        kind: 'listing.expired',
+        title: message.subject,
+        body: 'It no longer appears in search. Renew it to publish it again.',
+        data: { listingId, publication: pub },
+      }),
+    );
   }
 
   async function sendReminder() {
-    const n = await getListingNotice(listingId);
+    const notice = await bestEffort('reading the listing for the reminder', () => getListingNotice(listingId));
     // Only while the row still is this publication with this expiry (a renewal may be in flight).
-    if (!n || n.status !== 'active' || n.publication !== publication || n.expiresAt !== expiresAt.toISOString()) return;
+    if (!notice || notice.status !== 'active' || notice.publication !== publication || notice.expiresAt !== expiresAt.toISOString()) return;
+    if (!notice.ownerEmail) {
+      log.warn('listing owner is gone: no reminder', { listingId, publication, ownerId: notice.ownerId });
+      return;
+    }
     const days = daysLeft(new Date(Date.now()), expiresAt);
-    const message = listingReminderMessage(n.ownerFirstName, n.title, expiresAt, days);
+    const message = listingReminderMessage(notice.ownerFirstName ?? 'there', notice.title, expiresAt, days);
     const key = listingReminderKey(listingId, publication, expiresAt);
-    await sendEmail({ key, userId: n.ownerId, to: n.ownerEmail, ...message });
-    await notifyInApp({
-      key,
-      userId: n.ownerId,
-      kind: 'listing.expiring',
-      title: message.subject,
-      body: 'Renew it in one click to keep it in search.',
-      data: { listingId, publication, expiresAt: expiresAt.toISOString() },
-    });
+    await bestEffort('reminder email', () => sendEmail({ key, userId: notice.ownerId, to: notice.ownerEmail!, ...message }));
+    await bestEffort('reminder in-app notice', () =>
+      notifyInApp({
+        key,
+        userId: notice.ownerId,
+        kind: 'listing.expiring',
+        title: message.subject,
+        body: 'Renew it in one click to keep it in search.',
+        data: { listingId, publication, expiresAt: expiresAt.toISOString() },
+      }),
+    );
   }
 }
