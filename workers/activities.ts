@@ -11,6 +11,7 @@ import { createAccountsActivities } from '../activities/accounts';
 import { createNotifyActivities } from '../activities/notify';
 import { createBillingActivities } from '../activities/billing';
 import { createMarketplaceActivities } from '../activities/marketplace';
+import { createMarketplaceReconcileActivities } from '../activities/marketplace/reconcile';
 import { createBreedingActivities } from '../activities/breeding';
 
 /** What activities need from the outside world; the worker entrypoint (or a test) wires it. */
@@ -34,6 +35,7 @@ export function createActivities(deps: WorkerDeps) {
     ...createAnalysisActivities(deps),
     ...createAnalysisReconcileActivities(deps),
     ...createMarketplaceActivities(deps),
+    ...createMarketplaceReconcileActivities(deps),
     ...createBreedingActivities(deps),
   };
 }

@@ -14,6 +14,7 @@ export const ScheduleId = {
   analysisReconcile: 'analysis-reconcile',
   accountsReconcile: 'accounts-reconcile',
   freePlanCredits: 'free-plan-credits',
+  marketplaceReconcile: 'marketplace-reconcile',
 } as const;
 export const BILLING_RECONCILE_SCHEDULE_ID = ScheduleId.billingReconcile;
 export const ANALYSIS_RECONCILE_SCHEDULE_ID = ScheduleId.analysisReconcile;
@@ -85,6 +86,26 @@ export function freePlanCreditsSchedule(): ScheduleOptions {
   };
 }
 
+/**
+ * Expires active listings past their expiry whose workflow did not, and starts the
+ * lifecycle workflow of active listings that have none (reconcileListings).
+ */
+export function marketplaceReconcileSchedule(): ScheduleOptions {
+  return {
+    scheduleId: ScheduleId.marketplaceReconcile,
+    spec: { intervals: [{ every: '15 minutes' }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'reconcileListings',
+      workflowId: ScheduleId.marketplaceReconcile,
+      args: [{}],
+      taskQueue: TaskQueue.marketplace,
+      workflowRunTimeout: '10 minutes',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+  };
+}
+
 /** Creates the schedule, or brings an existing one to these spec, action and policies. */
 export async function ensureSchedule(client: Client, options: ScheduleOptions): Promise<'created' | 'updated'> {
   try {
@@ -114,6 +135,7 @@ export function schedulesFor(config: Pick<Config, 'BILLING_RECONCILE_CRON'>, que
     [TaskQueue.analysis, analysisReconcileSchedule()],
     [TaskQueue.accounts, accountsReconcileSchedule()],
     [TaskQueue.accounts, freePlanCreditsSchedule()],
+    [TaskQueue.marketplace, marketplaceReconcileSchedule()],
   ];
   return all.filter(([queue]) => polled.has(queue)).map(([, options]) => options);
 }

@@ -5,6 +5,7 @@ export { grantFreePlanCredits } from './accounts/grantFreePlanCredits';
 export { subscriptionLifecycle } from './billing/subscriptionLifecycle';
 export { billingReconcile } from './billing/billingReconcile';
 export { listingLifecycle } from './marketplace/listingLifecycle';
+export { reconcileListings } from './marketplace/reconcileListings';
 export { gestationTracking } from './breeding/gestationTracking';
 export { analyzeVideo } from './analysis/analyzeVideo';
 export { reconcileAnalyses } from './analysis/reconcile';

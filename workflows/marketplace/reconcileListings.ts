@@ -1,0 +1,79 @@
+import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import type { NotifyActivities } from '../../activities/notify';
+import type { MarketplaceReconcileActivities } from '../../activities/marketplace/reconcile';
+import { listingExpiredKey, listingExpiredMessage } from '../../domain/listings';
+
+// The expiry sweep is idempotent (a conditional update): retried until the database answers.
+const { expireOverdueListings } = proxyActivities<MarketplaceReconcileActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute' },
+});
+const { startMissingListingWorkflows } = proxyActivities<MarketplaceReconcileActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
+});
+// Few attempts for email, to avoid spamming if a provider misbehaves.
+const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
+});
+
+export interface ReconcileListingsInput {
+  /** How long past expires_at an active listing is left to its own workflow (default 5). */
+  graceMinutes?: number;
+  /** Rows changed more recently are left to the API's own start (default 10). */
+  olderThanMinutes?: number;
+  /** Only rows published or renewed within this window are checked for a missing workflow (default 7). */
+  withinDays?: number;
+  /** Per step and run (default 100); the Schedule comes back every 15 minutes for the rest. */
+  limit?: number;
+}
+
+export interface ReconcileListingsResult {
+  expired: string[];
+  checked: number;
+  started: string[];
+}
+
+/**
+ * Run by the `marketplace-reconcile` Schedule (every 15 minutes) on the marketplace queue.
+ * (1) Expires `active` listings past their expiry whose workflow did not (it never started,
+ * or it died): they leave search and stop holding a plan slot; the owner is told by email
+ * and in-app with the lifecycle's own idempotency keys, so a workflow that expires the same
+ * publication later sends nothing twice. Notices are best effort. (2) Starts the lifecycle
+ * workflow of active, unexpired listings that have none.
+ */
+export async function reconcileListings(input: ReconcileListingsInput = {}): Promise<ReconcileListingsResult> {
+  const limit = input.limit ?? 100;
+  const expired = await expireOverdueListings({ graceMinutes: input.graceMinutes ?? 5, limit });
+  for (const n of expired) {
+    if (!n.ownerEmail) {
+      log.warn('overdue listing expired but its owner is gone: no notice', { listingId: n.listingId, ownerId: n.ownerId });
+      continue;
+    }
+    const message = listingExpiredMessage(n.ownerFirstName ?? 'there', n.title);
+    const key = listingExpiredKey(n.listingId, n.publication);
+    await bestEffort(n.listingId, 'expiry email', () => sendEmail({ key, userId: n.ownerId, to: n.ownerEmail!, ...message }));
+    await bestEffort(n.listingId, 'expiry in-app notice', () =>
+      notifyInApp({
+        key,
+        userId: n.ownerId,
+        kind: 'listing.expired',
+        title: message.subject,
+        body: 'It no longer appears in search. Renew it to publish it again.',
+        data: { listingId: n.listingId, publication: n.publication },
+      }),
+    );
+  }
+  const { checked, started } = await startMissingListingWorkflows({ olderThanMinutes: input.olderThanMinutes ?? 10, withinDays: input.withinDays ?? 7, limit });
+  return { expired: expired.map((n) => n.listingId), checked, started };
+}
+
+async function bestEffort(listingId: string, what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn(`listing notice failed, carrying on: ${what}`, { listingId, error: err instanceof Error ? err.message : String(err) });
+  }
+}
