@@ -12,7 +12,8 @@ export const Horse = defineEntity({
     organization: () => p.manyToOne(Organization).deleteRule('cascade'),
     name: p.string(),
     breed: p.string().nullable(),
-    birthDate: p.date().nullable(),
+    /** Indexed: the marketplace age filter compares it. */
+    birthDate: p.date().nullable().index(),
     gender: p.enum(HORSE_GENDERS),
     color: p.string().nullable(),
     heightCm: p.integer().nullable(),
