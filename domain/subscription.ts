@@ -139,8 +139,12 @@ export type BillingMessageKind =
   | 'trial_will_end';
 
 export type BillingEffect =
-  /** Grant the plan's allowance; `key` makes it once per period (credit-ledger). */
-  | { kind: 'grantCredits'; plan: Plan; key: string; reason: string }
+  /**
+   * Reset the balance to the plan's allowance; `key` makes it once per period (credit-ledger).
+   * With `topUpFrom` (an upgrade inside a paid period) the difference between the two
+   * allowances is added to the current balance instead, once per key.
+   */
+  | { kind: 'grantCredits'; plan: Plan; key: string; reason: string; topUpFrom?: Plan }
   | { kind: 'notify'; message: BillingMessageKind; key: string; day?: number; /** The plan the message is about, when not the current one. */ plan?: Plan }
   /** Stop Stripe billing a subscription we gave up on (grace period over). */
   | { kind: 'cancelStripe'; subscriptionId: string };
@@ -162,15 +166,18 @@ function grant(state: SubscriptionState, plan: Plan, periodStart: string, reason
  * Folds Stripe's current subscription into the state. Idempotent: the same snapshot twice
  * changes nothing the second time and produces no effects.
  */
-export function applyStripeTruth(prev: SubscriptionState, snap: StripeSubscriptionSnapshot, now: Date): Transition {
+export function applyStripeTruth(before: SubscriptionState, snap: StripeSubscriptionSnapshot, now: Date): Transition {
   const status = statusFromStripe(snap.stripeStatus);
   // A late event about an older subscription must not touch a newer live one.
-  if (prev.subscriptionId && prev.subscriptionId !== snap.subscriptionId && isLive(prev.status) && !isLive(status)) {
-    return { state: prev, effects: [], newPeriod: false };
+  if (before.subscriptionId && before.subscriptionId !== snap.subscriptionId && isLive(before.status) && !isLive(status)) {
+    return { state: before, effects: [], newPeriod: false };
   }
-  const sameSub = prev.subscriptionId === snap.subscriptionId;
-  const newPeriod = !sameSub || prev.currentPeriodStart !== snap.currentPeriodStart;
+  const sameSub = before.subscriptionId === snap.subscriptionId;
+  const newPeriod = !sameSub || before.currentPeriodStart !== snap.currentPeriodStart;
   const effects: BillingEffect[] = [];
+  // The subscription went on into a new period (paid or not yet): what was scheduled for the
+  // boundary happened, before the status decides anything else.
+  const prev = sameSub && newPeriod && isLive(status) ? settlePendingAtBoundary(before, snap, effects) : before;
   const state: SubscriptionState = {
     ...prev,
     subscriptionId: snap.subscriptionId,
@@ -204,13 +211,15 @@ export function applyStripeTruth(prev: SubscriptionState, snap: StripeSubscripti
       state.pendingPlan = null;
     }
     // Credits reset once per paid period (the key makes a replay a no-op); an upgrade
-    // inside a period tops up to the bigger allowance at once.
+    // inside a period adds the difference between the allowances at once.
     const grantedThisPeriod = prev.creditsGrantedFor !== null && new Date(prev.creditsGrantedFor).getTime() >= new Date(snap.currentPeriodStart).getTime();
     if (state.plan !== 'free' && !grantedThisPeriod) {
       effects.push(grant(state, state.plan, snap.currentPeriodStart, prev.plan === 'free' ? 'subscription started' : 'new billing period'));
       state.creditsGrantedFor = snap.currentPeriodStart;
     } else if (state.plan !== prev.plan && upgrade) {
-      effects.push(grant(state, state.plan, `${snap.currentPeriodStart}:${state.plan}`, `upgraded to ${state.plan}`));
+      // Not a reset (that would refill a spent allowance on every up-and-down): the extra
+      // allowance on top of what is left, once per subscription, period and plan.
+      effects.push({ kind: 'grantCredits', plan: state.plan, topUpFrom: prev.plan, key: `upgrade:${snap.subscriptionId}:${snap.currentPeriodStart}:${state.plan}`, reason: `upgraded to ${state.plan}` });
     }
     if (snap.cancelAtPeriodEnd) {
       if (!prev.cancelAtPeriodEnd || !sameSub) effects.push({ kind: 'notify', message: 'cancel_scheduled', key: `cancel:${subKey}:${snap.currentPeriodEnd}` });
@@ -223,6 +232,14 @@ export function applyStripeTruth(prev: SubscriptionState, snap: StripeSubscripti
     if (prev.status !== 'past_due' || !sameSub) {
       state.pastDueSince = now.toISOString();
       state.dunningSent = [];
+    }
+    // First sight of this subscription (a new one, or a state that knew no live one, e.g. a
+    // restarted workflow): the plan is Stripe's, not whatever the state held. A subscription
+    // we already downgraded for non-payment does not get its plan back.
+    const settledByUs = sameSub && prev.status === 'expired';
+    if (snap.plan && (!sameSub || !isLive(prev.status)) && !settledByUs) {
+      state.plan = snap.plan;
+      state.pendingPlan = null;
     }
     return { state, effects, newPeriod: false };
   }
@@ -244,6 +261,23 @@ export function applyStripeTruth(prev: SubscriptionState, snap: StripeSubscripti
 
   // incomplete: checkout started, first payment not through; nothing granted yet.
   return { state, effects, newPeriod: false };
+}
+
+/**
+ * A new billing period of the same subscription began: a pending downgrade takes effect (the
+ * same message key as the period-end timer, so whichever sees the boundary first tells the
+ * user, once); a pending cancellation that did not happen (Stripe renewed), or a downgrade
+ * Stripe did not make, is dropped.
+ * Credits for the new period come from the status branches (granted once paid).
+ */
+function settlePendingAtBoundary(prev: SubscriptionState, snap: StripeSubscriptionSnapshot, effects: BillingEffect[]): SubscriptionState {
+  if (!prev.pendingPlan || !prev.currentPeriodStart) return prev;
+  if (new Date(snap.currentPeriodStart).getTime() <= new Date(prev.currentPeriodStart).getTime()) return prev;
+  // Renewed (no cancellation), or renewed on another plan than the one we expected: Stripe's plan wins.
+  if (prev.pendingPlan === 'free' || (snap.plan && snap.plan !== prev.pendingPlan)) return { ...prev, pendingPlan: null };
+  const boundary = prev.currentPeriodEnd ?? snap.currentPeriodStart;
+  effects.push({ kind: 'notify', message: 'plan_downgraded', key: `plan:${prev.subscriptionId}:${boundary}:${prev.pendingPlan}` });
+  return { ...prev, plan: prev.pendingPlan, pendingPlan: null };
 }
 
 function expire(state: SubscriptionState, prev: SubscriptionState, message: BillingMessageKind, key: string, now: Date): Transition {

@@ -77,7 +77,7 @@ describe('subscription rules (domain/subscription)', () => {
   it('applies an upgrade at once with a top-up, and holds a downgrade until the period end', () => {
     const up = applyStripeTruth(active(), snap({ plan: 'pro' }), at(10));
     expect(up.state.plan).to.equal('pro');
-    expect(up.effects).to.deep.include({ kind: 'grantCredits', plan: 'pro', key: `grant:u1:${iso(0)}:pro`, reason: 'upgraded to pro' });
+    expect(up.effects).to.deep.include({ kind: 'grantCredits', plan: 'pro', topUpFrom: 'premium', key: `upgrade:sub_1:${iso(0)}:pro`, reason: 'upgraded to pro' });
 
     const down = applyStripeTruth(up.state, snap({ plan: 'premium' }), at(12));
     expect(down.state).to.include({ plan: 'pro', pendingPlan: 'premium' });
@@ -92,6 +92,68 @@ describe('subscription rules (domain/subscription)', () => {
     // The renewal webhook for the same boundary grants nothing more.
     const renewal = applyStripeTruth(due.state, snap({ plan: 'premium', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(31));
     expect(renewal.effects.filter((e) => e.kind === 'grantCredits')).to.deep.equal([]);
+  });
+
+  it('tops up an upgrade once per subscription, period and plan (the difference, not a reset); the next period resets', () => {
+    const up = applyStripeTruth(active(), snap({ plan: 'pro' }), at(10));
+    const topUps = up.effects.filter((e) => e.kind === 'grantCredits');
+    expect(topUps).to.deep.equal([{ kind: 'grantCredits', plan: 'pro', topUpFrom: 'premium', key: `upgrade:sub_1:${iso(0)}:pro`, reason: 'upgraded to pro' }]);
+    // Down (scheduled) and up again in the same period: the same key, so the ledger adds nothing more.
+    const down = applyStripeTruth(up.state, snap({ plan: 'premium' }), at(11)).state;
+    const upAgain = applyStripeTruth(down, snap({ plan: 'pro' }), at(12));
+    expect(upAgain.effects.filter((e) => e.kind === 'grantCredits').map((e) => e.key)).to.deep.equal([]);
+    expect(upAgain.state).to.include({ plan: 'pro', pendingPlan: null });
+    // The renewal resets to the full allowance as usual.
+    const renewal = applyStripeTruth(up.state, snap({ plan: 'pro', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(31));
+    expect(renewal.effects).to.deep.equal([{ kind: 'grantCredits', plan: 'pro', key: `grant:u1:${iso(31)}`, reason: 'new billing period' }]);
+  });
+
+  it('applies a pending downgrade when the renewal is first seen as past_due (it does not slip a period)', () => {
+    const pro = active({ plan: 'pro' });
+    const pending = applyStripeTruth(pro, snap({ plan: 'premium' }), at(12)).state;
+    expect(pending).to.include({ plan: 'pro', pendingPlan: 'premium' });
+    const renewedUnpaid = applyStripeTruth(pending, snap({ plan: 'premium', stripeStatus: 'past_due', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(31));
+    expect(renewedUnpaid.state).to.include({ status: 'past_due', plan: 'premium', pendingPlan: null, pastDueSince: iso(31) });
+    expect(renewedUnpaid.effects).to.deep.equal([{ kind: 'notify', message: 'plan_downgraded', key: `plan:sub_1:${iso(31)}:premium` }]);
+    // No period-end timer at the end of the new period for the old change.
+    expect(nextDeadline(renewedUnpaid.state)).to.deep.include({ kind: 'dunning', day: 0 });
+    // Paid later: premium credits for the period, no second "plan changed" message.
+    const paid = applyStripeTruth(renewedUnpaid.state, snap({ plan: 'premium', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(33));
+    expect(paid.state).to.include({ status: 'active', plan: 'premium', pendingPlan: null });
+    expect(paid.effects.map((e) => (e.kind === 'notify' ? e.message : e.kind))).to.deep.equal(['payment_recovered', 'grantCredits']);
+    expect(paid.effects.find((e) => e.kind === 'grantCredits')).to.include({ plan: 'premium', key: `grant:u1:${iso(31)}` });
+    // A renewal Stripe made on the old plan after all: the pending change is dropped, Stripe's plan stays.
+    const keptPro = applyStripeTruth(pending, snap({ plan: 'pro', stripeStatus: 'past_due', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) }), at(31));
+    expect(keptPro.state).to.include({ plan: 'pro', pendingPlan: null });
+  });
+
+  it('takes the plan from Stripe when a past_due subscription is first seen, but never gives it back after a downgrade for non-payment', () => {
+    // A workflow that knows nothing (restarted without a stored row) sees payment_failed: no instant downgrade.
+    const fresh = applyStripeTruth(initialSubscriptionState('u1'), snap({ plan: 'pro', stripeStatus: 'past_due' }), at(40));
+    expect(fresh.state).to.include({ status: 'past_due', plan: 'pro', pastDueSince: iso(40) });
+    expect(fresh.effects).to.deep.equal([]);
+    // Another subscription than the one the state knows.
+    const other = applyStripeTruth(active(), snap({ subscriptionId: 'sub_2', plan: 'pro', stripeStatus: 'past_due' }), at(40));
+    expect(other.state).to.include({ subscriptionId: 'sub_2', plan: 'pro', pendingPlan: null });
+    // Already past_due on the same subscription: the running dunning is kept.
+    const pastDue = applyStripeTruth(active(), snap({ stripeStatus: 'past_due' }), at(31)).state;
+    const again = applyStripeTruth(pastDue, snap({ stripeStatus: 'past_due' }), at(35));
+    expect(again.state).to.deep.equal(pastDue);
+    // Grace over, we downgraded: Stripe still saying past_due (cancel not through yet) changes nothing back.
+    const downgraded = applyDeadline(pastDue, { kind: 'grace', at: at(45) }, at(45)).state;
+    expect(applyStripeTruth(downgraded, snap({ stripeStatus: 'past_due' }), at(46)).state.plan).to.equal('free');
+  });
+
+  it('converges with the reconcile: after applying a past_due snapshot the row shows no drift (no nightly repeat)', () => {
+    const pastDueSnap = snap({ plan: 'premium', stripeStatus: 'past_due', currentPeriodStart: iso(31), currentPeriodEnd: iso(59) });
+    const pendingDowngrade = applyStripeTruth(active({ plan: 'pro' }), snap({ plan: 'premium' }), at(12)).state;
+    const expired = { ...initialSubscriptionState('u1'), status: 'expired' as const, subscriptionId: 'sub_0' };
+    for (const prev of [initialSubscriptionState('u1'), expired, pendingDowngrade, active()]) {
+      const applied = applyStripeTruth(prev, pastDueSnap, at(31)).state;
+      expect(driftBetween(applied, pastDueSnap), `from ${prev.status}/${prev.plan}`).to.equal(null);
+      // Applying it again (the reconcile's nudge) changes nothing.
+      expect(applyStripeTruth(applied, pastDueSnap, at(32)).state).to.deep.equal(applied);
+    }
   });
 
   it('runs dunning on days 0, 3 and 7 and downgrades to free when the grace period ends unpaid', () => {
