@@ -48,11 +48,20 @@ export const GESTATION = {
   /** Accepted range of a mare's previous gestation lengths. */
   historyMinDays: 300,
   historyMaxDays: 400,
+  /** Overdue alerts: never before these days, and at least 20 / 30 / 50 days past the centre. */
   overdueNoticeDay: 360,
   overdueEscalationDay: 370,
   overdueVetExamDay: 390,
+  overdueNoticeAfterCentre: 20,
+  overdueEscalationAfterCentre: 30,
+  overdueVetExamAfterCentre: 50,
   /** A cover date further back than this is refused (a pregnancy cannot still be running). */
   maxCoverAgeDays: 400,
+  /**
+   * "Today" is the UTC date; a user east of UTC is already on the next day. Dates up to
+   * this many days after the UTC date are accepted (not "in the future").
+   */
+  futureToleranceDays: 1,
   /** Reminders go out at this hour (UTC) of their reminder date. */
   reminderHourUtc: 8,
 } as const;
@@ -123,10 +132,21 @@ interface Def {
   optional?: keyof GestationOptions;
 }
 
+/** The overdue alert days for a window centred on `centre` (360/370/390 for the default 340). */
+export function overdueDays(centre: number): { notice: number; escalation: number; vetExam: number } {
+  return {
+    notice: Math.max(GESTATION.overdueNoticeDay, centre + GESTATION.overdueNoticeAfterCentre),
+    escalation: Math.max(GESTATION.overdueEscalationDay, centre + GESTATION.overdueEscalationAfterCentre),
+    vetExam: Math.max(GESTATION.overdueVetExamDay, centre + GESTATION.overdueVetExamAfterCentre),
+  };
+}
+
 function definitions(centre: number): Def[] {
   const shift = centre - GESTATION.meanDays;
   const windowFrom = GESTATION.normalMinDays + shift;
   const windowTo = GESTATION.normalMaxDays + shift;
+  const window = `${windowFrom}–${windowTo}`;
+  const overdue = overdueDays(centre);
   const vet = 'Book it with your vet; the vet decides what is done.';
   return [
     { id: 'check-pregnancy', kind: 'vet_check', day: 14, title: 'Ultrasound: pregnancy and twins (days 14–16)', description: `First scan to confirm pregnancy and look for twins, which are far easier to deal with before fixation around day 17. ${vet}` },
@@ -144,10 +164,28 @@ function definitions(centre: number): Def[] {
     { id: 'foaling-box', kind: 'preparation', day: centre - 35, title: 'Move to the foaling box and get the foaling kit ready', description: 'Move the mare to her foaling box or paddock 4–6 weeks before the expected date; have the foaling kit and the emergency plan (vet number, transport) ready.' },
     { id: 'foaling-watch', kind: 'foaling', day: centre - 20, title: 'Start the foaling watch (udder, waxing)', description: `The normal foaling window opens (from ${windowFrom} days). Watch the udder fill and the teats "wax" (1–4 days before foaling); camera or foaling alarm on.` },
     { id: 'caslick-opening', kind: 'preparation', day: centre - 14, optional: 'hasCaslick', title: "Caslick's suture opened (1–2 weeks before foaling)", description: `Have the vet open the mare's Caslick's suture 1–2 weeks before the expected foaling. ${vet}` },
-    { id: 'expected-foaling', kind: 'foaling', day: centre, title: `Expected foaling (window day ${windowFrom}–${windowTo})`, description: `Expected around day ${centre}; a normal gestation lasts ${windowFrom}–${windowTo} days. Record the foaling in the app to create the foal's record.` },
-    { id: 'overdue-notice', kind: 'overdue', day: GESTATION.overdueNoticeDay, title: 'No foaling recorded by day 360: talk to your vet', description: 'There is no fixed due date, but at 360 days it is time to talk to your vet (fescue toxicosis, for example, prolongs gestation). If she has foaled, record it.' },
-    { id: 'overdue-escalation', kind: 'overdue', day: GESTATION.overdueEscalationDay, title: 'Day 370 and no foaling recorded: call your vet', description: 'The mare is past the normal 320–370 day range. Call your vet to examine her.' },
-    { id: 'overdue-vet-exam', kind: 'overdue', day: GESTATION.overdueVetExamDay, title: 'Day 390: vet exam to confirm the dates', description: 'After about 390 days a vet exam should confirm the breeding dates and the state of the pregnancy.' },
+    { id: 'expected-foaling', kind: 'foaling', day: centre, title: `Expected foaling (window day ${window})`, description: `Expected around day ${centre}; a normal gestation lasts ${window} days. Record the foaling in the app to create the foal's record.` },
+    {
+      id: 'overdue-notice',
+      kind: 'overdue',
+      day: overdue.notice,
+      title: `No foaling recorded by day ${overdue.notice}: talk to your vet`,
+      description: `There is no fixed due date (expected around day ${centre}, window day ${window}), but at ${overdue.notice} days it is time to talk to your vet (fescue toxicosis, for example, prolongs gestation). If she has foaled, record it.`,
+    },
+    {
+      id: 'overdue-escalation',
+      kind: 'overdue',
+      day: overdue.escalation,
+      title: `Day ${overdue.escalation} and no foaling recorded: call your vet`,
+      description: `${overdue.escalation > windowTo ? 'The mare is past' : 'The mare has reached the end of'} her expected foaling window (day ${window}). Call your vet to examine her.`,
+    },
+    {
+      id: 'overdue-vet-exam',
+      kind: 'overdue',
+      day: overdue.vetExam,
+      title: `Day ${overdue.vetExam}: vet exam to confirm the dates`,
+      description: `${overdue.vetExam - windowTo} days past her expected foaling window (day ${window}): a vet exam should confirm the breeding dates and the state of the pregnancy.`,
+    },
   ];
 }
 
@@ -201,23 +239,82 @@ export const CHECK_MILESTONE: Record<CheckKind, string | null> = {
   other: null,
 };
 
-/** Status after a check result; a negative check ends the tracking. */
+/**
+ * Status after a check result; a negative check ends the tracking. Twins stay flagged:
+ * a later positive check (heartbeat, confirmation) does not clear the twins status —
+ * only the vet, by a negative check or a loss, ends it.
+ */
 export function statusAfterCheck(current: PregnancyStatus, result: CheckResult): PregnancyStatus {
   if (!isActiveStatus(current)) return current;
   if (result === 'negative') return 'not_pregnant';
-  if (result === 'twins') return 'twins';
+  if (result === 'twins' || current === 'twins') return 'twins';
   return 'confirmed';
 }
 
+/** Milestones completed by recorded events: a non-negative check of a kind, the foaling. */
+export function doneMilestones(checks: readonly { kind: CheckKind; result: CheckResult }[], status: PregnancyStatus): string[] {
+  const done = new Set<string>();
+  for (const c of checks) {
+    const id = CHECK_MILESTONE[c.kind];
+    if (id && c.result !== 'negative') done.add(id);
+  }
+  if (status === 'foaled') done.add('expected-foaling');
+  return [...done];
+}
+
+export type ReminderDecision = 'wait' | 'send' | 'missed';
+
 /**
- * What a reminder that comes due does: a milestone whose due date has already passed
- * (a pregnancy registered late, a cover date corrected backwards, a worker down for
- * days) is marked missed instead of sending a stale reminder; one still due today or
- * later is sent now even if its reminder time passed.
+ * What a reminder that comes due does, given the whole current plan.
+ * - Before its reminder time: wait.
+ * - A dated milestone (check, vaccine, preparation, foaling) whose due date has already
+ *   passed (pregnancy registered late, cover date corrected backwards, worker down for
+ *   days) is missed instead of sending a stale reminder; one still due today or later is
+ *   sent now even if its reminder time passed.
+ * - Overdue alerts are about a state ("no foaling recorded by day X"): the latest one that
+ *   has come due is sent even late; only those it supersedes (an earlier overdue alert
+ *   when a later one has come due too) are missed.
  */
-export function reminderDecision(m: Milestone, nowMs: number): 'wait' | 'send' | 'missed' {
+export function reminderDecision(m: Milestone, nowMs: number, plan: readonly Milestone[]): ReminderDecision {
   if (Date.parse(m.reminderAt) > nowMs) return 'wait';
+  if (m.kind === 'overdue') {
+    const superseded = plan.some((o) => o.kind === 'overdue' && o.dueDay > m.dueDay && Date.parse(o.reminderAt) <= nowMs);
+    return superseded ? 'missed' : 'send';
+  }
   return m.dueDate < dateOf(nowMs) ? 'missed' : 'send';
+}
+
+/**
+ * Until when a send may keep retrying (ISO timestamp), after which it is given up as
+ * failed: the end of the milestone's due date (UTC); for an overdue alert, the moment the
+ * next overdue alert supersedes it; null (no deadline) for the last overdue alert.
+ */
+export function reminderDeadline(m: Milestone, plan: readonly Milestone[]): string | null {
+  if (m.kind !== 'overdue') return `${addDaysIso(m.dueDate, 1)}T00:00:00.000Z`;
+  const next = plan.filter((o) => o.kind === 'overdue' && o.dueDay > m.dueDay).sort((a, b) => a.dueDay - b.dueDay)[0];
+  return next ? next.reminderAt : null;
+}
+
+/** milestoneId → the due date it failed for; a failure recorded for another due date (re-planned since) is stale. */
+export type FailedReminders = Record<string, string>;
+
+/** The failures that still apply to the current plan. */
+export function currentFailures(plan: readonly Milestone[], failed: FailedReminders): string[] {
+  return plan.filter((m) => failed[m.id] === m.dueDate).map((m) => m.id);
+}
+
+/**
+ * Missed milestones, derived from the current plan at `nowMs` (never stored: a re-plan
+ * that moves a milestone back into the future makes it upcoming again).
+ */
+export function missedMilestones(
+  plan: readonly Milestone[],
+  facts: { sent: Record<string, string>; done: readonly string[]; failed: readonly string[] },
+  nowMs: number,
+): string[] {
+  const done = new Set(facts.done);
+  const failed = new Set(facts.failed);
+  return plan.filter((m) => !facts.sent[m.id] && !done.has(m.id) && !failed.has(m.id) && reminderDecision(m, nowMs, plan) === 'missed').map((m) => m.id);
 }
 
 export const MILESTONE_STATES = ['upcoming', 'sent', 'done', 'missed', 'failed', 'cancelled'] as const;
@@ -261,6 +358,22 @@ export function buildTimeline(milestones: Milestone[], facts: TimelineFacts): Ti
   });
 }
 
+/**
+ * The timeline rebuilt from the records alone (the API's fallback when the workflow
+ * cannot be queried, and for ended pregnancies): missed only where the decision at `nowMs`
+ * (the end of tracking, or now) is "missed"; a reminder that was due to be sent but was
+ * not (yet) is upcoming, or cancelled once tracking ended.
+ */
+export function recordedTimeline(
+  plan: Milestone[],
+  facts: { sent: Record<string, string>; done: string[]; failed?: string[]; ended: boolean },
+  nowMs: number,
+): TimelineEntry[] {
+  const failed = facts.failed ?? [];
+  const missed = missedMilestones(plan, { sent: facts.sent, done: facts.done, failed }, nowMs);
+  return buildTimeline(plan, { sent: facts.sent, done: facts.done, missed, failed, ended: facts.ended });
+}
+
 /** Email / in-app text of one reminder. */
 export function gestationReminderMessage(m: Pick<Milestone, 'title' | 'description' | 'dueDate' | 'kind'>, mareName: string): { subject: string; text: string } {
   const when = m.kind === 'overdue' ? 'today' : `on ${m.dueDate}`;
@@ -279,9 +392,20 @@ export function twinsAlertMessage(mareName: string, checkDate: string): { subjec
   };
 }
 
-/** Validation of a breeding date against today: not in the future, not more than 400 days ago. */
-export function coverDateProblem(date: string, today: string): string | null {
-  if (date > today) return 'must not be in the future';
-  if (daysFrom(date, today) > GESTATION.maxCoverAgeDays) return `must not be more than ${GESTATION.maxCoverAgeDays} days ago`;
+/** The latest date accepted as "not in the future": the UTC date plus GESTATION.futureToleranceDays. */
+export function latestAcceptedDate(todayUtc: string): string {
+  return addDaysIso(todayUtc, GESTATION.futureToleranceDays);
+}
+
+/** Validation of an event date (check, loss, foaling) against the UTC date: not in the future (1 day of tolerance). */
+export function eventDateProblem(date: string, todayUtc: string): string | null {
+  return date > latestAcceptedDate(todayUtc) ? 'must not be in the future' : null;
+}
+
+/** Validation of a breeding date against the UTC date: not in the future (1 day of tolerance), not more than 400 days ago. */
+export function coverDateProblem(date: string, todayUtc: string): string | null {
+  const future = eventDateProblem(date, todayUtc);
+  if (future) return future;
+  if (daysFrom(date, todayUtc) > GESTATION.maxCoverAgeDays) return `must not be more than ${GESTATION.maxCoverAgeDays} days ago`;
   return null;
 }

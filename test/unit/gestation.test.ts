@@ -3,12 +3,19 @@ import {
   addDaysIso,
   buildTimeline,
   coverDateProblem,
+  currentFailures,
+  doneMilestones,
+  eventDateProblem,
   expectedFoalingDate,
   expectedGestationDays,
   foalGender,
   gestationMilestones,
   gestationReminderMessage,
+  missedMilestones,
+  overdueDays,
   planAnchor,
+  recordedTimeline,
+  reminderDeadline,
   reminderDecision,
   statusAfterCheck,
 } from '../../domain/gestation';
@@ -77,7 +84,8 @@ describe('gestation milestones (domain)', () => {
     expect(ms['expected-foaling'].dueDay).to.equal(352);
     expect(ms['prefoaling-boosters'].dueDay).to.equal(312);
     expect(ms['caslick-opening'].dueDay).to.equal(338);
-    expect(ms['overdue-notice'].dueDay).to.equal(360);
+    // overdue alerts at max(360, centre+20) / max(370, centre+30) / max(390, centre+50)
+    expect(ms['overdue-notice'].dueDay).to.equal(372);
     expect(expectedFoalingDate({ anchorDate: '2025-03-01', anchor: 'cover', previousGestationDays: [350, 354] })).to.equal(addDaysIso('2025-03-01', 352));
   });
 
@@ -96,19 +104,83 @@ describe('gestation milestones (domain)', () => {
 describe('gestation rules (domain)', () => {
   const m = byId(plan())['check-pregnancy']; // due 2025-03-15, reminder 2025-03-13T08:00Z
 
+  const all = plan();
+
   it('waits until the reminder time, sends while the milestone is still due, and marks it missed once its day has passed', () => {
-    expect(reminderDecision(m, Date.parse('2025-03-13T07:59:59Z'))).to.equal('wait');
-    expect(reminderDecision(m, Date.parse('2025-03-13T08:00:00Z'))).to.equal('send');
-    expect(reminderDecision(m, Date.parse('2025-03-15T23:00:00Z'))).to.equal('send');
-    expect(reminderDecision(m, Date.parse('2025-03-16T00:00:01Z'))).to.equal('missed');
+    expect(reminderDecision(m, Date.parse('2025-03-13T07:59:59Z'), all)).to.equal('wait');
+    expect(reminderDecision(m, Date.parse('2025-03-13T08:00:00Z'), all)).to.equal('send');
+    expect(reminderDecision(m, Date.parse('2025-03-15T23:00:00Z'), all)).to.equal('send');
+    expect(reminderDecision(m, Date.parse('2025-03-16T00:00:01Z'), all)).to.equal('missed');
+  });
+
+  it('sends the latest overdue alert that has come due even late, and marks only the ones it supersedes missed', () => {
+    const ms = byId(all);
+    const at = (day: number, time = '12:00:00Z') => Date.parse(`${addDaysIso('2025-03-01', day)}T${time}`);
+    // Registered at day 395: the day-390 vet exam goes out, the notice and the escalation are superseded.
+    expect(reminderDecision(ms['overdue-vet-exam'], at(395), all)).to.equal('send');
+    expect(reminderDecision(ms['overdue-notice'], at(395), all)).to.equal('missed');
+    expect(reminderDecision(ms['overdue-escalation'], at(395), all)).to.equal('missed');
+    // Worker down on day 360, back on day 365: the notice still goes out (the escalation is not due yet).
+    expect(reminderDecision(ms['overdue-notice'], at(365), all)).to.equal('send');
+    expect(reminderDecision(ms['overdue-escalation'], at(365), all)).to.equal('wait');
+    expect(reminderDecision(ms['overdue-notice'], at(370, '07:59:59Z'), all)).to.equal('send');
+    expect(reminderDecision(ms['overdue-notice'], at(370, '08:00:00Z'), all)).to.equal('missed');
+  });
+
+  it('gives a send until the end of its due date, an overdue alert until the next one supersedes it, the last one without a deadline', () => {
+    const ms = byId(all);
+    expect(reminderDeadline(m, all)).to.equal('2025-03-16T00:00:00.000Z');
+    expect(reminderDeadline(ms['overdue-notice'], all)).to.equal(ms['overdue-escalation'].reminderAt);
+    expect(reminderDeadline(ms['overdue-escalation'], all)).to.equal(ms['overdue-vet-exam'].reminderAt);
+    expect(reminderDeadline(ms['overdue-vet-exam'], all)).to.equal(null);
+  });
+
+  it('derives missed from the current plan: a milestone missed under the old cover date is upcoming again once re-planned into the future', () => {
+    const now = Date.parse('2025-03-21T10:00:00Z'); // covered 20 days ago: day 14 has passed
+    const old = plan();
+    expect(missedMilestones(old, { sent: {}, done: [], failed: [] }, now)).to.deep.equal(['check-pregnancy']);
+    const corrected = plan({ anchorDate: '2025-03-13' }); // 8 days ago: day 14 is in 6 days
+    expect(missedMilestones(corrected, { sent: {}, done: [], failed: [] }, now)).to.deep.equal([]);
+    expect(reminderDecision(byId(corrected)['check-pregnancy'], now, corrected)).to.equal('wait');
+    // a failure recorded for the old due date does not apply to the new one
+    expect(currentFailures(old, { 'check-pregnancy': '2025-03-15' })).to.deep.equal(['check-pregnancy']);
+    expect(currentFailures(corrected, { 'check-pregnancy': '2025-03-15' })).to.deep.equal([]);
+  });
+
+  it('rebuilds the timeline from the records without calling a reminder that was due to be sent "missed"', () => {
+    // Ended (lost) on 2025-03-14 at 10:00: check-pregnancy (reminder 03-13 08:00, due 03-15) was due to be sent, not missed.
+    const tl = recordedTimeline(all, { sent: {}, done: [], ended: true }, Date.parse('2025-03-14T10:00:00Z'));
+    const state = Object.fromEntries(tl.map((e) => [e.id, e.state]));
+    expect(state['check-pregnancy']).to.equal('cancelled');
+    expect(state['check-heartbeat']).to.equal('cancelled');
+    const later = recordedTimeline(all, { sent: {}, done: [], ended: true }, Date.parse('2025-03-16T10:00:00Z'));
+    expect(later.find((e) => e.id === 'check-pregnancy')!.state).to.equal('missed');
+    const live = recordedTimeline(all, { sent: {}, done: [], ended: false }, Date.parse('2025-03-14T10:00:00Z'));
+    expect(live.find((e) => e.id === 'check-pregnancy')!.state).to.equal('upcoming');
   });
 
   it('moves the status on a check: negative ends, twins flags, positive confirms; an ended pregnancy stays ended', () => {
     expect(statusAfterCheck('tracking', 'negative')).to.equal('not_pregnant');
     expect(statusAfterCheck('tracking', 'twins')).to.equal('twins');
     expect(statusAfterCheck('tracking', 'positive')).to.equal('confirmed');
-    expect(statusAfterCheck('twins', 'positive')).to.equal('confirmed');
+    expect(statusAfterCheck('confirmed', 'twins')).to.equal('twins');
     expect(statusAfterCheck('lost', 'positive')).to.equal('lost');
+  });
+
+  it('keeps twins flagged when a later check (heartbeat, confirmation) is positive; only a negative check ends it', () => {
+    expect(statusAfterCheck('twins', 'positive')).to.equal('twins');
+    expect(statusAfterCheck('twins', 'negative')).to.equal('not_pregnant');
+  });
+
+  it('marks the milestone of each non-negative check done, and the expected foaling once foaled', () => {
+    const checks = [
+      { kind: 'pregnancy', result: 'twins' },
+      { kind: 'heartbeat', result: 'positive' },
+      { kind: 'confirmation', result: 'negative' },
+      { kind: 'other', result: 'positive' },
+    ] as const;
+    expect(doneMilestones(checks, 'twins')).to.deep.equal(['check-pregnancy', 'check-heartbeat']);
+    expect(doneMilestones([], 'foaled')).to.deep.equal(['expected-foaling']);
   });
 
   it('builds a timeline where done beats sent, sent survives a re-plan, and upcoming becomes cancelled once ended', () => {
@@ -124,11 +196,35 @@ describe('gestation rules (domain)', () => {
     expect(live.every((e) => e.state === 'upcoming')).to.equal(true);
   });
 
-  it('refuses a cover date in the future or more than 400 days ago', () => {
-    expect(coverDateProblem('2025-03-02', '2025-03-01')).to.equal('must not be in the future');
+  it('refuses a cover date in the future or more than 400 days ago; "today" may be up to one day after the UTC date (users east of UTC)', () => {
+    expect(coverDateProblem('2025-03-02', '2025-03-01')).to.equal(null);
+    expect(coverDateProblem('2025-03-03', '2025-03-01')).to.equal('must not be in the future');
+    expect(eventDateProblem('2025-03-02', '2025-03-01')).to.equal(null);
+    expect(eventDateProblem('2025-03-03', '2025-03-01')).to.equal('must not be in the future');
     expect(coverDateProblem(addDaysIso('2025-03-01', -401), '2025-03-01')).to.match(/400 days/);
     expect(coverDateProblem(addDaysIso('2025-03-01', -400), '2025-03-01')).to.equal(null);
     expect(coverDateProblem('2025-03-01', '2025-03-01')).to.equal(null);
+  });
+
+  it("keeps the overdue alerts consistent with the window shown when the mare's history moves the centre", () => {
+    expect(overdueDays(340)).to.deep.equal({ notice: 360, escalation: 370, vetExam: 390 });
+    expect(overdueDays(320)).to.deep.equal({ notice: 360, escalation: 370, vetExam: 390 });
+    expect(overdueDays(368)).to.deep.equal({ notice: 388, escalation: 398, vetExam: 418 });
+    const ms = byId(plan({ previousGestationDays: [368, 368] }));
+    expect(ms['expected-foaling'].title).to.contain('348–398');
+    expect([ms['overdue-notice'].dueDay, ms['overdue-escalation'].dueDay, ms['overdue-vet-exam'].dueDay]).to.deep.equal([388, 398, 418]);
+    expect(ms['overdue-notice'].title).to.equal('No foaling recorded by day 388: talk to your vet');
+    expect(ms['overdue-escalation'].title).to.equal('Day 398 and no foaling recorded: call your vet');
+    expect(ms['overdue-vet-exam'].title).to.equal('Day 418: vet exam to confirm the dates');
+    for (const id of ['overdue-notice', 'overdue-escalation', 'overdue-vet-exam']) {
+      const text = `${ms[id].title} ${ms[id].description}`;
+      expect(text, id).to.not.match(/320–370|\b(360|370|390)\b/);
+    }
+    expect(ms['overdue-escalation'].description).to.contain('348–398');
+    // the default plan keeps the DOMAIN.md days and words
+    const def = byId(plan());
+    expect(def['overdue-notice'].title).to.equal('No foaling recorded by day 360: talk to your vet');
+    expect(def['overdue-escalation'].description).to.contain('320–370');
   });
 
   it('records a filly as a mare and a colt as a stallion, and words reminders without prescribing', () => {
