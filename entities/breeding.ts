@@ -2,17 +2,20 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { baseProperties } from './base';
 import { Organization } from './accounts';
 import { Horse } from './horses';
-import { BREEDING_METHODS, CHECK_KINDS, CHECK_RESULTS, PREGNANCY_STATUSES, type GestationOptions } from '../domain/gestation';
+import { ACTIVE_PREGNANCY_STATUSES, BREEDING_METHODS, CHECK_KINDS, CHECK_RESULTS, PREGNANCY_STATUSES, type GestationOptions } from '../domain/gestation';
 
 /**
  * A breeding / pregnancy record of a mare. The gestationTracking workflow
- * (`gestation-<id>`) reminds the creator of every milestone; the API writes state
- * changes here in the request, then signals the workflow.
+ * (`gestation-<id>`) reminds the creator of every milestone. This row is the source of
+ * truth: the API commits state changes here, then signals the workflow, which re-reads it.
+ * At most one active (tracking/confirmed/twins) pregnancy per mare (partial unique index).
  */
+export const PREGNANCY_MARE_ACTIVE_UNIQUE = 'pregnancies_mare_active_unique';
 export const Pregnancy = defineEntity({
   name: 'Pregnancy',
   tableName: 'pregnancies',
   indexes: [{ properties: ['organization', 'status'] }],
+  uniques: [{ name: PREGNANCY_MARE_ACTIVE_UNIQUE, properties: ['mare'], where: { status: { $in: [...ACTIVE_PREGNANCY_STATUSES] } } }],
   properties: {
     ...baseProperties,
     organization: () => p.manyToOne(Organization).deleteRule('cascade'),
