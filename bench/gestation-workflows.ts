@@ -60,7 +60,12 @@ const worker = await Worker.create({
     bundleKind === 'gestation'
       ? await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../workflows/breeding/gestationTracking.ts', import.meta.url)), logger: quiet })
       : await bundleWorkflows(),
-  activities: { sendGestationReminder: unexpected, sendGestationAlert: unexpected, recordGestationStatus: unexpected },
+  activities: {
+    // The workflow reads the pregnancy first: every bench pregnancy was covered today (nothing due yet).
+    loadGestation: async () => ({ found: true, status: 'tracking', plan: { anchorDate: dateOf(Date.now()), anchor: 'cover', leadDays: 2, options: {}, previousGestationDays: [] }, done: [], sent: {}, twinsChecks: [] }),
+    sendGestationReminder: unexpected,
+    sendGestationAlert: unexpected,
+  },
   ...(cacheFlag ? { maxCachedWorkflows: Number(cacheFlag) } : {}),
 });
 const cache = worker.options.maxCachedWorkflows;

@@ -1,15 +1,21 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { MikroORM } from '../../entities/orm';
 import type { Mailer } from '../../adapters/email/mailer';
-import { Pregnancy, ReminderLog, ReminderPreferences } from '../../entities';
+import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from '../../entities';
 import { createNotifyActivities } from '../notify';
+import { ErrorType } from '../../domain/errors';
 import {
+  doneMilestones,
+  gestationMilestones,
   gestationReminderMessage,
   isActiveStatus,
+  planAnchor,
   twinsAlertMessage,
+  type GestationOptions,
   type Milestone,
   type PregnancyStatus,
 } from '../../domain/gestation';
@@ -28,15 +34,96 @@ export async function reminderPreferencesOf(em: EntityManager, userId: string, d
 
 export const gestationReminderKey = (pregnancyId: string, milestoneId: string) => `gestation:${pregnancyId}:${milestoneId}`;
 
+/** YYYY-MM-DD of a `date` column (a string or a Date, depending on the driver path). */
+const dateString = (value: unknown): string | null => {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  return String(value).slice(0, 10);
+};
+
+/** What the workflow plans from: the pregnancy as stored, with its creator's lead time. */
+export interface GestationPlanSnapshot {
+  anchorDate: string;
+  anchor: 'cover' | 'ovulation';
+  leadDays: number;
+  options: GestationOptions;
+  previousGestationDays: number[];
+}
+
+/**
+ * The pregnancy as the database has it (the source of truth), read by the workflow
+ * whenever it wakes (a signal, a timer) and before each reminder. `found: false` = the
+ * row is gone (deleted with its mare, or never committed): the workflow ends quietly.
+ */
+export type GestationSnapshot =
+  | { found: false }
+  | {
+      found: true;
+      status: PregnancyStatus;
+      plan: GestationPlanSnapshot;
+      /** Milestones completed by recorded checks / the foaling. */
+      done: string[];
+      /** milestoneId → ISO time, from reminder_logs. */
+      sent: Record<string, string>;
+      /** Every check that saw twins (the workflow alerts once per check). */
+      twinsChecks: { checkId: string; date: string }[];
+    };
+
 export interface ReminderRequest {
   pregnancyId: string;
   userId: string;
   milestone: Pick<Milestone, 'id' | 'title' | 'description' | 'kind' | 'dueDate'>;
+  /**
+   * ISO time after which a send that keeps failing transiently is given up (the
+   * milestone's due date has passed): whatever channel already went out is recorded,
+   * else the send fails for good. Null/absent: keep retrying.
+   */
+  deadline?: string | null;
 }
 export type ReminderOutcome =
   | { outcome: 'sent' | 'already-sent'; sentAt: string; channels: string[] }
   /** The pregnancy ended in the database (the signal may still be on its way): nothing sent. */
-  | { outcome: 'ended'; status: PregnancyStatus };
+  | { outcome: 'ended'; status: PregnancyStatus }
+  /** The pregnancy row is gone: nothing sent; the workflow ends. */
+  | { outcome: 'gone' }
+  /** The milestone is not in the stored plan any more, or has another due date: nothing sent; the workflow re-reads. */
+  | { outcome: 'replanned' };
+
+/** Channel order in reminder_logs.channels (whatever order they went out in). */
+const CHANNEL_ORDER = ['email', 'in_app'];
+
+interface Delivery {
+  channels: string[];
+  /** Channels that failed for good (a bounced address, a user without email). */
+  permanent: string[];
+  /** The first retryable error, if a channel failed transiently. */
+  transient: unknown;
+}
+
+/**
+ * Sends on each channel independently, in-app first (a database write: it does not depend
+ * on the email provider), so a permanent email failure never stops the in-app
+ * notification. Both are keyed: a retry re-delivers nothing that already went out.
+ */
+async function deliver(channels: { name: string; send: () => Promise<unknown> }[], logger: Logger, key: string): Promise<Delivery> {
+  const result: Delivery = { channels: [], permanent: [], transient: null };
+  for (const channel of channels) {
+    try {
+      await channel.send();
+      result.channels.push(channel.name);
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) {
+        result.permanent.push(`${channel.name}: ${err.message}`);
+        logger.warn({ key, channel: channel.name, err: err.message }, 'gestation notification channel failed for good');
+      } else {
+        result.transient ??= err;
+        logger.warn({ key, channel: channel.name, err: (err as Error).message }, 'gestation notification channel failed; will retry');
+      }
+    }
+  }
+  result.channels.sort((a, b) => CHANNEL_ORDER.indexOf(a) - CHANNEL_ORDER.indexOf(b));
+  return result;
+}
 
 /**
  * Breeding activities. Every send is keyed `gestation:<pregnancyId>:<milestoneId>`: the
@@ -47,93 +134,130 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
   const { orm, logger, config } = deps;
   const notify = createNotifyActivities(deps);
 
-  async function loadPregnancy(em: EntityManager, pregnancyId: string) {
-    const pregnancy = await em.findOne(Pregnancy, { id: pregnancyId }, { populate: ['mare'] });
-    // Retryable: the API starts the workflow inside the transaction that inserts the row.
-    if (!pregnancy) throw new Error(`pregnancy ${pregnancyId} not found (not committed yet?)`);
-    return pregnancy;
-  }
+  const anchorOf = (p: Pregnancy) => planAnchor(p.coverDates, dateString(p.ovulationDate));
+  const planOf = (p: Pregnancy, leadDays: number): GestationPlanSnapshot => ({
+    ...anchorOf(p),
+    leadDays,
+    options: { ...p.options },
+    previousGestationDays: [...p.previousGestationDays],
+  });
 
   return {
+    /** Read-only and idempotent: the workflow retries it without limit (a database outage only delays it). */
+    async loadGestation(req: { pregnancyId: string }): Promise<GestationSnapshot> {
+      const em = orm.em.fork();
+      const p = await em.findOne(Pregnancy, { id: req.pregnancyId });
+      if (!p) return { found: false };
+      const prefs = await reminderPreferencesOf(em, p.createdById, config.REMINDER_LEAD_DAYS);
+      const checks = await em.find(PregnancyCheck, { pregnancy: p.id }, { orderBy: { date: 'asc', createdAt: 'asc' } });
+      const logs = await em.find(ReminderLog, { pregnancyId: p.id });
+      return {
+        found: true,
+        status: p.status,
+        plan: planOf(p, prefs.leadDays),
+        done: doneMilestones(checks, p.status),
+        sent: Object.fromEntries(logs.map((l) => [l.milestoneId, l.sentAt.toISOString()])),
+        twinsChecks: checks.filter((c) => c.result === 'twins').map((c) => ({ checkId: c.id, date: dateString(c.date)! })),
+      };
+    },
+
+    /**
+     * One reminder, in-app then email (each as the user's preferences say). A channel that
+     * fails for good is skipped; a transient failure is retried (the workflow retries
+     * without an attempt limit) until `deadline`, after which what went out is recorded.
+     * Fails for good only when no channel went out. The text is the stored plan's: a
+     * milestone that moved or disappeared since the workflow planned it is not sent.
+     */
     async sendGestationReminder(req: ReminderRequest): Promise<ReminderOutcome> {
       const em = orm.em.fork();
-      const pregnancy = await loadPregnancy(em, req.pregnancyId);
+      const pregnancy = await em.findOne(Pregnancy, { id: req.pregnancyId }, { populate: ['mare'] });
+      if (!pregnancy) return { outcome: 'gone' };
       const previous = await em.findOne(ReminderLog, { pregnancyId: req.pregnancyId, milestoneId: req.milestone.id });
       if (previous) return { outcome: 'already-sent', sentAt: previous.sentAt.toISOString(), channels: previous.channels };
       if (!isActiveStatus(pregnancy.status)) return { outcome: 'ended', status: pregnancy.status };
 
       const prefs = await reminderPreferencesOf(em, req.userId, config.REMINDER_LEAD_DAYS);
-      const key = gestationReminderKey(req.pregnancyId, req.milestone.id);
-      const message = gestationReminderMessage(req.milestone, pregnancy.mare.name);
-      const channels: string[] = [];
-      if (prefs.email) {
-        await notify.sendEmail({ key, userId: req.userId, ...message });
-        channels.push('email');
-      }
+      const milestone = gestationMilestones(planOf(pregnancy, prefs.leadDays)).find((m) => m.id === req.milestone.id);
+      if (!milestone || milestone.dueDate !== req.milestone.dueDate) return { outcome: 'replanned' };
+
+      const key = gestationReminderKey(req.pregnancyId, milestone.id);
+      const message = gestationReminderMessage(milestone, pregnancy.mare.name);
+      const channels: { name: string; send: () => Promise<unknown> }[] = [];
       if (prefs.inApp) {
-        await notify.notifyInApp({
-          key,
-          userId: req.userId,
-          kind: 'gestation_reminder',
-          title: message.subject,
-          body: req.milestone.description,
-          data: { pregnancyId: req.pregnancyId, mareId: pregnancy.mare.id, milestoneId: req.milestone.id, dueDate: req.milestone.dueDate },
+        channels.push({
+          name: 'in_app',
+          send: () =>
+            notify.notifyInApp({
+              key,
+              userId: req.userId,
+              kind: 'gestation_reminder',
+              title: message.subject,
+              body: milestone.description,
+              data: { pregnancyId: req.pregnancyId, mareId: pregnancy.mare.id, milestoneId: milestone.id, dueDate: milestone.dueDate },
+            }),
         });
-        channels.push('in_app');
+      }
+      if (prefs.email) channels.push({ name: 'email', send: () => notify.sendEmail({ key, userId: req.userId, ...message }) });
+      const delivery = await deliver(channels, logger, key);
+
+      const pastDeadline = !!req.deadline && Date.now() >= Date.parse(req.deadline);
+      if (delivery.transient && !pastDeadline) throw delivery.transient;
+      if (!delivery.channels.length) {
+        const why = [...delivery.permanent, ...(delivery.transient ? [`deadline ${req.deadline} passed: ${(delivery.transient as Error).message}`] : [])];
+        throw ApplicationFailure.nonRetryable(`gestation reminder ${key} could not be sent on any channel (${why.join('; ')})`, ErrorType.ServiceUnavailable);
       }
       try {
         const log = em.create(ReminderLog, {
           pregnancyId: req.pregnancyId,
-          milestoneId: req.milestone.id,
-          title: req.milestone.title,
-          dueDate: req.milestone.dueDate as never,
+          milestoneId: milestone.id,
+          title: milestone.title,
+          dueDate: milestone.dueDate as never,
           sentAt: new Date(),
-          channels,
+          channels: delivery.channels,
         });
         await em.flush();
-        logger.info({ key, channels }, 'gestation reminder sent');
-        return { outcome: 'sent', sentAt: log.sentAt.toISOString(), channels };
+        logger.info({ key, channels: delivery.channels, failedForGood: delivery.permanent }, 'gestation reminder sent');
+        return { outcome: 'sent', sentAt: log.sentAt.toISOString(), channels: delivery.channels };
       } catch (err) {
         if (!(err instanceof UniqueConstraintViolationException)) throw err;
-        const row = await orm.em.fork().findOneOrFail(ReminderLog, { pregnancyId: req.pregnancyId, milestoneId: req.milestone.id });
+        const row = await orm.em.fork().findOneOrFail(ReminderLog, { pregnancyId: req.pregnancyId, milestoneId: milestone.id });
         return { outcome: 'already-sent', sentAt: row.sentAt.toISOString(), channels: row.channels };
       }
     },
 
-    /** Twins seen on a scan: tell the owner at once (email + in-app, whatever the preferences). */
-    async sendGestationAlert(req: { pregnancyId: string; userId: string; kind: 'twins'; checkId: string; date: string }): Promise<{ sent: true }> {
+    /**
+     * Twins seen on a scan: tell the owner at once, in-app then email, whatever the
+     * preferences. Retried without limit while a channel fails transiently; fails for good
+     * only if both channels did. Nothing is sent once the pregnancy has ended or is gone.
+     */
+    async sendGestationAlert(req: { pregnancyId: string; userId: string; kind: 'twins'; checkId: string; date: string }): Promise<{ sent: boolean; channels: string[] }> {
       const em = orm.em.fork();
-      const pregnancy = await loadPregnancy(em, req.pregnancyId);
+      const pregnancy = await em.findOne(Pregnancy, { id: req.pregnancyId }, { populate: ['mare'] });
+      if (!pregnancy || !isActiveStatus(pregnancy.status)) return { sent: false, channels: [] };
       const key = `gestation:${req.pregnancyId}:twins:${req.checkId}`;
       const message = twinsAlertMessage(pregnancy.mare.name, req.date);
-      await notify.sendEmail({ key, userId: req.userId, ...message });
-      await notify.notifyInApp({
+      const delivery = await deliver(
+        [
+          {
+            name: 'in_app',
+            send: () =>
+              notify.notifyInApp({
+                key,
+                userId: req.userId,
+                kind: 'gestation_alert',
+                title: message.subject,
+                body: message.text,
+                data: { pregnancyId: req.pregnancyId, mareId: pregnancy.mare.id, alert: 'twins', checkDate: req.date },
+              }),
+          },
+          { name: 'email', send: () => notify.sendEmail({ key, userId: req.userId, ...message }) },
+        ],
+        logger,
         key,
-        userId: req.userId,
-        kind: 'gestation_alert',
-        title: message.subject,
-        body: message.text,
-        data: { pregnancyId: req.pregnancyId, mareId: pregnancy.mare.id, alert: 'twins', checkDate: req.date },
-      });
-      return { sent: true };
-    },
-
-    /**
-     * Persists a status the workflow reached (the API usually wrote it already: then this
-     * is a no-op). An ended pregnancy is never reopened.
-     */
-    async recordGestationStatus(req: { pregnancyId: string; status: PregnancyStatus; outcomeDate?: string | null }): Promise<{ changed: boolean }> {
-      const em = orm.em.fork();
-      const pregnancy = await em.findOne(Pregnancy, { id: req.pregnancyId });
-      if (!pregnancy) return { changed: false };
-      if (pregnancy.status === req.status || !isActiveStatus(pregnancy.status)) return { changed: false };
-      pregnancy.status = req.status;
-      if (!isActiveStatus(req.status)) {
-        pregnancy.endedAt ??= new Date();
-        if (req.outcomeDate) pregnancy.outcomeDate ??= req.outcomeDate as never;
-      }
-      await em.flush();
-      return { changed: true };
+      );
+      if (delivery.transient) throw delivery.transient;
+      if (!delivery.channels.length) throw ApplicationFailure.nonRetryable(`twins alert ${key} could not be sent on any channel (${delivery.permanent.join('; ')})`, ErrorType.ServiceUnavailable);
+      return { sent: true, channels: delivery.channels };
     },
   };
 }

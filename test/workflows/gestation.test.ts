@@ -5,6 +5,7 @@ import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@t
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
 import { gestationTracking } from '../../workflows/breeding/gestationTracking';
 import {
   checkRecordedSignal,
@@ -14,11 +15,23 @@ import {
   pregnancyLostSignal,
   remindersChangedSignal,
   timelineQuery,
+  type CheckRecorded,
   type GestationInput,
 } from '../../workflows/breeding/messages';
 import { gestationWorkflowId } from '../../workflows/ids';
-import { addDaysIso, dateOf, daysFrom, gestationMilestones, type GestationOptions } from '../../domain/gestation';
+import {
+  addDaysIso,
+  dateOf,
+  daysFrom,
+  doneMilestones,
+  gestationMilestones,
+  isActiveStatus,
+  statusAfterCheck,
+  type GestationOptions,
+  type PregnancyStatus,
+} from '../../domain/gestation';
 import { ErrorType } from '../../domain/errors';
+import type { GestationPlanSnapshot, GestationSnapshot, ReminderOutcome, ReminderRequest } from '../../activities/breeding';
 import { createTimeSkippingEnv, uniqueQueue } from '../support/temporal-env';
 
 // Only this workflow, bundled once for the file (the same code workflows/index.ts re-exports).
@@ -30,6 +43,18 @@ const workflowBundle = () =>
   }));
 
 const ALL_OPTIONS: GestationOptions = { fetalSexing: true, ehv1Month3: true, rotavirus: true, hasCaslick: true };
+type Handle = WorkflowHandle<typeof gestationTracking>;
+
+/** The pregnancy row as the database has it: the activities read it, the tests change it as the API does (commit, then signal). */
+interface FakeDb {
+  status: PregnancyStatus;
+  plan: GestationPlanSnapshot;
+  checks: CheckRecorded[];
+  sent: Record<string, string>;
+  gone: boolean;
+  /** Every database activity throws while true (an outage). */
+  down: boolean;
+}
 
 describe('gestationTracking workflow (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
@@ -41,37 +66,62 @@ describe('gestationTracking workflow (time-skipping)', () => {
     await env?.teardown();
   });
 
-  /** Stubbed activities that record the simulated time of every reminder. */
-  function activities(overrides: Record<string, sinon.SinonStub> = {}) {
+  /** Stubbed activities over a fake database, recording the simulated time of every reminder. */
+  function activities(db: FakeDb) {
     const sentAt: { id: string; at: number }[] = [];
+    const dbUp = () => {
+      if (db.down) throw new Error('database unavailable');
+    };
     const acts = {
-      sendGestationReminder: sinon.stub().callsFake(async (req: { milestone: { id: string } }) => {
+      loadGestation: sinon.stub().callsFake(async (): Promise<GestationSnapshot> => {
+        dbUp();
+        if (db.gone) return { found: false };
+        return {
+          found: true,
+          status: db.status,
+          plan: structuredClone(db.plan),
+          done: doneMilestones(db.checks, db.status),
+          sent: { ...db.sent },
+          twinsChecks: db.checks.filter((c) => c.result === 'twins').map((c) => ({ checkId: c.checkId, date: c.date })),
+        };
+      }),
+      sendGestationReminder: sinon.stub().callsFake(async (req: ReminderRequest): Promise<ReminderOutcome> => {
+        dbUp();
+        if (db.gone) return { outcome: 'gone' };
+        if (db.sent[req.milestone.id]) return { outcome: 'already-sent', sentAt: db.sent[req.milestone.id], channels: ['email', 'in_app'] };
+        if (!isActiveStatus(db.status)) return { outcome: 'ended', status: db.status };
+        const current = gestationMilestones(db.plan).find((m) => m.id === req.milestone.id);
+        if (current?.dueDate !== req.milestone.dueDate) return { outcome: 'replanned' };
         const at = Context.current().info.currentAttemptScheduledTimestampMs;
         sentAt.push({ id: req.milestone.id, at });
-        return { outcome: 'sent', sentAt: new Date(at).toISOString(), channels: ['email', 'in_app'] };
+        db.sent[req.milestone.id] = new Date(at).toISOString();
+        return { outcome: 'sent', sentAt: db.sent[req.milestone.id], channels: ['email', 'in_app'] };
       }),
-      sendGestationAlert: sinon.stub().resolves({ sent: true }),
-      recordGestationStatus: sinon.stub().resolves({ changed: true }),
-      ...overrides,
+      sendGestationAlert: sinon.stub().resolves({ sent: true, channels: ['email', 'in_app'] }),
     };
     return { acts, sentAt };
   }
 
   /** A pregnancy covered `daysAgo` days before the simulated now. */
-  async function setup(opts: { daysAgo?: number; options?: GestationOptions; acts?: ReturnType<typeof activities>; noCache?: boolean } = {}) {
+  async function setup(
+    opts: {
+      daysAgo?: number;
+      options?: GestationOptions;
+      previousGestationDays?: number[];
+      /** Replaces activities before the worker is created (they may call the fake ones). */
+      wrap?: (acts: ReturnType<typeof activities>['acts'], db: FakeDb) => void;
+      noCache?: boolean;
+      continueAsNewAfter?: number;
+    } = {},
+  ) {
     const taskQueue = uniqueQueue('gestation');
     const today = dateOf(await env.currentTimeMs());
     const anchorDate = addDaysIso(today, -(opts.daysAgo ?? 0));
-    const input: GestationInput = {
-      pregnancyId: taskQueue,
-      userId: 'u1',
-      anchorDate,
-      anchor: 'cover',
-      leadDays: 2,
-      options: opts.options ?? {},
-      previousGestationDays: [],
-    };
-    const recorder = opts.acts ?? activities();
+    const plan: GestationPlanSnapshot = { anchorDate, anchor: 'cover', leadDays: 2, options: opts.options ?? {}, previousGestationDays: opts.previousGestationDays ?? [] };
+    const db: FakeDb = { status: 'tracking', plan: structuredClone(plan), checks: [], sent: {}, gone: false, down: false };
+    const input: GestationInput = { pregnancyId: taskQueue, userId: 'u1', ...structuredClone(plan), ...(opts.continueAsNewAfter ? { continueAsNewAfter: opts.continueAsNewAfter } : {}) };
+    const recorder = activities(db);
+    opts.wrap?.(recorder.acts, db);
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
@@ -80,22 +130,49 @@ describe('gestationTracking workflow (time-skipping)', () => {
       ...(opts.noCache ? { maxCachedWorkflows: 0 } : {}),
     });
     const start = () => env.client.workflow.start(gestationTracking, { taskQueue, workflowId: gestationWorkflowId(taskQueue), args: [input] });
-    return { taskQueue, input, anchorDate, worker, start, ...recorder };
+    // What the API does: commit the change, then wake the workflow.
+    const api = {
+      check: (h: Handle, check: CheckRecorded) => {
+        db.checks.push(check);
+        db.status = statusAfterCheck(db.status, check.result);
+        return h.signal(checkRecordedSignal, check);
+      },
+      lose: (h: Handle, date: string) => {
+        db.status = 'lost';
+        return h.signal(pregnancyLostSignal, { date });
+      },
+      foal: (h: Handle, date: string) => {
+        db.status = 'foaled';
+        return h.signal(foaledSignal, { date, foalId: 'foal-1' });
+      },
+      correct: (h: Handle, anchorDate: string) => {
+        db.plan.anchorDate = anchorDate;
+        return h.signal(coverDateCorrectedSignal, { anchorDate, anchor: 'cover' });
+      },
+      remindersChanged: (h: Handle, change: { leadDays?: number; options?: GestationOptions }) => {
+        if (change.leadDays !== undefined) db.plan.leadDays = change.leadDays;
+        if (change.options) db.plan.options = { ...db.plan.options, ...change.options };
+        return h.signal(remindersChangedSignal, change);
+      },
+    };
+    return { taskQueue, input, anchorDate, worker, start, db, api, ...recorder };
   }
 
+  const sleepUntil = async (iso: string) => env.sleep(Date.parse(iso) - (await env.currentTimeMs()));
   const sentIds = (sentAt: { id: string }[]) => sentAt.map((s) => s.id);
-  /** The activity is scheduled a few ms after the timer fires. */
+  /** The activity is scheduled a few ms after the timer fires (after the re-read). */
   const expectAt = (at: number, iso: string, what = '') => expect(Math.abs(at - Date.parse(iso)), `${what} sent at ${new Date(at).toISOString()}, expected ${iso}`).to.be.below(5_000);
   const day = (anchorDate: string, n: number) => addDaysIso(anchorDate, n);
+  const states = (t: { milestones: { id: string; state: string }[] }) => Object.fromEntries(t.milestones.map((m) => [m.id, m.state]));
 
   it('sends every reminder of a full pregnancy once, in order, at 08:00 UTC lead-days before each milestone, overdue alerts included, until the foaling', async function () {
     this.timeout(60_000);
-    const { worker, start, sentAt, acts, input, anchorDate } = await setup({ options: ALL_OPTIONS });
+    const { worker, start, sentAt, input, anchorDate, api } = await setup({ options: ALL_OPTIONS });
     const plan = gestationMilestones(input);
     const result = await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('392 days');
-      await handle.signal(foaledSignal, { date: day(anchorDate, 392), foalId: 'foal-1' });
+      await api.foal(handle, day(anchorDate, 392));
       return handle.result();
     });
     expect(sentIds(sentAt)).to.deep.equal(plan.map((m) => m.id));
@@ -108,49 +185,49 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expect(byId['check-pregnancy'].reminderDate).to.equal(day(anchorDate, 12));
     expect(byId['overdue-notice'].reminderDate).to.equal(day(anchorDate, 360));
     expect(result).to.deep.equal({ status: 'foaled', sent: plan.map((m) => m.id), missed: [], failed: [] });
-    sinon.assert.calledOnceWithExactly(acts.recordGestationStatus, sinon.match({ status: 'foaled', outcomeDate: day(anchorDate, 392) }));
   });
 
   it('ends as not pregnant on a negative 14-day check, after only the first reminder', async () => {
-    const { worker, start, sentAt, acts, anchorDate } = await setup();
+    const { worker, start, sentAt, anchorDate, api } = await setup();
     const result = await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('15 days');
-      await handle.signal(checkRecordedSignal, { checkId: 'c1', kind: 'pregnancy', date: day(anchorDate, 15), result: 'negative' });
+      await api.check(handle, { checkId: 'c1', kind: 'pregnancy', date: day(anchorDate, 15), result: 'negative' });
       return handle.result();
     });
     expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy']);
     expect(result.status).to.equal('not_pregnant');
-    sinon.assert.calledOnceWithExactly(acts.recordGestationStatus, sinon.match({ status: 'not_pregnant', outcomeDate: day(anchorDate, 15) }));
   });
 
-  it('flags twins, alerts the owner once at once, marks the check done and keeps reminding', async () => {
-    const { worker, start, sentAt, acts, anchorDate } = await setup();
-    const { timeline, result } = await worker.runUntil(async () => {
+  it('flags twins, alerts the owner once at once, marks the check done, keeps twins flagged after a positive heartbeat check and keeps reminding', async () => {
+    const { worker, start, sentAt, acts, anchorDate, api } = await setup();
+    const { timeline, afterHeartbeat, result } = await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('15 days');
-      await handle.signal(checkRecordedSignal, { checkId: 'c-twins', kind: 'pregnancy', date: day(anchorDate, 15), result: 'twins' });
+      await api.check(handle, { checkId: 'c-twins', kind: 'pregnancy', date: day(anchorDate, 15), result: 'twins' });
       await env.sleep('10 days');
       const timeline = await handle.query(timelineQuery);
-      await handle.signal(pregnancyLostSignal, { date: day(anchorDate, 25) });
-      return { timeline, result: await handle.result() };
+      await api.check(handle, { checkId: 'c-heart', kind: 'heartbeat', date: day(anchorDate, 25), result: 'positive' });
+      await env.sleep('1 day');
+      const afterHeartbeat = await handle.query(timelineQuery);
+      await api.lose(handle, day(anchorDate, 26));
+      return { timeline, afterHeartbeat, result: await handle.result() };
     });
     sinon.assert.calledOnceWithExactly(acts.sendGestationAlert, sinon.match({ kind: 'twins', checkId: 'c-twins', date: day(anchorDate, 15) }));
     expect(timeline.status).to.equal('twins');
-    const state = Object.fromEntries(timeline.milestones.map((m) => [m.id, m.state]));
-    expect(state['check-pregnancy']).to.equal('done');
-    expect(state['check-heartbeat']).to.equal('sent');
+    expect(states(timeline)).to.include({ 'check-pregnancy': 'done', 'check-heartbeat': 'sent' });
+    expect(afterHeartbeat.status).to.equal('twins');
+    expect(states(afterHeartbeat)).to.include({ 'check-heartbeat': 'done' });
     expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat']);
     expect(result.status).to.equal('lost');
-    expect(acts.recordGestationStatus.firstCall.args[0]).to.include({ status: 'twins' });
   });
 
   it('cancels every later reminder when the pregnancy is lost on day 100', async () => {
-    const { worker, start, sentAt, acts, anchorDate } = await setup();
+    const { worker, start, sentAt, anchorDate, api } = await setup();
     const result = await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('100 days');
-      await handle.signal(pregnancyLostSignal, { date: day(anchorDate, 100) });
+      await api.lose(handle, day(anchorDate, 100));
       const r = await handle.result();
       const timeline = await handle.query(timelineQuery);
       expect(timeline.milestones.filter((m) => m.state === 'cancelled').map((m) => m.id)).to.include.members(['ehv1-month-5', 'expected-foaling', 'overdue-notice']);
@@ -158,16 +235,15 @@ describe('gestationTracking workflow (time-skipping)', () => {
     });
     expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat', 'check-confirmation']);
     expect(result).to.deep.include({ status: 'lost', sent: ['check-pregnancy', 'check-heartbeat', 'check-confirmation'] });
-    sinon.assert.calledOnceWithExactly(acts.recordGestationStatus, sinon.match({ status: 'lost', outcomeDate: day(anchorDate, 100) }));
   });
 
   it('ends on an early foaling (day 310) without the foaling-window or overdue reminders', async function () {
     this.timeout(30_000);
-    const { worker, start, sentAt, anchorDate, input } = await setup();
+    const { worker, start, sentAt, anchorDate, input, api } = await setup();
     const result = await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('310 days');
-      await handle.signal(foaledSignal, { date: day(anchorDate, 310), foalId: 'foal-early' });
+      await api.foal(handle, day(anchorDate, 310));
       return handle.result();
     });
     expect(result.status).to.equal('foaled');
@@ -179,17 +255,17 @@ describe('gestationTracking workflow (time-skipping)', () => {
 
   it('reschedules every future reminder when the cover date is corrected mid-way, without resending or losing what was sent', async function () {
     this.timeout(30_000);
-    const { worker, start, sentAt, anchorDate } = await setup();
+    const { worker, start, sentAt, anchorDate, api } = await setup();
     const corrected = addDaysIso(anchorDate, 5);
     const { before, after, next } = await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('50 days');
       const before = await handle.query(timelineQuery);
-      await handle.signal(coverDateCorrectedSignal, { anchorDate: corrected, anchor: 'cover' });
+      await api.correct(handle, corrected);
       const after = await handle.query(timelineQuery);
       const next = await handle.query(nextReminderQuery);
       await env.sleep('110 days');
-      await handle.signal(pregnancyLostSignal, { date: day(anchorDate, 160) });
+      await api.lose(handle, day(anchorDate, 160));
       await handle.result();
       return { before, after, next };
     });
@@ -202,6 +278,27 @@ describe('gestationTracking workflow (time-skipping)', () => {
     // the three checks once each (not resent after the correction), then EHV-1 at the corrected date
     expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat', 'check-confirmation', 'ehv1-month-5']);
     expectAt(sentAt[3].at, `${addDaysIso(corrected, 148)}T08:00:00.000Z`);
+  });
+
+  it('un-misses a milestone when the cover date is corrected: covered 20 days ago → check-pregnancy missed; corrected to 8 days ago → sent on its new reminder day', async () => {
+    const { worker, start, sentAt, anchorDate, api } = await setup({ daysAgo: 20 });
+    const corrected = addDaysIso(anchorDate, 12); // 8 days before the start
+    const { before, after, result } = await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('1 hour');
+      const before = await handle.query(timelineQuery);
+      await api.correct(handle, corrected);
+      await env.sleep('1 hour');
+      const after = await handle.query(timelineQuery);
+      await env.sleep('10 days'); // corrected day 18: check-pregnancy reminder (day 12) has gone out
+      await api.lose(handle, day(corrected, 18));
+      return { before, after, result: await handle.result() };
+    });
+    expect(states(before)['check-pregnancy']).to.equal('missed');
+    expect(states(after)['check-pregnancy']).to.equal('upcoming');
+    expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy']);
+    expectAt(sentAt[0].at, `${day(corrected, 12)}T08:00:00.000Z`, 'check-pregnancy');
+    expect(result.missed).to.not.include('check-pregnancy');
   });
 
   it('continues after a worker restart mid-pregnancy: nothing resent, the next reminder on time', async function () {
@@ -217,13 +314,15 @@ describe('gestationTracking workflow (time-skipping)', () => {
     });
     expect(sentIds(first.sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat', 'check-confirmation']);
 
-    await env.sleep('20 days');
-    // (no worker polled during those 20 days)
-    const second = activities();
+    // No worker polls for 5 days. (The workflow re-reads the database at least weekly, and
+    // the time-skipping server does not skip past a timer whose workflow task no worker
+    // picks up: the gap stays before the next weekly read, around day 106.)
+    await env.sleep('5 days');
+    const second = activities(first.db);
     const worker2 = await Worker.create({ connection: env.nativeConnection, taskQueue: first.taskQueue, workflowBundle: await workflowBundle(), activities: second.acts });
     const result = await worker2.runUntil(async () => {
       await env.sleep('60 days');
-      await handle.signal(pregnancyLostSignal, { date: day(first.anchorDate, 180) });
+      await first.api.lose(handle, day(first.anchorDate, 180));
       return handle.result();
     });
     expect(sentIds(second.sentAt)).to.deep.equal(['ehv1-month-5']);
@@ -232,51 +331,256 @@ describe('gestationTracking workflow (time-skipping)', () => {
   });
 
   it('marks milestones already past at registration as missed instead of sending them, and sends one still due at once', async () => {
-    const { worker, start, sentAt, anchorDate } = await setup({ daysAgo: 44 });
+    const { worker, start, sentAt, anchorDate, api } = await setup({ daysAgo: 44 });
     const timeline = await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('1 hour');
       const t = await handle.query(timelineQuery);
-      await handle.signal(pregnancyLostSignal, { date: day(anchorDate, 44) });
+      await api.lose(handle, day(anchorDate, 44));
       await handle.result();
       return t;
     });
-    const state = Object.fromEntries(timeline.milestones.map((m) => [m.id, m.state]));
-    expect(state).to.include({ 'check-pregnancy': 'missed', 'check-heartbeat': 'missed', 'check-confirmation': 'sent', 'ehv1-month-5': 'upcoming' });
+    expect(states(timeline)).to.include({ 'check-pregnancy': 'missed', 'check-heartbeat': 'missed', 'check-confirmation': 'sent', 'ehv1-month-5': 'upcoming' });
     expect(sentIds(sentAt)).to.deep.equal(['check-confirmation']);
   });
 
-  it('records a reminder that failed for good as failed and still sends the next one', async () => {
-    const rec = activities();
-    const send = rec.acts.sendGestationReminder;
-    const failing = sinon.stub().callsFake(async (req: { milestone: { id: string } }) => {
-      if (req.milestone.id === 'check-pregnancy') throw ApplicationFailure.nonRetryable('user u1 not found', ErrorType.NotFound);
-      return send(req);
+  it('sends the latest overdue alert that has come due even late: registered at day 395, the day-390 vet exam goes out at once, the earlier ones are superseded', async () => {
+    const { worker, start, sentAt, anchorDate, api } = await setup({ daysAgo: 395 });
+    const { timeline, result } = await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('1 hour');
+      const timeline = await handle.query(timelineQuery);
+      await api.foal(handle, day(anchorDate, 396));
+      return { timeline, result: await handle.result() };
     });
-    rec.acts.sendGestationReminder = failing;
-    const { worker, start, sentAt, anchorDate } = await setup({ acts: rec });
+    expect(sentIds(sentAt)).to.deep.equal(['overdue-vet-exam']);
+    expect(states(timeline)).to.include({ 'overdue-notice': 'missed', 'overdue-escalation': 'missed', 'overdue-vet-exam': 'sent', 'expected-foaling': 'missed' });
+    expect(result.missed).to.include.members(['overdue-notice', 'overdue-escalation']);
+  });
+
+  it('sends an overdue notice late when the worker was down on its day (registered at day 362), then the escalation on day 370', async () => {
+    const { worker, start, sentAt, anchorDate, api } = await setup({ daysAgo: 362 });
+    await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('9 days');
+      await api.foal(handle, day(anchorDate, 371));
+      await handle.result();
+    });
+    expect(sentIds(sentAt)).to.deep.equal(['overdue-notice', 'overdue-escalation']);
+    expectAt(sentAt[1].at, `${day(anchorDate, 370)}T08:00:00.000Z`, 'escalation');
+  });
+
+  it('records a reminder that failed for good (non-retryable) as failed and still sends the next one', async () => {
+    let failing: sinon.SinonStub | undefined;
+    const { worker, start, sentAt, anchorDate, api } = await setup({
+      wrap: (acts) => {
+        const send = acts.sendGestationReminder;
+        failing = acts.sendGestationReminder = sinon.stub().callsFake(async (req: ReminderRequest) => {
+          if (req.milestone.id === 'check-pregnancy') throw ApplicationFailure.nonRetryable('no channel went out', ErrorType.ServiceUnavailable);
+          return send(req);
+        });
+      },
+    });
     const { timeline } = await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('24 days');
       const timeline = await handle.query(timelineQuery);
-      await handle.signal(pregnancyLostSignal, { date: day(anchorDate, 24) });
+      await api.lose(handle, day(anchorDate, 24));
       return { timeline, result: await handle.result() };
     });
-    expect(timeline.milestones.find((m) => m.id === 'check-pregnancy')!.state).to.equal('failed');
-    expect(failing.callCount).to.equal(2);
+    expect(states(timeline)['check-pregnancy']).to.equal('failed');
+    expect(failing!.callCount).to.equal(2);
     expect(sentIds(sentAt)).to.deep.equal(['check-heartbeat']);
   });
 
+  it('keeps retrying a reminder through a provider outage of hours from 08:00 (no attempt limit) and sends it once the provider is back', async () => {
+    let attempts = 0;
+    const { worker, start, sentAt, anchorDate, api } = await setup({
+      wrap: (acts) => {
+        const send = acts.sendGestationReminder;
+        acts.sendGestationReminder = sinon.stub().callsFake(async (req: ReminderRequest) => {
+          const info = Context.current().info;
+          // The provider is down from 08:00 to 11:00 on the reminder day.
+          if (req.milestone.id === 'check-pregnancy' && info.currentAttemptScheduledTimestampMs < Date.parse(`${day(anchorDate, 12)}T11:00:00Z`)) {
+            attempts = info.attempt;
+            throw new Error('email provider: 503 Service Unavailable');
+          }
+          return send(req);
+        });
+      },
+    });
+    const timeline = await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('13 days');
+      const t = await handle.query(timelineQuery);
+      await api.lose(handle, day(anchorDate, 13));
+      await handle.result();
+      return t;
+    });
+    expect(attempts, 'attempts while the provider was down').to.be.greaterThan(5);
+    expect(states(timeline)['check-pregnancy']).to.equal('sent');
+    expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy']);
+    const late = sentAt[0].at - Date.parse(`${day(anchorDate, 12)}T11:00:00Z`);
+    expect(late, 'sent within the 1-hour maximum retry interval of the provider coming back').to.be.within(0, 3_600_000);
+  });
+
+  it('gives a reminder that keeps failing up as failed only once its due date has passed, and still sends the next one', async () => {
+    const { worker, start, sentAt, anchorDate, api } = await setup({
+      wrap: (acts) => {
+        const send = acts.sendGestationReminder;
+        acts.sendGestationReminder = sinon.stub().callsFake(async (req: ReminderRequest) => {
+          if (req.milestone.id === 'check-pregnancy') throw new Error('email provider: 503 Service Unavailable');
+          return send(req);
+        });
+      },
+    });
+    const { onDueDay, after } = await worker.runUntil(async () => {
+      const handle = await start();
+      await sleepUntil(`${day(anchorDate, 14)}T20:00:00Z`); // the evening of the due date
+      const onDueDay = await handle.query(timelineQuery);
+      await env.sleep('10 days');
+      const after = await handle.query(timelineQuery);
+      await api.lose(handle, day(anchorDate, 24));
+      await handle.result();
+      return { onDueDay, after };
+    });
+    expect(states(onDueDay)['check-pregnancy'], 'still retrying on its due day').to.equal('upcoming');
+    expect(states(after)['check-pregnancy']).to.equal('failed');
+    expect(sentIds(sentAt)).to.deep.equal(['check-heartbeat']);
+  });
+
+  it('retries a twins alert without limit until it goes out', async () => {
+    let alert: sinon.SinonStub | undefined;
+    const { worker, start, anchorDate, api } = await setup({
+      wrap: (acts) => {
+        alert = acts.sendGestationAlert = sinon.stub().callsFake(async () => {
+          if (Context.current().info.attempt <= 8) throw new Error('email provider: 503 Service Unavailable');
+          return { sent: true, channels: ['email', 'in_app'] };
+        });
+      },
+    });
+    await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('15 days');
+      await api.check(handle, { checkId: 'c-twins', kind: 'pregnancy', date: day(anchorDate, 15), result: 'twins' });
+      await env.sleep('2 days');
+      await api.lose(handle, day(anchorDate, 17));
+      await handle.result();
+    });
+    expect(alert!.callCount).to.equal(9);
+    expect(await alert!.lastCall.returnValue).to.deep.equal({ sent: true, channels: ['email', 'in_app'] });
+  });
+
+  it('survives a database outage of a day: keeps reading the pregnancy until the database is back, then ends as recorded', async () => {
+    const { worker, start, sentAt, anchorDate, api, db, acts } = await setup();
+    const result = await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('5 days');
+      db.down = true;
+      await api.lose(handle, day(anchorDate, 5));
+      await env.sleep('1 day');
+      db.down = false;
+      return handle.result();
+    });
+    expect(result.status).to.equal('lost');
+    expect(acts.loadGestation.callCount, 'reads retried during the outage').to.be.greaterThan(20);
+    expect(sentAt).to.deep.equal([]);
+  });
+
+  it('catches up with a change whose signal was lost at its next wake-up (at most a week): the database is the source of truth', async () => {
+    const { worker, start, sentAt, anchorDate, db } = await setup();
+    const result = await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('50 days');
+      // The API committed a corrected cover date (5 days later) but its signal never arrived.
+      db.plan.anchorDate = addDaysIso(anchorDate, 5);
+      await env.sleep('110 days');
+      // ... and later a loss, again without a signal: ended at the next weekly read.
+      db.status = 'lost';
+      await env.sleep('8 days');
+      return handle.result();
+    });
+    expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat', 'check-confirmation', 'ehv1-month-5']);
+    expectAt(sentAt[3].at, `${addDaysIso(anchorDate, 5 + 148)}T08:00:00.000Z`, 'ehv1-month-5 at the corrected date');
+    expect(result.status).to.equal('lost');
+  });
+
+  it('ends quietly when the pregnancy row is not in the database (creation rolled back, or deleted with its mare): nothing is sent', async () => {
+    const orphan = await setup({ daysAgo: 13, wrap: (_acts, db) => (db.gone = true) });
+    const result = await orphan.worker.runUntil(async () => (await orphan.start()).result());
+    expect(result).to.deep.include({ gone: true, sent: [] });
+    sinon.assert.notCalled(orphan.acts.sendGestationReminder);
+
+    const deleted = await setup();
+    const later = await deleted.worker.runUntil(async () => {
+      const handle = await deleted.start();
+      await env.sleep('20 days');
+      deleted.db.gone = true;
+      await deleted.api.correct(handle, deleted.anchorDate); // any wake-up
+      return handle.result();
+    });
+    expect(later).to.deep.include({ gone: true, sent: ['check-pregnancy'] });
+  });
+
+  it('ends without sending when the database says the pregnancy ended, even before the signal arrives', async () => {
+    const { worker, start, acts, db } = await setup({
+      wrap: (acts, db) => {
+        // The API ended it in the database; the send activity finds it so on day 12.
+        const send = acts.sendGestationReminder;
+        acts.sendGestationReminder = sinon.stub().callsFake(async (req: ReminderRequest) => {
+          db.status = 'lost';
+          return send(req);
+        });
+      },
+    });
+    const result = await worker.runUntil(async () => (await start()).result());
+    expect(result).to.deep.include({ status: 'lost', sent: [] });
+    expect(db.sent).to.deep.equal({});
+    sinon.assert.calledOnce(acts.sendGestationReminder);
+  });
+
+  it('continues as new (forced every 2 reminders by the test-only input) without losing sent, done, failed, missed or alerted', async function () {
+    this.timeout(60_000);
+    const { worker, start, sentAt, anchorDate, api, acts, input } = await setup({
+      daysAgo: 20, // check-pregnancy missed
+      continueAsNewAfter: 2,
+      wrap: (acts) => {
+        const send = acts.sendGestationReminder;
+        acts.sendGestationReminder = sinon.stub().callsFake(async (req: ReminderRequest) => {
+          if (req.milestone.id === 'ehv1-month-5') throw ApplicationFailure.nonRetryable('no channel went out', ErrorType.ServiceUnavailable);
+          return send(req);
+        });
+      },
+    });
+    const { timeline, runs, result } = await worker.runUntil(async () => {
+      const handle = await start();
+      await api.check(handle, { checkId: 'c-twins', kind: 'heartbeat', date: day(anchorDate, 21), result: 'twins' });
+      await env.sleep('300 days');
+      const timeline = await handle.query(timelineQuery);
+      const runs = (await handle.describe()).runId !== handle.firstExecutionRunId;
+      await api.foal(handle, day(anchorDate, 320));
+      return { timeline, runs, result: await handle.result() };
+    });
+    expect(runs, 'the workflow continued as new').to.equal(true);
+    const plan = gestationMilestones(input);
+    const expectedSent = plan.filter((m) => m.dueDay > 25 && m.id !== 'ehv1-month-5' && daysFrom(anchorDate, m.reminderDate) < 320).map((m) => m.id);
+    expect(sentIds(sentAt)).to.deep.equal(expectedSent);
+    expect(states(timeline)).to.include({ 'check-pregnancy': 'missed', 'check-heartbeat': 'done', 'ehv1-month-5': 'failed', 'check-confirmation': 'sent' });
+    sinon.assert.calledOnce(acts.sendGestationAlert);
+    expect(result).to.deep.include({ status: 'foaled', missed: ['check-pregnancy'], failed: ['ehv1-month-5'] });
+    expect(result.sent).to.deep.equal(expectedSent);
+  });
+
   it('moves future reminders when the lead time changes (one whose new time already passed goes out at once) and adds a switched-on optional milestone', async () => {
-    const { worker, start, sentAt, anchorDate } = await setup();
+    const { worker, start, sentAt, anchorDate, api } = await setup();
     let changedAt = 0;
     await worker.runUntil(async () => {
       const handle = await start();
       await env.sleep('20 days');
       changedAt = await env.currentTimeMs();
-      await handle.signal(remindersChangedSignal, { leadDays: 7, options: { fetalSexing: true } });
+      await api.remindersChanged(handle, { leadDays: 7, options: { fetalSexing: true } });
       await env.sleep('40 days');
-      await handle.signal(pregnancyLostSignal, { date: day(anchorDate, 60) });
+      await api.lose(handle, day(anchorDate, 60));
       await handle.result();
     });
     expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat', 'check-confirmation', 'check-sexing']);
@@ -284,17 +588,5 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expect(sentAt[1].at - changedAt).to.be.within(0, 60_000);
     expectAt(sentAt[2].at, `${day(anchorDate, 38)}T08:00:00.000Z`, 'confirmation');
     expectAt(sentAt[3].at, `${day(anchorDate, 53)}T08:00:00.000Z`, 'sexing');
-  });
-
-  it('adopts the database status when the reminder activity finds the pregnancy already ended', async () => {
-    const rec = activities({ sendGestationReminder: sinon.stub().resolves({ outcome: 'ended', status: 'lost' }) });
-    const { worker, start } = await setup({ acts: rec });
-    const result = await worker.runUntil(async () => {
-      const handle = await start();
-      return handle.result();
-    }).catch((e) => e);
-    // It sleeps until day 12, the activity says "lost": the workflow ends without writing the status again.
-    expect(result).to.deep.include({ status: 'lost', sent: [] });
-    sinon.assert.notCalled(rec.acts.recordGestationStatus);
   });
 });

@@ -8,16 +8,20 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BreedingActivities } from '../../activities/breeding';
+import type { BreedingActivities, GestationPlanSnapshot } from '../../activities/breeding';
 import {
   buildTimeline,
   CHECK_MILESTONE,
+  currentFailures,
   dateOf,
   expectedFoalingDate,
   gestationMilestones,
   isActiveStatus,
+  missedMilestones,
+  reminderDeadline,
   reminderDecision,
   statusAfterCheck,
+  type FailedReminders,
   type Milestone,
   type PregnancyStatus,
 } from '../../domain/gestation';
@@ -29,32 +33,52 @@ import {
   pregnancyLostSignal,
   remindersChangedSignal,
   timelineQuery,
-  type CheckRecorded,
   type GestationInput,
   type GestationResult,
 } from './messages';
 
-// Few attempts for reminders, to avoid spamming if a provider misbehaves; each send is keyed anyway.
-const { sendGestationReminder, sendGestationAlert } = proxyActivities<BreedingActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-});
-const { recordGestationStatus } = proxyActivities<BreedingActivities>({
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+/** The longest the workflow sleeps without re-reading the pregnancy (bounds how long a lost signal goes unnoticed). */
+const RESYNC_MS = 7 * 24 * HOUR_MS;
+/** A send may still run this long after its deadline, so that its own last attempt records what went out. */
+const DEADLINE_GRACE_MS = 2 * HOUR_MS;
+
+// A read of the database: idempotent, retried without limit (a database outage only delays the workflow).
+const { loadGestation } = proxyActivities<BreedingActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 20 },
+  retry: { initialInterval: '1 second', maximumInterval: '10 minutes' },
 });
+// Sends are keyed (outbox, notification, reminder_logs): retried without an attempt limit,
+// at most an hour apart, so a provider outage delays a reminder instead of losing it.
+const SEND_RETRY = { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' } as const;
+const { sendGestationAlert } = proxyActivities<BreedingActivities>({ startToCloseTimeout: '1 minute', retry: SEND_RETRY });
+/** A reminder send retried until its deadline (the milestone's due date has passed), then given up as failed. */
+const reminderSender = (deadline: string | null) =>
+  proxyActivities<BreedingActivities>({
+    startToCloseTimeout: '1 minute',
+    ...(deadline ? { scheduleToCloseTimeout: Math.max(MINUTE_MS, Date.parse(deadline) - Date.now() + DEADLINE_GRACE_MS) } : {}),
+    retry: SEND_RETRY,
+  }).sendGestationReminder;
 
 /**
- * Tracks one pregnancy for ~11 months: sleeps until each milestone's reminder, sends it
- * once (email + in-app, keyed by pregnancy + milestone), and reacts to signals — a check
- * result, a loss, the foaling, a corrected cover date, changed preferences — which wake
- * the sleep and re-plan without losing what was already sent. A reminder whose milestone
- * day has already passed (pregnancy registered late, date corrected backwards, worker
- * down for days) is marked "missed" rather than sent late. The overdue alerts are
- * milestones too, sent on their day only while no foaling is recorded.
+ * Tracks one pregnancy for ~11 months and reminds its creator of every milestone (email +
+ * in-app, keyed by pregnancy + milestone).
+ *
+ * The database is the source of truth: whenever the workflow wakes (a signal, a timer)
+ * and before each reminder it re-reads the pregnancy through `loadGestation` — status,
+ * anchor date, options, lead time, checks, reminders already logged — and plans from that.
+ * Signals are wake-ups (their payload only refreshes what queries show until the re-read),
+ * so a signal the API failed to send is caught up at the next wake-up (at most a week).
+ * A pregnancy row that is gone (never committed, deleted with its mare) ends it quietly.
+ *
+ * Missed is derived from the current plan, never stored: a dated milestone whose due date
+ * has passed is missed; overdue alerts (a state: "no foaling by day X") go out even late,
+ * only the ones superseded by a later alert are missed.
  */
 export async function gestationTracking(input: GestationInput): Promise<GestationResult> {
-  const plan = {
+  // What the workflow knows of the pregnancy: the last read of the database, plus signal hints since.
+  let plan: GestationPlanSnapshot = {
     anchorDate: input.anchorDate,
     anchor: input.anchor,
     leadDays: input.leadDays,
@@ -62,142 +86,165 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
     previousGestationDays: [...input.previousGestationDays],
   };
   let status: PregnancyStatus = input.status ?? 'tracking';
-  let persistedStatus = status;
-  let outcomeDate: string | null = null;
-  const sent: Record<string, string> = { ...input.carried?.sent };
-  const done = new Set(input.carried?.done ?? []);
-  const missed = new Set(input.carried?.missed ?? []);
-  const failed = new Set(input.carried?.failed ?? []);
-  const alerts: CheckRecorded[] = [];
-  let planChanged = false;
+  let sent: Record<string, string> = { ...input.carried?.sent };
+  let done = new Set<string>();
+  let twinsChecks: { checkId: string; date: string }[] = [];
+  // Workflow-only facts, carried across continueAsNew.
+  const failed: FailedReminders = { ...input.carried?.failed };
+  const alerted = new Set(input.carried?.alerted ?? []);
+
+  let needsLoad = true;
+  let gone = false;
+  let sentThisRun = 0;
 
   const milestones = (): Milestone[] => gestationMilestones(plan);
-  const isUpcoming = (m: Milestone) => !sent[m.id] && !done.has(m.id) && !missed.has(m.id) && !failed.has(m.id);
+  const isOpen = (m: Milestone) => !sent[m.id] && !done.has(m.id) && failed[m.id] !== m.dueDate;
+  const factsAt = (ms: Milestone[], nowMs: number) => {
+    const failedNow = currentFailures(ms, failed);
+    return { sent, done: [...done], failed: failedNow, missed: missedMilestones(ms, { sent, done: [...done], failed: failedNow }, nowMs) };
+  };
   const wake = () => {
-    planChanged = true;
+    needsLoad = true;
   };
 
+  // Hints: the API has committed the change before signalling; the re-read that follows is what counts.
   setHandler(checkRecordedSignal, (check) => {
+    wake();
     if (!isActiveStatus(status)) return;
     status = statusAfterCheck(status, check.result);
     const milestone = CHECK_MILESTONE[check.kind];
     if (milestone && check.result !== 'negative') done.add(milestone);
-    if (check.result === 'twins') alerts.push(check);
-    if (check.result === 'negative') outcomeDate = check.date;
-    wake();
   });
-  setHandler(pregnancyLostSignal, ({ date }) => {
-    if (!isActiveStatus(status)) return;
-    status = 'lost';
-    outcomeDate = date;
+  setHandler(pregnancyLostSignal, () => {
     wake();
+    if (isActiveStatus(status)) status = 'lost';
   });
-  setHandler(foaledSignal, ({ date }) => {
+  setHandler(foaledSignal, () => {
+    wake();
     if (!isActiveStatus(status)) return;
     status = 'foaled';
-    outcomeDate = date;
     done.add('expected-foaling');
-    wake();
   });
   setHandler(coverDateCorrectedSignal, ({ anchorDate, anchor }) => {
-    if (!isActiveStatus(status)) return;
-    plan.anchorDate = anchorDate;
-    plan.anchor = anchor;
     wake();
+    if (isActiveStatus(status)) plan = { ...plan, anchorDate, anchor };
   });
   setHandler(remindersChangedSignal, ({ leadDays, options }) => {
-    if (!isActiveStatus(status)) return;
-    if (leadDays !== undefined) plan.leadDays = leadDays;
-    if (options) plan.options = { ...plan.options, ...options };
     wake();
+    if (!isActiveStatus(status)) return;
+    plan = { ...plan, ...(leadDays !== undefined ? { leadDays } : {}), ...(options ? { options: { ...plan.options, ...options } } : {}) };
   });
-  setHandler(timelineQuery, () => ({
-    pregnancyId: input.pregnancyId,
-    status,
-    anchorDate: plan.anchorDate,
-    anchor: plan.anchor,
-    leadDays: plan.leadDays,
-    expectedFoalingDate: expectedFoalingDate(plan),
-    milestones: buildTimeline(milestones(), { sent, done: [...done], missed: [...missed], failed: [...failed], ended: !isActiveStatus(status) }),
-  }));
+  setHandler(timelineQuery, () => {
+    const ms = milestones();
+    return {
+      pregnancyId: input.pregnancyId,
+      status,
+      anchorDate: plan.anchorDate,
+      anchor: plan.anchor,
+      leadDays: plan.leadDays,
+      expectedFoalingDate: expectedFoalingDate(plan),
+      milestones: buildTimeline(ms, { ...factsAt(ms, Date.now()), ended: !isActiveStatus(status) }),
+    };
+  });
   setHandler(nextReminderQuery, () => {
     if (!isActiveStatus(status)) return null;
-    const next = milestones().find(isUpcoming);
+    const ms = milestones();
+    const now = Date.now();
+    const next = ms.find((m) => isOpen(m) && reminderDecision(m, now, ms) !== 'missed');
     return next ? { id: next.id, title: next.title, dueDate: next.dueDate, reminderDate: next.reminderDate, reminderAt: next.reminderAt } : null;
   });
 
   for (;;) {
-    // Alerts (twins) go out as soon as they are recorded.
-    while (alerts.length) {
-      const check = alerts.shift()!;
-      try {
-        await sendGestationAlert({ pregnancyId: input.pregnancyId, userId: input.userId, kind: 'twins', checkId: check.checkId, date: check.date });
-      } catch (err) {
-        if (!(err instanceof ActivityFailure)) throw err;
-        log.warn('twins alert failed', { pregnancyId: input.pregnancyId, error: err.message });
+    while (needsLoad) {
+      needsLoad = false; // a signal during the read asks for another one
+      const snapshot = await loadGestation({ pregnancyId: input.pregnancyId });
+      if (!snapshot.found) {
+        gone = true;
+        break;
       }
+      status = snapshot.status;
+      plan = snapshot.plan;
+      done = new Set(snapshot.done);
+      sent = { ...sent, ...snapshot.sent };
+      twinsChecks = snapshot.twinsChecks;
     }
-    if (status !== persistedStatus) {
-      const reached = status;
-      await recordGestationStatus({ pregnancyId: input.pregnancyId, status: reached, outcomeDate });
-      persistedStatus = reached;
-      continue; // a signal may have arrived meanwhile
+    if (gone) {
+      log.info('pregnancy not in the database (deleted, or its creation rolled back): tracking ends', { pregnancyId: input.pregnancyId });
+      break;
     }
     if (!isActiveStatus(status)) break;
 
-    // Handle the first reminder that has come due, then look again (signals may have changed the plan).
-    const now = Date.now();
-    let acted = false;
-    for (const m of milestones()) {
-      if (!isUpcoming(m)) continue;
-      const decision = reminderDecision(m, now);
-      if (decision === 'wait') break;
-      if (decision === 'missed') {
-        missed.add(m.id);
-        continue;
-      }
-      acted = true;
+    // Twins alerts go out as soon as a twins check is recorded (once per check).
+    const alert = twinsChecks.find((c) => !alerted.has(c.checkId));
+    if (alert) {
       try {
-        const result = await sendGestationReminder({
-          pregnancyId: input.pregnancyId,
-          userId: input.userId,
-          milestone: { id: m.id, title: m.title, description: m.description, kind: m.kind, dueDate: m.dueDate },
-        });
-        if (result.outcome === 'ended') {
-          // The API ended it in the database; its signal is on the way. The database is the truth.
-          if (isActiveStatus(status)) status = result.status;
-          persistedStatus = result.status;
-        } else {
-          sent[m.id] = result.sentAt;
-        }
+        await sendGestationAlert({ pregnancyId: input.pregnancyId, userId: input.userId, kind: 'twins', checkId: alert.checkId, date: alert.date });
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
-        failed.add(m.id);
-        log.warn('gestation reminder failed', { pregnancyId: input.pregnancyId, milestone: m.id, error: err.message });
+        // Only when no channel can ever work (no in-app and a bounced address): nothing more to try.
+        log.warn('twins alert failed for good', { pregnancyId: input.pregnancyId, checkId: alert.checkId, error: err.message });
       }
-      break;
+      alerted.add(alert.checkId);
+      continue;
     }
-    if (acted) continue;
 
-    const next = milestones().find(isUpcoming);
-    planChanged = false;
-    if (next) await condition(() => planChanged, Math.max(1, Date.parse(next.reminderAt) - Date.now()));
-    else await condition(() => planChanged); // past day 390: wait for the foaling (or a loss) to be recorded
-
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      if (!planChanged && !alerts.length && status === persistedStatus) {
-        await continueAsNew<typeof gestationTracking>({
-          ...input,
-          ...plan,
-          status,
-          carried: { sent, done: [...done], missed: [...missed], failed: [...failed] },
+    // The first reminder that has come due, then read again (the plan may have changed meanwhile).
+    const now = Date.now();
+    const ms = milestones();
+    const due = ms.find((m) => isOpen(m) && reminderDecision(m, now, ms) === 'send');
+    if (due) {
+      const deadline = reminderDeadline(due, ms);
+      try {
+        const result = await reminderSender(deadline)({
+          pregnancyId: input.pregnancyId,
+          userId: input.userId,
+          milestone: { id: due.id, title: due.title, description: due.description, kind: due.kind, dueDate: due.dueDate },
+          deadline,
         });
+        if (result.outcome === 'sent' || result.outcome === 'already-sent') {
+          sent[due.id] = result.sentAt;
+          sentThisRun += 1;
+        } else if (result.outcome === 'gone') {
+          gone = true;
+        }
+        // 'ended' / 'replanned': the re-read below sees why.
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        failed[due.id] = due.dueDate;
+        log.warn('gestation reminder failed', { pregnancyId: input.pregnancyId, milestone: due.id, error: err.message });
       }
+      needsLoad = !gone;
+      continue;
     }
+
+    // Nothing due: a natural boundary to start a fresh history (the new run re-reads first).
+    if (workflowInfo().continueAsNewSuggested || (!!input.continueAsNewAfter && sentThisRun >= input.continueAsNewAfter)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof gestationTracking>({
+        ...input,
+        ...plan,
+        status,
+        carried: { sent, failed, alerted: [...alerted] },
+      });
+    }
+
+    // Sleep until the next reminder (or a week at most: past the last overdue alert, waits for the foaling or a loss).
+    const next = ms.find((m) => isOpen(m) && reminderDecision(m, now, ms) === 'wait');
+    const sleepMs = next ? Math.min(RESYNC_MS, Math.max(1, Date.parse(next.reminderAt) - now)) : RESYNC_MS;
+    await condition(() => needsLoad, sleepMs);
+    needsLoad = true; // woken by a signal or the timer: read the database again
   }
 
   await condition(allHandlersFinished);
-  log.info('gestation tracking ended', { pregnancyId: input.pregnancyId, status, today: dateOf(Date.now()) });
-  return { status, sent: Object.keys(sent), missed: [...missed], failed: [...failed] };
+  const ms = milestones();
+  const facts = factsAt(ms, Date.now());
+  log.info('gestation tracking ended', { pregnancyId: input.pregnancyId, status, gone, today: dateOf(Date.now()) });
+  const inPlan = new Set(ms.map((m) => m.id));
+  return {
+    status,
+    ...(gone ? { gone: true } : {}),
+    sent: [...ms.filter((m) => sent[m.id]).map((m) => m.id), ...Object.keys(sent).filter((id) => !inPlan.has(id))],
+    missed: facts.missed,
+    failed: facts.failed,
+  };
 }

@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { CheckKind, CheckResult, GestationOptions, Milestone, PregnancyStatus, TimelineEntry } from '../../domain/gestation';
+import type { CheckKind, CheckResult, FailedReminders, GestationOptions, Milestone, PregnancyStatus, TimelineEntry } from '../../domain/gestation';
 
-/** What the workflow needs to plan; also what it carries across continueAsNew. */
+/** The plan as the API saw it at the start (shown until the first read of the database); carried across continueAsNew. */
 export interface GestationPlanInput {
   anchorDate: string;
   anchor: 'cover' | 'ovulation';
@@ -16,11 +16,19 @@ export interface GestationInput extends GestationPlanInput {
   userId: string;
   /** Set when continuing as new (and by the API when it starts a pregnancy already confirmed). */
   status?: PregnancyStatus;
-  carried?: { sent: Record<string, string>; done: string[]; missed: string[]; failed: string[] };
+  /** What only the workflow knows, carried across continueAsNew (done and missed are re-derived from the database and the plan). */
+  carried?: { sent: Record<string, string>; failed: FailedReminders; alerted: string[] };
+  /**
+   * TEST ONLY (never set by the API): continue as new at the next natural boundary once
+   * this many reminders were sent in the current run, to exercise continueAsNew.
+   */
+  continueAsNewAfter?: number;
 }
 
 export interface GestationResult {
   status: PregnancyStatus;
+  /** The pregnancy row disappeared (deleted with its mare, or its creation rolled back): tracking ended quietly. */
+  gone?: true;
   sent: string[];
   missed: string[];
   failed: string[];
@@ -44,6 +52,12 @@ export interface CheckRecorded {
   date: string;
   result: CheckResult;
 }
+
+/*
+ * Signals are wake-ups: the API sends them after committing the change, and the workflow
+ * re-reads the pregnancy from the database. Their payload only updates what the queries
+ * show until that read; a lost signal is caught up at the next wake-up.
+ */
 
 /** A vet check result (negative ends, twins flags and alerts, positive confirms). */
 export const checkRecordedSignal = defineSignal<[CheckRecorded]>('checkRecorded');
