@@ -348,34 +348,37 @@ describe('marketplace through the HTTP API', () => {
       expect(titlesOf(await search({ q, type: 'stud' }))).to.deep.equal(['stud']);
       expect(titlesOf(await search({ q, minPrice: 500_000, maxPrice: 1_500_000, currency: 'EUR', sort: 'price' }))).to.deep.equal(['dressageBody', 'french']);
       expect(titlesOf(await search({ q, currency: 'GBP' }))).to.deep.equal(['englishMares']);
-      expect(titlesOf(await search({ q, country: 'fr', sort: 'price' }))).to.deep.equal(['dressageBody', 'french']);
-      expect(titlesOf(await search({ q, breed: 'selle français', sort: 'price' }))).to.deep.equal(['dressageBody', 'french']);
-      expect(titlesOf(await search({ q, minAge: 5, maxAge: 12, sort: 'price' }))).to.deep.equal(['dressageBody', 'dressageTitle']);
+      expect(titlesOf(await search({ q, country: 'fr', currency: 'EUR', sort: 'price' }))).to.deep.equal(['dressageBody', 'french']);
+      expect(titlesOf(await search({ q, breed: 'selle français', currency: 'EUR', sort: 'price' }))).to.deep.equal(['dressageBody', 'french']);
+      expect(titlesOf(await search({ q, minAge: 5, maxAge: 12, currency: 'EUR', sort: 'price' }))).to.deep.equal(['dressageBody', 'dressageTitle']);
       expect(titlesOf(await search({ q, maxAge: 4 }))).to.deep.equal(['french']);
       expect(titlesOf(await search({ q, minAge: 13 }))).to.deep.equal(['stud']);
     });
 
-    it('sorts by price both ways and by newest', async () => {
-      expect(titlesOf(await search({ q: nonce, sort: 'price' }))).to.deep.equal(['englishMares', 'stud', 'cheap', 'dressageBody', 'french', 'dressageTitle']);
-      expect(titlesOf(await search({ q: nonce, sort: '-price' }))).to.deep.equal(['dressageTitle', 'french', 'dressageBody', 'cheap', 'stud', 'englishMares']);
+    it('sorts by price both ways within one currency, and by newest', async () => {
+      expect(titlesOf(await search({ q: nonce, currency: 'EUR', sort: 'price' }))).to.deep.equal(['stud', 'cheap', 'dressageBody', 'french', 'dressageTitle']);
+      expect(titlesOf(await search({ q: nonce, currency: 'EUR', sort: '-price' }))).to.deep.equal(['dressageTitle', 'french', 'dressageBody', 'cheap', 'stud']);
+      expect(titlesOf(await search({ q: nonce, currency: 'GBP', sort: 'price' }))).to.deep.equal(['englishMares']);
       expect(titlesOf(await search({ q: nonce, sort: 'newest' }))).to.deep.equal(['cheap', 'stud', 'englishMares', 'french', 'dressageBody', 'dressageTitle']);
     });
 
     it('pages with an opaque cursor through every result exactly once, in every sort', async () => {
       for (const sort of ['newest', 'price', '-price', 'relevance']) {
-        const all = (await search({ q: nonce, sort, limit: 50 })).items.map((i) => i.id);
-        expect(all, sort).to.have.length(6);
+        const byPrice = sort.endsWith('price');
+        const extra: Record<string, string> = byPrice ? { currency: 'EUR' } : {};
+        const all = (await search({ q: nonce, sort, limit: 50, ...extra })).items.map((i) => i.id);
+        expect(all, sort).to.have.length(byPrice ? 5 : 6);
         const seen: string[] = [];
         let cursor: string | null = null;
         do {
-          const page = await search({ q: nonce, sort, limit: 4, ...(cursor ? { cursor } : {}) });
+          const page = await search({ q: nonce, sort, limit: byPrice ? 2 : 4, ...extra, ...(cursor ? { cursor } : {}) });
           expect(page.items.length).to.be.at.most(4);
           seen.push(...page.items.map((i) => i.id));
           cursor = page.nextCursor;
         } while (cursor);
         expect(seen, sort).to.deep.equal(all);
       }
-      const page = await search({ q: nonce, sort: 'price', limit: 2 });
+      const page = await search({ q: nonce, currency: 'EUR', sort: 'price', limit: 2 });
       const wrongSort = await api.get(`/api/marketplace/listings?q=${nonce}&sort=newest&cursor=${page.nextCursor}`);
       expect(wrongSort.status).to.equal(400);
       expect(wrongSort.body.message).to.match(/sort=price/);
@@ -404,6 +407,176 @@ describe('marketplace through the HTTP API', () => {
       expect((await api.get(`/api/marketplace/listings/${ids.stud}`)).body.favoritesCount).to.equal(0);
       expect((await api.get('/api/marketplace/favorites', fan.accessToken)).body.total).to.equal(0);
       expect((await api.get('/api/marketplace/favorites')).status).to.equal(401);
+    });
+  });
+
+  describe('hardening (review fixes)', () => {
+    const expectQuery400 = async (query: string, field: string) => {
+      const res = await api.get(`/api/marketplace/listings?${query}`);
+      expect(res.status, `${query} → ${JSON.stringify(res.body)}`).to.equal(400);
+      expect(res.body.details[0], query).to.include({ location: 'query', field });
+      return res;
+    };
+
+    it('answers 400 on query.cursor to forged cursor keys Postgres cannot take, never a 500', async () => {
+      const id = '0b4f3c1e-6a8d-4f3e-9a62-2d5c8b7e1f00';
+      const forged = (sort: string, k: unknown) => Buffer.from(JSON.stringify({ s: sort, k, id })).toString('base64url');
+      for (const query of [
+        `q=mare&sort=relevance&cursor=${forged('relevance', 1e300)}`,
+        `q=mare&sort=relevance&cursor=${forged('relevance', 1e-300)}`,
+        `sort=newest&cursor=${forged('newest', '0000-01-01 00:00:00+00')}`,
+        `sort=newest&cursor=${forged('newest', '2026-01-01 00:00:00+16')}`,
+        `sort=newest&cursor=${forged('newest', 2 ** 62)}`,
+        `sort=price&currency=EUR&cursor=${forged('price', 1e300)}`,
+        `sort=-price&currency=EUR&cursor=${forged('-price', 2 ** 40)}`,
+      ]) {
+        const res = await expectQuery400(query, 'cursor');
+        expect(res.body.message).to.equal('Invalid query.cursor: its sort key is malformed');
+      }
+      // A real cursor of each kind still works (the newest key is exact to the microsecond).
+      expect((await api.get(`/api/marketplace/listings?sort=newest&cursor=${forged('newest', Date.now() * 1000)}`)).status).to.equal(200);
+      expect((await api.get(`/api/marketplace/listings?q=mare&cursor=${forged('relevance', 0.06)}`)).status).to.equal(200);
+    });
+
+    it('refuses a NUL character in the search text, the breed filter and listing text with 400', async () => {
+      await expectQuery400('q=%00', 'q');
+      await expectQuery400('q=mare%00', 'q');
+      await expectQuery400('breed=KW%00PN', 'breed');
+      const owner = await registerUser(api);
+      for (const field of ['title', 'description', 'breed', 'city']) {
+        const res = await api.post('/api/marketplace/my/listings', draft({ [field]: 'Bay\u0000 mare' }), owner.accessToken);
+        expect(res.status, field).to.equal(400);
+        expect(res.body.details[0]).to.include({ location: 'body', field, message: 'must not contain a NUL character' });
+      }
+      const l = await createListing(owner);
+      const patch = await api.patch(`/api/marketplace/my/listings/${l.id}`, { description: 'ok\u0000' }, owner.accessToken);
+      expect(patch.status).to.equal(400);
+      expect((await api.get('/api/marketplace/my/listings', owner.accessToken)).body.total).to.equal(1);
+    });
+
+    it('accepts only https media URLs to a domain name', async () => {
+      const owner = await registerUser(api);
+      for (const [field, url] of [
+        ['images', 'javascript:alert(document.cookie)'],
+        ['images', 'data:image/svg+xml;base64,PHN2Zz48L3N2Zz4='],
+        ['images', 'file:///etc/passwd'],
+        ['videos', 'http://169.254.169.254/latest/meta-data/'],
+        ['videos', 'https://169.254.169.254/latest/meta-data/'],
+        ['images', 'http://cdn.example.com/mare.jpg'],
+        ['images', 'https://localhost/mare.jpg'],
+      ]) {
+        const res = await api.post('/api/marketplace/my/listings', draft({ [field]: [url] }), owner.accessToken);
+        expect(res.status, url).to.equal(400);
+        expect(res.body.details[0].field, url).to.equal(`${field}.0`);
+      }
+      expect((await api.get('/api/marketplace/my/listings', owner.accessToken)).body.total).to.equal(0);
+      const ok = await createListing(owner, { images: ['https://cdn.example.com/mare.jpg'], videos: ['https://video.example.com/mare.mp4'] });
+      expect(ok.images).to.deep.equal(['https://cdn.example.com/mare.jpg']);
+      const patch = await api.patch(`/api/marketplace/my/listings/${ok.id}`, { images: ['javascript:alert(1)'] }, owner.accessToken);
+      expect(patch.status).to.equal(400);
+    });
+
+    it('requires currency with a price filter or a price sort (400 naming currency)', async () => {
+      for (const query of ['minPrice=100', 'maxPrice=100000', 'sort=price', 'sort=-price', 'q=mare&minPrice=1&maxPrice=5']) {
+        const res = await expectQuery400(query, 'currency');
+        expect(res.body.message).to.match(/^Invalid query.currency: is required with minPrice, maxPrice or sort=price/);
+      }
+      expect((await api.get('/api/marketplace/listings?sort=-price&currency=EUR&minPrice=1')).status).to.equal(200);
+    });
+
+    it('refuses pseudo country codes (ZZ, EU, UN, XK, UK) in listings and search', async () => {
+      const owner = await registerUser(api);
+      for (const country of ['ZZ', 'EU', 'UN', 'XK', 'UK', 'QO', 'XA']) {
+        const res = await api.post('/api/marketplace/my/listings', draft({ country }), owner.accessToken);
+        expect(res.status, country).to.equal(400);
+        expect(res.body.details[0].field).to.equal('country');
+        await expectQuery400(`country=${country}`, 'country');
+      }
+      expect((await createListing(owner, { country: 'gb' })).country).to.equal('GB');
+    });
+
+    it('lists favorites that are no longer live as {id, title, status} only (no contact details or description)', async () => {
+      const seller = await registerUser(api);
+      await setPlan(seller, 'pro');
+      const contact = { contactEmail: 'seller@example.test', contactPhone: '+33 6 12 34 56 78', description: 'Private details: call after 6pm.' };
+      const make = async (title: string) => {
+        const l = await createListing(seller, { title, ...contact });
+        await publish(seller, l.id);
+        return l.id;
+      };
+      const [live, sold, withdrawn, expired, overdue] = [await make('Live one'), await make('Sold one'), await make('Withdrawn one'), await make('Expired one'), await make('Overdue one')];
+      const fan = await registerUser(api);
+      for (const id of [live, sold, withdrawn, expired, overdue]) {
+        expect((await api.post(`/api/marketplace/listings/${id}/favorite`, undefined, fan.accessToken)).status).to.equal(200);
+      }
+      await api.post(`/api/marketplace/my/listings/${sold}/sold`, undefined, seller.accessToken);
+      await api.post(`/api/marketplace/my/listings/${withdrawn}/withdraw`, undefined, seller.accessToken);
+      await sql(`update listings set status = 'expired' where id = ?`, [expired]);
+      await sql(`update listings set expires_at = now() - interval '1 minute' where id = ?`, [overdue]);
+
+      const res = await api.get('/api/marketplace/favorites', fan.accessToken);
+      expect(res.status).to.equal(200);
+      expect(res.body.total).to.equal(5);
+      const byId = Object.fromEntries(res.body.items.map((i: { id: string }) => [i.id, i]));
+      expect(byId[live]).to.include({ title: 'Live one', status: 'active', contactEmail: 'seller@example.test', contactPhone: '+33 6 12 34 56 78' });
+      expect(byId[sold]).to.deep.equal({ id: sold, title: 'Sold one', status: 'sold' });
+      expect(byId[withdrawn]).to.deep.equal({ id: withdrawn, title: 'Withdrawn one', status: 'withdrawn' });
+      expect(byId[expired]).to.deep.equal({ id: expired, title: 'Expired one', status: 'expired' });
+      expect(byId[overdue]).to.deep.equal({ id: overdue, title: 'Overdue one', status: 'expired' });
+    });
+
+    it('refuses a breed next to a linked horse (400), and unlinking clears the horse breed or keeps an explicit one', async () => {
+      const owner = await registerUser(api);
+      const horse = async (name: string, breed: string) => (await api.post('/api/horses', { name, breed, gender: 'mare' }, owner.accessToken)).body.id as string;
+      const hanoverian = await horse('Dancer', 'Hanoverian');
+      const kwpn = await horse('Sire', 'KWPN');
+      const both = await api.post('/api/marketplace/my/listings', draft({ horseId: hanoverian, breed: 'Arabian' }), owner.accessToken);
+      expect(both.status).to.equal(400);
+      expect(both.body.details[0]).to.include({ location: 'body', field: 'breed' });
+      expect(both.body.message).to.match(/breed comes from the linked horse/);
+
+      const l = await createListing(owner, { horseId: hanoverian });
+      expect(l.breed).to.equal('Hanoverian');
+      const breedOnly = await api.patch(`/api/marketplace/my/listings/${l.id}`, { breed: 'Arabian' }, owner.accessToken);
+      expect(breedOnly.status).to.equal(400);
+      expect(breedOnly.body.message).to.match(/breed comes from the linked horse/);
+      expect((await api.patch(`/api/marketplace/my/listings/${l.id}`, { horseId: kwpn, breed: 'Arabian' }, owner.accessToken)).status).to.equal(400);
+      expect((await api.get(`/api/marketplace/my/listings/${l.id}`, owner.accessToken)).body).to.include({ breed: 'Hanoverian', horseId: hanoverian });
+
+      const relinked = await api.patch(`/api/marketplace/my/listings/${l.id}`, { horseId: kwpn }, owner.accessToken);
+      expect(relinked.body).to.include({ breed: 'KWPN', horseId: kwpn });
+      const unlinked = await api.patch(`/api/marketplace/my/listings/${l.id}`, { horseId: null }, owner.accessToken);
+      expect(unlinked.status).to.equal(200);
+      expect(unlinked.body).to.include({ breed: null, horseId: null });
+
+      await api.patch(`/api/marketplace/my/listings/${l.id}`, { horseId: kwpn }, owner.accessToken);
+      const explicit = await api.patch(`/api/marketplace/my/listings/${l.id}`, { horseId: null, breed: 'Trakehner' }, owner.accessToken);
+      expect(explicit.body).to.include({ breed: 'Trakehner', horseId: null });
+      // Without a horse the breed is free text again.
+      expect((await api.patch(`/api/marketplace/my/listings/${l.id}`, { breed: 'Holsteiner' }, owner.accessToken)).body.breed).to.equal('Holsteiner');
+    });
+
+    it('does not count an active listing past its expiry against the plan; renewing it then needs a free slot', async () => {
+      const owner = await registerUser(api); // free: one active listing
+      const stale = await createListing(owner, { title: 'Workflow never ran' });
+      await publish(owner, stale.id);
+      // Its expiry passed but nothing expired it (the workflow never started).
+      await sql(`update listings set expires_at = now() - interval '1 minute' where id = ?`, [stale.id]);
+      const next = await createListing(owner, { title: 'The new one' });
+      expect((await publish(owner, next.id)).status).to.equal('active');
+
+      const renew = await api.post(`/api/marketplace/my/listings/${stale.id}/renew`, undefined, owner.accessToken);
+      expect(renew.status).to.equal(402);
+      expect(renew.body.details).to.deep.equal({ plan: 'free', limit: 1, active: 1 });
+      const [{ n }] = await sql(`select count(*)::int as n from listings where owner_id = ? and status = 'active' and expires_at > now()`, [owner.user.id]);
+      expect(n).to.equal(1);
+
+      await api.post(`/api/marketplace/my/listings/${next.id}/withdraw`, undefined, owner.accessToken);
+      const renewed = await api.post(`/api/marketplace/my/listings/${stale.id}/renew`, undefined, owner.accessToken);
+      expect(renewed.status).to.equal(200);
+      // It had left search: renewing it is a republication.
+      expect(renewed.body).to.include({ status: 'active', publication: 2 });
+      expect(new Date(renewed.body.expiresAt).getTime()).to.be.closeTo(Date.now() + 30 * DAY_MS, 60_000);
     });
   });
 });
