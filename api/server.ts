@@ -16,6 +16,21 @@ export async function createDeps(config: Config): Promise<AppDeps> {
   return { config, orm, temporal, logger, storage: createStorage(config), stripe: createStripeClient(config) };
 }
 
+/** How long a client may take to send the request headers (Node's default, kept explicitly). */
+export const HEADERS_TIMEOUT_MS = 60_000;
+
+/**
+ * Node's default `requestTimeout` (5 minutes for the whole request, body included) would
+ * cut off a large video streamed to `PUT /api/uploads/:token` over a slow link: it is
+ * disabled (the upload size is bounded by its token). Slow or stalled headers are still
+ * cut off by `headersTimeout`.
+ */
+export function applyServerTimeouts(server: Server): Server {
+  server.requestTimeout = 0;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  return server;
+}
+
 /** Stops accepting, lets in-flight requests finish (up to a limit), then closes DB and Temporal. */
 export async function closeGracefully(server: Server, deps: AppDeps, drainMs = 10_000): Promise<void> {
   await new Promise<void>((resolve) => {
@@ -49,6 +64,7 @@ async function main() {
   const server = app.listen(config.PORT, config.HOST, () => {
     deps.logger.info({ url: `http://${config.HOST}:${config.PORT}/api`, docs: `http://${config.HOST}:${config.PORT}/api/docs` }, 'API listening');
   });
+  applyServerTimeouts(server);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -4,7 +4,8 @@ import { settleReservation } from './credit-ledger';
 import { baseProperties } from './base';
 import { Organization } from './accounts';
 import { Horse } from './horses';
-import { ANALYSIS_STATUSES, ANALYSIS_TYPES, isTerminal, type AnalysisResult, type AnalysisStage } from '../domain/analysis';
+import { CreditTransaction } from './credits';
+import { ANALYSIS_CLOSERS, ANALYSIS_STATUSES, ANALYSIS_TYPES, isTerminal, type AnalysisCloser, type AnalysisResult, type AnalysisStage } from '../domain/analysis';
 
 /**
  * One AI video analysis. The row is created with its credit reservation in one
@@ -45,9 +46,31 @@ export const Analysis = defineEntity({
     error: p.text().nullable(),
     startedAt: p.datetime().nullable(),
     completedAt: p.datetime().nullable(),
+    /** Who ended the row (workflow, api, reconcile): the workflow tells the owner only about its own outcome. */
+    closedBy: p.enum(ANALYSIS_CLOSERS).nullable(),
   },
 });
 export type Analysis = InferEntity<typeof Analysis>;
+
+/**
+ * `Idempotency-Key` of POST /api/analyses: one per user and key. Within its window a
+ * retried POST answers with the analysis the first one created; after it the row is reused.
+ */
+export const AnalysisRequest = defineEntity({
+  name: 'AnalysisRequest',
+  tableName: 'analysis_requests',
+  uniques: [{ properties: ['userId', 'key'] }],
+  properties: {
+    ...baseProperties,
+    userId: p.uuid(),
+    key: p.string(),
+    /** sha256 of the request body: the same key with another body is a 409. */
+    requestHash: p.string(),
+    analysis: () => p.manyToOne(Analysis).deleteRule('cascade'),
+    expiresAt: p.datetime().index(),
+  },
+});
+export type AnalysisRequest = InferEntity<typeof AnalysisRequest>;
 
 /** Validated answers by video content + type + prompt version, reused until they expire. */
 export const AnalysisCacheEntry = defineEntity({
@@ -74,33 +97,50 @@ export interface ClosedAnalysis {
   horseName: string;
   type: Analysis['type'] | null;
   credits: number;
+  /** Who ended the row (null: missing, or closed before this was recorded). */
+  closedBy?: AnalysisCloser | null;
+  userId?: string | null;
+  organizationId?: string | null;
 }
 
 /**
  * Ends an analysis as failed or canceled and releases its reservation, in one transaction.
  * Idempotent: a terminal row is left as it is. Used by the workflow's failure path, the API
- * when the workflow cannot be started, and the reconcile.
+ * when the workflow cannot be started, and the reconcile. When the row is gone (its horse or
+ * organization was deleted), the reservation is still released by its key: the reserve
+ * transaction carries the user and the amount.
  */
 export async function closeAnalysis(
   em: EntityManager,
   analysisId: string,
-  outcome: { status: 'failed' | 'canceled'; errorType: string; error: string },
+  outcome: { status: 'failed' | 'canceled'; errorType: string; error: string; closedBy: AnalysisCloser },
 ): Promise<ClosedAnalysis> {
   return em.transactional(async (tx) => {
     const row = await tx.findOne(Analysis, { id: analysisId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!row) return { changed: false, found: false, status: 'missing', horseName: '', type: null, credits: 0 };
+    if (!row) {
+      const reserve = await tx.findOne(CreditTransaction, { key: analysisReservationKey(analysisId), kind: 'reserve' });
+      // Settles once: a second call finds the release recorded and changes nothing.
+      if (reserve) await settleReservation(tx, reserve.userId, reserve.amount, reserve.key, 'release', `analysis ${analysisId} ${outcome.status} (row deleted)`);
+      return { changed: false, found: false, status: 'missing', horseName: '', type: null, credits: reserve?.amount ?? 0, closedBy: null, userId: reserve?.userId ?? null, organizationId: null };
+    }
     await tx.populate(row, ['horse']);
-    const base = { found: true, horseName: row.horse.name, type: row.type, credits: row.credits };
-    if (isTerminal(row.status)) return { ...base, changed: false, status: row.status };
+    const base = { found: true, horseName: row.horse.name, type: row.type, credits: row.credits, userId: row.userId, organizationId: row.organization.id };
+    if (isTerminal(row.status)) return { ...base, changed: false, status: row.status, closedBy: row.closedBy ?? null };
     row.status = outcome.status;
     row.stage = outcome.status;
     row.errorType = outcome.errorType;
     row.error = outcome.error.slice(0, 2000);
     row.completedAt = new Date();
+    row.closedBy = outcome.closedBy;
     await settleReservation(tx, row.userId, row.credits, analysisReservationKey(row.id), 'release', `analysis ${row.id} ${outcome.status}`);
     await tx.flush();
-    return { ...base, changed: true, status: outcome.status };
+    return { ...base, changed: true, status: outcome.status, closedBy: outcome.closedBy };
   });
+}
+
+/** Analyses of a horse still in flight (pending or running): the horse cannot be deleted under them. */
+export function activeAnalysesOfHorse(em: EntityManager, horseId: string): Promise<number> {
+  return em.count(Analysis, { horse: horseId, status: { $in: ['pending', 'running'] } });
 }
 
 export const analysisReservationKey = (analysisId: string) => `analysis:${analysisId}:reserve`;

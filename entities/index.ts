@@ -8,7 +8,7 @@ import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
 import { Subscription, StripeEvent } from './billing';
 import { Listing, ListingFavorite } from './marketplace';
-import { Analysis, AnalysisCacheEntry } from './analysis';
+import { Analysis, AnalysisCacheEntry, AnalysisRequest } from './analysis';
 import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from './breeding';
 
 export * from './accounts';
@@ -37,6 +37,7 @@ export const entities = [
   ListingFavorite,
   Analysis,
   AnalysisCacheEntry,
+  AnalysisRequest,
   Pregnancy,
   PregnancyCheck,
   ReminderLog,

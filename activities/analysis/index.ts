@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
@@ -21,11 +22,14 @@ import {
   PROMPT_VERSION,
   buildPrompt,
   cacheKeyOf,
+  analysisPrefix,
+  analysisVideoKey,
   estimateCostUsd,
   frameTimestamps,
   framesPrefix,
   isTerminal,
   parseModelAnswer,
+  parseVideoKey,
   type AnalysisResult,
   type AnalysisType,
 } from '../../domain/analysis';
@@ -40,6 +44,8 @@ export interface AnalysisActivityDeps {
 
 export interface PreparedVideo {
   analysisId: string;
+  /** The organization owning the row (the failure path cleans its storage even if the row is gone by then). */
+  organizationId?: string;
   horseName: string;
   type: AnalysisType;
   sha256: string;
@@ -85,6 +91,13 @@ async function withHeartbeats<T>(work: () => Promise<T>, details?: () => unknown
 }
 
 const workDir = (analysisId: string) => join(tmpdir(), 'horse-tempo-analysis', analysisId);
+/** One folder per activity attempt: an attempt that timed out but still runs never shares files with its retry. */
+const attemptDir = (analysisId: string) => join(workDir(analysisId), randomUUID());
+
+/** The analysis' own copy of its video (see analysisVideoKey): hash, probe and frames read only this. */
+function videoCopyKey(row: Analysis): string {
+  return analysisVideoKey(row.organization.id, row.id, parseVideoKey(row.videoKey)?.ext ?? 'bin');
+}
 
 export function createAnalysisActivities(deps: AnalysisActivityDeps) {
   const { orm, storage, ai, config, logger } = deps;
@@ -96,12 +109,32 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
     return { em, row };
   }
 
-  /** A local, seekable copy of the video (the file itself with the local driver). */
-  async function localVideo(analysisId: string, key: string): Promise<{ path: string; temporary: boolean }> {
-    if (storage.localPath) return { path: storage.localPath(key), temporary: false };
-    const path = join(workDir(analysisId), 'video');
-    await storage.downloadToFile(key, path);
-    return { path, temporary: true };
+  /**
+   * Makes the analysis-owned copy of the uploaded video (once; server-side with S3, a hard
+   * link with the local driver). No upload URL can write that key, so what is hashed is what
+   * frames are taken from, even if someone PUT to the original key again.
+   */
+  async function ensureVideoCopy(row: Analysis): Promise<string> {
+    const copyKey = videoCopyKey(row);
+    if (await storage.head(copyKey)) return copyKey;
+    if (!(await storage.head(row.videoKey))) throw ApplicationFailure.nonRetryable(`Invalid video: the uploaded video ${row.videoKey} no longer exists`, ErrorType.InvalidVideo);
+    await storage.copyObject(row.videoKey, copyKey);
+    return copyKey;
+  }
+
+  /**
+   * A local, seekable file of `key`, downloaded once for this attempt (the file itself with
+   * the local driver). The download heartbeats and stops on cancellation.
+   */
+  async function localVideo(key: string, dir: string): Promise<string> {
+    if (storage.localPath) return storage.localPath(key);
+    const path = join(dir, 'video');
+    let bytes = 0;
+    await withHeartbeats(
+      () => storage.downloadToFile(key, path, { signal: activityContext()?.cancellationSignal, onProgress: (b) => (bytes = b) }),
+      () => ({ downloadedBytes: bytes }),
+    );
+    return path;
   }
 
   async function runProvider(client: VisionClient, model: string, input: { analysisId: string; type: AnalysisType; frameKeys: string[] }): Promise<AiOutcome> {
@@ -154,34 +187,50 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
   }
 
   return {
-    /** Marks the row running, hashes and probes the video. Not a video / empty / too long: non-retryable InvalidVideo. */
+    /**
+     * Marks the row running (only from pending: a canceled row stays canceled), copies the
+     * upload to the analysis' own key, then hashes and probes that one local copy.
+     * Not a video / empty / too long: non-retryable InvalidVideo.
+     */
     async prepareVideo(input: { analysisId: string }): Promise<PreparedVideo> {
       const { em, row } = await loadRow(input.analysisId);
-      if (isTerminal(row.status)) throw ApplicationFailure.nonRetryable(`analysis ${row.id} is already ${row.status}`, ErrorType.Conflict);
-      if (row.status === 'pending') {
-        row.status = 'running';
-        row.stage = 'probing';
-        row.startedAt = new Date();
-        await em.flush();
+      const closed = (status: string) => ApplicationFailure.nonRetryable(`analysis ${row.id} is already ${status}`, ErrorType.Conflict);
+      if (isTerminal(row.status)) throw closed(row.status);
+      const claimed = await em.nativeUpdate(Analysis, { id: row.id, status: 'pending' }, { status: 'running', stage: 'probing', startedAt: new Date() });
+      if (claimed === 0) {
+        // Not pending any more: a retry of this activity (running) goes on; anything else was closed meanwhile.
+        const now = await em.fork().findOne(Analysis, { id: row.id }, { fields: ['status'] });
+        if (!now) throw ApplicationFailure.nonRetryable(`analysis ${row.id} does not exist`, ErrorType.NotFound);
+        if (now.status !== 'running') throw closed(now.status);
       }
-      const head = await storage.head(row.videoKey);
-      if (!head) throw ApplicationFailure.nonRetryable(`the video ${row.videoKey} no longer exists`, ErrorType.InvalidVideo);
-      const video = await localVideo(row.id, row.videoKey);
+      const dir = attemptDir(row.id);
       try {
+        const copyKey = await ensureVideoCopy(row);
+        const path = await localVideo(copyKey, dir);
         const [sha256, info] = await withHeartbeats(async () => {
-          const info = await probeVideo(video.path);
+          const info = await probeVideo(path);
           if (info.durationSec > MAX_VIDEO_SECONDS) {
             throw new InvalidVideoError(`the video is too long (${Math.round(info.durationSec)} s; at most ${MAX_VIDEO_SECONDS} s)`);
           }
-          return [await sha256File(video.path), info] as const;
+          return [await sha256File(path), info] as const;
         });
-        row.videoSha256 = sha256;
-        row.videoDurationSec = info.durationSec;
-        await em.flush();
-        return { analysisId: row.id, horseName: row.horse.name, type: row.type, sha256, durationSec: info.durationSec, width: info.width, height: info.height };
+        const saved = await em.nativeUpdate(Analysis, { id: row.id, status: 'running' }, { videoSha256: sha256, videoDurationSec: info.durationSec });
+        if (saved === 0) throw closed('closed');
+        return {
+          analysisId: row.id,
+          organizationId: row.organization.id,
+          horseName: row.horse.name,
+          type: row.type,
+          sha256,
+          durationSec: info.durationSec,
+          width: info.width,
+          height: info.height,
+        };
       } catch (err) {
         if (err instanceof InvalidVideoError) throw ApplicationFailure.nonRetryable(`Invalid video: ${err.message}`, ErrorType.InvalidVideo);
         throw err;
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
     },
 
@@ -208,27 +257,39 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
       };
     },
 
-    /** Evenly spaced JPEG frames (input seeking, ≤ 1024 px), stored next to the analysis. */
+    /**
+     * Evenly spaced JPEG frames (input seeking, ≤ 1024 px) of the analysis' own video copy,
+     * stored next to the analysis. Heartbeats throughout; a cancel stops ffmpeg and no frame
+     * is uploaded after it (the workflow waits for this activity before cleaning up).
+     */
     async extractFrames(input: { analysisId: string; count: number }): Promise<{ frameKeys: string[] }> {
       const { row } = await loadRow(input.analysisId);
-      const duration = row.videoDurationSec != null ? Number(row.videoDurationSec) : (await probeVideo((await localVideo(row.id, row.videoKey)).path)).durationSec;
-      const video = await localVideo(row.id, row.videoKey);
-      const outDir = join(workDir(row.id), 'frames');
+      const ctx = activityContext();
+      const dir = attemptDir(row.id);
       let done = 0;
       try {
+        const copyKey = await ensureVideoCopy(row);
+        const path = await localVideo(copyKey, dir);
         const frames = await withHeartbeats(
-          () => extractVideoFrames(video.path, frameTimestamps(duration, input.count), { outDir, signal: activityContext()?.cancellationSignal, onFrame: () => done++ }),
+          async () => {
+            const duration = row.videoDurationSec != null ? Number(row.videoDurationSec) : (await probeVideo(path)).durationSec;
+            return extractVideoFrames(path, frameTimestamps(duration, input.count), { outDir: join(dir, 'frames'), signal: ctx?.cancellationSignal, onFrame: () => done++ });
+          },
           () => ({ frames: done }),
         );
+        ctx?.cancellationSignal.throwIfAborted();
         const prefix = framesPrefix(row.organization.id, row.id);
         const frameKeys = frames.map((_, i) => `${prefix}${String(i).padStart(3, '0')}.jpg`);
-        await Promise.all(frames.map((f, i) => storage.putObject(frameKeys[i], f, 'image/jpeg')));
+        await withHeartbeats(
+          () => Promise.all(frames.map((f, i) => storage.putObject(frameKeys[i], f, 'image/jpeg'))),
+          () => ({ frames: done, uploading: true }),
+        );
         return { frameKeys };
       } catch (err) {
         if (err instanceof InvalidVideoError) throw ApplicationFailure.nonRetryable(`Invalid video: ${err.message}`, ErrorType.InvalidVideo);
         throw err;
       } finally {
-        await rm(workDir(row.id), { recursive: true, force: true });
+        await rm(dir, { recursive: true, force: true });
       }
     },
 
@@ -246,15 +307,15 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
      * Saves the result, commits the credits and fills the cache, in one transaction.
      * Idempotent: a retry after a crash finds the row completed and changes nothing.
      */
-    async completeAnalysis(input: { analysisId: string; outcome: AiOutcome; fallbackUsed: boolean; cacheHit: boolean }): Promise<FinishedAnalysis & { globalScore: number }> {
+    async completeAnalysis(input: { analysisId: string; outcome: AiOutcome; fallbackUsed: boolean; cacheHit: boolean; organizationId?: string }): Promise<FinishedAnalysis & { globalScore: number }> {
       const result = AnalysisResultSchema.parse(input.outcome.result);
       const em = orm.em.fork();
       const out = await em.transactional(async (tx) => {
         const row = await tx.findOne(Analysis, { id: input.analysisId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (!row) throw ApplicationFailure.nonRetryable(`analysis ${input.analysisId} does not exist`, ErrorType.NotFound);
         await tx.populate(row, ['horse']);
-        const base = { found: true, horseName: row.horse.name, type: row.type, credits: row.credits, globalScore: result.globalScore };
-        if (row.status === 'completed') return { ...base, changed: false, status: row.status };
+        const base = { found: true, horseName: row.horse.name, type: row.type, credits: row.credits, globalScore: result.globalScore, userId: row.userId, organizationId: row.organization.id };
+        if (row.status === 'completed') return { ...base, changed: false, status: row.status, closedBy: row.closedBy ?? 'workflow' };
         if (isTerminal(row.status)) throw ApplicationFailure.nonRetryable(`analysis ${row.id} is already ${row.status}`, ErrorType.Conflict);
         const o = input.outcome;
         Object.assign(row, {
@@ -273,6 +334,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
           completedAt: new Date(),
           error: null,
           errorType: null,
+          closedBy: 'workflow',
         });
         await settleReservation(tx, row.userId, row.credits, analysisReservationKey(row.id), 'commit', `analysis ${row.id} (${row.type}) completed`);
         if (!input.cacheHit && row.videoSha256) {
@@ -285,26 +347,31 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
           });
         }
         await tx.flush();
-        return { ...base, changed: true, status: 'completed' };
+        return { ...base, changed: true, status: 'completed', closedBy: 'workflow' as const };
       });
-      await cleanup(input.analysisId, em);
+      await cleanup(input.analysisId, out.organizationId ?? input.organizationId);
       return out;
     },
 
-    /** Marks the analysis failed or canceled and releases its credits; idempotent. */
-    async failAnalysis(input: { analysisId: string; status: 'failed' | 'canceled'; errorType: string; error: string }): Promise<FinishedAnalysis> {
+    /**
+     * Marks the analysis failed or canceled and releases its credits; idempotent. A row that
+     * is gone still gets its reservation released (by key) and its storage cleaned when the
+     * workflow knows the organization.
+     */
+    async failAnalysis(input: { analysisId: string; status: 'failed' | 'canceled'; errorType: string; error: string; organizationId?: string }): Promise<FinishedAnalysis> {
       const em = orm.em.fork();
-      const out = await closeAnalysis(em, input.analysisId, input);
-      await cleanup(input.analysisId, em);
+      const out = await closeAnalysis(em, input.analysisId, { status: input.status, errorType: input.errorType, error: input.error, closedBy: 'workflow' });
+      await cleanup(input.analysisId, out.organizationId ?? input.organizationId);
       return out;
     },
   };
 
-  /** Frames and temporary files are only needed while the analysis runs. */
-  async function cleanup(analysisId: string, em: ReturnType<typeof orm.em.fork>) {
+  /** The video copy, frames and temporary files are only needed while the analysis runs. */
+  async function cleanup(analysisId: string, organizationId: string | null | undefined) {
     await rm(workDir(analysisId), { recursive: true, force: true });
-    const row = await em.fork().findOne(Analysis, { id: analysisId });
-    if (row) await storage.deletePrefix(framesPrefix(row.organization.id, analysisId)).catch((err) => logger.warn({ err, analysisId }, 'could not delete frames'));
+    if (organizationId) {
+      await storage.deletePrefix(analysisPrefix(organizationId, analysisId)).catch((err) => logger.warn({ err, analysisId }, 'could not delete the analysis objects'));
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -9,10 +9,20 @@ import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
 import { loadOwnedHorse } from '../horses/access';
 import type { AuthUser } from '../auth/types';
-import { Analysis, Horse, analysisReservationKey, closeAnalysis } from '../../entities';
+import { Analysis, AnalysisRequest, Horse, analysisReservationKey, closeAnalysis } from '../../entities';
 import { reserveCredits } from '../../entities/credit-ledger';
-import { looksLikeVideo } from '../../adapters/media/sniff';
-import { ANALYSIS_CREDIT_COST, ANALYSIS_TYPES, STAGE_PERCENT, isTerminal, parseVideoKey, type AnalysisStage } from '../../domain/analysis';
+import { SNIFF_BYTES, looksLikeVideo } from '../../adapters/media/sniff';
+import {
+  ANALYSIS_CREDIT_COST,
+  ANALYSIS_STATUSES,
+  ANALYSIS_TYPES,
+  IDEMPOTENCY_KEY_RE,
+  IDEMPOTENCY_WINDOW_HOURS,
+  STAGE_PERCENT,
+  isTerminal,
+  parseVideoKey,
+  type AnalysisStage,
+} from '../../domain/analysis';
 import { analysisWorkflowId } from '../../workflows/ids';
 import { startAnalysisWorkflow } from '../../workflows/analysis/start';
 import { cancelSignal, progressQuery, type AnalysisProgress } from '../../workflows/analysis/messages';
@@ -103,6 +113,26 @@ async function loadOwnedAnalysis(em: EntityManager, user: AuthUser, id: string):
   return row;
 }
 
+/** A retried POST with the same Idempotency-Key found the analysis the first one created. */
+class IdempotentReplay extends Error {}
+
+/** sha256 of what a POST /api/analyses asks for: the same key with another request is a 409. */
+const requestHashOf = (body: z.output<typeof CreateAnalysisBody>) =>
+  createHash('sha256').update(JSON.stringify([body.horseId, body.type, body.videoKey])).digest('hex');
+
+function idempotencyKeyOf(req: { get(name: string): string | undefined }): string | null {
+  const key = req.get('idempotency-key');
+  if (key === undefined) return null;
+  if (!IDEMPOTENCY_KEY_RE.test(key)) {
+    throw new HttpError(400, 'Invalid Idempotency-Key header: 1 to 255 printable ASCII characters (a UUID is a good choice)', [
+      { location: 'header', field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' },
+    ]);
+  }
+  return key;
+}
+
+const unavailable = (what: string) => new HttpError(503, `The analysis service is unavailable right now; ${what} Try again later.`);
+
 const withTimeout = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
 
@@ -112,17 +142,39 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
   const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api', tag: 'analyses', authenticate: ctx.authenticate });
   const { storage, config } = deps;
 
+  /** The answer to a retried POST: the analysis the first request created (same id). */
+  async function replay(em: EntityManager, userId: string, key: string, requestHash: string, res: { setHeader(n: string, v: string): void }) {
+    const prior = await em.fork().findOne(AnalysisRequest, { userId, key, expiresAt: { $gt: new Date() } }, { populate: ['analysis'] });
+    if (!prior) return null;
+    if (prior.requestHash !== requestHash) {
+      throw new HttpError(409, 'This Idempotency-Key was already used for another request (different horse, type or video); use a new key for a new analysis');
+    }
+    res.setHeader('idempotent-replayed', 'true');
+    const a = prior.analysis;
+    return { id: a.id, status: a.status, workflowId: a.workflowId, credits: a.credits };
+  }
+
   r.post(
     '/analyses',
     {
       summary: 'Start an AI video analysis (credits reserved now, charged when it completes)',
-      description: `Credits per type: ${Object.entries(ANALYSIS_CREDIT_COST).map(([t, c]) => `${t} ${c}`).join(', ')}. Upload the video first (POST /api/uploads).`,
+      description:
+        `Credits per type: ${Object.entries(ANALYSIS_CREDIT_COST).map(([t, c]) => `${t} ${c}`).join(', ')}. Upload the video first (POST /api/uploads). ` +
+        `Optional header \`Idempotency-Key\` (1-255 printable ASCII): a retry with the same key by the same user within ${IDEMPOTENCY_WINDOW_HOURS} h answers 202 ` +
+        'with the analysis the first request created (header `Idempotent-Replayed: true`) instead of starting and charging another; ' +
+        'the same key with another body answers 409.',
       body: CreateAnalysisBody,
       status: 202,
-      response: z.object({ id: z.uuid(), status: z.literal('pending'), workflowId: z.string(), credits: z.number().int() }),
-      errors: [402, 404, 413, 422, 503],
+      response: z.object({ id: z.uuid(), status: z.enum(ANALYSIS_STATUSES), workflowId: z.string(), credits: z.number().int() }),
+      errors: [402, 404, 409, 413, 422, 503],
     },
-    async ({ body, em, user, req }) => {
+    async ({ body, em, user, req, res }) => {
+      const idemKey = idempotencyKeyOf(req);
+      const requestHash = requestHashOf(body);
+      if (idemKey) {
+        const prior = await replay(em, user.id, idemKey, requestHash, res);
+        if (prior) return prior;
+      }
       const horse = await loadOwnedHorse(em, user, body.horseId);
       const key = parseVideoKey(body.videoKey);
       if (!key) {
@@ -130,34 +182,63 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
           { location: 'body', field: 'videoKey', message: 'is not a video key issued by POST /api/uploads' },
         ]);
       }
-      // Another organization's key answers exactly like a missing one.
+      // Another organization's key answers exactly like a missing one, unless the caller is a
+      // member of both: then the honest answer is that video and horse do not belong together.
       const notFound = new HttpError(404, `Video ${body.videoKey} not found: upload it first (POST /api/uploads)`);
-      if (key.organizationId !== horse.organization.id) throw notFound;
+      if (key.organizationId !== horse.organization.id) {
+        if (!memberOrgIds(user).includes(key.organizationId)) throw notFound;
+        throw new HttpError(400, "Invalid body.videoKey: the video belongs to another organization than the horse; upload it to the horse's organization (POST /api/uploads with organizationId)", [
+          { location: 'body', field: 'videoKey', message: 'belongs to another organization than the horse' },
+        ]);
+      }
       const head = await storage.head(body.videoKey);
       if (!head) throw notFound;
       if (head.size > config.UPLOAD_MAX_BYTES) throw new HttpError(413, `The video is larger than the ${Math.round(config.UPLOAD_MAX_BYTES / 1048576)} MB limit`);
-      if (head.size === 0 || !looksLikeVideo(await storage.readPrefix(body.videoKey, 512))) {
+      if (head.size === 0 || !looksLikeVideo(await storage.readPrefix(body.videoKey, SNIFF_BYTES))) {
         throw new HttpError(422, 'The uploaded file is not a video (MP4, MOV, WebM, MKV, AVI or MPEG expected)');
       }
 
       const id = randomUUID();
       const credits = ANALYSIS_CREDIT_COST[body.type];
-      await em.transactional(async (tx) => {
-        tx.create(Analysis, {
-          id,
-          organization: horse.organization,
-          horse: tx.getReference(Horse, horse.id),
-          userId: user.id,
-          type: body.type,
-          status: 'pending',
-          stage: 'queued',
-          credits,
-          videoKey: body.videoKey,
-          workflowId: analysisWorkflowId(id),
-        } as never);
-        await tx.flush();
-        await reserveCredits(tx, user.id, credits, analysisReservationKey(id), `${body.type} analysis ${id}`);
-      });
+      try {
+        await em.transactional(async (tx) => {
+          tx.create(Analysis, {
+            id,
+            organization: horse.organization,
+            horse: tx.getReference(Horse, horse.id),
+            userId: user.id,
+            type: body.type,
+            status: 'pending',
+            stage: 'queued',
+            credits,
+            videoKey: body.videoKey,
+            workflowId: analysisWorkflowId(id),
+          } as never);
+          await tx.flush();
+          if (idemKey) {
+            // Claims the key (or takes over an expired claim). A concurrent request with the same
+            // key waits here for the first one's transaction, then finds its claim and replays it.
+            const claimed = await tx.getConnection().execute(
+              `insert into analysis_requests (id, created_at, updated_at, user_id, key, request_hash, analysis_id, expires_at)
+               values (?, now(), now(), ?, ?, ?, ?, now() + make_interval(hours => ?))
+               on conflict (user_id, key) do update
+                 set request_hash = excluded.request_hash, analysis_id = excluded.analysis_id, expires_at = excluded.expires_at, created_at = now(), updated_at = now()
+                 where analysis_requests.expires_at <= now()
+               returning id`,
+              [randomUUID(), user.id, idemKey, requestHash, id, IDEMPOTENCY_WINDOW_HOURS],
+              'all',
+              tx.getTransactionContext(),
+            );
+            if (claimed.length === 0) throw new IdempotentReplay();
+          }
+          await reserveCredits(tx, user.id, credits, analysisReservationKey(id), `${body.type} analysis ${id}`);
+        });
+      } catch (err) {
+        if (!(err instanceof IdempotentReplay)) throw err;
+        const prior = await replay(em, user.id, idemKey!, requestHash, res);
+        if (prior) return prior;
+        throw new HttpError(409, 'A request with this Idempotency-Key is still being processed; retry in a moment');
+      }
 
       try {
         const client = await deps.temporal.client();
@@ -165,8 +246,10 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
       } catch (err) {
         // No orphan: the row cannot stay pending without a workflow; give the credits back now.
         req.log.error({ err, analysisId: id }, 'could not start the analysis workflow');
-        await closeAnalysis(em.fork(), id, { status: 'failed', errorType: 'ServiceUnavailable', error: 'the analysis could not be started' });
-        throw new HttpError(503, 'The analysis service is unavailable right now; your credits were not charged. Try again later.');
+        await closeAnalysis(em.fork(), id, { status: 'failed', errorType: 'ServiceUnavailable', error: 'the analysis could not be started', closedBy: 'api' });
+        // The client was told nothing started: its retry with the same key must start afresh.
+        if (idemKey) await em.fork().nativeDelete(AnalysisRequest, { userId: user.id, key: idemKey, analysis: id });
+        throw unavailable('your credits were not charged.');
       }
       return { id, status: 'pending' as const, workflowId: analysisWorkflowId(id), credits };
     },
@@ -204,19 +287,22 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
       body: z.strictObject({ reason: z.string().max(500).optional() }).optional(),
       status: 202,
       response: z.object({ id: z.uuid(), status: z.enum(['canceling', 'canceled']) }),
-      errors: [404, 409],
+      errors: [404, 409, 503],
     },
-    async ({ params, body, em, user }) => {
+    async ({ params, body, em, user, req }) => {
       const row = await loadOwnedAnalysis(em, user, params.id);
       if (isTerminal(row.status)) throw new HttpError(409, `Analysis ${row.id} is already ${row.status}`);
-      const client = await deps.temporal.client();
       try {
+        const client = await deps.temporal.client();
         await client.workflow.getHandle(row.workflowId).signal(cancelSignal, { reason: body?.reason });
         return { id: row.id, status: 'canceling' as const };
       } catch (err) {
-        if ((err as Error).name !== 'WorkflowNotFoundError') throw err;
+        if ((err as Error).name !== 'WorkflowNotFoundError') {
+          req.log.error({ err, analysisId: row.id }, 'could not signal the analysis workflow to cancel');
+          throw unavailable('the analysis was not canceled and keeps running.');
+        }
         // No running workflow (never started, or gone): settle the row here.
-        const closed = await closeAnalysis(em.fork(), row.id, { status: 'canceled', errorType: 'Canceled', error: body?.reason ?? 'canceled by the user' });
+        const closed = await closeAnalysis(em.fork(), row.id, { status: 'canceled', errorType: 'Canceled', error: body?.reason ?? 'canceled by the user', closedBy: 'api' });
         if (!closed.changed) throw new HttpError(409, `Analysis ${row.id} is already ${closed.status}`);
         return { id: row.id, status: 'canceled' as const };
       }

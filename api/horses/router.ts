@@ -1,8 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { FilterQuery } from '@mikro-orm/core';
-import { Horse, Organization } from '../../entities';
+import { LockMode, type FilterQuery } from '@mikro-orm/core';
+import { Horse, Organization, activeAnalysesOfHorse } from '../../entities';
 import { routeBuilder, IdParams, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
 import { memberOrgIds, targetOrganization, assertMember } from '../organizations/access';
@@ -75,10 +75,16 @@ export function createHorsesRouter(opts: { registry: OpenAPIRegistry; authentica
     return horseView(horse);
   });
 
-  r.delete('/:id', { summary: 'Delete a horse', params: IdParams, status: 204, errors: [404] }, async ({ params, em, user }) => {
+  r.delete('/:id', { summary: 'Delete a horse', params: IdParams, status: 204, errors: [404, 409] }, async ({ params, em, user }) => {
     const horse = await loadOwnedHorse(em, user, params.id);
-    em.remove(horse);
-    await em.flush();
+    await em.transactional(async (tx) => {
+      // The row lock waits for an analysis being created for this horse, so the count sees it.
+      const locked = await tx.findOneOrFail(Horse, { id: horse.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (await activeAnalysesOfHorse(tx, horse.id)) {
+        throw new HttpError(409, 'This horse has an analysis in progress: cancel it first (POST /api/analyses/:id/cancel), then delete the horse');
+      }
+      tx.remove(locked);
+    });
   });
 
   return router;

@@ -8,7 +8,7 @@ import { HttpError } from '../http/errors';
 import { targetOrganization } from '../organizations/access';
 import { LocalStorage, UploadRejected } from '../../adapters/storage/local';
 import { StorageKeyError } from '../../adapters/storage/port';
-import { VIDEO_CONTENT_TYPES, isVideoContentType, videoKey } from '../../domain/analysis';
+import { VIDEO_CONTENT_TYPES, bareMediaType, isVideoContentType, videoKey } from '../../domain/analysis';
 
 const mb = (bytes: number) => `${Math.round(bytes / (1024 * 1024))} MB`;
 
@@ -52,14 +52,23 @@ export function createUploadsRouter(deps: AppDeps, ctx: MountContext) {
 
   r.post(
     '/',
-    { summary: `Get an upload URL for a video (at most ${mb(max)})`, body: CreateUploadBody, status: 201, response: UploadTargetView, errors: [404, 413] },
+    {
+      summary: `Get an upload URL for a video (at most ${mb(max)})`,
+      description: 'The URL is single-use: once the bytes are stored, another PUT to it is refused (409 locally, 412 from S3). Send exactly the returned headers.',
+      body: CreateUploadBody,
+      status: 201,
+      response: UploadTargetView,
+      errors: [404, 413],
+    },
     async ({ body, user, req }) => {
       if (body.size > max) {
         throw new HttpError(413, `The video is ${mb(body.size)}; the limit is ${mb(max)}`, [{ location: 'body', field: 'size', message: `must be at most ${max} bytes` }]);
       }
       const organizationId = targetOrganization(user, body.organizationId);
-      const key = videoKey(organizationId, randomUUID(), body.contentType);
-      const target = await deps.storage.createUpload({ key, contentType: body.contentType.toLowerCase(), size: body.size, expiresInSeconds: deps.config.UPLOAD_URL_TTL_SECONDS });
+      // Signed and checked as the bare media type: `video/mp4; codecs="avc1"` uploads as `video/mp4`.
+      const contentType = bareMediaType(body.contentType);
+      const key = videoKey(organizationId, randomUUID(), contentType);
+      const target = await deps.storage.createUpload({ key, contentType, size: body.size, expiresInSeconds: deps.config.UPLOAD_URL_TTL_SECONDS });
       return { videoKey: key, uploadUrl: absolute(deps, req, target.url), method: target.method, headers: target.headers, expiresAt: target.expiresAt, maxBytes: body.size };
     },
   );
@@ -68,11 +77,13 @@ export function createUploadsRouter(deps: AppDeps, ctx: MountContext) {
     '/:token',
     {
       summary: 'Upload the video bytes (local storage driver; the URL comes from POST /api/uploads)',
-      description: 'The body is the raw video with the Content-Type declared when the URL was issued. The token in the URL is the authorization.',
+      description:
+        'The body is the raw video with the Content-Type declared when the URL was issued (parameters such as codecs are ignored). ' +
+        'The token in the URL is the authorization, for one key only, and is single-use: a second PUT answers 409.',
       auth: false,
       params: z.object({ token: z.string().min(10).max(4000) }),
       response: z.object({ videoKey: z.string(), size: z.number().int() }),
-      errors: [401, 404, 413, 415],
+      errors: [401, 404, 409, 413, 415],
     },
     async ({ params, req, res }) => {
       if (!(deps.storage instanceof LocalStorage)) throw new HttpError(404, 'Uploads go to object storage directly (presigned URL) with this configuration');

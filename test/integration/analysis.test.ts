@@ -1,12 +1,24 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import sinon from 'sinon';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
 import { startTestStack, type TestStack } from '../support/stack';
 import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
 import { createHorse, credits, testVideos, uniqueVideo, uploadVideo, waitForAnalysis, type TestVideos } from '../support/analysis';
-import { Analysis, AnalysisCacheEntry, CreditTransaction, Horse, analysisReservationKey } from '../../entities';
+import { Analysis, AnalysisCacheEntry, CreditTransaction, Horse, Notification, analysisReservationKey, closeAnalysis } from '../../entities';
 import { reserveCredits } from '../../entities/credit-ledger';
-import { AnalysisResultSchema, PROMPT_VERSION, cacheKeyOf } from '../../domain/analysis';
+import { AnalysisResultSchema, PROMPT_VERSION, analysisPrefix, cacheKeyOf } from '../../domain/analysis';
+import { ErrorType } from '../../domain/errors';
+import { createActivities } from '../../workers/activities';
+import { createAnalysisActivities } from '../../activities/analysis';
+import { ResendMailer } from '../../adapters/email/mailer';
+import { createAiClients } from '../../adapters/ai';
+import { LocalStorage } from '../../adapters/storage/local';
+import { HEADERS_TIMEOUT_MS } from '../../api/server';
+import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
+import { uniqueQueue, workflowBundle } from '../support/temporal-env';
 import { analysisWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
 import { reconcileAnalyses } from '../../workflows/analysis/reconcile';
@@ -335,6 +347,10 @@ describe('AI video analysis through the HTTP API', () => {
       const gone = await api.get(`/api/analyses/${goneId}`, token);
       expect(gone.body).to.include({ status: 'failed' });
       expect(gone.body.error.type).to.equal('Orphaned');
+      // The owner is told (in-app + email), once.
+      const note = await eventually(async () => (await api.get('/api/notifications?kind=analysis.failed', token)).body.items.find((n: { data: { analysisId: string } }) => n.data.analysisId === goneId));
+      expect(note.body).to.match(/workflow ended without finishing/);
+      expect(emailsTo(user.email).filter((m) => m.subject.includes('could not be completed') && m.text?.includes(goneId))).to.have.length(1);
       expect(await credits(api, token)).to.deep.equal({ balance: 2, reserved: 0 });
       const txs = await em.fork().find(CreditTransaction, { key: { $like: `analysis:${crashedId}:%` } });
       expect(txs.map((t) => t.kind).sort()).to.deep.equal(['commit', 'reserve']);
@@ -351,10 +367,300 @@ describe('AI video analysis through the HTTP API', () => {
     });
   });
 
-  it('keeps uploads of one organization out of reach of another (keys are scoped; bytes stored as sent)', async () => {
-    const { user, token } = await owner();
-    const key = await uploadVideo(api, token, videos.short);
-    expect(key.startsWith(`orgs/${user.user.defaultOrganizationId}/videos/`)).to.equal(true);
-    expect((await stack.storage.getObject(key)).equals(readFileSync(videos.short))).to.equal(true);
+  describe('organizations, uploads and the request lifecycle', () => {
+    it('refuses another organization’s videoKey with 404 (no credits reserved) and a forged token for another key with 401', async () => {
+      const a = await owner('A horse');
+      const b = await owner('B horse');
+      const keyA = await uploadVideo(api, a.token, videos.short);
+      // B (not a member of A's organization) names A's video on B's own horse.
+      const res = await api.post('/api/analyses', { horseId: b.horseId, type: 'locomotion', videoKey: keyA }, b.token);
+      expect(res.status).to.equal(404);
+      expect(res.body.message).to.match(/not found: upload it first/);
+      expect(await credits(api, b.token)).to.deep.equal({ balance: 3, reserved: 0 });
+      expect((await api.get(`/api/horses/${b.horseId}/analyses`, b.token)).body.total).to.equal(0);
+
+      // A's upload token rewritten to B's prefix: the signature no longer matches, nothing is written.
+      const target = await api.post('/api/uploads', { contentType: 'video/mp4', size: 4 }, a.token);
+      const [payload, mac] = (target.body.uploadUrl as string).split('/').pop()!.split('.');
+      const grant = JSON.parse(Buffer.from(payload, 'base64url').toString());
+      const foreignKey = `orgs/${b.user.user.defaultOrganizationId}/videos/${crypto.randomUUID()}.mp4`;
+      const forged = Buffer.from(JSON.stringify({ ...grant, key: foreignKey })).toString('base64url');
+      const put = await fetch(target.body.uploadUrl.replace(`${payload}.${mac}`, `${forged}.${mac}`), { method: 'PUT', headers: { 'content-type': 'video/mp4' }, body: Buffer.from('evil') });
+      expect(put.status).to.equal(401);
+      expect(await stack.storage.head(foreignKey)).to.equal(null);
+    });
+
+    it('tells a member of two organizations that the video belongs to another organization than the horse (400)', async () => {
+      const a = await owner('Horse of A');
+      const b = await owner('Horse of B');
+      expect((await api.post(`/api/organizations/${b.user.user.defaultOrganizationId}/members`, { email: a.user.email }, b.token)).status).to.equal(201);
+      const keyA = await uploadVideo(api, a.token, videos.short);
+      const res = await api.post('/api/analyses', { horseId: b.horseId, type: 'locomotion', videoKey: keyA }, a.token);
+      expect(res.status).to.equal(400);
+      expect(res.body.message).to.match(/belongs to another organization than the horse/);
+      expect(res.body.details[0]).to.include({ field: 'videoKey' });
+    });
+
+    it('makes upload URLs single-use: a second PUT is refused (409) and the stored bytes are the first ones', async () => {
+      const { token } = await owner();
+      const bytes = readFileSync(videos.short);
+      const target = await api.post('/api/uploads', { contentType: 'video/mp4', size: bytes.length }, token);
+      expect((await fetch(target.body.uploadUrl, { method: 'PUT', headers: target.body.headers, body: bytes })).status).to.equal(200);
+      const swap = Buffer.from(readFileSync(videos.other).subarray(0, bytes.length));
+      const again = await fetch(target.body.uploadUrl, { method: 'PUT', headers: target.body.headers, body: swap });
+      expect(again.status).to.equal(409);
+      expect((await again.json()).message).to.match(/already used/);
+      expect((await stack.storage.getObject(target.body.videoKey)).equals(bytes)).to.equal(true);
+    });
+
+    it('accepts a Content-Type with parameters (codecs): signed and answered as the bare media type', async () => {
+      const { token, horseId } = await owner();
+      const bytes = readFileSync(videos.short);
+      const ct = 'video/mp4; codecs="avc1.42E01E"';
+      const target = await api.post('/api/uploads', { contentType: ct, size: bytes.length }, token);
+      expect(target.status).to.equal(201);
+      expect(target.body.headers).to.deep.equal({ 'content-type': 'video/mp4' });
+      expect(target.body.videoKey).to.match(/\.mp4$/);
+      const put = await fetch(target.body.uploadUrl, { method: 'PUT', headers: { 'content-type': ct }, body: bytes });
+      expect(put.status, await put.clone().text()).to.equal(200);
+      expect(await stack.storage.head(target.body.videoKey)).to.deep.equal({ size: bytes.length, contentType: 'video/mp4' });
+      const res = await api.post('/api/analyses', { horseId, type: 'locomotion', videoKey: target.body.videoKey }, token);
+      expect(res.status).to.equal(202);
+      await waitForAnalysis(api, token, res.body.id);
+    });
+
+    it('refuses a short text that starts with G (not MPEG-TS) with 422 before anything is reserved', async () => {
+      const { token, horseId } = await owner();
+      const file = join(videos.dir, 'g-text.mp4');
+      writeFileSync(file, 'Gallop notes: left fore looked short today.\n');
+      const key = await uploadVideo(api, token, file);
+      const res = await api.post('/api/analyses', { horseId, type: 'locomotion', videoKey: key }, token);
+      expect(res.status).to.equal(422);
+      expect(res.body.message).to.match(/not a video/);
+      expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+    });
+
+    it('fails text crafted to pass the sniff (G every 188 bytes) at the probe as InvalidVideo with a clear reason, no AI call', async () => {
+      const { token, horseId } = await owner();
+      const file = join(videos.dir, 'g-every-188.mp4');
+      writeFileSync(file, `G${'x'.repeat(186)}\n`.repeat(4));
+      const id = await start(token, horseId, await uploadVideo(api, token, file));
+      const done = await waitForAnalysis(api, token, id);
+      expect(done.status).to.equal('failed');
+      expect(done.error.type).to.equal('InvalidVideo');
+      // ffprobe reads it as an MPEG-TS stream without any video in it.
+      expect(done.error.message).to.match(/^Invalid video: the file (has no video stream|is not a readable video \(ffprobe: .+\))$/);
+      expect(stack.anthropic.requestsFor(id)).to.have.length(0);
+      expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+    });
+
+    it('keeps Node’s requestTimeout from cutting off long uploads, and headersTimeout in place', () => {
+      expect(stack.server.requestTimeout).to.equal(0);
+      expect(stack.server.headersTimeout).to.equal(HEADERS_TIMEOUT_MS);
+    });
+  });
+
+  describe('Idempotency-Key on POST /api/analyses', () => {
+    const post = (token: string, body: unknown, key?: string) => api.call('POST', '/api/analyses', { body, token, headers: key ? { 'idempotency-key': key } : {} });
+
+    it('answers a retried POST with the first analysis (same id, reserved once); another body with the same key is a 409', async () => {
+      const { token, horseId } = await owner();
+      const videoKey = await uploadVideo(api, token, await uniqueVideo());
+      const body = { horseId, type: 'locomotion', videoKey };
+      const key = `retry-${crypto.randomUUID()}`;
+      const first = await post(token, body, key);
+      expect(first.status).to.equal(202);
+      const second = await post(token, body, key);
+      expect(second.status).to.equal(202);
+      expect(second.body.id).to.equal(first.body.id);
+      expect(second.headers.get('idempotent-replayed')).to.equal('true');
+      expect(await credits(api, token)).to.deep.include({ balance: 2 });
+      const other = await post(token, { ...body, type: 'behavior' }, key);
+      expect(other.status).to.equal(409);
+      expect(other.body.message).to.match(/Idempotency-Key was already used for another request/);
+      // Without a key, or with another one, a new analysis is created.
+      const fresh = await post(token, body, `retry-${crypto.randomUUID()}`);
+      expect(fresh.status).to.equal(202);
+      expect(fresh.body.id).to.not.equal(first.body.id);
+      await Promise.all([waitForAnalysis(api, token, first.body.id), waitForAnalysis(api, token, fresh.body.id)]);
+      expect((await api.get(`/api/horses/${horseId}/analyses`, token)).body.total).to.equal(2);
+      expect(await credits(api, token)).to.deep.equal({ balance: 1, reserved: 0 });
+    });
+
+    it('creates one analysis for concurrent POSTs with the same key', async () => {
+      const { token, horseId } = await owner();
+      const videoKey = await uploadVideo(api, token, await uniqueVideo());
+      const key = `race-${crypto.randomUUID()}`;
+      const results = await Promise.all([1, 2, 3].map(() => post(token, { horseId, type: 'locomotion', videoKey }, key)));
+      expect(results.map((r) => r.status)).to.deep.equal([202, 202, 202]);
+      expect(new Set(results.map((r) => r.body.id)).size).to.equal(1);
+      const list = await api.get(`/api/horses/${horseId}/analyses`, token);
+      expect(list.body.total).to.equal(1);
+      await waitForAnalysis(api, token, results[0].body.id);
+    });
+
+    it('lets the retry after a 503 (workflow not started) start a new analysis; refuses a malformed key', async () => {
+      const { token, horseId } = await owner();
+      const videoKey = await uploadVideo(api, token, videos.short);
+      const body = { horseId, type: 'locomotion', videoKey };
+      const key = `down-${crypto.randomUUID()}`;
+      const stub = sinon.stub(stack.temporal, 'client').rejects(new Error('Temporal is down'));
+      let failedId: string;
+      try {
+        expect((await post(token, body, key)).status).to.equal(503);
+        failedId = (await api.get(`/api/horses/${horseId}/analyses`, token)).body.items[0].id;
+      } finally {
+        stub.restore();
+      }
+      const retry = await post(token, body, key);
+      expect(retry.status).to.equal(202);
+      expect(retry.body.id).to.not.equal(failedId);
+      await waitForAnalysis(api, token, retry.body.id);
+      const bad = await post(token, body, 'has spaces in it');
+      expect(bad.status).to.equal(400);
+      expect(bad.body.details[0]).to.include({ location: 'header', field: 'Idempotency-Key' });
+    });
+  });
+
+  describe('horse deletion, cancel and reconcile edges', () => {
+    it('refuses to delete a horse with an analysis in progress (409); after the cancel it can be deleted', async () => {
+      const { token, horseId } = await owner('Deleted later');
+      const videoKey = await uploadVideo(api, token, await uniqueVideo());
+      stack.anthropic.script('hang', 'hang', 'hang');
+      const id = await start(token, horseId, videoKey);
+      const refused = await api.delete(`/api/horses/${horseId}`, token);
+      expect(refused.status).to.equal(409);
+      expect(refused.body.message).to.match(/analysis in progress: cancel it first/);
+      expect((await api.get(`/api/horses/${horseId}`, token)).status).to.equal(200);
+      expect((await api.post(`/api/analyses/${id}/cancel`, {}, token)).status).to.equal(202);
+      expect((await waitForAnalysis(api, token, id)).status).to.equal('canceled');
+      expect((await api.delete(`/api/horses/${horseId}`, token)).status).to.equal(204);
+      expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+    });
+
+    it('releases the credits of an analysis whose row is gone, by its reservation key', async () => {
+      const { user, token, horseId } = await owner();
+      const em = stack.orm.em.fork();
+      const horse = await em.findOneOrFail(Horse, { id: horseId });
+      const id = crypto.randomUUID();
+      await em.transactional(async (tx) => {
+        tx.create(Analysis, { id, organization: horse.organization, horse, userId: user.user.id, type: 'jumping', credits: 2, videoKey: 'x', workflowId: analysisWorkflowId(id) } as never);
+        await tx.flush();
+        await reserveCredits(tx, user.user.id, 2, analysisReservationKey(id), 'test');
+      });
+      expect(await credits(api, token)).to.deep.equal({ balance: 1, reserved: 2 });
+      // What a cascade from a deleted horse or organization leaves behind: the reservation only.
+      await em.nativeDelete(Analysis, { id });
+      const closed = await closeAnalysis(stack.orm.em.fork(), id, { status: 'failed', errorType: ErrorType.NotFound, error: 'gone', closedBy: 'workflow' });
+      expect(closed).to.include({ found: false, credits: 2 });
+      expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+      // A retry releases nothing more.
+      await closeAnalysis(stack.orm.em.fork(), id, { status: 'failed', errorType: ErrorType.NotFound, error: 'gone', closedBy: 'workflow' });
+      expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+      expect((await stack.orm.em.fork().find(CreditTransaction, { key: { $like: `analysis:${id}:%` } })).map((t) => t.kind).sort()).to.deep.equal(['release', 'reserve']);
+    });
+
+    it('answers 503 with a clear message when a cancel cannot reach Temporal, and the analysis keeps running', async () => {
+      const { token, horseId } = await owner();
+      const videoKey = await uploadVideo(api, token, await uniqueVideo());
+      stack.anthropic.script('hang', 'hang', 'hang');
+      const id = await start(token, horseId, videoKey);
+      const stub = sinon.stub(stack.temporal, 'client').rejects(new Error('Temporal is down'));
+      try {
+        const res = await api.post(`/api/analyses/${id}/cancel`, {}, token);
+        expect(res.status).to.equal(503);
+        expect(res.body.message).to.match(/unavailable right now; the analysis was not canceled/);
+      } finally {
+        stub.restore();
+      }
+      expect((await api.get(`/api/analyses/${id}`, token)).body.status).to.be.oneOf(['pending', 'running']);
+      expect((await api.post(`/api/analyses/${id}/cancel`, {}, token)).status).to.equal(202);
+      await waitForAnalysis(api, token, id);
+    });
+
+    it('prepareVideo leaves a row canceled between its read and its update canceled (conditional pending → running)', async () => {
+      const { user, token, horseId } = await owner();
+      const videoKey = await uploadVideo(api, token, videos.short);
+      const em = stack.orm.em.fork();
+      const horse = await em.findOneOrFail(Horse, { id: horseId });
+      const id = crypto.randomUUID();
+      em.create(Analysis, { id, organization: horse.organization, horse, userId: user.user.id, type: 'locomotion', credits: 1, videoKey, workflowId: analysisWorkflowId(id) } as never);
+      await em.flush();
+      // An ORM whose first read is followed at once by a cancel from another request.
+      let raced = false;
+      const racingOrm = {
+        em: {
+          fork() {
+            const forked = stack.orm.em.fork();
+            const findOne = forked.findOne.bind(forked);
+            forked.findOne = (async (...args: Parameters<typeof findOne>) => {
+              const found = await findOne(...args);
+              if (!raced) {
+                raced = true;
+                await stack.orm.em.fork().nativeUpdate(Analysis, { id }, { status: 'canceled', closedBy: 'api' });
+              }
+              return found;
+            }) as typeof forked.findOne;
+            return forked;
+          },
+        },
+      };
+      const acts = createAnalysisActivities({ config: stack.config, orm: racingOrm as never, logger: stack.deps.logger, storage: stack.storage, ai: createAiClients(stack.config) });
+      const err = await acts.prepareVideo({ analysisId: id }).catch((e) => e);
+      expect(err).to.be.instanceOf(ApplicationFailure);
+      expect(err).to.include({ type: ErrorType.Conflict });
+      expect((await stack.orm.em.fork().findOneOrFail(Analysis, { id })).status).to.equal('canceled');
+    });
+
+    it('emails and notifies exactly once when completeAnalysis commits and then its attempt fails (worker died before reporting)', async function () {
+      this.timeout(90_000);
+      const { user, token, horseId } = await owner('Retried');
+      const videoKey = await uploadVideo(api, token, await uniqueVideo());
+      const em = stack.orm.em.fork();
+      const horse = await em.findOneOrFail(Horse, { id: horseId });
+      const id = crypto.randomUUID();
+      await em.transactional(async (tx) => {
+        tx.create(Analysis, { id, organization: horse.organization, horse, userId: user.user.id, type: 'locomotion', credits: 1, videoKey, workflowId: analysisWorkflowId(id) } as never);
+        await tx.flush();
+        await reserveCredits(tx, user.user.id, 1, analysisReservationKey(id), 'test');
+      });
+      const c = stack.config;
+      const acts = createActivities({
+        config: c,
+        orm: stack.orm,
+        logger: stack.deps.logger,
+        mailer: new ResendMailer(c.RESEND_API_KEY!, c.EMAIL_FROM, c.RESEND_BASE_URL),
+        storage: stack.storage,
+        ai: createAiClients(c),
+        stripe: null,
+      });
+      const realComplete = acts.completeAnalysis;
+      let attempts = 0;
+      acts.completeAnalysis = async (input) => {
+        const out = await realComplete(input);
+        if (++attempts === 1) throw new Error('worker lost after the commit');
+        return out;
+      };
+      const taskQueue = uniqueQueue('analysis-commit-then-throw');
+      const connection = await NativeConnection.connect({ address: c.TEMPORAL_ADDRESS });
+      try {
+        const worker = await Worker.create({ connection, namespace: c.TEMPORAL_NAMESPACE, taskQueue, workflowBundle: await workflowBundle(), activities: acts });
+        const client = await stack.temporal.client();
+        const out = await worker.runUntil(
+          client.workflow.execute(analyzeVideo, { taskQueue, workflowId: analysisWorkflowId(id), args: [{ analysisId: id, userId: user.user.id, type: 'locomotion' }] }),
+        );
+        expect(out.status).to.equal('completed');
+      } finally {
+        await connection.close();
+      }
+      expect(attempts).to.equal(2);
+      const txs = await stack.orm.em.fork().find(CreditTransaction, { key: { $like: `analysis:${id}:%` } });
+      expect(txs.map((t) => t.kind).sort()).to.deep.equal(['commit', 'reserve']);
+      expect(emailsTo(user.email).filter((m) => m.subject.includes('analysis of Retried is ready'))).to.have.length(1);
+      expect(await stack.orm.em.fork().count(Notification, { userId: user.user.id, kind: 'analysis.completed' })).to.equal(1);
+      // The analysis' own video copy and its frames are gone once it ended.
+      const local = stack.storage as LocalStorage;
+      expect(await local.head(`${analysisPrefix(horse.organization.id, id)}video.mp4`)).to.equal(null);
+    });
   });
 });

@@ -9,7 +9,7 @@ import { TemporalGateway } from '../../adapters/temporal/client';
 import { ResendMailer } from '../../adapters/email/mailer';
 import { createApp } from '../../api/app';
 import type { AppDeps } from '../../api/deps';
-import { closeGracefully } from '../../api/server';
+import { applyServerTimeouts, closeGracefully } from '../../api/server';
 import { startWorkers, type RunningWorkers } from '../../workers/run';
 import { testAnthropic, testDatabase, testOpenAi, testResend, testStripeMock, testTemporal } from './infra';
 import { createStorage } from '../../adapters/storage';
@@ -39,6 +39,8 @@ export const TEST_BILLING = {
  */
 export interface TestStack {
   baseUrl: string;
+  /** The API's HTTP server (timeouts as in production: api/server.ts applyServerTimeouts). */
+  server: Server;
   config: Config;
   orm: MikroORM;
   deps: AppDeps;
@@ -84,6 +86,7 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
   const app = createApp(deps);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    applyServerTimeouts(s);
   });
   const addr = server.address();
   const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -109,6 +112,7 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
   }
   return {
     baseUrl,
+    server,
     config,
     orm,
     deps,

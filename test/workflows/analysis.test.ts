@@ -171,14 +171,135 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(claudeCancelled).to.equal(true);
   });
 
-  it('ends quietly when the row no longer exists (no workflow without a row)', async () => {
+  it('releases the reservation by key and tells nobody when the row is gone (horse deleted under it)', async () => {
     const acts = activities({
       prepareVideo: sinon.stub().rejects(nonRetryable('analysis a1 does not exist', ErrorType.NotFound)),
-      failAnalysis: sinon.stub().resolves({ changed: false, found: false, status: 'missing', horseName: '', type: null, credits: 0 }),
+      // closeAnalysis on a missing row releases the `analysis:a1:reserve` credits by key.
+      failAnalysis: sinon.stub().resolves({ changed: false, found: false, status: 'missing', horseName: '', type: null, credits: 1, closedBy: null }),
     });
     const out = await run(acts);
     expect(out).to.include({ status: 'failed', errorType: ErrorType.NotFound });
+    expect(acts.failAnalysis.calledOnceWith(sinon.match({ analysisId: 'a1', status: 'failed' }))).to.equal(true);
     expect(acts.sendEmail.called).to.equal(false);
     expect(acts.notifyInApp.called).to.equal(false);
+  });
+
+  /** Email and in-app stubs that, like the real activities, do something once per key. */
+  function keyedNotify() {
+    const emails = new Set<string>();
+    const notes = new Set<string>();
+    return {
+      emails,
+      notes,
+      sendEmail: sinon.stub().callsFake(async (r: { key: string }) => {
+        const first = !emails.has(r.key);
+        emails.add(r.key);
+        return { status: first ? 'sent' : 'already-sent', outboxId: 'o1' };
+      }),
+      notifyInApp: sinon.stub().callsFake(async (r: { key: string }) => {
+        const created = !notes.has(r.key);
+        notes.add(r.key);
+        return { notificationId: 'n1', created };
+      }),
+    };
+  }
+
+  it('still emails and notifies exactly once when completeAnalysis committed but its attempt failed (retry sees changed: false)', async () => {
+    const n = keyedNotify();
+    let committed = false;
+    const completeAnalysis = sinon.stub().callsFake(async () => {
+      const changed = !committed;
+      committed = true;
+      if (changed) throw retryable('worker lost after the commit'); // the commit happened, the attempt did not report it
+      return { changed: false, found: true, status: 'completed', horseName: 'Jappeloup', type: 'locomotion', credits: 1, globalScore: 72, closedBy: 'workflow' };
+    });
+    const acts = activities({ completeAnalysis, sendEmail: n.sendEmail, notifyInApp: n.notifyInApp });
+    const out = await run(acts);
+    expect(out.status).to.equal('completed');
+    expect(completeAnalysis.callCount).to.equal(2);
+    expect([...n.emails]).to.deep.equal(['analysis:a1:completed']);
+    expect([...n.notes]).to.deep.equal(['analysis:a1:completed']);
+    expect(n.sendEmail.callCount).to.equal(1);
+    expect(n.notifyInApp.callCount).to.equal(1);
+  });
+
+  it('still tells the owner once when failAnalysis committed but its attempt failed', async () => {
+    const n = keyedNotify();
+    let closed = false;
+    const failAnalysis = sinon.stub().callsFake(async (i: { status: string }) => {
+      const changed = !closed;
+      closed = true;
+      if (changed) throw retryable('connection reset after the commit');
+      return { changed: false, found: true, status: i.status, horseName: 'Jappeloup', type: 'locomotion', credits: 1, closedBy: 'workflow' };
+    });
+    const acts = activities({
+      prepareVideo: sinon.stub().rejects(nonRetryable('Invalid video: the video has zero length', ErrorType.InvalidVideo)),
+      failAnalysis,
+      sendEmail: n.sendEmail,
+      notifyInApp: n.notifyInApp,
+    });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'failed', errorType: ErrorType.InvalidVideo });
+    expect(failAnalysis.callCount).to.equal(2);
+    expect([...n.emails]).to.deep.equal(['analysis:a1:failed']);
+    expect([...n.notes]).to.deep.equal(['analysis:a1:failed']);
+  });
+
+  it('does not announce a row the API closed (start failed and the caller got a 503), nor one already closed otherwise', async () => {
+    for (const finished of [
+      { changed: false, found: true, status: 'failed', horseName: 'Jappeloup', type: 'locomotion', credits: 1, closedBy: 'api' },
+      { changed: false, found: true, status: 'canceled', horseName: 'Jappeloup', type: 'locomotion', credits: 1, closedBy: 'workflow' },
+    ]) {
+      const acts = activities({
+        prepareVideo: sinon.stub().rejects(nonRetryable('analysis a1 is already failed', ErrorType.Conflict)),
+        failAnalysis: sinon.stub().resolves(finished),
+      });
+      const out = await run(acts);
+      expect(out).to.include({ status: 'failed', errorType: ErrorType.Conflict });
+      expect(acts.sendEmail.called, finished.closedBy).to.equal(false);
+      expect(acts.notifyInApp.called, finished.closedBy).to.equal(false);
+    }
+  });
+
+  it('sends the in-app notice first and completes even when the email fails permanently', async () => {
+    const acts = activities({ sendEmail: sinon.stub().rejects(nonRetryable('422 invalid recipient', ErrorType.Validation)) });
+    const out = await run(acts);
+    expect(out.status).to.equal('completed');
+    expect(acts.notifyInApp.calledOnceWith(sinon.match({ key: 'analysis:a1:completed' }))).to.equal(true);
+    expect(acts.sendEmail.callCount).to.equal(1);
+    sinon.assert.callOrder(acts.completeAnalysis, acts.notifyInApp, acts.sendEmail);
+  });
+
+  it('on cancel during frame extraction waits for the extraction to stop before cleaning up (no frame uploaded after the cleanup)', async () => {
+    let extractionStopped = false;
+    let stoppedBeforeCleanup: boolean | null = null;
+    const acts = activities({
+      extractFrames: async () => {
+        const ctx = Context.current();
+        try {
+          for (;;) {
+            ctx.heartbeat();
+            await ctx.sleep(100);
+          }
+        } finally {
+          // ffmpeg being killed and the attempt's files removed take a moment.
+          await new Promise((r) => setTimeout(r, 700));
+          extractionStopped = true;
+        }
+      },
+      failAnalysis: sinon.stub().callsFake(async (i: { status: string }) => {
+        stoppedBeforeCleanup = extractionStopped;
+        return { changed: true, found: true, status: i.status, horseName: 'Jappeloup', type: 'locomotion', credits: 1, closedBy: 'workflow' };
+      }),
+    });
+    const out = await withWorker(acts, async (taskQueue) => {
+      const handle = await env.client.workflow.start(analyzeVideo, { taskQueue, workflowId: `analysis-${taskQueue}`, args: [{ analysisId: 'a1', userId: 'u1', type: 'locomotion' }] });
+      for (let i = 0; i < 100 && (await handle.query(progressQuery)).stage !== 'extracting'; i++) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 300));
+      await handle.signal(cancelSignal, { reason: 'wrong video' });
+      return handle.result();
+    });
+    expect(out).to.include({ status: 'canceled' });
+    expect(stoppedBeforeCleanup).to.equal(true);
   });
 });

@@ -1,6 +1,18 @@
-import { type ActivityOptions, CancellationScope, isCancellation, proxyActivities, setHandler, sleep, ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
-import type { AnalysisActivities, AiOutcome, FinishedAnalysis } from '../../activities/analysis';
-import type { NotifyActivities } from '../../activities/notify';
+import {
+  type ActivityOptions,
+  ActivityCancellationType,
+  CancellationScope,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  sleep,
+  ActivityFailure,
+  ApplicationFailure,
+} from '@temporalio/workflow';
+import type { AnalysisActivities, AiOutcome, FinishedAnalysis, PreparedVideo } from '../../activities/analysis';
+import type { EmailRequest, InAppRequest, NotifyActivities } from '../../activities/notify';
 import { ErrorType } from '../../domain/errors';
 import { ANALYSIS_FRAME_COUNT, STAGE_PERCENT, analysisCompletedMessage, analysisFailedMessage, type AnalysisStage } from '../../domain/analysis';
 import { cancelSignal, progressQuery, type AnalysisProgress, type AnalyzeVideoInput, type AnalyzeVideoOutcome } from './messages';
@@ -8,10 +20,13 @@ import { cancelSignal, progressQuery, type AnalysisProgress, type AnalyzeVideoIn
 /** Longest an analysis may run before it is failed and its credits released. */
 export const ANALYSIS_RUN_TIMEOUT = '30 minutes';
 
-// Probe and frame extraction: local CPU work, heartbeating; a bad video is not retried.
+// Download, probe and frame extraction: heartbeating every second (a cancel reaches the activity
+// with its next heartbeat, at most ~8 s later); a bad video is not retried. On cancel the
+// workflow waits until the activity has stopped, so the cleanup that follows sees every frame.
 const media = proxyActivities<AnalysisActivities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidVideo, ErrorType.NotFound, ErrorType.Conflict] },
 });
 // Database bookkeeping: short, retried patiently (they are idempotent).
@@ -30,6 +45,26 @@ const { analyzeWithClaude } = proxyActivities<AnalysisActivities>(aiPolicy);
 const { analyzeWithOpenAI } = proxyActivities<AnalysisActivities>(aiPolicy);
 // Few attempts for email, to avoid spamming if a provider misbehaves.
 const notify = proxyActivities<NotifyActivities>({ startToCloseTimeout: '1 minute', retry: { initialInterval: '5 seconds', maximumAttempts: 5 } });
+
+/**
+ * Tells the owner: in-app first (our own table, cannot fail for the recipient's sake), then
+ * the email, whose final failure (e.g. a permanently refused address) is logged, not fatal.
+ * Both are keyed, so a retried workflow step never sends twice.
+ */
+async function tell(inApp: InAppRequest, email: EmailRequest | null): Promise<void> {
+  // Histories from before this change sent the email first.
+  const inAppFirst = patched('analysis-notify-in-app-first');
+  if (inAppFirst) await notify.notifyInApp(inApp);
+  if (email) {
+    try {
+      await notify.sendEmail(email);
+    } catch (err) {
+      if (inAppFirst) log.warn('analysis email could not be sent', { key: email.key, error: describe(err).message });
+      else throw err;
+    }
+  }
+  if (!inAppFirst) await notify.notifyInApp(inApp);
+}
 
 /** The innermost message and type of an activity failure. */
 function describe(err: unknown): { type: string; message: string } {
@@ -81,13 +116,15 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   );
 
   let saved: (FinishedAnalysis & { globalScore: number }) | undefined;
+  let video: PreparedVideo | undefined;
   try {
     saved = await main.run(async () => {
       stage('probing');
-      const video = await media.prepareVideo({ analysisId });
+      video = await media.prepareVideo({ analysisId });
 
       stage('cache');
       let outcome: AiOutcome | null = await db.lookupCachedResult({ sha256: video.sha256, type });
+      const organizationId = video.organizationId;
       const cacheHit = outcome !== null;
       if (outcome) {
         progress.cacheHit = true;
@@ -120,7 +157,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
       stage('saving');
       const result = outcome;
       // Once a valid answer is in hand it is saved even if a cancel arrives now.
-      return CancellationScope.nonCancellable(() => db.completeAnalysis({ analysisId, outcome: result, fallbackUsed: progress.fallbackUsed, cacheHit }));
+      return CancellationScope.nonCancellable(() => db.completeAnalysis({ analysisId, outcome: result, fallbackUsed: progress.fallbackUsed, cacheHit, organizationId }));
     });
   } catch (err) {
     const cancelled = isCancellation(err);
@@ -128,21 +165,30 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
     const { type: errorType, message } = err instanceof AnalysisFailed ? { type: err.type, message: err.message } : cancelled ? { type: timedOut ? 'Timeout' : 'Canceled', message: timedOut ? `the analysis took longer than ${ANALYSIS_RUN_TIMEOUT}` : (cancelReason ?? 'canceled') } : describe(err);
     stage(status);
     await CancellationScope.nonCancellable(async () => {
-      const finished = await db.failAnalysis({ analysisId, status, errorType, error: message });
-      if (finished.changed && finished.type) {
+      const finished = await db.failAnalysis({ analysisId, status, errorType, error: message, organizationId: video?.organizationId });
+      // The row ended as this workflow asked, now or in an earlier attempt of failAnalysis (whose
+      // notification a crash may have skipped). A row closed by the API (start failed: the caller
+      // got a 503) or by the reconcile is not this workflow's to announce.
+      const ours = finished.changed || (finished.status === status && finished.closedBy === 'workflow');
+      if (ours && finished.type) {
         if (status === 'failed') {
           const text = analysisFailedMessage({ horseName: finished.horseName, type: finished.type, reason: message, analysisId, creditsReleased: finished.credits });
-          await notify.sendEmail({ key: `analysis:${analysisId}:failed`, userId, ...text });
-          await notify.notifyInApp({ key: `analysis:${analysisId}:failed`, userId, kind: 'analysis.failed', title: text.subject, body: message, data: { analysisId, errorType } });
+          await tell(
+            { key: `analysis:${analysisId}:failed`, userId, kind: 'analysis.failed', title: text.subject, body: message, data: { analysisId, errorType } },
+            { key: `analysis:${analysisId}:failed`, userId, ...text },
+          );
         } else {
-          await notify.notifyInApp({
-            key: `analysis:${analysisId}:canceled`,
-            userId,
-            kind: 'analysis.canceled',
-            title: 'Analysis canceled',
-            body: `The analysis was canceled; your ${finished.credits} credit(s) were not charged.`,
-            data: { analysisId },
-          });
+          await tell(
+            {
+              key: `analysis:${analysisId}:canceled`,
+              userId,
+              kind: 'analysis.canceled',
+              title: 'Analysis canceled',
+              body: `The analysis was canceled; your ${finished.credits} credit(s) were not charged.`,
+              data: { analysisId },
+            },
+            null,
+          );
         }
       }
     });
@@ -150,11 +196,15 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   }
 
   stage('notifying');
-  if (saved.changed && saved.type) {
+  // completeAnalysis returns only for a completed row (only this workflow completes it): a retry
+  // after the commit (changed: false) still notifies; the keys make it once.
+  if (saved.status === 'completed' && saved.type) {
     await CancellationScope.nonCancellable(async () => {
       const text = analysisCompletedMessage({ horseName: saved.horseName, type: saved.type!, globalScore: saved.globalScore, analysisId });
-      await notify.sendEmail({ key: `analysis:${analysisId}:completed`, userId, ...text });
-      await notify.notifyInApp({ key: `analysis:${analysisId}:completed`, userId, kind: 'analysis.completed', title: text.subject, body: `Overall score ${Math.round(saved.globalScore)}/100.`, data: { analysisId } });
+      await tell(
+        { key: `analysis:${analysisId}:completed`, userId, kind: 'analysis.completed', title: text.subject, body: `Overall score ${Math.round(saved.globalScore)}/100.`, data: { analysisId } },
+        { key: `analysis:${analysisId}:completed`, userId, ...text },
+      );
     });
   }
   stage('done');
