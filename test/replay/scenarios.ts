@@ -6,6 +6,7 @@ import { gestationTracking } from '../../workflows/breeding/gestationTracking';
 import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/breeding/messages';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
 import { renewedSignal } from '../../workflows/marketplace/messages';
+import { reconcileListings } from '../../workflows/marketplace/reconcileListings';
 import { ApplicationFailure } from '@temporalio/common';
 import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
 import { reconcileAnalyses } from '../../workflows/analysis/reconcile';
@@ -83,6 +84,7 @@ export const replayScenarios: ReplayScenario[] = [
     },
   },
   listingScenario(),
+  reconcileListingsScenario(),
   analyzeVideoScenario(),
   reconcileAnalysesScenario(),
   subscriptionScenario(),
@@ -111,6 +113,25 @@ function listingScenario(): ReplayScenario {
       await handle.signal(renewedSignal, { publication: 1, expiresAt });
       return handle.result();
     },
+  };
+}
+
+/** One marketplace-reconcile run: two overdue listings expired (one owner's address bounces), one missing workflow started. */
+function reconcileListingsScenario(): ReplayScenario {
+  const notice = (id: string) => ({ listingId: id, title: `Listing ${id}`, status: 'expired', publication: 1, expiresAt: '2026-11-01T10:00:00.000Z', ownerId: `u-${id}`, ownerEmail: `${id}@example.test`, ownerFirstName: 'Ada' });
+  return {
+    name: 'reconcile-listings',
+    workflowType: 'reconcileListings',
+    activities: () => ({
+      expireOverdueListings: async () => [notice('l1'), notice('l2')],
+      startMissingListingWorkflows: async () => ({ checked: 3, started: ['l3'] }),
+      sendEmail: async (req: { key: string }) => {
+        if (req.key.includes(':l1:')) throw ApplicationFailure.nonRetryable('address bounced', 'EmailBounced');
+        return { status: 'sent', outboxId: 'o1' };
+      },
+      notifyInApp: async () => ({ notificationId: 'n1', created: true }),
+    }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(reconcileListings, { taskQueue, workflowId, args: [{}] }),
   };
 }
 
