@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { FilterQuery } from '@mikro-orm/core';
+import { LockMode, UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import { Horse, Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from '../../entities';
+import { PREGNANCY_MARE_ACTIVE_UNIQUE } from '../../entities/breeding';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../routes';
 import type { AuthUser } from '../auth/types';
@@ -16,14 +17,13 @@ import { HorseView } from '../horses/schemas';
 import { reminderPreferencesOf } from '../../activities/breeding';
 import {
   ACTIVE_PREGNANCY_STATUSES,
-  buildTimeline,
-  CHECK_MILESTONE,
+  doneMilestones,
   expectedFoalingDate,
   foalGender,
   gestationMilestones,
   isActiveStatus,
   planAnchor,
-  reminderDecision,
+  recordedTimeline,
   statusAfterCheck,
   type GestationOptions,
 } from '../../domain/gestation';
@@ -117,20 +117,18 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
   }
 
   /**
-   * Signals the pregnancy's workflow. Called inside the request's transaction, so a
-   * failed signal rolls the change back. A workflow that no longer exists (terminated by
-   * ops) does not block the user: the change is saved, there is just nothing to wake.
+   * Wakes the pregnancy's workflow AFTER the change is committed. The database is the
+   * source of truth and the workflow re-reads it when it wakes, so a signal is only a
+   * wake-up: if it cannot be delivered (Temporal down, workflow gone) the change stands,
+   * the failure is logged, and the workflow catches up at its next wake-up (at most a week).
    */
-  async function signal<A extends unknown[]>(pregnancyId: string, def: SignalDefinition<A>, ...args: A): Promise<void> {
-    const c = await client();
+  async function wakeWorkflow<A extends unknown[]>(pregnancyId: string, def: SignalDefinition<A>, ...args: A): Promise<void> {
     try {
+      const c = await deps.temporal.client();
       await c.workflow.getHandle(gestationWorkflowId(pregnancyId)).signal(def, ...args);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        deps.logger.warn({ pregnancyId, signal: def.name }, 'gestation workflow not found; change saved without a signal');
-        return;
-      }
-      throw temporalUnavailable(err);
+      const level = err instanceof WorkflowNotFoundError ? 'info' : 'warn';
+      deps.logger[level]({ pregnancyId, signal: def.name, err: (err as Error).message }, 'could not signal the gestation workflow; the change is saved and the workflow will catch up when it next wakes');
     }
   }
 
@@ -149,21 +147,17 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
     const prefs = await reminderPreferencesOf(em, p.createdById, deps.config.REMINDER_LEAD_DAYS);
     const anchor = anchorOf(p);
     const plan = { ...anchor, leadDays: prefs.leadDays, options: p.options, previousGestationDays: p.previousGestationDays };
-    const milestones = gestationMilestones(plan);
     const logs = await em.find(ReminderLog, { pregnancyId: p.id });
     const checks = await em.find(PregnancyCheck, { pregnancy: p.id });
     const sent = Object.fromEntries(logs.map((l) => [l.milestoneId, l.sentAt.toISOString()]));
-    const done = checks.filter((c) => c.result !== 'negative').map((c) => CHECK_MILESTONE[c.kind]).filter((m): m is string => !!m);
-    if (p.status === 'foaled') done.push('expected-foaling');
     const until = p.endedAt ? p.endedAt.getTime() : Date.now();
-    const missed = milestones.filter((m) => !sent[m.id] && reminderDecision(m, until) !== 'wait').map((m) => m.id);
     return {
       source: 'database' as const,
       anchorDate: anchor.anchorDate,
       anchor: anchor.anchor,
       leadDays: prefs.leadDays,
       expectedFoalingDate: expectedFoalingDate(plan),
-      milestones: buildTimeline(milestones, { sent, done, missed, failed: [], ended: !isActiveStatus(p.status) }),
+      milestones: recordedTimeline(gestationMilestones(plan), { sent, done: doneMilestones(checks, p.status), ended: !isActiveStatus(p.status) }, until),
     };
   }
 
@@ -202,12 +196,8 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
       await em.flush();
       if (body.leadDays !== previousLead) {
         const active = await em.find(Pregnancy, { createdById: user.id, status: { $in: [...ACTIVE_PREGNANCY_STATUSES] } }, { fields: ['id'] });
-        // Best effort: the preferences are saved; a workflow that misses this keeps its old lead time.
-        for (const p of active) {
-          await signal(p.id, remindersChangedSignal, { leadDays: body.leadDays }).catch((err) =>
-            deps.logger.warn({ pregnancyId: p.id, err: (err as Error).message }, 'could not tell the gestation workflow about the new lead time'),
-          );
-        }
+        // Wake-ups only: each workflow reads the lead time from the database.
+        for (const p of active) await wakeWorkflow(p.id, remindersChangedSignal, { leadDays: body.leadDays });
       }
       return { ...body, isDefault: false };
     },
@@ -234,55 +224,75 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
         // The foal's sire must be a horse of its own organization (as in the horses API); else give stallionName.
         if (stallion.organization.id !== mare.organization.id) throw fieldError('stallionId', "must be a stallion of the mare's organization (give stallionName for another stable's stallion)");
       }
-      const running = await em.findOne(Pregnancy, { mare: mare.id, status: { $in: [...ACTIVE_PREGNANCY_STATUSES] } });
-      if (running) throw new HttpError(409, `${mare.name} already has a pregnancy being tracked (${running.id})`, [{ location: 'body', field: 'mareId', message: 'already has a pregnancy being tracked' }]);
+      const alreadyTracked = (id?: string) =>
+        new HttpError(409, `${mare.name} already has a pregnancy being tracked${id ? ` (${id})` : ''}`, [{ location: 'body', field: 'mareId', message: 'already has a pregnancy being tracked' }]);
 
       const prefs = await reminderPreferencesOf(em, user.id, deps.config.REMINDER_LEAD_DAYS);
       const coverDates = [...new Set(body.coverDates)].sort();
       const anchor = planAnchor(coverDates, body.ovulationDate);
       const options: GestationOptions = body.options ?? {};
       const previousGestationDays = body.previousGestationDays ?? [];
-      const c = await client();
 
-      const pregnancy = await em.transactional(async (tx) => {
-        const p = tx.create(Pregnancy, {
-          organization: mare.organization.id,
-          mare: mare.id,
-          createdById: user.id,
-          stallionId: body.stallionId ?? null,
-          stallionName: body.stallionName ?? null,
-          coverDates,
-          ovulationDate: (body.ovulationDate ?? null) as never,
-          method: body.method,
-          vetName: body.vet?.name ?? null,
-          vetContact: body.vet?.contact ?? null,
-          status: 'tracking',
-          expectedFoalingDate: expectedFoalingDate({ ...anchor, previousGestationDays }) as never,
-          options,
-          previousGestationDays,
-          notes: body.notes ?? null,
-        } as never);
-        await tx.flush();
-        const input: GestationInput = { pregnancyId: p.id, userId: user.id, ...anchor, leadDays: prefs.leadDays, options, previousGestationDays };
+      let pregnancy: Pregnancy;
+      try {
+        pregnancy = await em.transactional(async (tx) => {
+          // Registrations for one mare are serialised on her row; the partial unique index
+          // pregnancies_mare_active_unique is the backstop.
+          await tx.lock(tx.getReference(Horse, mare.id), LockMode.PESSIMISTIC_WRITE);
+          const running = await tx.findOne(Pregnancy, { mare: mare.id, status: { $in: [...ACTIVE_PREGNANCY_STATUSES] } });
+          if (running) throw alreadyTracked(running.id);
+          const p = tx.create(Pregnancy, {
+            organization: mare.organization.id,
+            mare: mare.id,
+            createdById: user.id,
+            stallionId: body.stallionId ?? null,
+            stallionName: body.stallionName ?? null,
+            coverDates,
+            ovulationDate: (body.ovulationDate ?? null) as never,
+            method: body.method,
+            vetName: body.vet?.name ?? null,
+            vetContact: body.vet?.contact ?? null,
+            status: 'tracking',
+            expectedFoalingDate: expectedFoalingDate({ ...anchor, previousGestationDays }) as never,
+            options,
+            previousGestationDays,
+            notes: body.notes ?? null,
+          } as never);
+          await tx.flush();
+          return p;
+        });
+      } catch (err) {
+        if (err instanceof UniqueConstraintViolationException && err.message.includes(PREGNANCY_MARE_ACTIVE_UNIQUE)) throw alreadyTracked();
+        throw err;
+      }
+
+      // Committed: now start the workflow (it reads the row, so the row must exist first).
+      // If Temporal refuses, the row is removed again and the answer is 503 (nothing
+      // changed). Should the start have happened after all (a timeout after the server
+      // accepted it), the workflow finds no row on its first read and ends quietly.
+      const input: GestationInput = { pregnancyId: pregnancy.id, userId: user.id, ...anchor, leadDays: prefs.leadDays, options, previousGestationDays };
+      try {
+        const c = await client();
+        await c.workflow.start<typeof gestationTracking>('gestationTracking', {
+          taskQueue: TaskQueue.reminders,
+          workflowId: gestationWorkflowId(pregnancy.id),
+          args: [input],
+          workflowIdConflictPolicy: 'FAIL',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: UserIdKey, value: user.id },
+            { key: HorseIdKey, value: mare.id },
+            { key: PregnancyIdKey, value: pregnancy.id },
+          ],
+        });
+      } catch (err) {
         try {
-          // Inside the transaction: if Temporal refuses, the row is rolled back (no pregnancy without a workflow).
-          await c.workflow.start<typeof gestationTracking>('gestationTracking', {
-            taskQueue: TaskQueue.reminders,
-            workflowId: gestationWorkflowId(p.id),
-            args: [input],
-            workflowIdConflictPolicy: 'FAIL',
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            typedSearchAttributes: [
-              { key: UserIdKey, value: user.id },
-              { key: HorseIdKey, value: mare.id },
-              { key: PregnancyIdKey, value: p.id },
-            ],
-          });
-        } catch (err) {
-          throw temporalUnavailable(err);
+          await em.fork().nativeDelete(Pregnancy, { id: pregnancy.id });
+        } catch (cleanup) {
+          deps.logger.error({ pregnancyId: pregnancy.id, err: (cleanup as Error).message }, 'gestation workflow did not start and the pregnancy row could not be removed; delete it or start its workflow by hand');
         }
-        return p;
-      });
+        throw err instanceof HttpError ? err : temporalUnavailable(err);
+      }
       const fresh = await em.fork().findOneOrFail(Pregnancy, { id: pregnancy.id }, { populate: ['mare'] });
       return detailView(em, fresh);
     },
@@ -314,10 +324,10 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
       params: IdParams,
       body: UpdatePregnancyBody,
       response: PregnancyDetailView,
-      errors: [404, 409, 503],
+      errors: [404, 409],
     },
     async ({ params, body, em, user }) => {
-      await em.transactional(async (tx) => {
+      const change = await em.transactional(async (tx) => {
         const p = await loadPregnancy(tx, user, params.id);
         assertActive(p);
         const before = anchorOf(p);
@@ -336,9 +346,11 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
         const after = anchorOf(p);
         p.expectedFoalingDate = expectedFoalingDate({ ...after, previousGestationDays: p.previousGestationDays }) as never;
         await tx.flush();
-        if (after.anchorDate !== before.anchorDate || after.anchor !== before.anchor) await signal(p.id, coverDateCorrectedSignal, after);
-        if (JSON.stringify(p.options) !== optionsBefore) await signal(p.id, remindersChangedSignal, { options: p.options });
+        return { anchor: after.anchorDate !== before.anchorDate || after.anchor !== before.anchor ? after : null, options: JSON.stringify(p.options) !== optionsBefore ? p.options : null };
       });
+      // Committed: wake the workflow (it re-reads the pregnancy).
+      if (change.anchor) await wakeWorkflow(params.id, coverDateCorrectedSignal, change.anchor);
+      if (change.options) await wakeWorkflow(params.id, remindersChangedSignal, { options: change.options });
       return detailView(em.fork(), await loadPregnancy(em.fork(), user, params.id));
     },
   );
@@ -351,10 +363,10 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
       body: RecordCheckBody,
       status: 201,
       response: PregnancyDetailView,
-      errors: [404, 409, 503],
+      errors: [404, 409],
     },
     async ({ params, body, em, user }) => {
-      await em.transactional(async (tx) => {
+      const checkId = await em.transactional(async (tx) => {
         const p = await loadPregnancy(tx, user, params.id);
         assertActive(p);
         assertNotBeforeCover(p, 'date', body.date, 'a check');
@@ -365,15 +377,16 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
           p.outcomeDate = body.date as never;
         }
         await tx.flush();
-        await signal(p.id, checkRecordedSignal, { checkId: check.id, kind: body.kind, date: body.date, result: body.result });
+        return check.id;
       });
+      await wakeWorkflow(params.id, checkRecordedSignal, { checkId, kind: body.kind, date: body.date, result: body.result });
       return detailView(em.fork(), await loadPregnancy(em.fork(), user, params.id));
     },
   );
 
   r.post(
     '/pregnancies/:id/loss',
-    { summary: 'Record the loss of the pregnancy (ends the tracking)', params: IdParams, body: RecordLossBody, response: PregnancyDetailView, errors: [404, 409, 503] },
+    { summary: 'Record the loss of the pregnancy (ends the tracking)', params: IdParams, body: RecordLossBody, response: PregnancyDetailView, errors: [404, 409] },
     async ({ params, body, em, user }) => {
       await em.transactional(async (tx) => {
         const p = await loadPregnancy(tx, user, params.id);
@@ -384,8 +397,8 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
         p.endedAt = new Date();
         if (body.notes) p.notes = p.notes ? `${p.notes}\n${body.notes}` : body.notes;
         await tx.flush();
-        await signal(p.id, pregnancyLostSignal, { date: body.date });
       });
+      await wakeWorkflow(params.id, pregnancyLostSignal, { date: body.date });
       return detailView(em.fork(), await loadPregnancy(em.fork(), user, params.id));
     },
   );
@@ -399,7 +412,7 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
       body: RecordFoalingBody,
       status: 201,
       response: z.object({ pregnancy: PregnancyDetailView, foal: HorseView }),
-      errors: [404, 409, 503],
+      errors: [404, 409],
     },
     async ({ params, body, em, user }) => {
       const foalId = await em.transactional(async (tx) => {
@@ -425,9 +438,9 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
         p.foalId = foal.id;
         if (body.notes) p.notes = p.notes ? `${p.notes}\n${body.notes}` : body.notes;
         await tx.flush();
-        await signal(p.id, foaledSignal, { date: body.date, foalId: foal.id });
         return foal.id;
       });
+      await wakeWorkflow(params.id, foaledSignal, { date: body.date, foalId });
       const read = em.fork();
       const foal = await read.findOneOrFail(Horse, { id: foalId });
       return { pregnancy: await detailView(read, await loadPregnancy(read, user, params.id)), foal: horseView(foal) };

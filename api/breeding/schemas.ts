@@ -6,6 +6,7 @@ import {
   coverDateProblem,
   dateOf,
   daysFrom,
+  eventDateProblem,
   FOAL_SEXES,
   GESTATION,
   MILESTONE_KINDS,
@@ -13,15 +14,22 @@ import {
   PREGNANCY_STATUSES,
 } from '../../domain/gestation';
 
+/**
+ * The UTC date. Users east of UTC are already on the next day, so "not in the future"
+ * accepts up to GESTATION.futureToleranceDays (1) day after it (domain/gestation.ts).
+ */
 const today = () => dateOf(Date.now());
 const IsoDate = z.iso.date({ message: 'must be a date like 2025-04-23' });
-/** A breeding-related date: not in the future, not more than 400 days ago. */
+/** A breeding-related date: not in the future (1 day of tolerance), not more than 400 days ago. */
 const BreedingDate = IsoDate.superRefine((d, ctx) => {
   const problem = coverDateProblem(d, today());
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-/** An event date (check, loss, foaling): not in the future. Its relation to the cover date is checked by the route. */
-const EventDate = IsoDate.refine((d) => d <= today(), 'must not be in the future');
+/** An event date (check, loss, foaling): not in the future (1 day of tolerance). Its relation to the cover date is checked by the route. */
+const EventDate = IsoDate.superRefine((d, ctx) => {
+  const problem = eventDateProblem(d, today());
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
 
 export const GestationOptionsSchema = z

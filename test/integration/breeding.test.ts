@@ -1,13 +1,18 @@
 import { expect } from 'chai';
+import sinon from 'sinon';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { startTestStack, type TestStack } from '../support/stack';
 import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
 import { gestationWorkflowId } from '../../workflows/ids';
 import { PregnancyIdKey, HorseIdKey, UserIdKey } from '../../workflows/search-attributes';
+import { remindersChangedSignal } from '../../workflows/breeding/messages';
 import { addDaysIso, dateOf } from '../../domain/gestation';
 import { createBreedingActivities } from '../../activities/breeding';
-import { ResendMailer } from '../../adapters/email/mailer';
+import { PermanentEmailError, ResendMailer, type Mailer } from '../../adapters/email/mailer';
 import { createLogger } from '../../adapters/logger';
-import { EmailOutbox, Notification, ReminderLog } from '../../entities';
+import { EmailOutbox, Notification, Pregnancy, ReminderLog, ReminderPreferences } from '../../entities';
 
 describe('breeding: gestation tracking through the HTTP API', () => {
   let stack: TestStack;
@@ -36,6 +41,9 @@ describe('breeding: gestation tracking through the HTTP API', () => {
   }
 
   const workflow = async (pregnancyId: string) => (await stack.temporal.client()).workflow.getHandle(gestationWorkflowId(pregnancyId));
+  const breedingActivities = (mailer: Mailer) => createBreedingActivities({ orm: stack.orm, config: stack.config, logger: createLogger({ level: 'silent', name: 'test' }), mailer });
+  /** The API's Temporal client (the one the router uses), to make Temporal calls fail for a test. */
+  const apiTemporalClient = (): Promise<Client> => stack.deps.temporal.client();
   const mailsTo = (email: string) => stack.resend.emails.filter((m) => m.to.includes(email));
 
   it('registers a pregnancy, starts gestationTracking with search attributes, sends the reminder still due once by email and in-app, and shows the live timeline', async function () {
@@ -80,7 +88,7 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     expect(description.typedSearchAttributes.get(UserIdKey)).to.equal(reg.user.id);
 
     // A retried send (same pregnancy + milestone) finds the log and sends nothing more.
-    const acts = createBreedingActivities({ orm: stack.orm, config: stack.config, logger: createLogger({ level: 'silent', name: 'test' }), mailer: new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL) });
+    const acts = breedingActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
     const again = await acts.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: detail.timeline.milestones[0] });
     expect(again.outcome).to.equal('already-sent');
     const em = stack.orm.em.fork();
@@ -111,6 +119,10 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     await eventually(async () => mailsTo(reg.email).some((m) => /twins .* call your vet now/.test(m.subject)), 20_000, 'the twins alert');
     const live = await (await workflow(p.id)).query('timeline');
     expect((live as { status: string }).status).to.equal('twins');
+    // A positive heartbeat check afterwards keeps the twins flag.
+    const heartbeat = await api.post(`/api/breeding/pregnancies/${p.id}/checks`, { kind: 'heartbeat', date: today(), result: 'positive' }, token);
+    expect(heartbeat.status, JSON.stringify(heartbeat.body)).to.equal(201);
+    expect(heartbeat.body.status).to.equal('twins');
 
     const loss = await api.post(`/api/breeding/pregnancies/${p.id}/loss`, { date: today() }, token);
     expect(loss.status).to.equal(200);
@@ -189,10 +201,10 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     expect(put.body).to.deep.equal({ leadDays: 5, email: false, inApp: true, isDefault: false });
 
     const mare = await horse('Pia', 'mare');
-    // day 14 is due in 5 days: with a 5-day lead its reminder is due today, sent in-app only.
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Z', coverDates: [daysAgo(9)], method: 'natural' }, token)).body;
+    // day 14 is due in 4 days: with a 5-day lead its reminder was due yesterday at 08:00 (whatever the time of day now), sent in-app only.
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Z', coverDates: [daysAgo(10)], method: 'natural' }, token)).body;
     expect(p.timeline.leadDays).to.equal(5);
-    expect(p.timeline.milestones[0]).to.include({ id: 'check-pregnancy', reminderDate: addDaysIso(daysAgo(9), 9) });
+    expect(p.timeline.milestones[0]).to.include({ id: 'check-pregnancy', reminderDate: addDaysIso(daysAgo(10), 9) });
     const detail = await eventually(async () => {
       const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
       return d.body.reminders.length === 1 && d.body;
@@ -206,7 +218,7 @@ describe('breeding: gestation tracking through the HTTP API', () => {
       const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
       return d.body.timeline.leadDays === 10 && d.body.timeline;
     });
-    expect(moved.milestones.find((m: { id: string }) => m.id === 'check-confirmation').reminderDate).to.equal(addDaysIso(daysAgo(9), 35));
+    expect(moved.milestones.find((m: { id: string }) => m.id === 'check-confirmation').reminderDate).to.equal(addDaysIso(daysAgo(10), 35));
 
     // The routes are documented from the same zod schemas.
     const spec = await api.get('/api/openapi.json');
@@ -232,7 +244,7 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     expect(asGelding.body.message).to.match(/mareId: must be a mare \(Gus is a gelding\)/);
     expect((await api.post('/api/breeding/pregnancies', { ...base, mareId: othersMare.id }, token)).status).to.equal(404);
 
-    const future = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, coverDates: [daysAgo(-1)] }, token);
+    const future = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, coverDates: [daysAgo(-2)] }, token);
     expect(future.status).to.equal(400);
     expect(future.body.message).to.equal('Invalid body.coverDates.0: must not be in the future');
     const old = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, coverDates: [daysAgo(401)] }, token);
@@ -267,5 +279,168 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     expect((await api.get(`/api/breeding/pregnancies/${p.id}`, other.token)).status).to.equal(404);
     expect((await api.post(`/api/breeding/pregnancies/${p.id}/loss`, { date: today() }, other.token)).status).to.equal(404);
     expect((await api.get(`/api/breeding/pregnancies/${p.id}`, token)).body.status).to.equal('tracking');
+  });
+
+  it("accepts today's date for users east of UTC (up to one day after the UTC date) for a cover and for an event, and refuses two days ahead", async function () {
+    this.timeout(60_000);
+    const { token, horse } = await owner();
+    const mare = await horse('Kiri', 'mare');
+    const tomorrow = daysAgo(-1);
+    const p = await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'East', coverDates: [tomorrow], method: 'natural' }, token);
+    expect(p.status, JSON.stringify(p.body)).to.equal(201);
+    expect(p.body.coverDates).to.deep.equal([tomorrow]);
+    const loss = await api.post(`/api/breeding/pregnancies/${p.body.id}/loss`, { date: tomorrow }, token);
+    expect(loss.status, JSON.stringify(loss.body)).to.equal(200);
+    const tooFar = await api.post(`/api/breeding/pregnancies/${p.body.id}/checks`, { kind: 'pregnancy', date: daysAgo(-2), result: 'positive' }, token);
+    expect(tooFar.status).to.equal(400);
+    expect(tooFar.body.message).to.equal('Invalid body.date: must not be in the future');
+  });
+
+  it('registers at most one active pregnancy per mare, even for concurrent requests (409), and the database refuses a second one', async function () {
+    this.timeout(60_000);
+    const { token, horse } = await owner();
+    const mare = await horse('Dora', 'mare');
+    const body = { mareId: mare.id, stallionName: 'Twice', coverDates: [daysAgo(3)], method: 'natural' };
+    const answers = await Promise.all(Array.from({ length: 6 }, () => api.post('/api/breeding/pregnancies', body, token)));
+    expect(answers.map((a) => a.status).sort()).to.deep.equal([201, 409, 409, 409, 409, 409]);
+    for (const a of answers.filter((x) => x.status === 409)) expect(a.body.details[0]).to.include({ field: 'mareId' });
+    const em = stack.orm.em.fork();
+    const created = answers.find((a) => a.status === 201)!.body;
+    expect(await em.count(Pregnancy, { mare: mare.id })).to.equal(1);
+
+    // The partial unique index: a second active row is refused by the database itself...
+    const row = await em.findOneOrFail(Pregnancy, { id: created.id });
+    em.create(Pregnancy, {
+      organization: row.organization,
+      mare: row.mare,
+      createdById: row.createdById,
+      stallionName: 'Direct',
+      coverDates: row.coverDates,
+      method: 'natural',
+      status: 'confirmed',
+      expectedFoalingDate: row.expectedFoalingDate,
+      options: {},
+      previousGestationDays: [],
+    } as never);
+    const err = await em.flush().catch((e) => e);
+    expect(err).to.be.instanceOf(UniqueConstraintViolationException);
+    expect(String(err.message)).to.contain('pregnancies_mare_active_unique');
+    // ...while an ended one does not block a new registration.
+    expect((await api.post(`/api/breeding/pregnancies/${created.id}/loss`, { date: today() }, token)).status).to.equal(200);
+    expect((await api.post('/api/breeding/pregnancies', body, token)).status).to.equal(201);
+  });
+
+  it('commits a change even when the workflow cannot be signalled (answers 200, logs it); the workflow catches up from the database when it next wakes', async function () {
+    this.timeout(60_000);
+    const { token, horse } = await owner();
+    const mare = await horse('Ines', 'mare');
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Sig', coverDates: [daysAgo(3)], method: 'natural' }, token)).body;
+    const c = await apiTemporalClient();
+    const getHandle = c.workflow.getHandle.bind(c.workflow);
+    const stub = sinon.stub(c.workflow, 'getHandle').callsFake(((id: string) => {
+      const handle = getHandle(id);
+      return { ...handle, signal: async () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')) } as WorkflowHandle;
+    }) as typeof c.workflow.getHandle);
+    let patched;
+    try {
+      patched = await api.patch(`/api/breeding/pregnancies/${p.id}`, { coverDate: daysAgo(5) }, token);
+    } finally {
+      stub.restore();
+    }
+    expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
+    expect(patched.body.coverDates).to.deep.equal([daysAgo(5)]);
+    expect((await api.get(`/api/breeding/pregnancies/${p.id}`, token)).body.coverDates).to.deep.equal([daysAgo(5)]);
+    // Any later wake-up (here a bare one) makes the workflow re-read the corrected date.
+    await (await workflow(p.id)).signal(remindersChangedSignal, {});
+    const timeline = await eventually(async () => {
+      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      return d.body.timeline.anchorDate === daysAgo(5) && d.body.timeline;
+    });
+    expect(timeline.source).to.equal('workflow');
+  });
+
+  it('answers 503 and keeps no pregnancy when the workflow cannot be started; a workflow whose pregnancy row is gone ends quietly', async function () {
+    this.timeout(60_000);
+    const { token, horse } = await owner();
+    const mare = await horse('Orla', 'mare');
+    const body = { mareId: mare.id, stallionName: 'Nobody', coverDates: [daysAgo(3)], method: 'natural' };
+    const c = await apiTemporalClient();
+    const stub = sinon.stub(c.workflow, 'start').rejects(new Error('14 UNAVAILABLE: connection refused'));
+    let refused;
+    try {
+      refused = await api.post('/api/breeding/pregnancies', body, token);
+    } finally {
+      stub.restore();
+    }
+    expect(refused.status).to.equal(503);
+    expect((await api.get(`/api/breeding/pregnancies?mareId=${mare.id}`, token)).body.total).to.equal(0);
+    const p = await api.post('/api/breeding/pregnancies', body, token);
+    expect(p.status, JSON.stringify(p.body)).to.equal(201);
+
+    // The row disappears (as when the mare is deleted): the next wake-up ends the workflow quietly.
+    await stack.orm.em.fork().nativeDelete(Pregnancy, { id: p.body.id });
+    const handle = await workflow(p.body.id);
+    await handle.signal(remindersChangedSignal, {});
+    const result = await handle.result();
+    expect(result).to.deep.include({ gone: true });
+  });
+
+  it('sends a reminder in-app when the email bounces for good (and records only the channel that went out); fails only when no channel can go out', async function () {
+    this.timeout(60_000);
+    const { reg, token, horse } = await owner();
+    const mare = await horse('Bea', 'mare');
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Bounce', coverDates: [today()], method: 'natural' }, token)).body;
+    const milestone = (id: string) => p.timeline.milestones.find((m: { id: string }) => m.id === id);
+    const bouncing = breedingActivities({
+      name: 'bouncing',
+      send: async () => {
+        throw new PermanentEmailError('422 the address bounced');
+      },
+    });
+    const out = await bouncing.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: milestone('check-pregnancy') });
+    expect(out).to.include({ outcome: 'sent' });
+    expect((out as { channels: string[] }).channels).to.deep.equal(['in_app']);
+    const em = stack.orm.em.fork();
+    expect(await em.count(Notification, { key: `gestation:${p.id}:check-pregnancy` })).to.equal(1);
+    expect((await em.findOneOrFail(EmailOutbox, { key: `gestation:${p.id}:check-pregnancy` })).status).to.equal('failed');
+    expect((await em.findOneOrFail(ReminderLog, { pregnancyId: p.id, milestoneId: 'check-pregnancy' })).channels).to.deep.equal(['in_app']);
+
+    // The twins alert too goes out in-app despite the bounce.
+    expect(await bouncing.sendGestationAlert({ pregnancyId: p.id, userId: reg.user.id, kind: 'twins', checkId: 'c-bounce', date: today() })).to.deep.equal({ sent: true, channels: ['in_app'] });
+
+    // A transient email failure is retried (thrown) until the deadline; after it, what went out is recorded.
+    const flaky = breedingActivities({
+      name: 'flaky',
+      send: async () => {
+        throw new Error('503 provider unavailable');
+      },
+    });
+    const heartbeat = milestone('check-heartbeat');
+    const retried = await flaky.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: heartbeat, deadline: new Date(Date.now() + 3_600_000).toISOString() }).catch((e) => e);
+    expect(retried).to.be.instanceOf(Error).and.not.be.instanceOf(ApplicationFailure);
+    expect(await em.count(ReminderLog, { pregnancyId: p.id, milestoneId: 'check-heartbeat' })).to.equal(0);
+    const late = await flaky.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: heartbeat, deadline: new Date(Date.now() - 1000).toISOString() });
+    expect(late).to.include({ outcome: 'sent' });
+    expect((late as { channels: string[] }).channels).to.deep.equal(['in_app']);
+
+    // In-app switched off and the email bouncing: nothing can go out → fails for good.
+    em.create(ReminderPreferences, { userId: reg.user.id, leadDays: 2, email: true, inApp: false });
+    await em.flush();
+    const none = await bouncing.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: milestone('check-confirmation') }).catch((e) => e);
+    expect(none).to.be.instanceOf(ApplicationFailure);
+    expect(none.nonRetryable).to.equal(true);
+    expect(mailsTo(reg.email).filter((m) => m.subject.startsWith('Bea:'))).to.have.length(0);
+  });
+
+  it('does not resend, and does not send a milestone whose date moved since the workflow planned it', async function () {
+    this.timeout(60_000);
+    const { reg, token, horse } = await owner();
+    const mare = await horse('Vera', 'mare');
+    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Moved', coverDates: [daysAgo(2)], method: 'natural' }, token)).body;
+    const stale = p.timeline.milestones.find((m: { id: string }) => m.id === 'check-heartbeat');
+    expect((await api.patch(`/api/breeding/pregnancies/${p.id}`, { coverDate: daysAgo(4) }, token)).status).to.equal(200);
+    const acts = breedingActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
+    expect(await acts.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: stale })).to.deep.equal({ outcome: 'replanned' });
+    expect(await stack.orm.em.fork().count(ReminderLog, { pregnancyId: p.id })).to.equal(0);
   });
 });
