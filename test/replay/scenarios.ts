@@ -57,32 +57,7 @@ export const replayScenarios: ReplayScenario[] = [
     },
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(grantFreePlanCredits, { taskQueue, workflowId, args: [{ period: '2026-12', pageSize: 2 }] }),
   },
-  {
-    // A whole pregnancy: reminders, twins flagged, a cover-date correction, the foaling.
-    name: 'gestation',
-    workflowType: 'gestationTracking',
-    activities: () => ({
-      sendGestationReminder: async () => ({ outcome: 'sent', sentAt: '2025-01-01T08:00:00.000Z', channels: ['email', 'in_app'] }),
-      sendGestationAlert: async () => ({ sent: true }),
-      recordGestationStatus: async () => ({ changed: true }),
-    }),
-    run: async (env, { taskQueue, workflowId }) => {
-      const start = await env.currentTimeMs();
-      const day = (n: number) => new Date(start + n * 86_400_000).toISOString().slice(0, 10);
-      const handle = await env.client.workflow.start(gestationTracking, {
-        taskQueue,
-        workflowId,
-        args: [{ pregnancyId: 'p1', userId: 'u1', anchorDate: day(0), anchor: 'cover', leadDays: 2, options: { hasCaslick: true }, previousGestationDays: [] }],
-      });
-      await env.sleep('16 days');
-      await handle.signal(checkRecordedSignal, { checkId: 'c1', kind: 'pregnancy', date: day(16), result: 'twins' });
-      await env.sleep('30 days');
-      await handle.signal(coverDateCorrectedSignal, { anchorDate: day(2), anchor: 'cover' });
-      await env.sleep('300 days');
-      await handle.signal(foaledSignal, { date: day(346), foalId: 'f1' });
-      return handle.result();
-    },
-  },
+  gestationScenario(),
   listingScenario(),
   reconcileListingsScenario(),
   analyzeVideoScenario(),
@@ -90,6 +65,56 @@ export const replayScenarios: ReplayScenario[] = [
   subscriptionScenario(),
   billingReconcileScenario(),
 ];
+
+/**
+ * A whole pregnancy over the database the workflow re-reads (the test changes it before
+ * each signal, as the API commits before signalling): reminders, twins flagged, a
+ * cover-date correction, the foaling.
+ */
+function gestationScenario(): ReplayScenario {
+  const db = {
+    status: 'tracking',
+    anchorDate: '',
+    done: [] as string[],
+    twinsChecks: [] as { checkId: string; date: string }[],
+  };
+  return {
+    name: 'gestation',
+    workflowType: 'gestationTracking',
+    activities: () => ({
+      loadGestation: async () => ({
+        found: true,
+        status: db.status,
+        plan: { anchorDate: db.anchorDate, anchor: 'cover', leadDays: 2, options: { hasCaslick: true }, previousGestationDays: [] },
+        done: [...db.done],
+        sent: {},
+        twinsChecks: [...db.twinsChecks],
+      }),
+      sendGestationReminder: async () => ({ outcome: 'sent', sentAt: '2025-01-01T08:00:00.000Z', channels: ['email', 'in_app'] }),
+      sendGestationAlert: async () => ({ sent: true, channels: ['email', 'in_app'] }),
+    }),
+    run: async (env, { taskQueue, workflowId }) => {
+      const start = await env.currentTimeMs();
+      const day = (n: number) => new Date(start + n * 86_400_000).toISOString().slice(0, 10);
+      db.anchorDate = day(0);
+      const handle = await env.client.workflow.start(gestationTracking, {
+        taskQueue,
+        workflowId,
+        args: [{ pregnancyId: 'p1', userId: 'u1', anchorDate: day(0), anchor: 'cover', leadDays: 2, options: { hasCaslick: true }, previousGestationDays: [] }],
+      });
+      await env.sleep('16 days');
+      Object.assign(db, { status: 'twins', done: ['check-pregnancy'], twinsChecks: [{ checkId: 'c1', date: day(16) }] });
+      await handle.signal(checkRecordedSignal, { checkId: 'c1', kind: 'pregnancy', date: day(16), result: 'twins' });
+      await env.sleep('30 days');
+      db.anchorDate = day(2);
+      await handle.signal(coverDateCorrectedSignal, { anchorDate: day(2), anchor: 'cover' });
+      await env.sleep('300 days');
+      Object.assign(db, { status: 'foaled', done: ['check-pregnancy', 'expected-foaling'] });
+      await handle.signal(foaledSignal, { date: day(346), foalId: 'f1' });
+      return handle.result();
+    },
+  };
+}
 
 /** A listing renewed once (both timers move), reminded before the new expiry, then expired. */
 function listingScenario(): ReplayScenario {
