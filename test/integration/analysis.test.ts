@@ -12,10 +12,14 @@ import { reserveCredits } from '../../entities/credit-ledger';
 import { AnalysisResultSchema, PROMPT_VERSION, analysisPrefix, cacheKeyOf } from '../../domain/analysis';
 import { ErrorType } from '../../domain/errors';
 import { createActivities } from '../../workers/activities';
-import { createAnalysisActivities } from '../../activities/analysis';
+import { createAnalysisActivities, type PreparedVideo } from '../../activities/analysis';
 import { ResendMailer } from '../../adapters/email/mailer';
 import { createAiClients } from '../../adapters/ai';
 import { LocalStorage } from '../../adapters/storage/local';
+import { S3Storage } from '../../adapters/storage/s3';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { testS3 } from '../support/infra';
 import { HEADERS_TIMEOUT_MS } from '../../api/server';
 import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
 import { uniqueQueue, workflowBundle } from '../support/temporal-env';
@@ -610,6 +614,51 @@ describe('AI video analysis through the HTTP API', () => {
       expect(err).to.be.instanceOf(ApplicationFailure);
       expect(err).to.include({ type: ErrorType.Conflict });
       expect((await stack.orm.em.fork().findOneOrFail(Analysis, { id })).status).to.equal('canceled');
+    });
+
+    it('with the S3 driver, heartbeats while the video downloads and downloads it once per activity (prepare, extract)', async function () {
+      this.timeout(90_000);
+      const s3 = await testS3();
+      const real = new S3Storage({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+      let downloading = false;
+      let downloads = 0;
+      // A slow link: the download takes 2.5 s (longer than two heartbeat intervals).
+      const slow = Object.assign(Object.create(real) as S3Storage, {
+        async downloadToFile(key: string, path: string, opts?: Parameters<S3Storage['downloadToFile']>[2]) {
+          downloading = true;
+          downloads++;
+          try {
+            await new Promise((r) => setTimeout(r, 2500));
+            await real.downloadToFile(key, path, opts);
+          } finally {
+            downloading = false;
+          }
+        },
+      });
+      const { user, horseId } = await owner();
+      const em = stack.orm.em.fork();
+      const horse = await em.findOneOrFail(Horse, { id: horseId });
+      const id = crypto.randomUUID();
+      const videoKey = `orgs/${horse.organization.id}/videos/${crypto.randomUUID()}.mp4`;
+      await real.putObject(videoKey, readFileSync(videos.short), 'video/mp4');
+      em.create(Analysis, { id, organization: horse.organization, horse, userId: user.user.id, type: 'locomotion', credits: 1, videoKey, workflowId: analysisWorkflowId(id) } as never);
+      await em.flush();
+      const acts = createAnalysisActivities({ config: stack.config, orm: stack.orm, logger: stack.deps.logger, storage: slow, ai: createAiClients(stack.config) });
+      const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+      let beatsWhileDownloading = 0;
+      env.on('heartbeat', () => downloading && beatsWhileDownloading++);
+      const prepared = (await env.run(acts.prepareVideo, { analysisId: id })) as PreparedVideo;
+      expect(prepared.durationSec).to.be.closeTo(4, 0.1);
+      expect(beatsWhileDownloading).to.be.greaterThanOrEqual(2);
+      expect(downloads).to.equal(1);
+      // The analysis works on its own copy, not on the upload key.
+      expect(await real.head(`${analysisPrefix(horse.organization.id, id)}video.mp4`)).to.not.equal(null);
+      downloads = 0;
+      const { frameKeys } = (await env.run(acts.extractFrames, { analysisId: id, count: 3 })) as { frameKeys: string[] };
+      expect(frameKeys).to.have.length(3);
+      expect(downloads).to.equal(1);
+      await acts.failAnalysis({ analysisId: id, status: 'canceled', errorType: 'Canceled', error: 'test done' });
+      expect(await real.head(frameKeys[0])).to.equal(null);
     });
 
     it('emails and notifies exactly once when completeAnalysis commits and then its attempt fails (worker died before reporting)', async function () {
