@@ -30,7 +30,7 @@ const SHAPES: Shape[] = [
   { name: 'type + country, newest', query: (i) => ({ type: ['sale', 'stud', 'rental'][i % 3], country: ['FR', 'DE', 'NL'][i % 3] }) },
   { name: 'price range EUR, by price', query: (i) => ({ minPrice: 500_000 + (i % 10) * 100_000, maxPrice: 2_000_000, currency: 'EUR', sort: 'price' }) },
   { name: 'breed + horse age 4-8, newest', query: (i) => ({ breed: ['Hanoverian', 'KWPN', 'Selle Français'][i % 3], minAge: 4, maxAge: 8 }) },
-  { name: 'price high to low', query: () => ({ sort: '-price' }) },
+  { name: 'price high to low, EUR', query: () => ({ sort: '-price', currency: 'EUR' }) },
 ];
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
