@@ -601,7 +601,7 @@ describe('AI video analysis through the HTTP API', () => {
               const found = await findOne(...args);
               if (!raced) {
                 raced = true;
-                await stack.orm.em.fork().nativeUpdate(Analysis, { id }, { status: 'canceled', closedBy: 'api' });
+                await stack.orm.em.fork().nativeUpdate(Analysis, { id }, { status: 'canceled' });
               }
               return found;
             }) as typeof forked.findOne;
