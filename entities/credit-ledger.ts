@@ -53,6 +53,18 @@ export async function grantPeriodCredits(em: EntityManager, userId: string, amou
   });
 }
 
+/** Adds `amount` to the spendable balance (e.g. an upgrade inside a period), once per key. */
+export async function addCredits(em: EntityManager, userId: string, amount: number, key: string, reason: string): Promise<CreditBalance> {
+  return em.transactional(async (tx) => {
+    const account = await lockAccount(tx, userId);
+    if (await recorded(tx, key)) return { balance: account.balance, reserved: account.reserved };
+    account.balance += amount;
+    record(tx, userId, 'grant', amount, key, reason);
+    await tx.flush();
+    return { balance: account.balance, reserved: account.reserved };
+  });
+}
+
 /** Holds credits for work in flight; throws InsufficientCredits when the balance is short. */
 export async function reserveCredits(em: EntityManager, userId: string, amount: number, key: string, reason: string): Promise<CreditBalance> {
   return em.transactional(async (tx) => {

@@ -5,11 +5,19 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { MikroORM } from '../../entities/orm';
 import { Subscription, User } from '../../entities';
-import { grantPeriodCredits, type CreditBalance } from '../../entities/credit-ledger';
+import { addCredits, grantPeriodCredits, type CreditBalance } from '../../entities/credit-ledger';
 import { ErrorType } from '../../domain/errors';
 import { entitlementsOf, type Plan } from '../../domain/plans';
-import { driftBetween, type BillingEventType, type StripeSubscriptionSnapshot, type SubscriptionState } from '../../domain/subscription';
-import { invoiceSubscriptionId, isResourceMissing, missingBillingSettings, subscriptionSnapshot, type Stripe } from '../../adapters/stripe';
+import {
+  driftBetween,
+  isLive,
+  statusFromStripe,
+  type BillingEventType,
+  type StripeSubscriptionSnapshot,
+  type StripeSubscriptionStatus,
+  type SubscriptionState,
+} from '../../domain/subscription';
+import { invoiceSubscriptionId, isPermanentStripeError, isResourceMissing, missingBillingSettings, subscriptionSnapshot, STRIPE_REJECTED, type Stripe } from '../../adapters/stripe';
 import { deliverBillingEvent } from '../../adapters/stripe/deliver';
 
 export interface BillingDrift {
@@ -20,6 +28,18 @@ export interface BillingDrift {
 
 const idOf = (v: string | { id: string } | null | undefined): string | null => (typeof v === 'string' ? v : (v?.id ?? null));
 const date = (iso: string | null) => (iso ? new Date(iso) : null);
+
+/** Stripe statuses whose subscriptions still bill (listed one status at a time by the untracked scan). */
+export const UNTRACKED_SCAN_STATUSES = ['trialing', 'active', 'past_due', 'unpaid'] as const satisfies readonly StripeSubscriptionStatus[];
+/** Per status, how many subscriptions one untracked scan reads at most. */
+export const UNTRACKED_SCAN_CAP = 10_000;
+
+/** A Stripe refusal no retry can change becomes non-retryable; anything else is left to the retry policy. */
+function stripeFailure(err: unknown, what: string): unknown {
+  if (!isPermanentStripeError(err)) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  return ApplicationFailure.nonRetryable(`Stripe refused to ${what} (${e.statusCode}${e.code ? ` ${e.code}` : ''}): ${e.message}`, STRIPE_REJECTED);
+}
 
 /**
  * Billing activities: read Stripe's truth, apply entitlements (User.plan, the Subscription
@@ -38,12 +58,13 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
     return deps.stripe;
   }
 
-  async function orNull<T>(p: Promise<T>): Promise<T | null> {
+  /** The Stripe object, null when it does not exist; a permanent refusal is non-retryable. */
+  async function orNull<T>(p: Promise<T>, what: string): Promise<T | null> {
     try {
       return await p;
     } catch (err) {
       if (isResourceMissing(err)) return null;
-      throw err;
+      throw stripeFailure(err, what);
     }
   }
 
@@ -53,20 +74,50 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
       const api = stripe();
       let subscriptionId: string | null = null;
       if (input.type === 'reconcile' || input.type.startsWith('customer.subscription.')) subscriptionId = input.objectId || null;
-      else if (input.type === 'checkout.session.completed') subscriptionId = idOf((await orNull(api.checkout.sessions.retrieve(input.objectId)))?.subscription);
+      else if (input.type === 'checkout.session.completed') subscriptionId = idOf((await orNull(api.checkout.sessions.retrieve(input.objectId), 'read the checkout session'))?.subscription);
       else if (input.type.startsWith('invoice.')) {
-        const invoice = await orNull(api.invoices.retrieve(input.objectId));
+        const invoice = await orNull(api.invoices.retrieve(input.objectId), 'read the invoice');
         subscriptionId = invoice ? invoiceSubscriptionId(invoice) : null;
       }
       const em = orm.em.fork();
       if (!subscriptionId) subscriptionId = input.knownSubscriptionId ?? (await em.findOne(Subscription, { userId: input.userId }))?.stripeSubscriptionId ?? null;
       if (!subscriptionId) {
         const customer = (await em.findOne(User, { id: input.userId }))?.stripeCustomerId;
-        if (customer) subscriptionId = (await api.subscriptions.list({ customer, status: 'all', limit: 1 })).data[0]?.id ?? null;
+        if (customer) subscriptionId = (await orNull(api.subscriptions.list({ customer, status: 'all', limit: 1 }), 'list the customer’s subscriptions'))?.data[0]?.id ?? null;
       }
       if (!subscriptionId) return null;
-      const sub = await orNull(api.subscriptions.retrieve(subscriptionId));
+      const sub = await orNull(api.subscriptions.retrieve(subscriptionId), 'read the subscription');
       return sub ? subscriptionSnapshot(config, sub) : null;
+    },
+
+    /**
+     * What an earlier run last applied (the Subscription row), for a run that starts without
+     * a carried-over state (e.g. after a failed or terminated run); null when there is no row.
+     * Dunning days are not stored: they start empty, and the email keys make a re-sent day a no-op.
+     */
+    async loadSubscriptionState(input: { userId: string }): Promise<SubscriptionState | null> {
+      const row = await orm.em.fork().findOne(Subscription, { userId: input.userId });
+      if (!row) return null;
+      const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
+      const live = isLive(row.status) && row.plan !== 'free';
+      return {
+        userId: input.userId,
+        status: row.status,
+        plan: row.plan,
+        interval: row.interval ?? null,
+        subscriptionId: row.stripeSubscriptionId ?? null,
+        customerId: row.stripeCustomerId ?? null,
+        currentPeriodStart: iso(row.currentPeriodStart),
+        currentPeriodEnd: iso(row.currentPeriodEnd),
+        cancelAtPeriodEnd: row.cancelAtPeriodEnd,
+        pendingPlan: row.pendingPlan ?? null,
+        pastDueSince: row.status === 'past_due' ? iso(row.pastDueSince) : null,
+        dunningSent: [],
+        trialEnd: iso(row.trialEnd),
+        // The period's grant is keyed, so "granted at the period start" is safe: a missed one is
+        // granted by the next monthly reset or renewal, a done one is not repeated.
+        creditsGrantedFor: live ? iso(row.currentPeriodStart) : null,
+      };
     },
 
     /** Mirrors the workflow's state to the Subscription row and User.plan, in one transaction. */
@@ -104,14 +155,22 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
       return { plan: state.plan };
     },
 
-    /** Resets the credit balance to the plan's allowance, once per key. */
-    async grantPlanCredits(input: { userId: string; plan: Plan; key: string; reason: string }): Promise<CreditBalance> {
-      return grantPeriodCredits(orm.em.fork(), input.userId, entitlementsOf(input.plan).monthlyAnalysisCredits, input.key, input.reason);
+    /**
+     * Resets the credit balance to the plan's allowance, once per key; with `topUpFrom` (an
+     * upgrade inside a period) adds the difference between the two allowances instead.
+     */
+    async grantPlanCredits(input: { userId: string; plan: Plan; key: string; reason: string; topUpFrom?: Plan }): Promise<CreditBalance> {
+      const allowance = entitlementsOf(input.plan).monthlyAnalysisCredits;
+      if (input.topUpFrom) {
+        const extra = Math.max(0, allowance - entitlementsOf(input.topUpFrom).monthlyAnalysisCredits);
+        return addCredits(orm.em.fork(), input.userId, extra, input.key, input.reason);
+      }
+      return grantPeriodCredits(orm.em.fork(), input.userId, allowance, input.key, input.reason);
     },
 
     /** Stops Stripe billing a subscription we downgraded for non-payment. */
     async cancelStripeSubscription(input: { subscriptionId: string }): Promise<{ status: string }> {
-      const sub = await orNull(stripe().subscriptions.cancel(input.subscriptionId, {}, { idempotencyKey: `cancel-unpaid:${input.subscriptionId}` }));
+      const sub = await orNull(stripe().subscriptions.cancel(input.subscriptionId, {}, { idempotencyKey: `cancel-unpaid:${input.subscriptionId}` }), 'cancel the subscription');
       return { status: sub?.status ?? 'missing' };
     },
 
@@ -126,7 +185,15 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
       );
       const drifts: BillingDrift[] = [];
       for (const row of rows) {
-        const sub = await orNull(api.subscriptions.retrieve(row.stripeSubscriptionId!));
+        let sub: Stripe.Subscription | null;
+        try {
+          sub = await orNull(api.subscriptions.retrieve(row.stripeSubscriptionId!), 'read the subscription');
+        } catch (err) {
+          // One subscription Stripe refuses to show must not stop the whole nightly pass.
+          if (!(err instanceof ApplicationFailure) || err.type !== STRIPE_REJECTED) throw err;
+          logger.warn({ userId: row.userId, subscriptionId: row.stripeSubscriptionId, err: err.message }, 'billing drift: subscription skipped');
+          continue;
+        }
         if (!sub) {
           if (['trialing', 'active', 'past_due'].includes(row.status)) drifts.push({ userId: row.userId, subscriptionId: row.stripeSubscriptionId!, reason: 'missing at Stripe' });
           continue;
@@ -147,16 +214,32 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
       return { drifts, checked: rows.length, nextCursor: rows.length === input.limit ? rows[rows.length - 1].id : null };
     },
 
-    /** Live Stripe subscriptions of our customers that the database does not know (missed checkout webhook). */
-    async findUntrackedSubscriptions(): Promise<BillingDrift[]> {
+    /**
+     * Live Stripe subscriptions (trialing, active, past_due, unpaid) of our customers that the
+     * database does not know (missed checkout webhook). Listed one status at a time, so the
+     * ever-growing canceled history is never paged through; each status is capped (logged).
+     */
+    async findUntrackedSubscriptions(input: { capPerStatus?: number } = {}): Promise<BillingDrift[]> {
       const api = stripe();
       const em = orm.em.fork();
+      const cap = input?.capPerStatus ?? UNTRACKED_SCAN_CAP;
       const drifts: BillingDrift[] = [];
-      const subs: Stripe.Subscription[] = [];
-      for await (const sub of api.subscriptions.list({ status: 'active', limit: 100 })) {
-        subs.push(sub);
-        if (subs.length >= 10_000) break;
+      const byId = new Map<string, Stripe.Subscription>();
+      for (const status of UNTRACKED_SCAN_STATUSES) {
+        let read = 0;
+        try {
+          for await (const sub of api.subscriptions.list({ status, limit: 100 })) {
+            if (isLive(statusFromStripe(sub.status as StripeSubscriptionStatus))) byId.set(sub.id, sub);
+            if (++read >= cap) {
+              logger.warn({ status, cap }, 'untracked-subscription scan reached its cap: the rest of this status is not checked in this run');
+              break;
+            }
+          }
+        } catch (err) {
+          throw stripeFailure(err, `list ${status} subscriptions`);
+        }
       }
+      const subs = [...byId.values()];
       const customers = [...new Set(subs.map((s) => idOf(s.customer)).filter((c): c is string => Boolean(c)))];
       if (!customers.length) return drifts;
       const users = await em.find(User, { stripeCustomerId: { $in: customers } });

@@ -110,6 +110,18 @@ export function isResourceMissing(err: unknown): boolean {
   return e?.code === 'resource_missing' || (e?.type === 'StripeInvalidRequestError' && e?.statusCode === 404);
 }
 
+/** ApplicationFailure type of a request Stripe refused for good (retrying cannot help). */
+export const STRIPE_REJECTED = 'StripeRejected';
+
+/**
+ * A Stripe answer that no retry will change: a 4xx other than 409 (idempotency/lock
+ * conflict) and 429 (rate limit), which are worth retrying. 5xx and network errors are not.
+ */
+export function isPermanentStripeError(err: unknown): boolean {
+  const status = (err as { statusCode?: unknown })?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 409 && status !== 429;
+}
+
 /** Verifies a webhook's signature over the raw body; throws StripeSignatureVerificationError. */
 export function verifyWebhook(rawBody: Buffer, signature: string, secret: string, toleranceSeconds = 300): Stripe.Event {
   return Stripe.webhooks.constructEvent(rawBody, signature, secret, toleranceSeconds);

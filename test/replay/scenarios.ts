@@ -234,6 +234,7 @@ function subscriptionScenario(): ReplayScenario {
         cancelStripeSubscription: async () => ({ status: 'canceled' }),
         sendEmail: async () => ({ status: 'sent', outboxId: 'o1' }),
         notifyInApp: async () => ({ notificationId: 'n1', created: true }),
+        loadSubscriptionState: async () => null,
       };
     },
     run: async (env, { taskQueue, workflowId }) => {

@@ -3,16 +3,17 @@ import sinon from 'sinon';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { subscriptionLifecycle } from '../../workflows/billing/subscriptionLifecycle';
 import { billingReconcile } from '../../workflows/billing/billingReconcile';
 import { stateQuery, stripeEventSignal, type SubscriptionLiveState } from '../../workflows/billing/messages';
 import type { BillingActivities, BillingDrift } from '../../activities/billing';
 import type { NotifyActivities } from '../../activities/notify';
-import type { BillingEventRef, BillingEventType, StripeSubscriptionSnapshot } from '../../domain/subscription';
+import { initialSubscriptionState, type BillingEventRef, type BillingEventType, type StripeSubscriptionSnapshot, type SubscriptionState } from '../../domain/subscription';
 import { DAY_MS } from '../../domain/time';
 import { createTimeSkippingEnv, uniqueQueue, workflowBundle } from '../support/temporal-env';
 
-type Acts = Pick<BillingActivities, 'fetchStripeSubscription' | 'applyEntitlements' | 'grantPlanCredits' | 'cancelStripeSubscription'> & Pick<NotifyActivities, 'sendEmail' | 'notifyInApp'>;
+type Acts = Pick<BillingActivities, 'fetchStripeSubscription' | 'applyEntitlements' | 'grantPlanCredits' | 'cancelStripeSubscription' | 'loadSubscriptionState'> & Pick<NotifyActivities, 'sendEmail' | 'notifyInApp'>;
 type Stubbed<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? sinon.SinonStub<A, R> : never };
 
 /** A fake Stripe holding "the truth" about one subscription; the test edits it, then signals. */
@@ -37,6 +38,8 @@ function fakeStripe(start: number) {
     cancelStripeSubscription: sinon.stub<Parameters<Acts['cancelStripeSubscription']>, ReturnType<Acts['cancelStripeSubscription']>>().resolves({ status: 'canceled' }),
     sendEmail: sinon.stub<Parameters<Acts['sendEmail']>, ReturnType<Acts['sendEmail']>>().resolves({ status: 'sent', outboxId: 'o1' }),
     notifyInApp: sinon.stub<Parameters<Acts['notifyInApp']>, ReturnType<Acts['notifyInApp']>>().resolves({ notificationId: 'n1', created: true }),
+    // No Subscription row by default (a first run).
+    loadSubscriptionState: sinon.stub<Parameters<Acts['loadSubscriptionState']>, ReturnType<Acts['loadSubscriptionState']>>().resolves(null),
   };
   /** Moves the subscription to the next period (a renewal at Stripe). */
   const renew = () => {
@@ -54,6 +57,17 @@ async function until(what: string, check: () => Promise<boolean>) {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Ends a past_due scenario with the payment going through (no timer left). A run terminated
+ * with its dunning and grace timers pending stalls the time-skipping server's clock for the
+ * long env.sleep() of later tests in this file (seen with the Java test server).
+ */
+async function recover(fake: ReturnType<typeof fakeStripe>, send: (type: BillingEventType) => Promise<void>, settle: (what: string, ok: (s: SubscriptionLiveState) => boolean) => Promise<SubscriptionLiveState>) {
+  fake.truth.sub!.stripeStatus = 'active';
+  await send('invoice.paid');
+  await settle('recovered, no timer left', (s) => s.status === 'active' && s.nextDeadline === null);
 }
 
 const emailSubjects = (acts: Stubbed<Acts>) => acts.sendEmail.getCalls().map((c) => c.args[0].subject);
@@ -100,7 +114,22 @@ describe('subscriptionLifecycle (time-skipping)', () => {
         }
         throw new Error(`state never became ${what}: ${JSON.stringify(last)}`);
       };
-      await body({ fake, handle, send, settle });
+      try {
+        await body({ fake, handle, send, settle });
+      } finally {
+        // A run left behind with an activity in flight, or with timers on a queue nobody polls
+        // any more, stalls the shared time-skipping clock of later tests: let its activities
+        // finish while the worker still runs, then terminate it.
+        for (let i = 0; i < 100; i++) {
+          const d = await handle.describe().catch(() => null);
+          if (d?.status.name !== 'RUNNING') break;
+          if (!d.raw.pendingActivities?.length && !d.raw.pendingWorkflowTask) {
+            await handle.terminate('scenario over');
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
     });
   }
 
@@ -301,6 +330,162 @@ describe('subscriptionLifecycle (time-skipping)', () => {
       await settle('active', (s) => s.status === 'active');
       expect(emailSubjects(fake.acts)).to.deep.equal(['Your Premium plan is active', 'Your trial ends soon']);
       expect(fake.acts.grantPlanCredits.callCount).to.equal(2);
+    });
+  });
+
+  it('keeps every timer when emails fail for good: dunning and the grace downgrade still happen', async function () {
+    this.timeout(60_000);
+    await scenario(async ({ fake, handle, send, settle }) => {
+      // Resend rejects the address (non-retryable), on every message.
+      fake.acts.sendEmail.rejects(ApplicationFailure.nonRetryable('invalid `to` address', 'PermanentEmailError'));
+      fake.acts.notifyInApp.rejects(ApplicationFailure.nonRetryable('notifications table unavailable', 'Boom'));
+      await send('checkout.session.completed');
+      await settle('active despite the failed activation email', (s) => s.status === 'active' && s.plan === 'premium');
+      expect(fake.acts.grantPlanCredits.callCount).to.equal(1);
+      fake.renew();
+      fake.truth.sub!.stripeStatus = 'past_due';
+      await send('invoice.payment_failed');
+      await settle('past due', (s) => s.status === 'past_due' && s.dunningSent.includes(0));
+      const final = await handle.result();
+      expect(final).to.include({ status: 'expired', plan: 'free' });
+      expect(fake.acts.cancelStripeSubscription.calledOnceWith({ subscriptionId: 'sub_1' })).to.equal(true);
+      // Every message was attempted (and failed) once: activation, days 0/3/7, the downgrade.
+      expect(emailSubjects(fake.acts)).to.deep.equal([
+        'Your Premium plan is active',
+        'Your payment failed',
+        'Reminder: your payment is still outstanding (day 3)',
+        'Reminder: your payment is still outstanding (day 7)',
+        'Your plan was downgraded to Free',
+      ]);
+    });
+  });
+
+  it('carries on when the user no longer exists (entitlements not found): the state still follows Stripe', async function () {
+    this.timeout(60_000);
+    await scenario(async ({ fake, send, settle }) => {
+      fake.acts.applyEntitlements.rejects(ApplicationFailure.nonRetryable('user u1 not found', 'NotFound'));
+      await send('checkout.session.completed');
+      await settle('active', (s) => s.status === 'active' && s.plan === 'premium');
+      fake.truth.sub!.cancelAtPeriodEnd = true;
+      await send('customer.subscription.updated');
+      await settle('cancel scheduled', (s) => s.pendingPlan === 'free');
+      expect(fake.acts.applyEntitlements.callCount).to.equal(2);
+    });
+  });
+
+  it('skips an event Stripe refuses for good (4xx) and keeps applying later events and timers', async function () {
+    this.timeout(60_000);
+    await scenario(async ({ fake, handle, send, settle }) => {
+      await send('checkout.session.completed');
+      await settle('active', (s) => s.status === 'active');
+      fake.acts.fetchStripeSubscription.withArgs(sinon.match({ type: 'invoice.paid' })).rejects(ApplicationFailure.nonRetryable('Stripe refused to read the invoice (400): No such invoice', 'StripeRejected'));
+      await send('invoice.paid');
+      await settle('refused event skipped', (s) => s.eventsApplied === 2);
+      fake.truth.sub!.cancelAtPeriodEnd = true;
+      await send('customer.subscription.updated');
+      await settle('later event applied', (s) => s.pendingPlan === 'free' && s.eventsApplied === 3);
+      // The period-end timer still runs.
+      expect(await handle.result()).to.include({ status: 'expired', plan: 'free' });
+    });
+  });
+
+  it('restarted without a carried state: loads the stored row, so a failed payment neither downgrades nor restarts the grace period', async function () {
+    this.timeout(60_000);
+    await scenario(async ({ fake, send, settle }) => {
+      const sub = fake.truth.sub!;
+      const since = new Date(new Date(sub.currentPeriodStart).getTime() - 3 * DAY_MS).toISOString();
+      const stored: SubscriptionState = {
+        ...initialSubscriptionState('u1'),
+        status: 'past_due',
+        plan: 'pro',
+        interval: 'month',
+        subscriptionId: 'sub_1',
+        customerId: 'cus_1',
+        currentPeriodStart: sub.currentPeriodStart,
+        currentPeriodEnd: sub.currentPeriodEnd,
+        pastDueSince: since,
+      };
+      fake.acts.loadSubscriptionState.resolves(stored);
+      sub.plan = 'pro';
+      sub.stripeStatus = 'past_due';
+      await send('invoice.payment_failed');
+      const state = await settle('still past due on pro', (s) => s.status === 'past_due' && s.dunningSent.includes(3));
+      expect(fake.acts.loadSubscriptionState.calledOnceWith({ userId: 'u1' })).to.equal(true);
+      expect(state).to.include({ plan: 'pro', pastDueSince: since });
+      expect(state.nextDeadline).to.deep.include({ kind: 'dunning', day: 7 });
+      // The grace period runs from the first failure, not from the restart.
+      expect(new Date(since).getTime() + 14 * DAY_MS).to.be.greaterThan(await env.currentTimeMs());
+      expect(fake.acts.applyEntitlements.getCalls().every((c) => c.args[0].plan === 'pro')).to.equal(true);
+      // Days 0 and 3 were due already: re-sent with the same keys (the outbox makes them no-ops).
+      await until('the day-3 email', async () => fake.acts.sendEmail.callCount === 2);
+      expect(fake.acts.sendEmail.getCalls().map((c) => c.args[0].key)).to.deep.equal([`billing:dunning:sub_1:${since}:0`, `billing:dunning:sub_1:${since}:3`]);
+      await recover(fake, send, settle);
+    });
+  });
+
+  it('restarted with no stored row: a failed payment keeps the plan Stripe bills for', async function () {
+    this.timeout(60_000);
+    await scenario(async ({ fake, send, settle }) => {
+      fake.truth.sub!.stripeStatus = 'past_due';
+      await send('invoice.payment_failed');
+      // (Waits for the day-0 email too: a scenario must not end with an activity in flight.)
+      const state = await settle('past due', (s) => s.status === 'past_due' && s.dunningSent.includes(0));
+      expect(state.plan).to.equal('premium');
+      expect(lastPlan(fake.acts)).to.equal('premium');
+      await recover(fake, send, settle);
+    });
+  });
+
+  it('continues-as-new when the period-end timer finds the renewal (no webhook), applying the pending downgrade', async function () {
+    this.timeout(60_000);
+    await scenario(async ({ fake, handle, send, settle }) => {
+      fake.truth.sub!.plan = 'pro';
+      await send('checkout.session.completed');
+      await settle('pro', (s) => s.plan === 'pro');
+      fake.truth.sub!.plan = 'premium';
+      await send('customer.subscription.updated');
+      await settle('downgrade pending', (s) => s.pendingPlan === 'premium');
+      const firstRun = (await handle.describe()).runId;
+      // Stripe renews on premium; the renewal webhook is lost.
+      fake.renew();
+      await env.sleep('29 days');
+      await settle('still pro before the period end', (s) => s.plan === 'pro' && s.pendingPlan === 'premium');
+      expect((await handle.describe()).runId).to.equal(firstRun);
+      await env.sleep('2 days');
+      await until('a new run', async () => (await handle.describe()).runId !== firstRun);
+      const state = await settle('premium in the new period', (s) => s.plan === 'premium');
+      expect(state).to.include({ pendingPlan: null, currentPeriodStart: fake.truth.sub!.currentPeriodStart });
+      expect((await env.client.workflow.getHandle(handle.workflowId, firstRun).describe()).status.name).to.equal('CONTINUED_AS_NEW');
+      expect(emailSubjects(fake.acts).filter((t) => t === 'Your plan is now Premium')).to.have.length(1);
+    });
+  });
+
+  it('carries a signal that arrives while a renewal is applied into the continued-as-new run, applied once', async function () {
+    this.timeout(60_000);
+    await scenario(async ({ fake, handle, send, settle }) => {
+      await send('checkout.session.completed');
+      await settle('active', (s) => s.status === 'active');
+      const firstRun = (await handle.describe()).runId;
+      // Hold the renewal's Stripe read until a second event has arrived.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      fake.acts.fetchStripeSubscription.callsFake(async (input) => {
+        const now = fake.truth.sub ? { ...fake.truth.sub } : null;
+        if (input.type === 'invoice.paid') await gate;
+        return now;
+      });
+      fake.renew();
+      await send('invoice.paid');
+      await until('the renewal is being applied', async () => fake.acts.fetchStripeSubscription.calledWithMatch({ type: 'invoice.paid' }));
+      fake.truth.sub!.cancelAtPeriodEnd = true;
+      await send('customer.subscription.updated', 'evt_during_can');
+      await until('the second event is queued', async () => (await handle.query(stateQuery)).pendingEvents === 2);
+      release();
+      await until('a new run', async () => (await handle.describe()).runId !== firstRun);
+      const state = await settle('the carried event applied in the new run', (s) => s.cancelAtPeriodEnd && s.eventsApplied === 1);
+      expect(state).to.include({ pendingPlan: 'free', currentPeriodStart: fake.truth.sub!.currentPeriodStart });
+      expect(fake.acts.fetchStripeSubscription.getCalls().map((c) => c.args[0].type)).to.deep.equal(['checkout.session.completed', 'invoice.paid', 'customer.subscription.updated']);
+      expect(emailSubjects(fake.acts)).to.deep.equal(['Your Premium plan is active', 'Your subscription will end']);
     });
   });
 });

@@ -1,6 +1,7 @@
-import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BillingActivities } from '../../activities/billing';
 import type { NotifyActivities } from '../../activities/notify';
+import { ErrorType } from '../../domain/errors';
 import {
   applyDeadline,
   applyStripeTruth,
@@ -17,7 +18,7 @@ import {
 import { stateQuery, stripeEventSignal, type SubscriptionLiveState } from './messages';
 
 // Stripe and the database: patient retries (an outage must not lose the state machine).
-const { fetchStripeSubscription, applyEntitlements, grantPlanCredits, cancelStripeSubscription } = proxyActivities<BillingActivities>({
+const { fetchStripeSubscription, applyEntitlements, grantPlanCredits, cancelStripeSubscription, loadSubscriptionState } = proxyActivities<BillingActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
@@ -40,6 +41,15 @@ export interface SubscriptionLifecycleInput {
 
 const SEEN_LIMIT = 200;
 const EVENTS_PER_RUN = 500;
+/** Patch ids (workflow versioning): runs started before these changes replay without them. */
+const LOAD_STORED_STATE = 'subscription-load-stored-state';
+const CONTINUE_AFTER_DEADLINE_PERIOD = 'subscription-continue-after-deadline-period';
+
+/** Why an activity failed for good, for the log (only non-retryable failures get here). */
+function failureMessage(err: ActivityFailure): string {
+  return err.cause?.message ?? err.message;
+}
+const isNotFound = (err: ActivityFailure) => err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.NotFound;
 
 /**
  * One per user (`subscription-<userId>`): the subscription state machine. Webhooks signal
@@ -50,6 +60,8 @@ const EVENTS_PER_RUN = 500;
  */
 export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): Promise<SubscriptionState> {
   const graceDays = input.graceDays ?? DEFAULT_GRACE_DAYS;
+  // Carried over by continue-as-new; a fresh run (the first, or one after a failed or
+  // terminated run) starts from what the database last recorded, below.
   let state: SubscriptionState = input.state ?? initialSubscriptionState(input.userId);
   const queue: BillingEventRef[] = [...(input.pending ?? [])];
   const seen: string[] = [...(input.seen ?? [])];
@@ -70,16 +82,32 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     };
   });
 
+  /**
+   * Runs an activity whose failure must not stop the state machine (a rejected email address,
+   * a provider down past its few attempts): the failure is logged and the workflow carries on,
+   * with every timer intact.
+   */
+  async function bestEffort(what: string, context: Record<string, unknown>, call: () => Promise<unknown>): Promise<void> {
+    try {
+      await call();
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      log.warn(`${what} failed; carrying on`, { ...context, error: failureMessage(err) });
+    }
+  }
+
   async function run(effects: BillingEffect[], reason: string) {
     for (const effect of effects) {
       if (effect.kind === 'grantCredits') {
-        await grantPlanCredits({ userId: state.userId, plan: effect.plan, key: effect.key, reason: effect.reason });
+        await grantPlanCredits({ userId: state.userId, plan: effect.plan, key: effect.key, reason: effect.reason, ...(effect.topUpFrom ? { topUpFrom: effect.topUpFrom } : {}) });
       } else if (effect.kind === 'cancelStripe') {
-        await cancelStripeSubscription({ subscriptionId: effect.subscriptionId });
+        // A permanent refusal (e.g. already canceled at Stripe) must not undo the downgrade.
+        await bestEffort('canceling the Stripe subscription', { subscriptionId: effect.subscriptionId }, () => cancelStripeSubscription({ subscriptionId: effect.subscriptionId }));
       } else {
         const text = billingMessage(effect.message, { plan: effect.plan ?? (effect.message === 'downgraded_unpaid' ? 'free' : state.plan), periodEnd: state.currentPeriodEnd, graceDays, day: effect.day, trialEnd: state.trialEnd });
-        await sendEmail({ key: `billing:${effect.key}`, userId: state.userId, ...text });
-        await notifyInApp({ key: `billing:${effect.key}`, userId: state.userId, kind: `billing.${effect.message}`, title: text.subject, body: text.text, data: { reason } });
+        const key = `billing:${effect.key}`;
+        await bestEffort('billing email', { key }, () => sendEmail({ key, userId: state.userId, ...text }));
+        await bestEffort('in-app notice', { key }, () => notifyInApp({ key, userId: state.userId, kind: `billing.${effect.message}`, title: text.subject, body: text.text, data: { reason } }));
       }
     }
   }
@@ -88,7 +116,15 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     const changed = JSON.stringify(t.state) !== JSON.stringify(state);
     state = t.state;
     // Entitlements (User.plan, the Subscription row) first, then credits and messages.
-    if (changed) await applyEntitlements(state);
+    if (changed) {
+      try {
+        await applyEntitlements(state);
+      } catch (err) {
+        // The user is gone (deleted account): nothing to mirror to; keep following Stripe.
+        if (!(err instanceof ActivityFailure) || !isNotFound(err)) throw err;
+        log.warn('entitlements not applied: user not found', { userId: state.userId, reason, error: failureMessage(err) });
+      }
+    }
     await run(t.effects, reason);
     return t.newPeriod;
   }
@@ -104,11 +140,25 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     });
   }
 
+  /** Stripe's truth, or undefined when Stripe refused for good (logged); retryable failures retry. */
+  async function truthOrSkip(event: BillingEventRef | null, context: Record<string, unknown>) {
+    try {
+      return await truth(event);
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      log.error('Stripe refused to show the subscription; skipped', { ...context, error: failureMessage(err) });
+      return undefined;
+    }
+  }
+
   async function onEvent(event: BillingEventRef): Promise<boolean> {
     // Seen from the moment it is taken: a redelivery during processing is a duplicate too.
     seen.push(event.eventId);
     if (seen.length > SEEN_LIMIT) seen.splice(0, seen.length - SEEN_LIMIT);
-    const snap = await truth(event);
+    // A permanent Stripe error skips this event (the nightly reconcile re-checks) instead of
+    // blocking every later event and timer behind endless retries.
+    const snap = await truthOrSkip(event, { eventId: event.eventId, type: event.type, objectId: event.objectId });
+    if (snap === undefined) return false;
     let newPeriod = false;
     if (snap) newPeriod = await commit(applyStripeTruth(state, snap, new Date()), event.type);
     else log.warn('no Stripe subscription behind the event', { eventId: event.eventId, type: event.type });
@@ -118,16 +168,24 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     return newPeriod;
   }
 
-  async function onDeadline(deadline: Deadline) {
+  /** Acts on a timer; true when a new billing period began (the run then continues-as-new). */
+  async function onDeadline(deadline: Deadline): Promise<boolean> {
+    let newPeriod = false;
     // Re-check Stripe before acting on a timer: a missed "paid" webhook must not downgrade.
     // Dunning and credit resets change nothing at Stripe, the truth only matters for the rest.
+    // Stripe refusing for good leaves the local state to decide.
     if (deadline.kind === 'grace' || deadline.kind === 'periodEnd') {
-      const snap = await truth(null);
-      if (snap) await commit(applyStripeTruth(state, snap, new Date()), `timer:${deadline.kind}`);
+      const snap = await truthOrSkip(null, { timer: deadline.kind });
+      if (snap) newPeriod = await commit(applyStripeTruth(state, snap, new Date()), `timer:${deadline.kind}`);
       const again = nextDeadline(state, graceDays);
-      if (!again || again.kind !== deadline.kind || again.at.getTime() > Date.now()) return;
+      if (!again || again.kind !== deadline.kind || again.at.getTime() > Date.now()) return newPeriod;
     }
-    await commit(applyDeadline(state, deadline, new Date()), `timer:${deadline.kind}`);
+    return (await commit(applyDeadline(state, deadline, new Date()), `timer:${deadline.kind}`)) || newPeriod;
+  }
+
+  if (!input.state && patched(LOAD_STORED_STATE)) {
+    const stored = await loadSubscriptionState({ userId: input.userId });
+    if (stored) state = stored;
   }
 
   for (;;) {
@@ -144,7 +202,7 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
       processing = 0;
       applied += 1;
     } else if (deadline) {
-      await onDeadline(deadline);
+      newPeriod = (await onDeadline(deadline)) && patched(CONTINUE_AFTER_DEADLINE_PERIOD);
     }
 
     if (state.status === 'expired' && queue.length === 0 && !nextDeadline(state, graceDays)) {
