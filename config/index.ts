@@ -95,6 +95,8 @@ export const configSchema = z
     BILLING_GRACE_DAYS: positiveInt.default(14),
     BILLING_SUCCESS_URL: url.default('http://localhost:3000/billing/success'),
     BILLING_CANCEL_URL: url.default('http://localhost:3000/billing/cancel'),
+    /** A customer-portal configuration (bpc_…) managed in the Stripe dashboard; unset: the API creates and reuses its own. */
+    STRIPE_PORTAL_CONFIGURATION: optionalString,
     /** Where the Stripe customer portal sends the user back to. */
     BILLING_PORTAL_RETURN_URL: url.default('http://localhost:3000/billing'),
     /** When the nightly billing-reconcile Schedule runs (cron, UTC). */

@@ -10,8 +10,9 @@ import { Subscription, User } from '../../entities';
 import { getBalance } from '../../entities/credit-ledger';
 import { stripePriceId } from '../../config';
 import { BILLING_INTERVALS, PAID_PLANS, PLANS, entitlementsOf } from '../../domain/plans';
-import { SUBSCRIPTION_STATUSES, isLive } from '../../domain/subscription';
-import { assertBillingConfigured, missingBillingSettings, type BillingNeed, type Stripe } from '../../adapters/stripe';
+import { SUBSCRIPTION_STATUSES, isLive, type StripeSubscriptionStatus } from '../../domain/subscription';
+import { assertBillingConfigured, missingBillingSettings, subscriptionSnapshot, type BillingNeed, type Stripe } from '../../adapters/stripe';
+import { ensurePortalConfiguration } from '../../adapters/stripe/portal';
 import { deliverBillingEvent } from '../../adapters/stripe/deliver';
 import { stateQuery, type SubscriptionLiveState } from '../../workflows/billing/messages';
 import { subscriptionWorkflowId } from '../../workflows/ids';
@@ -38,6 +39,11 @@ const SubscriptionView = z.object({
 });
 
 const QUERY_TIMEOUT_MS = 3000;
+/**
+ * Stripe statuses in which a customer already has a subscription: a second checkout would
+ * bill them twice. `incomplete` included (first payment still pending, e.g. 3-D Secure).
+ */
+export const CHECKOUT_BLOCKING_STATUSES: readonly StripeSubscriptionStatus[] = ['trialing', 'active', 'past_due', 'incomplete', 'unpaid'];
 
 /** Stripe failures as HTTP answers: unreachable → 503, anything Stripe refused → 502 (never a bare 500). */
 async function viaStripe<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -75,6 +81,19 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
     return stored;
   }
 
+  /**
+   * The customer-portal configuration (see adapters/stripe/portal.ts), resolved once per
+   * process; a failure is not cached, the next request tries again.
+   */
+  let portalConfiguration: Promise<string> | null = null;
+  function portalConfigurationId(api: Stripe): Promise<string> {
+    portalConfiguration ??= viaStripe('set up the customer portal', () => ensurePortalConfiguration(api, config)).catch((err) => {
+      portalConfiguration = null;
+      throw err;
+    });
+    return portalConfiguration;
+  }
+
   async function liveState(userId: string): Promise<{ state: SubscriptionLiveState | null; error?: string }> {
     try {
       const client = await deps.temporal.client();
@@ -101,12 +120,24 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
       const price = stripePriceId(config, body.plan, body.interval)!;
       const account = await em.findOneOrFail(User, { id: user.id });
       const row = await em.findOne(Subscription, { userId: user.id });
-      if (row && isLive(row.status)) {
-        throw new HttpError(409, `You already have a ${row.plan} subscription (${row.status}): change or cancel it in the customer portal (POST /api/billing/portal)`, {
-          portal: '/api/billing/portal',
-          plan: row.plan,
-          status: row.status,
+      // Stripe decides, not our row (a webhook may not have arrived yet): no customer, no subscription.
+      if (account.stripeCustomerId) {
+        const customer = account.stripeCustomerId;
+        const existing = await viaStripe('list your subscriptions', async () => {
+          for await (const s of api.subscriptions.list({ customer, limit: 100 })) {
+            if (CHECKOUT_BLOCKING_STATUSES.includes(s.status as StripeSubscriptionStatus)) return s;
+          }
+          return null;
         });
+        if (existing) {
+          const plan = subscriptionSnapshot(config, existing).plan;
+          throw new HttpError(409, `Already subscribed (${plan ?? 'subscription'} ${existing.status}): use the customer portal to change or cancel it (POST /api/billing/portal)`, {
+            portal: '/api/billing/portal',
+            subscriptionId: existing.id,
+            plan,
+            status: existing.status,
+          });
+        }
       }
       const customerId = await ensureCustomer(api, em, account);
       const metadata = { userId: user.id, plan: body.plan, interval: body.interval };
@@ -134,7 +165,8 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
     const account = await em.findOneOrFail(User, { id: user.id });
     if (!account.stripeCustomerId) throw new HttpError(409, 'No billing account yet: start a subscription with POST /api/billing/checkout first');
     const customer = account.stripeCustomerId;
-    const session = await viaStripe('open the customer portal', () => api.billingPortal.sessions.create({ customer, return_url: config.BILLING_PORTAL_RETURN_URL }));
+    const configuration = await portalConfigurationId(api);
+    const session = await viaStripe('open the customer portal', () => api.billingPortal.sessions.create({ customer, return_url: config.BILLING_PORTAL_RETURN_URL, configuration }));
     return { url: session.url };
   });
 
@@ -161,17 +193,25 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
 
   r.post(
     '/cancel',
-    { summary: 'Cancel at the end of the current period (through Stripe; the webhook then updates the state)', status: 202, errors: [409, 503] },
+    {
+      summary: 'Cancel at the end of the current period (through Stripe; the webhook then updates the state)',
+      description: 'Always asks Stripe (also when the local row already says so) and answers from Stripe’s reply.',
+      status: 202,
+      errors: [409, 502, 503],
+    },
     async ({ em, user }) => {
       const api = stripe(['api']);
       const row = await em.findOne(Subscription, { userId: user.id });
       if (!row?.stripeSubscriptionId || !isLive(row.status)) throw new HttpError(409, 'No active subscription to cancel');
       const subscriptionId = row.stripeSubscriptionId;
-      const sub = row.cancelAtPeriodEnd ? null : await viaStripe('cancel the subscription', () => api.subscriptions.update(subscriptionId, { cancel_at_period_end: true }));
+      const sub = await viaStripe('cancel the subscription', () => api.subscriptions.update(subscriptionId, { cancel_at_period_end: true }));
+      if (!sub.cancel_at_period_end) throw new HttpError(502, 'Stripe did not schedule the cancellation; try again');
+      const snap = subscriptionSnapshot(config, sub);
+      const plan = snap.plan ?? row.plan;
       return {
-        cancelAtPeriodEnd: sub ? sub.cancel_at_period_end : true,
-        currentPeriodEnd: row.currentPeriodEnd?.toISOString() ?? null,
-        message: `Your ${row.plan} plan stays active until ${row.currentPeriodEnd?.toISOString().slice(0, 10) ?? 'the end of the period'}, then your account moves to Free.`,
+        cancelAtPeriodEnd: sub.cancel_at_period_end,
+        currentPeriodEnd: snap.currentPeriodEnd,
+        message: `Your ${plan} plan stays active until ${snap.currentPeriodEnd.slice(0, 10)}, then your account moves to Free.`,
       };
     },
   );

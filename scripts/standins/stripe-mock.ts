@@ -17,7 +17,11 @@ export interface StripeMock {
   mockUrl: string;
   /** Requests seen, oldest first (form-encoded bodies as sent by the SDK). */
   requests: { method: string; path: string; body: string }[];
-  /** Answer `GET path` (e.g. /v1/subscriptions/sub_123) with this object. */
+  /**
+   * Answer `GET path` (e.g. /v1/subscriptions/sub_123) with this object. The path may carry
+   * query parameters (`/v1/subscriptions?customer=cus_1`): that pin answers only requests
+   * whose query has all of them, and wins over a pin on the bare path.
+   */
   setObject(path: string, body: object): void;
   clear(): void;
   stop(): Promise<void>;
@@ -42,6 +46,20 @@ export async function startStripeMock(opts: { logFile?: string; port?: number } 
   ]);
 
   const objects = new Map<string, object>();
+  /** The pinned answer for a GET: the matching pin with the most query parameters. */
+  function pinnedFor(url: string): object | undefined {
+    const [path, query = ''] = url.split('?');
+    const got = new URLSearchParams(query);
+    let best: { body: object; params: number } | undefined;
+    for (const [key, body] of objects) {
+      const [pinPath, pinQuery = ''] = key.split('?');
+      if (pinPath !== path) continue;
+      const want = [...new URLSearchParams(pinQuery)];
+      if (!want.every(([k, v]) => got.getAll(k).includes(v))) continue;
+      if (!best || want.length > best.params) best = { body, params: want.length };
+    }
+    return best?.body;
+  }
   const requests: StripeMock['requests'] = [];
   const proxy: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -50,7 +68,7 @@ export async function startStripeMock(opts: { logFile?: string; port?: number } 
       const body = Buffer.concat(chunks);
       const path = (req.url ?? '/').split('?')[0];
       requests.push({ method: req.method ?? 'GET', path, body: body.toString('utf8') });
-      const pinned = req.method === 'GET' ? objects.get(path) : undefined;
+      const pinned = req.method === 'GET' ? pinnedFor(req.url ?? '/') : undefined;
       if (pinned) {
         res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_standin' });
         res.end(JSON.stringify(pinned));

@@ -80,6 +80,16 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
   }
 
   const subscriptionOf = (token: string) => api.get('/api/billing/subscription', token);
+  /** Pins what Stripe lists for one customer (what checkout's "already subscribed" guard reads). */
+  const listFor = (customer: string, data: object[]) => mock.setObject(`/v1/subscriptions?customer=${customer}`, { object: 'list', url: '/v1/subscriptions', has_more: false, data });
+  const activate = async (c: Awaited<ReturnType<typeof checkedOut>>) => {
+    await deliver(event('checkout.session.completed', c.session));
+    // pendingEvents counts the event in progress: 0 once its credits and messages are done too.
+    await eventually(async () => {
+      const state = (await subscriptionOf(c.reg.accessToken)).body.workflow.state;
+      return state?.status === 'active' && state.pendingEvents === 0;
+    }, 30_000, 'active');
+  };
 
   it('checkout → signed webhook → the workflow applies the plan: GET /api/billing/subscription shows it, credits reset', async function () {
     this.timeout(60_000);
@@ -114,24 +124,54 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     expect((await api.get('/api/auth/me', reg.accessToken)).body.plan).to.equal('premium');
     await eventually(async () => stack.resend.emails.some((m) => m.to.includes(reg.email) && m.subject === 'Your Premium plan is active'), 20_000, 'the activation email');
 
-    // Already subscribed: the portal is the way to change plans.
+    // Already subscribed (Stripe lists the live subscription): the portal is the way to change plans.
+    listFor(customer, [subscriptionObject({ id: session.subscription, customer, start })]);
     const again = await api.post('/api/billing/checkout', { plan: 'pro', interval: 'month' }, reg.accessToken);
     expect(again.status).to.equal(409);
-    expect(again.body.message).to.match(/customer portal/);
+    expect(again.body.message).to.match(/Already subscribed.*customer portal/);
+    expect(again.body.details).to.deep.include({ portal: '/api/billing/portal', status: 'active', plan: 'premium' });
+    const portalCalls = mock.requests.length;
     const portal = await api.post('/api/billing/portal', undefined, reg.accessToken);
     expect(portal.status).to.equal(200);
     expect(portal.body.url).to.be.a('string').and.match(/^https?:\/\//);
-    expect(mock.requests.some((r) => r.path === '/v1/billing_portal/sessions' && new URLSearchParams(r.body).get('customer') === customer)).to.equal(true);
+    const sessionCall = mock.requests.slice(portalCalls).find((r) => r.path === '/v1/billing_portal/sessions')!;
+    expect(new URLSearchParams(sessionCall.body).get('customer')).to.equal(customer);
+    // The portal runs with our configuration: plan changes invoiced at once, downgrades at the period end.
+    const configuration = new URLSearchParams(sessionCall.body).get('configuration');
+    expect(configuration).to.match(/^bpc_/);
+    const portalConfig = new URLSearchParams(mock.requests.find((r) => r.method === 'POST' && r.path === '/v1/billing_portal/configurations')!.body);
+    expect(portalConfig.get('features[subscription_update][enabled]')).to.equal('true');
+    expect(portalConfig.get('features[subscription_update][proration_behavior]')).to.equal('always_invoice');
+    expect(portalConfig.get('features[subscription_update][schedule_at_period_end][conditions][0][type]')).to.equal('decreasing_item_amount');
+    expect(portalConfig.get('features[subscription_update][schedule_at_period_end][conditions][1][type]')).to.equal('shortening_interval');
+    expect(portalConfig.getAll('features[subscription_update][products][0][prices][0]')).to.have.length(1);
+    expect(portalConfig.get('features[subscription_cancel][mode]')).to.equal('at_period_end');
+    // Resolved once per process.
+    expect((await api.post('/api/billing/portal', undefined, reg.accessToken)).status).to.equal(200);
+    expect(mock.requests.filter((r) => r.method === 'POST' && r.path === '/v1/billing_portal/configurations')).to.have.length(1);
   });
 
-  it('creates the Stripe customer once per user and remembers it', async () => {
+  it('creates the Stripe customer once per user and remembers it; a second checkout asks Stripe and is refused while a subscription is live or incomplete', async () => {
     const reg = await registerUser(api);
     const before = mock.requests.length;
     expect((await api.post('/api/billing/checkout', { plan: 'premium', interval: 'month' }, reg.accessToken)).status).to.equal(200);
-    const first = await customerOf(reg.user.id);
+    const first = (await customerOf(reg.user.id))!;
+    // The first checkout was abandoned: Stripe has no subscription for the customer.
+    listFor(first, []);
     expect((await api.post('/api/billing/checkout', { plan: 'pro', interval: 'month' }, reg.accessToken)).status).to.equal(200);
     expect(await customerOf(reg.user.id)).to.equal(first);
     expect(mock.requests.slice(before).filter((r) => r.method === 'POST' && r.path === '/v1/customers')).to.have.length(1);
+    const listed = mock.requests.slice(before).filter((r) => r.method === 'GET' && r.path === '/v1/subscriptions');
+    expect(listed).to.have.length(1);
+    // The second one completed but its first payment is pending (3-D Secure): no webhook has
+    // touched our row yet, Stripe's list is what counts.
+    const start = Math.floor(Date.now() / 1000);
+    listFor(first, [subscriptionObject({ id: 'sub_incomplete', customer: first, start, status: 'incomplete', price: TEST_BILLING.STRIPE_PRICE_PRO_MONTHLY })]);
+    const third = await api.post('/api/billing/checkout', { plan: 'premium', interval: 'month' }, reg.accessToken);
+    expect(third.status).to.equal(409);
+    expect(third.body.message).to.match(/Already subscribed.*customer portal.*\(POST \/api\/billing\/portal\)/);
+    expect(third.body.details).to.deep.include({ portal: '/api/billing/portal', subscriptionId: 'sub_incomplete', status: 'incomplete', plan: 'pro' });
+    expect(await count('select count(*) as n from subscriptions where user_id = ? and status = ?', [reg.user.id, 'none'])).to.equal(1);
   });
 
   it('answers a redelivered event 200 duplicate without signalling twice', async function () {
@@ -143,11 +183,15 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     expect(dup.status).to.equal(200);
     expect(dup.body).to.deep.equal({ received: true, duplicate: true });
     expect(await count('select count(*) as n from stripe_events where event_id = ?', [evt.id])).to.equal(1);
-    const view = await eventually(async () => {
+    await eventually(async () => {
       const r = await subscriptionOf(reg.accessToken);
       return r.body.workflow.state?.status === 'active' && r.body.workflow.state.pendingEvents === 0 ? r.body : null;
     }, 30_000, 'active');
-    expect(view.workflow.state.eventsApplied).to.equal(1);
+    // The workflow dedupes event ids too, so count what reached Temporal: one signal.
+    const history = await (await stack.temporal.client()).workflow.getHandle(`subscription-${reg.user.id}`).fetchHistory();
+    const signals = history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes);
+    expect(signals).to.have.length(1);
+    expect(JSON.stringify(signals[0].workflowExecutionSignaledEventAttributes!.signalName)).to.equal('"stripeEvent"');
   });
 
   it('handles invoice.paid before checkout.session.completed: active once, credits granted once', async function () {
@@ -187,6 +231,81 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
       return r.body.cancelAtPeriodEnd ? r.body : null;
     }, 30_000, 'cancel at period end');
     expect(view).to.deep.include({ plan: 'premium', status: 'active', pendingPlan: 'free' });
+  });
+
+  it('POST /cancel always reaches Stripe, even when the local row already says so, and answers from Stripe’s reply', async function () {
+    this.timeout(60_000);
+    const c = await checkedOut();
+    await activate(c);
+    // The row says "cancel at period end" but Stripe never got it (e.g. a write that did not go through).
+    await stack.orm.em.fork().getConnection().execute('update subscriptions set cancel_at_period_end = true where user_id = ?', [c.reg.user.id]);
+    const before = mock.requests.length;
+    const cancel = await api.post('/api/billing/cancel', undefined, c.reg.accessToken);
+    expect(cancel.status, JSON.stringify(cancel.body)).to.equal(202);
+    const update = mock.requests.slice(before).find((r) => r.method === 'POST' && r.path === `/v1/subscriptions/${c.subId}`);
+    expect(update, 'the cancellation request to Stripe').to.not.equal(undefined);
+    expect(new URLSearchParams(update!.body).get('cancel_at_period_end')).to.equal('true');
+    // stripe-mock's reply (a fixture) carries its own period: the answer is Stripe's, not the row's.
+    expect(cancel.body.cancelAtPeriodEnd).to.equal(true);
+    expect(cancel.body.currentPeriodEnd).to.not.equal(new Date((c.start + 30 * DAY_S) * 1000).toISOString());
+  });
+
+  it('an upgrade adds the difference of the allowances on top of what is left, once; it does not reset the balance', async function () {
+    this.timeout(60_000);
+    const c = await checkedOut();
+    await activate(c);
+    expect((await subscriptionOf(c.reg.accessToken)).body.credits.balance).to.equal(30);
+    // 25 of the 30 premium credits spent.
+    await stack.orm.em.fork().getConnection().execute('update credit_accounts set balance = 5 where user_id = ?', [c.reg.user.id]);
+    const pro = subscriptionObject({ id: c.subId, customer: c.customer, start: c.start, price: TEST_BILLING.STRIPE_PRICE_PRO_MONTHLY });
+    mock.setObject(`/v1/subscriptions/${c.subId}`, pro);
+    await deliver(event('customer.subscription.updated', pro));
+    await eventually(async () => (await subscriptionOf(c.reg.accessToken)).body.plan === 'pro', 30_000, 'pro');
+    // A second update about the same plan (e.g. a metadata change) adds nothing.
+    await deliver(event('customer.subscription.updated', pro));
+    await eventually(async () => {
+      const state = (await subscriptionOf(c.reg.accessToken)).body.workflow.state;
+      return state?.eventsApplied === 3 && state.pendingEvents === 0;
+    }, 30_000, 'both updates applied');
+    expect((await subscriptionOf(c.reg.accessToken)).body.credits.balance).to.equal(5 + 150 - 30);
+    expect(await count("select count(*) as n from credit_transactions where user_id = ? and key like 'upgrade:%'", [c.reg.user.id])).to.equal(1);
+  });
+
+  it('a workflow restarted after its run was terminated picks up the stored subscription: a failed payment keeps the plan', async function () {
+    this.timeout(60_000);
+    const c = await checkedOut();
+    await activate(c);
+    const client = await stack.temporal.client();
+    await client.workflow.getHandle(`subscription-${c.reg.user.id}`).terminate('ops: stuck run');
+    const invoiceId = `in_${randomUUID().slice(0, 8)}`;
+    const invoice = { id: invoiceId, object: 'invoice', customer: c.customer, status: 'open', parent: { type: 'subscription_details', subscription_details: { subscription: c.subId, metadata: {} } } };
+    mock.setObject(`/v1/invoices/${invoiceId}`, invoice);
+    mock.setObject(`/v1/subscriptions/${c.subId}`, subscriptionObject({ id: c.subId, customer: c.customer, start: c.start, status: 'past_due' }));
+    expect((await deliver(event('invoice.payment_failed', invoice))).status).to.equal(200);
+    const view = await eventually(async () => {
+      const r = await subscriptionOf(c.reg.accessToken);
+      return r.body.workflow.state?.status === 'past_due' && r.body.workflow.state.pendingEvents === 0 ? r.body : null;
+    }, 30_000, 'past_due in the new run');
+    expect(view.plan).to.equal('premium');
+    expect(view.workflow.state.plan).to.equal('premium');
+    expect(view.workflow.state.subscriptionId).to.equal(c.subId);
+  });
+
+  it('reconciles a subscription Stripe has and we do not (trialing, checkout webhook lost): the user’s workflow converges', async function () {
+    this.timeout(90_000);
+    const c = await checkedOut();
+    const trialing = { ...subscriptionObject({ id: c.subId, customer: c.customer, start: c.start, status: 'trialing' }), trial_end: c.start + 14 * DAY_S };
+    mock.setObject(`/v1/subscriptions/${c.subId}`, trialing);
+    mock.setObject('/v1/subscriptions?status=trialing', { object: 'list', url: '/v1/subscriptions', has_more: false, data: [trialing] });
+    const client = await stack.temporal.client();
+    const result = await client.workflow.execute(billingReconcile, { taskQueue: TaskQueue.billing, workflowId: `billing-reconcile-test-${randomUUID()}`, args: [{ pageSize: 50 }] });
+    expect(result.signalled).to.be.at.least(1);
+    const view = await eventually(async () => {
+      const r = await subscriptionOf(c.reg.accessToken);
+      return r.body.status === 'trialing' ? r.body : null;
+    }, 30_000, 'trialing after reconcile');
+    expect(view.plan).to.equal('premium');
+    mock.setObject('/v1/subscriptions?status=trialing', { object: 'list', url: '/v1/subscriptions', has_more: false, data: [] });
   });
 
   it('reconciles a missed webhook: the nightly workflow finds the drift and the subscription converges', async function () {

@@ -17,6 +17,12 @@ import {
 import { loadConfig } from '../../config';
 import { missingBillingSettings, assertBillingConfigured, planForPrice, subscriptionSnapshot, invoiceSubscriptionId, type Stripe } from '../../adapters/stripe';
 import { DomainError, ErrorType } from '../../domain/errors';
+import sinon from 'sinon';
+import { ApplicationFailure } from '@temporalio/common';
+import { createBillingActivities, UNTRACKED_SCAN_STATUSES } from '../../activities/billing';
+import { ensurePortalConfiguration, portalConfigurationParams, PORTAL_CONFIGURATION_METADATA_KEY } from '../../adapters/stripe/portal';
+import type { MikroORM } from '../../entities/orm';
+import type { Logger } from 'pino';
 
 const DAY = 86_400_000;
 const T0 = new Date('2026-01-01T00:00:00.000Z');
@@ -289,5 +295,109 @@ describe('Stripe adapter mapping (adapters/stripe)', () => {
     expect(subscriptionSnapshot(config, sub('price_retired', { plan: 'pro', interval: 'year' }))).to.include({ plan: 'pro', interval: 'year' });
     expect(subscriptionSnapshot(config, sub('price_retired'))).to.include({ plan: null, interval: 'month' });
     expect(invoiceSubscriptionId({ parent: { subscription_details: { subscription: 'sub_7' } } } as unknown as Stripe.Invoice)).to.equal('sub_7');
+  });
+});
+
+describe('billing activities against a fake Stripe (activities/billing)', () => {
+  const config = loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_PRICE_PREMIUM_MONTHLY: 'price_pm' });
+  const stripeError = (statusCode: number, code?: string) => Object.assign(new Error(`stripe says ${statusCode}`), { type: 'StripeInvalidRequestError', statusCode, code });
+  /** An EntityManager that knows no rows (the paths under test never need one). */
+  const orm = { em: { fork: () => ({ findOne: async () => null, find: async () => [] }) } } as unknown as MikroORM;
+  const logger = () => ({ info: sinon.spy(), warn: sinon.spy(), error: sinon.spy() });
+  const activities = (stripe: object, log = logger()) => createBillingActivities({ orm, config, stripe: stripe as never, logger: log as unknown as Logger });
+  const failureOf = async (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+
+  it('turns a permanent Stripe refusal (4xx but 409/429) into a non-retryable failure; 404 is "no object"; 409, 429 and 5xx stay retryable', async () => {
+    const retrieve = sinon.stub();
+    const acts = activities({ subscriptions: { retrieve } });
+    const fetch = () => acts.fetchStripeSubscription({ userId: 'u1', type: 'customer.subscription.updated', objectId: 'sub_1', knownSubscriptionId: 'sub_1' });
+    retrieve.rejects(stripeError(400));
+    const refused = await failureOf(fetch());
+    expect(refused).to.be.instanceOf(ApplicationFailure);
+    expect(refused).to.include({ nonRetryable: true, type: 'StripeRejected' });
+    expect((refused as Error).message).to.match(/Stripe refused to read the subscription \(400\)/);
+    retrieve.rejects(stripeError(403));
+    expect(await failureOf(fetch())).to.include({ nonRetryable: true });
+    retrieve.rejects(stripeError(404, 'resource_missing'));
+    expect(await fetch()).to.equal(null);
+    for (const status of [409, 429, 500]) {
+      retrieve.rejects(stripeError(status));
+      const err = await failureOf(fetch());
+      expect(err, String(status)).to.not.be.instanceOf(ApplicationFailure);
+      expect(err).to.include({ statusCode: status });
+    }
+  });
+
+  it('reads a deleted customer’s subscription list as "none" instead of retrying forever', async () => {
+    const list = sinon.stub().rejects(stripeError(404, 'resource_missing'));
+    const ormWithCustomer = { em: { fork: () => ({ findOne: async (_: unknown, where: { id?: string }) => (where.id ? { stripeCustomerId: 'cus_gone' } : null) }) } } as unknown as MikroORM;
+    const acts = createBillingActivities({ orm: ormWithCustomer, config, stripe: { subscriptions: { list } } as never, logger: logger() as unknown as Logger });
+    expect(await acts.fetchStripeSubscription({ userId: 'u1', type: 'reconcile', objectId: '', knownSubscriptionId: null })).to.equal(null);
+    expect(list.calledOnceWith(sinon.match({ customer: 'cus_gone' }))).to.equal(true);
+  });
+
+  it('scans trialing, active, past_due and unpaid subscriptions for untracked ones, and logs when a status hits the cap', async () => {
+    const asked: string[] = [];
+    const list = (params: { status: string }) => {
+      asked.push(params.status);
+      return (async function* () {
+        for (let i = 0; i < 5; i++) yield { id: `sub_${params.status}_${i}`, status: params.status, customer: null };
+      })();
+    };
+    const log = logger();
+    const acts = activities({ subscriptions: { list } }, log);
+    expect(await acts.findUntrackedSubscriptions({ capPerStatus: 3 })).to.deep.equal([]);
+    expect(asked).to.deep.equal([...UNTRACKED_SCAN_STATUSES]);
+    expect(asked).to.include.members(['trialing', 'past_due']);
+    expect(log.warn.callCount).to.equal(4);
+    expect(log.warn.firstCall.args[0]).to.deep.equal({ status: 'trialing', cap: 3 });
+    expect(log.warn.firstCall.args[1]).to.match(/reached its cap/);
+    log.warn.resetHistory();
+    await acts.findUntrackedSubscriptions({ capPerStatus: 10 });
+    expect(log.warn.called).to.equal(false);
+  });
+});
+
+describe('customer-portal configuration (adapters/stripe/portal)', () => {
+  const config = loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_PRICE_PREMIUM_MONTHLY: 'price_pm', STRIPE_PRICE_PRO_MONTHLY: 'price_prm', STRIPE_PRICE_PRO_YEARLY: 'price_pry' });
+
+  it('invoices plan changes at once with proration and schedules downgrades at the period end, for our products only', () => {
+    const params = portalConfigurationParams(config, [{ product: 'prod_pro', prices: ['price_prm', 'price_pry'] }]);
+    expect(params.features.subscription_update).to.deep.include({
+      enabled: true,
+      default_allowed_updates: ['price'],
+      proration_behavior: 'always_invoice',
+      schedule_at_period_end: { conditions: [{ type: 'decreasing_item_amount' }, { type: 'shortening_interval' }] },
+      products: [{ product: 'prod_pro', prices: ['price_prm', 'price_pry'] }],
+    });
+    expect(params.features.subscription_cancel).to.include({ enabled: true, mode: 'at_period_end' });
+  });
+
+  it('uses STRIPE_PORTAL_CONFIGURATION when set; otherwise reuses its own configuration by fingerprint, or creates it', async () => {
+    const api = {
+      prices: { retrieve: sinon.stub().callsFake(async (id: string) => ({ id, product: id.startsWith('price_pr') ? 'prod_pro' : 'prod_premium' })) },
+      billingPortal: { configurations: { list: sinon.stub(), create: sinon.stub().resolves({ id: 'bpc_new' }) } },
+    };
+    expect(await ensurePortalConfiguration(api as never, loadConfig({ STRIPE_PORTAL_CONFIGURATION: 'bpc_dashboard' }))).to.equal('bpc_dashboard');
+    expect(api.prices.retrieve.called).to.equal(false);
+
+    api.billingPortal.configurations.list.returns((async function* () {
+      yield { id: 'bpc_other', metadata: {} };
+    })());
+    expect(await ensurePortalConfiguration(api as never, config)).to.equal('bpc_new');
+    const [created, opts] = api.billingPortal.configurations.create.firstCall.args;
+    expect(created.features.subscription_update.products).to.deep.equal([
+      { product: 'prod_premium', prices: ['price_pm'] },
+      { product: 'prod_pro', prices: ['price_prm', 'price_pry'] },
+    ]);
+    const fingerprint = created.metadata[PORTAL_CONFIGURATION_METADATA_KEY];
+    expect(fingerprint).to.be.a('string').with.length(24);
+    expect(opts).to.deep.equal({ idempotencyKey: `portal-configuration:${fingerprint}` });
+
+    api.billingPortal.configurations.list.returns((async function* () {
+      yield { id: 'bpc_ours', metadata: { [PORTAL_CONFIGURATION_METADATA_KEY]: fingerprint } };
+    })());
+    expect(await ensurePortalConfiguration(api as never, config)).to.equal('bpc_ours');
+    expect(api.billingPortal.configurations.create.callCount).to.equal(1);
   });
 });
