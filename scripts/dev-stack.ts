@@ -143,6 +143,9 @@ async function main() {
   if (!process.env.STRIPE_SECRET_KEY && stripeMockBinary()) {
     const stripeMock = await startStripeMock({ logFile: join(logDir, 'stripe-mock.log'), port: Number(process.env.DEV_STRIPE_MOCK_PORT ?? 0) });
     stoppers.push({ name: 'stripe-mock', stop: () => stripeMock.stop() });
+    // stripe-mock answers every list with a static active subscription, which would make
+    // checkout refuse ("already subscribed") for everyone; a sandbox user starts with none.
+    stripeMock.setObject('/v1/subscriptions', { object: 'list', data: [], has_more: false, url: '/v1/subscriptions' });
     childEnv.STRIPE_SECRET_KEY = 'sk_test_dev';
     childEnv.STRIPE_API_BASE = stripeMock.url;
     childEnv.STRIPE_WEBHOOK_SECRET = process.env.STRIPE_WEBHOOK_SECRET || 'whsec_dev_horse_tempo';
