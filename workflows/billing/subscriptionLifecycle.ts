@@ -16,6 +16,7 @@ import {
   type Transition,
 } from '../../domain/subscription';
 import { stateQuery, stripeEventSignal, type SubscriptionLiveState } from './messages';
+import { bestEffort } from '../shared/best-effort';
 
 // Stripe and the database: patient retries (an outage must not lose the state machine).
 const { fetchStripeSubscription, applyEntitlements, grantPlanCredits, cancelStripeSubscription, loadSubscriptionState } = proxyActivities<BillingActivities>({
@@ -82,19 +83,6 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     };
   });
 
-  /**
-   * Runs an activity whose failure must not stop the state machine (a rejected email address,
-   * a provider down past its few attempts): the failure is logged and the workflow carries on,
-   * with every timer intact.
-   */
-  async function bestEffort(what: string, context: Record<string, unknown>, call: () => Promise<unknown>): Promise<void> {
-    try {
-      await call();
-    } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      log.warn(`${what} failed; carrying on`, { ...context, error: failureMessage(err) });
-    }
-  }
 
   async function run(effects: BillingEffect[], reason: string) {
     for (const effect of effects) {

@@ -1,14 +1,14 @@
-import { allHandlersFinished, condition, continueAsNew, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ListingNotice, MarketplaceActivities } from '../../activities/marketplace';
+import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { MarketplaceActivities } from '../../activities/marketplace';
 import type { NotifyActivities } from '../../activities/notify';
 import {
   daysLeft,
-  listingExpiredKey,
-  listingExpiredMessage,
   listingReminderKey,
   listingReminderMessage,
   reminderDate,
 } from '../../domain/listings';
+import { bestEffort } from '../shared/best-effort';
+import { sendListingExpiredNotice } from './notices';
 import { renewedSignal, soldSignal, statusQuery, withdrawnSignal, type LifecycleStatus, type ListingLifecycleStatus, type RenewedInput } from './messages';
 
 const { getListingNotice } = proxyActivities<MarketplaceActivities>({
@@ -166,46 +166,12 @@ export async function listingLifecycle(input: ListingLifecycleInput): Promise<Li
     }
     if (result.outcome === 'ended') return done(result.status === 'sold' || result.status === 'withdrawn' ? result.status : 'deleted');
     status = 'expired';
-    await sendExpiredNotice(result.notice, publication);
+    await sendListingExpiredNotice({ sendEmail, notifyInApp }, listingId, publication, result.notice);
   }
 
-  /**
-   * Notices are best effort: a bounced address (non-retryable), a provider down for all
-   * attempts or an owner whose account is gone must not fail the run — the listing's
-   * state (expired, or still watched for expiry) matters more than the email.
-   */
-  async function bestEffort<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      log.warn(`listing notice failed, carrying on: ${what}`, { listingId, publication, error: err instanceof Error ? err.message : String(err) });
-      return undefined;
-    }
-  }
-
-  async function sendExpiredNotice(n: ListingNotice, pub: number) {
-    if (!n.ownerEmail) {
-      log.warn('listing expired but its owner is gone: no notice', { listingId, publication: pub, ownerId: n.ownerId });
-      return;
-    }
-    const message = listingExpiredMessage(n.ownerFirstName ?? 'there', n.title);
-    const key = listingExpiredKey(listingId, pub);
-    await bestEffort('expiry email', () => sendEmail({ key, userId: n.ownerId, to: n.ownerEmail!, ...message }));
-    await bestEffort('expiry in-app notice', () =>
-      notifyInApp({
-        key,
-        userId: n.ownerId,
-        kind: 'listing.expired',
-        title: message.subject,
-        body: 'It no longer appears in search. Renew it to publish it again.',
-        data: { listingId, publication: pub },
-      }),
-    );
-  }
 
   async function sendReminder() {
-    const notice = await bestEffort('reading the listing for the reminder', () => getListingNotice(listingId));
+    const notice = await bestEffort('reading the listing for the reminder', { listingId, publication }, () => getListingNotice(listingId));
     // Only while the row still is this publication with this expiry (a renewal may be in flight).
     if (!notice || notice.status !== 'active' || notice.publication !== publication || notice.expiresAt !== expiresAt.toISOString()) return;
     if (!notice.ownerEmail) {
@@ -215,8 +181,8 @@ export async function listingLifecycle(input: ListingLifecycleInput): Promise<Li
     const days = daysLeft(new Date(Date.now()), expiresAt);
     const message = listingReminderMessage(notice.ownerFirstName ?? 'there', notice.title, expiresAt, days);
     const key = listingReminderKey(listingId, publication, expiresAt);
-    await bestEffort('reminder email', () => sendEmail({ key, userId: notice.ownerId, to: notice.ownerEmail!, ...message }));
-    await bestEffort('reminder in-app notice', () =>
+    await bestEffort('listing reminder email', { listingId, publication }, () => sendEmail({ key, userId: notice.ownerId, to: notice.ownerEmail!, ...message }));
+    await bestEffort('listing reminder in-app notice', { listingId, publication }, () =>
       notifyInApp({
         key,
         userId: notice.ownerId,

@@ -1,7 +1,7 @@
-import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { NotifyActivities } from '../../activities/notify';
 import type { MarketplaceReconcileActivities } from '../../activities/marketplace/reconcile';
-import { listingExpiredKey, listingExpiredMessage } from '../../domain/listings';
+import { sendListingExpiredNotice } from './notices';
 
 // The expiry sweep is idempotent (a conditional update): retried until the database answers.
 const { expireOverdueListings } = proxyActivities<MarketplaceReconcileActivities>({
@@ -46,34 +46,7 @@ export interface ReconcileListingsResult {
 export async function reconcileListings(input: ReconcileListingsInput = {}): Promise<ReconcileListingsResult> {
   const limit = input.limit ?? 100;
   const expired = await expireOverdueListings({ graceMinutes: input.graceMinutes ?? 5, limit });
-  for (const n of expired) {
-    if (!n.ownerEmail) {
-      log.warn('overdue listing expired but its owner is gone: no notice', { listingId: n.listingId, ownerId: n.ownerId });
-      continue;
-    }
-    const message = listingExpiredMessage(n.ownerFirstName ?? 'there', n.title);
-    const key = listingExpiredKey(n.listingId, n.publication);
-    await bestEffort(n.listingId, 'expiry email', () => sendEmail({ key, userId: n.ownerId, to: n.ownerEmail!, ...message }));
-    await bestEffort(n.listingId, 'expiry in-app notice', () =>
-      notifyInApp({
-        key,
-        userId: n.ownerId,
-        kind: 'listing.expired',
-        title: message.subject,
-        body: 'It no longer appears in search. Renew it to publish it again.',
-        data: { listingId: n.listingId, publication: n.publication },
-      }),
-    );
-  }
+  for (const n of expired) await sendListingExpiredNotice({ sendEmail, notifyInApp }, n.listingId, n.publication, n);
   const { checked, started } = await startMissingListingWorkflows({ olderThanMinutes: input.olderThanMinutes ?? 10, withinDays: input.withinDays ?? 7, limit });
   return { expired: expired.map((n) => n.listingId), checked, started };
-}
-
-async function bestEffort(listingId: string, what: string, fn: () => Promise<unknown>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    log.warn(`listing notice failed, carrying on: ${what}`, { listingId, error: err instanceof Error ? err.message : String(err) });
-  }
 }
