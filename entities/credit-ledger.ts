@@ -27,8 +27,8 @@ async function recorded(em: EntityManager, key: string) {
   return em.findOne(CreditTransaction, { key });
 }
 
-function record(em: EntityManager, userId: string, kind: CreditTxKind, amount: number, key: string, reason: string) {
-  em.create(CreditTransaction, { userId, kind, amount, key, reason });
+function record(em: EntityManager, userId: string, kind: CreditTxKind, amount: number, key: string, reason: string, period: number | null = null) {
+  em.create(CreditTransaction, { userId, kind, amount, key, reason, period });
 }
 
 export interface CreditBalance {
@@ -41,13 +41,19 @@ export async function getBalance(em: EntityManager, userId: string): Promise<Cre
   return { balance: account?.balance ?? 0, reserved: account?.reserved ?? 0 };
 }
 
-/** Sets the spendable balance to the period's allowance (credits reset each period). */
+/**
+ * Sets the spendable balance to the period's allowance (credits reset each period) and opens
+ * a new period: reservations still in flight belong to the old one, so releasing them later
+ * gives nothing back (the old period's credits expired with it) and committing them later
+ * takes nothing from the new allowance.
+ */
 export async function grantPeriodCredits(em: EntityManager, userId: string, amount: number, key: string, reason: string): Promise<CreditBalance> {
   return em.transactional(async (tx) => {
     const account = await lockAccount(tx, userId);
     if (await recorded(tx, key)) return { balance: account.balance, reserved: account.reserved };
     account.balance = amount;
-    record(tx, userId, 'grant', amount, key, reason);
+    account.period += 1;
+    record(tx, userId, 'grant', amount, key, reason, account.period);
     await tx.flush();
     return { balance: account.balance, reserved: account.reserved };
   });
@@ -78,7 +84,7 @@ export async function reserveCredits(em: EntityManager, userId: string, amount: 
     }
     account.balance -= amount;
     account.reserved += amount;
-    record(tx, userId, 'reserve', amount, key, reason);
+    record(tx, userId, 'reserve', amount, key, reason, account.period);
     await tx.flush();
     return { balance: account.balance, reserved: account.reserved };
   });
@@ -100,10 +106,14 @@ export async function settleReservation(
     const account = await lockAccount(tx, userId);
     const previous = (await recorded(tx, `${reservationKey}:commit`)) ?? (await recorded(tx, `${reservationKey}:release`));
     if (previous) return { settled: previous.kind as 'commit' | 'release' };
-    if (!(await recorded(tx, reservationKey))) return { settled: 'none' };
+    const reservation = await recorded(tx, reservationKey);
+    if (!reservation) return { settled: 'none' };
     account.reserved = Math.max(0, account.reserved - amount);
-    if (outcome === 'release') account.balance += amount;
-    record(tx, userId, outcome, amount, `${reservationKey}:${outcome}`, reason);
+    // A reservation from before the last reset returns nothing: the reset already handed out
+    // a full allowance, and adding the old hold on top would create credits.
+    const samePeriod = (reservation.period ?? 0) === account.period;
+    if (outcome === 'release' && samePeriod) account.balance += amount;
+    record(tx, userId, outcome, samePeriod || outcome === 'commit' ? amount : 0, `${reservationKey}:${outcome}`, reason, reservation.period);
     await tx.flush();
     return { settled: outcome };
   });

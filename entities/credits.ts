@@ -14,6 +14,11 @@ export const CreditAccount = defineEntity({
     userId: p.uuid().unique(),
     balance: p.integer().default(0),
     reserved: p.integer().default(0),
+    /**
+     * Incremented by every period reset. A reservation remembers the period it was taken in;
+     * released after a reset, it must not come back on top of the new allowance.
+     */
+    period: p.integer().default(0),
   },
 });
 export type CreditAccount = InferEntity<typeof CreditAccount>;
@@ -32,6 +37,8 @@ export const CreditTransaction = defineEntity({
     /** Idempotency key, e.g. `analysis:<id>:reserve` or `grant:<userId>:<periodStart>`. */
     key: p.string().unique(),
     reason: p.string(),
+    /** For reservations: the account period they were taken in (see CreditAccount.period). */
+    period: p.integer().nullable(),
   },
 });
 export type CreditTransaction = InferEntity<typeof CreditTransaction>;
