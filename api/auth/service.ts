@@ -37,8 +37,16 @@ export function createAuthService(config: AuthConfig) {
     };
   }
 
+  /** Serialises every rotation and revocation of one login (family) until the transaction ends. */
+  async function lockFamily(tx: EntityManager, familyId: string) {
+    await tx.getConnection().execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`refresh:${familyId}`], 'get', tx.getTransactionContext());
+  }
+
   async function revokeFamily(em: EntityManager, familyId: string) {
-    await em.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: new Date() });
+    await em.transactional(async (tx) => {
+      await lockFamily(tx, familyId);
+      await tx.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: new Date() });
+    });
   }
 
   return {
@@ -67,32 +75,38 @@ export function createAuthService(config: AuthConfig) {
 
     async login(em: EntityManager, email: string, password: string, userAgent?: string) {
       const user = await em.findOne(User, { email });
-      const ok = user ? await verifyPassword(user.passwordHash, password) : await verifyPassword(await dummyPasswordHash(), password);
+      const ok = user ? await verifyPassword(user.passwordHash, password) : await verifyPassword(await dummyPasswordHash(config.PASSWORD_HASH_MEMORY_KIB), password);
       if (!user || !ok) throw new HttpError(401, 'Email or password is incorrect');
       user.lastLoginAt = new Date();
       return { user, tokens: await issueTokens(em, user, undefined, userAgent) };
     },
 
     /**
-     * Rotates a refresh token. The conditional update makes the rotation atomic, so two
-     * concurrent uses of one token cannot both succeed; a token already used or revoked
-     * is a reuse and revokes its whole family.
+     * Rotates a refresh token in one transaction that holds the family's lock: the claim,
+     * the reuse check (which revokes the family) and the issue of the next token cannot
+     * interleave, so when a thief and the user race with one token, the loser's reuse
+     * revokes the family AFTER the winner's new token exists — the winner is signed out too.
      */
     async refresh(em: EntityManager, token: string, userAgent?: string) {
-      const row = await em.findOne(RefreshToken, { tokenHash: sha256(token) }, { populate: ['user'] });
-      if (!row) throw new HttpError(401, 'Unknown refresh token');
-      if (row.revokedAt || row.usedAt) {
-        await revokeFamily(em, row.familyId);
-        throw new HttpError(401, 'Refresh token was already used: every session of this login was revoked, sign in again');
-      }
-      if (row.expiresAt.getTime() <= Date.now()) throw new HttpError(401, 'Refresh token expired: sign in again');
-      const claimed = await em.nativeUpdate(RefreshToken, { id: row.id, usedAt: null, revokedAt: null }, { usedAt: new Date() });
-      if (claimed !== 1) {
-        await revokeFamily(em, row.familyId);
-        throw new HttpError(401, 'Refresh token was already used: every session of this login was revoked, sign in again');
-      }
-      const user = row.user as User;
-      return { user, tokens: await issueTokens(em, user, row.familyId, userAgent) };
+      const found = await em.fork().findOne(RefreshToken, { tokenHash: sha256(token) });
+      if (!found) throw new HttpError(401, 'Unknown refresh token');
+      const familyId = found.familyId;
+      const outcome = await em.transactional(async (tx) => {
+        await lockFamily(tx, familyId);
+        const row = await tx.findOneOrFail(RefreshToken, { id: found.id }, { populate: ['user'], refresh: true });
+        if (row.revokedAt || row.usedAt) {
+          await revokeFamily(tx, familyId);
+          return { reused: true as const };
+        }
+        if (row.expiresAt.getTime() <= Date.now()) return { expired: true as const };
+        row.usedAt = new Date();
+        const user = row.user as User;
+        return { user, tokens: await issueTokens(tx, user, familyId, userAgent) };
+      });
+      // Thrown after the commit, so the family revocation is kept.
+      if ('reused' in outcome) throw new HttpError(401, 'Refresh token was already used: every session of this login was revoked, sign in again');
+      if ('expired' in outcome) throw new HttpError(401, 'Refresh token expired: sign in again');
+      return outcome;
     },
 
     /** Ends the login the refresh token belongs to. Unknown tokens are accepted silently. */
