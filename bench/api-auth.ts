@@ -1,0 +1,98 @@
+/**
+ * Authenticated GET /api/horses/:id: the product's API (api/server.ts, as deployed: every
+ * middleware, production log level) against a bare Express + pg server doing the same work
+ * (bench/baselines/bare-horse-server.ts: verify the HS256 JWT, load the user and the
+ * memberships, load the horse). Both run as child processes on the same Postgres, loaded
+ * by autocannon with the same connections and duration, alternating rounds in one run.
+ *
+ *   tsx bench/api-auth.ts                 # quick: 1 round of 8 s each
+ *   tsx bench/api-auth.ts --full          # 3 alternating rounds of 20 s each
+ *   tsx bench/api-auth.ts --profile       # + a V8 CPU profile of our API under load
+ *                                         #   (.data/bench/profiles/*.cpuprofile, summary printed)
+ *
+ * Extra env for our API (e.g. AUTH_CACHE_TTL_SECONDS=0) passes through. Prints figures, asserts nothing.
+ */
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startEmbeddedPostgres } from '../scripts/lib/postgres';
+import { createOrm, migrate } from '../entities/orm';
+import { apiClient, registerUser } from '../test/support/http';
+import { benchMode, reportBench } from './lib/report';
+import { combine, describe, load, startChildServer, type ChildServer, type LoadFigures } from './lib/load';
+import { summarizeProfile } from './lib/profile';
+
+const full = benchMode() === 'full';
+const profile = process.argv.includes('--profile');
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (full ? 20 : 8));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (full ? 3 : 1));
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
+const logDir = resolve('.data/bench/logs');
+const profileDir = resolve('.data/bench/profiles', new Date().toISOString().replace(/[:.]/g, '-'));
+mkdirSync(logDir, { recursive: true });
+
+const pg = await startEmbeddedPostgres({ persistent: false, database: 'horse_tempo_bench_api' });
+const servers: ChildServer[] = [];
+try {
+  const orm = await createOrm({ databaseUrl: pg.url, poolMax: 2 });
+  await migrate(orm);
+  await orm.close();
+
+  const env = {
+    DATABASE_URL: pg.url,
+    JWT_SECRET,
+    // The limiter stays in the chain (its cost is measured); its limit is out of the way.
+    RATE_LIMIT_MAX: '1000000000',
+    AUTH_RATE_LIMIT_MAX: '1000000',
+    PASSWORD_HASH_MEMORY_KIB: '1024',
+    NODE_ENV: 'production',
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+  };
+  const ours = await startChildServer('api', 'api/server.ts', env, {
+    logFile: join(logDir, 'api-auth-api.log'),
+    nodeFlags: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  });
+  servers.push(ours);
+  const bare = await startChildServer('bare', 'bench/baselines/bare-horse-server.ts', env, { logFile: join(logDir, 'api-auth-bare.log') });
+  servers.push(bare);
+
+  const api = apiClient(ours.url);
+  const user = await registerUser(api);
+  const created = await api.post('/api/horses', { name: 'Bench Horse', gender: 'mare', breed: 'KWPN', birthDate: '2018-04-02' }, user.accessToken);
+  if (created.status !== 201) throw new Error(`create horse: ${created.status} ${JSON.stringify(created.body)}`);
+  const path = `/api/horses/${created.body.id}`;
+  const headers = { authorization: `Bearer ${user.accessToken}` };
+  for (const s of [ours, bare]) {
+    const res = await fetch(`${s.url}${path}`, { headers });
+    if (res.status !== 200) throw new Error(`${s.url}${path}: ${res.status} ${await res.text()}`);
+  }
+
+  console.log(`GET ${path}, autocannon ${CONNECTIONS} connections, ${ROUNDS} round(s) of ${SECONDS} s each, alternating`);
+  const run = (s: ChildServer, seconds: number) => load({ url: `${s.url}${path}`, headers, connections: CONNECTIONS, seconds });
+  // Warm-up (JIT, pools): not counted.
+  await run(ours, 3);
+  await run(bare, 3);
+  const oursRounds: LoadFigures[] = [];
+  const bareRounds: LoadFigures[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    oursRounds.push(await run(ours, SECONDS));
+    console.log(`  round ${i + 1} ours: ${describe(oursRounds[i])}`);
+    bareRounds.push(await run(bare, SECONDS));
+    console.log(`  round ${i + 1} bare: ${describe(bareRounds[i])}`);
+  }
+  const o = combine(oursRounds);
+  const b = combine(bareRounds);
+  const extra = { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, ours: o, baseline: b };
+  reportBench({ name: 'GET /api/horses/:id (JWT) throughput', ours: o.rps, baseline: b.rps, unit: 'req/s', goal: 0.75, higherIsBetter: true, baselineLabel: 'bare Express + pg, same work', extra });
+  reportBench({ name: 'GET /api/horses/:id (JWT) p99', ours: o.p99, baseline: b.p99, unit: 'ms', goal: 1.3, higherIsBetter: false, baselineLabel: 'bare Express + pg, same work', extra });
+} finally {
+  for (const s of servers) await s.stop();
+  await pg.stop();
+}
+if (profile) {
+  const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
+  for (const f of files) {
+    console.log(`\nCPU profile of our API under load: ${join(profileDir, f)}`);
+    console.log(summarizeProfile(join(profileDir, f)));
+  }
+}
