@@ -10,6 +10,7 @@ import { Subscription, StripeEvent } from './billing';
 import { Listing, ListingFavorite } from './marketplace';
 import { Analysis, AnalysisCacheEntry, AnalysisRequest } from './analysis';
 import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from './breeding';
+import { HealthRecord, HealthRecordAudit, HealthPlanOverride, HealthAttachment, HealthShareLink, CalendarFeed, HealthReminderLog } from './health';
 
 export * from './accounts';
 export * from './horses';
@@ -19,6 +20,7 @@ export * from './billing';
 export * from './marketplace';
 export * from './analysis';
 export * from './breeding';
+export * from './health';
 
 export const entities = [
   User,
@@ -42,4 +44,11 @@ export const entities = [
   PregnancyCheck,
   ReminderLog,
   ReminderPreferences,
+  HealthRecord,
+  HealthRecordAudit,
+  HealthPlanOverride,
+  HealthAttachment,
+  HealthShareLink,
+  CalendarFeed,
+  HealthReminderLog,
 ];
