@@ -10,6 +10,7 @@ import type { AppDeps } from './deps';
 import { createRegistry, buildOpenApiDocument } from './http/openapi';
 import { errorHandler, notFoundHandler, HttpError } from './http/errors';
 import { createMetrics } from './http/metrics';
+import { bodyTimeouts } from './http/slow-clients';
 import { createPassport, authenticate as authenticateWith } from './auth/passport';
 import { createAuthRouter } from './auth/router';
 import { createHealthRouter } from './health/router';
@@ -70,6 +71,8 @@ export function createApp(deps: AppDeps): Express {
       limitHandler(`Too many sign-in attempts: at most ${config.AUTH_RATE_LIMIT_MAX} per ${config.RATE_LIMIT_WINDOW_SECONDS}s, try again later`)(req, res, next),
   });
 
+  // Before any body parser: a body that trickles in (or stops) is cut off with a 408.
+  app.use(bodyTimeouts(config, (req) => req.method === 'PUT' && req.path.startsWith('/api/uploads/')));
   // Webhooks verify signatures over the exact bytes, so they get the raw body.
   app.use('/api/webhooks', express.raw({ type: () => true, limit: '1mb' }));
   app.use(express.json({ limit: config.BODY_LIMIT, strict: true }));

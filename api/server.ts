@@ -6,6 +6,7 @@ import { TemporalGateway } from '../adapters/temporal/client';
 import { createStripeClient } from '../adapters/stripe';
 import { createStorage } from '../adapters/storage';
 import { createApp } from './app';
+import { applyServerLimits } from './http/slow-clients';
 import type { AppDeps } from './deps';
 
 /** Builds the real dependencies from the configuration. */
@@ -14,21 +15,6 @@ export async function createDeps(config: Config): Promise<AppDeps> {
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, debug: config.DATABASE_DEBUG });
   const temporal = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   return { config, orm, temporal, logger, storage: createStorage(config), stripe: createStripeClient(config) };
-}
-
-/** How long a client may take to send the request headers (Node's default, kept explicitly). */
-export const HEADERS_TIMEOUT_MS = 60_000;
-
-/**
- * Node's default `requestTimeout` (5 minutes for the whole request, body included) would
- * cut off a large video streamed to `PUT /api/uploads/:token` over a slow link: it is
- * disabled (the upload size is bounded by its token). Slow or stalled headers are still
- * cut off by `headersTimeout`.
- */
-export function applyServerTimeouts(server: Server): Server {
-  server.requestTimeout = 0;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  return server;
 }
 
 /** Stops accepting, lets in-flight requests finish (up to a limit), then closes DB and Temporal. */
@@ -64,7 +50,7 @@ async function main() {
   const server = app.listen(config.PORT, config.HOST, () => {
     deps.logger.info({ url: `http://${config.HOST}:${config.PORT}/api`, docs: `http://${config.HOST}:${config.PORT}/api/docs` }, 'API listening');
   });
-  applyServerTimeouts(server);
+  applyServerLimits(server, config, (address) => deps.logger.warn({ address }, 'connection refused: too many open connections from this address'));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -36,10 +36,16 @@ export const configSchema = z
       .default('postgresql://postgres:postgres@127.0.0.1:5432/horse_tempo'),
     DATABASE_POOL_MAX: positiveInt.default(10),
     DATABASE_DEBUG: bool.default(false),
+    /** How long the API waits for a pooled connection (or a new one) before answering 503. */
+    DATABASE_CONNECT_TIMEOUT_SECONDS: positiveInt.default(5),
+    /** Postgres statement_timeout for the API's connections: a stuck query cannot hold a request. */
+    DATABASE_STATEMENT_TIMEOUT_SECONDS: positiveInt.default(15),
 
     TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().default('default'),
     TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
+    /** Deadline of every Temporal call the API makes inside a request (start, signal, query, describe). */
+    TEMPORAL_RPC_TIMEOUT_SECONDS: positiveInt.default(10),
     /** Comma-separated task queues this worker process polls; empty means all. */
     WORKER_QUEUES: csv.default([]),
 
@@ -53,6 +59,22 @@ export const configSchema = z
     RATE_LIMIT_MAX: positiveInt.default(300),
     AUTH_RATE_LIMIT_MAX: positiveInt.default(20),
     BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 100kb or 1mb').default('100kb'),
+    /** Slow clients (api/http/slow-clients.ts): how long the request line + headers may take. */
+    HTTP_HEADERS_TIMEOUT_SECONDS: positiveInt.default(20),
+    /** How long the whole body of an ordinary (JSON, webhook) request may take to arrive; 408 after. */
+    HTTP_BODY_TIMEOUT_SECONDS: positiveInt.default(30),
+    /** Streaming uploads (PUT /api/uploads/:token): the longest pause between two chunks; 408 after. */
+    HTTP_UPLOAD_IDLE_TIMEOUT_SECONDS: positiveInt.default(30),
+    /** Node's server.requestTimeout: the absolute cap on receiving any request, uploads included. */
+    HTTP_REQUEST_TIMEOUT_SECONDS: positiveInt.default(3600),
+    /** An idle keep-alive connection is closed after this long. */
+    HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: positiveInt.default(5),
+    /** Open connections one client address may hold; 0 = no cap (e.g. behind a proxy that caps). */
+    HTTP_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(0).default(64),
+    /** Retry-After (seconds) sent with a 503 when the database, Temporal or object storage is unreachable. */
+    OUTAGE_RETRY_AFTER_SECONDS: positiveInt.default(5),
+    /** Bearer token GET /metrics requires; unset: /metrics answers loopback clients only. */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
     EMAIL_FROM: z.string().default('Horse Tempo <no-reply@horsetempo.local>'),
     RESEND_API_KEY: optionalString,
@@ -66,6 +88,8 @@ export const configSchema = z
     S3_ACCESS_KEY_ID: optionalString,
     S3_SECRET_ACCESS_KEY: optionalString,
     S3_FORCE_PATH_STYLE: bool.default(true),
+    /** S3 connect timeout and socket inactivity timeout per request (a dead endpoint fails fast). */
+    S3_REQUEST_TIMEOUT_SECONDS: positiveInt.default(10),
     UPLOAD_MAX_BYTES: positiveInt.default(500 * 1024 * 1024),
     UPLOAD_URL_TTL_SECONDS: positiveInt.default(900),
 
@@ -108,6 +132,9 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     if (c.NODE_ENV === 'production' && c.JWT_SECRET === DEV_JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set to a secret of your own in production' });
+    }
+    if (c.HTTP_HEADERS_TIMEOUT_SECONDS > c.HTTP_REQUEST_TIMEOUT_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_SECONDS'], message: 'must not exceed HTTP_REQUEST_TIMEOUT_SECONDS' });
     }
     if (c.STORAGE_DRIVER === 's3' && !c.S3_BUCKET) {
       ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when STORAGE_DRIVER=s3' });

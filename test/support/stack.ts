@@ -9,7 +9,8 @@ import { TemporalGateway } from '../../adapters/temporal/client';
 import { ResendMailer } from '../../adapters/email/mailer';
 import { createApp } from '../../api/app';
 import type { AppDeps } from '../../api/deps';
-import { applyServerTimeouts, closeGracefully } from '../../api/server';
+import { closeGracefully } from '../../api/server';
+import { applyServerLimits } from '../../api/http/slow-clients';
 import { startWorkers, type RunningWorkers } from '../../workers/run';
 import { testAnthropic, testDatabase, testOpenAi, testResend, testStripeMock, testTemporal } from './infra';
 import { createStorage } from '../../adapters/storage';
@@ -39,7 +40,7 @@ export const TEST_BILLING = {
  */
 export interface TestStack {
   baseUrl: string;
-  /** The API's HTTP server (timeouts as in production: api/server.ts applyServerTimeouts). */
+  /** The API's HTTP server (timeouts as in production: api/http/slow-clients.ts applyServerLimits). */
   server: Server;
   config: Config;
   orm: MikroORM;
@@ -86,7 +87,7 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
   const app = createApp(deps);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    applyServerTimeouts(s);
+    applyServerLimits(s, config);
   });
   const addr = server.address();
   const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
