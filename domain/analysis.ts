@@ -81,7 +81,13 @@ export function frameTimestamps(durationSec: number, count: number): number[] {
 /** Bumped whenever a prompt or the answer schema changes, so cached answers of the old prompt are not reused. */
 export const PROMPT_VERSION = 'v1';
 
-export const cacheKeyOf = (videoSha256: string, type: AnalysisType, promptVersion = PROMPT_VERSION) => `${videoSha256}:${type}:${promptVersion}`;
+/**
+ * The cache is per organization: a hit across tenants would tell one stable that another
+ * analysed the same file (cacheHit, zero tokens, instant answer). Re-uploads inside an
+ * organization still save the AI call.
+ */
+export const cacheKeyOf = (organizationId: string, videoSha256: string, type: AnalysisType, promptVersion = PROMPT_VERSION) =>
+  `${organizationId}:${videoSha256}:${type}:${promptVersion}`;
 
 const COMMON_RULES = [
   'You are an experienced equine professional reviewing still frames taken at even intervals from one video of a horse.',

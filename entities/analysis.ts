@@ -78,7 +78,7 @@ export const AnalysisCacheEntry = defineEntity({
   tableName: 'analysis_cache',
   properties: {
     ...baseProperties,
-    /** `<sha256>:<type>:<promptVersion>` (domain/analysis.ts cacheKeyOf). */
+    /** `<organizationId>:<sha256>:<type>:<promptVersion>` (domain/analysis.ts cacheKeyOf): never shared across tenants. */
     cacheKey: p.string().unique(),
     sandbox: p.boolean(),
     result: p.json<AnalysisResult>(),

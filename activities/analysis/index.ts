@@ -235,10 +235,13 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
     },
 
     /** A validated answer for the same video content, type and prompt version that has not expired. */
-    async lookupCachedResult(input: { sha256: string; type: AnalysisType }): Promise<AiOutcome | null> {
+    async lookupCachedResult(input: { analysisId: string; sha256: string; type: AnalysisType }): Promise<AiOutcome | null> {
       const em = orm.em.fork();
+      // The organization comes from the row, not from the workflow: the cache never answers across tenants.
+      const row = await em.findOne(Analysis, { id: input.analysisId }, { fields: ['organization'] });
+      if (!row) return null;
       const entry = await em.findOne(AnalysisCacheEntry, {
-        cacheKey: cacheKeyOf(input.sha256, input.type, PROMPT_VERSION),
+        cacheKey: cacheKeyOf(row.organization.id, input.sha256, input.type, PROMPT_VERSION),
         sandbox: ai.sandbox,
         expiresAt: { $gt: new Date() },
       });
@@ -338,7 +341,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
         });
         await settleReservation(tx, row.userId, row.credits, analysisReservationKey(row.id), 'commit', `analysis ${row.id} (${row.type}) completed`);
         if (!input.cacheHit && row.videoSha256) {
-          const cacheKey = cacheKeyOf(row.videoSha256, row.type, PROMPT_VERSION);
+          const cacheKey = cacheKeyOf(row.organization.id, row.videoSha256, row.type, PROMPT_VERSION);
           const expiresAt = new Date(Date.now() + parseDuration(config.AI_CACHE_TTL));
           await tx.upsert(AnalysisCacheEntry, { cacheKey, sandbox: o.sandbox, result, provider: o.provider, model: o.model, expiresAt } as never, {
             onConflictFields: ['cacheKey'],

@@ -87,7 +87,18 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
       }
       if (!subscriptionId) return null;
       const sub = await orNull(api.subscriptions.retrieve(subscriptionId), 'read the subscription');
-      return sub ? subscriptionSnapshot(config, sub) : null;
+      if (!sub) return null;
+      // The id came from an event, a session or an earlier state: whatever it says, only a
+      // subscription billed to this user's own Stripe customer may change this user's plan.
+      const own = (await em.findOne(User, { id: input.userId }))?.stripeCustomerId ?? null;
+      const billed = idOf(sub.customer);
+      if (!own || billed !== own) {
+        throw ApplicationFailure.nonRetryable(
+          `Stripe subscription ${sub.id} is billed to customer ${billed ?? 'none'}, not to user ${input.userId}'s customer ${own ?? '(none yet)'}: ignored`,
+          STRIPE_REJECTED,
+        );
+      }
+      return subscriptionSnapshot(config, sub);
     },
 
     /**

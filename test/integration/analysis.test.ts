@@ -161,22 +161,35 @@ describe('AI video analysis through the HTTP API', () => {
     const em = stack.orm.em.fork();
     const row = await em.findOneOrFail(Analysis, { id: id2 });
     expect(row.result ?? null).to.equal(null);
-    expect(await em.count(AnalysisCacheEntry, { cacheKey: cacheKeyOf(row.videoSha256!, 'conformation', PROMPT_VERSION) })).to.equal(0);
+    expect(await em.count(AnalysisCacheEntry, { cacheKey: cacheKeyOf(row.organization.id, row.videoSha256!, 'conformation', PROMPT_VERSION) })).to.equal(0);
   });
 
-  it('answers a second analysis of the same video content and type from the cache without any AI call', async () => {
+  it('answers a second analysis of the same video content and type in the same organization from the cache without any AI call', async () => {
     const { token, horseId } = await owner();
-    const first = await start(token, horseId, await uploadVideo(api, token, videos.short), 'conformation');
+    const video = await uniqueVideo();
+    const first = await start(token, horseId, await uploadVideo(api, token, video), 'conformation');
     await waitForAnalysis(api, token, first);
     const callsBefore = stack.anthropic.requests.length + stack.openai.requests.length;
 
-    const other = await owner();
-    const second = await start(other.token, other.horseId, await uploadVideo(api, other.token, videos.short), 'conformation');
-    const done = await waitForAnalysis(api, other.token, second);
+    const second = await start(token, horseId, await uploadVideo(api, token, video), 'conformation');
+    const done = await waitForAnalysis(api, token, second);
     expect(done).to.include({ status: 'completed', cacheHit: true, provider: 'anthropic' });
     expect(done.usage).to.include({ inputTokens: 0, outputTokens: 0 });
     expect(stack.anthropic.requests.length + stack.openai.requests.length).to.equal(callsBefore);
-    expect(await credits(api, other.token)).to.deep.equal({ balance: 2, reserved: 0 });
+    expect(await credits(api, token)).to.deep.equal({ balance: 1, reserved: 0 });
+  });
+
+  it('does not reveal through the cache that another organization analysed the same file', async () => {
+    const { token, horseId } = await owner();
+    const video = await uniqueVideo();
+    await waitForAnalysis(api, token, await start(token, horseId, await uploadVideo(api, token, video), 'conformation'));
+
+    const stranger = await owner();
+    const id = await start(stranger.token, stranger.horseId, await uploadVideo(api, stranger.token, video), 'conformation');
+    const done = await waitForAnalysis(api, stranger.token, id);
+    expect(done).to.include({ status: 'completed', cacheHit: false });
+    expect(done.usage.inputTokens).to.be.greaterThan(0);
+    expect(stack.anthropic.requestsFor(id).length + stack.openai.requestsFor(id).length).to.be.greaterThan(0);
   });
 
   it('shows live progress while running and stops cleanly on cancel: canceled, credits released, no email', async () => {

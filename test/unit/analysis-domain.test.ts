@@ -67,9 +67,10 @@ describe('analysis domain rules', () => {
     expect(parseVideoKey(analysisVideoKey(ORG, ID, 'mp4'))).to.equal(null);
   });
 
-  it('keys the cache by video hash, type and prompt version', () => {
-    expect(cacheKeyOf('abc', 'jumping')).to.equal(`abc:jumping:${PROMPT_VERSION}`);
-    expect(cacheKeyOf('abc', 'jumping', 'v0')).to.not.equal(cacheKeyOf('abc', 'jumping'));
+  it('keys the cache by organization, video hash, type and prompt version (no entry is shared across tenants)', () => {
+    expect(cacheKeyOf(ORG, 'abc', 'jumping')).to.equal(`${ORG}:abc:jumping:${PROMPT_VERSION}`);
+    expect(cacheKeyOf(ORG, 'abc', 'jumping', 'v0')).to.not.equal(cacheKeyOf(ORG, 'abc', 'jumping'));
+    expect(cacheKeyOf(ORG, 'abc', 'jumping')).to.not.equal(cacheKeyOf(ID, 'abc', 'jumping'));
   });
 
   it('prompts per type say the product does not diagnose and recommend a vet for lameness signs', () => {

@@ -123,7 +123,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
       video = await media.prepareVideo({ analysisId });
 
       stage('cache');
-      let outcome: AiOutcome | null = await db.lookupCachedResult({ sha256: video.sha256, type });
+      let outcome: AiOutcome | null = await db.lookupCachedResult({ analysisId, sha256: video.sha256, type });
       const organizationId = video.organizationId;
       const cacheHit = outcome !== null;
       if (outcome) {
