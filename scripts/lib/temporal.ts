@@ -1,6 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { devServerArgs } from '../../temporal-config/search-attributes';
 import { startService, type Service } from './process';
+import { EnvironmentProblem } from './environment-problem';
 import { freePort, waitForPort } from './ports';
 
 export interface DevServerHandle {
@@ -13,7 +14,7 @@ export interface DevServerHandle {
 
 function temporalBin(): string {
   const bin = process.env.HORSE_TEMPO_TEMPORAL_BIN;
-  if (!bin) throw new Error('HORSE_TEMPO_TEMPORAL_BIN is not set: run scripts/setup.sh (npm run setup) first');
+  if (!bin) throw new EnvironmentProblem('HORSE_TEMPO_TEMPORAL_BIN is not set: run scripts/setup.sh (npm run setup) first.');
   return bin;
 }
 
