@@ -54,7 +54,9 @@ describe('dev stack (README command one)', function () {
     let child = start();
     try {
       await ready();
-      const health = await api.get('/api/health');
+      // On a loaded machine the first Temporal check can exceed its 2 s budget: poll.
+      let health = await api.get('/api/health');
+      await eventually(async () => (health = await api.get('/api/health')).status === 200, 60_000, 'a healthy stack').catch(() => {});
       expect(health.status, JSON.stringify(health.body)).to.equal(200);
       expect(health.body.checks.database.status).to.equal('ok');
       expect(health.body.checks.temporal.status).to.equal('ok');
