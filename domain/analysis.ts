@@ -283,11 +283,28 @@ export function analysisCompletedMessage(a: { horseName: string; type: AnalysisT
   };
 }
 
-export function analysisFailedMessage(a: { horseName: string; type: AnalysisType; reason: string; analysisId: string; creditsReleased: number }): MessageText {
+export function analysisFailedMessage(a: { horseName: string; type: AnalysisType; reason: string; analysisId: string; credits: number; charged: boolean }): MessageText {
   return {
     subject: `Your ${TYPE_LABEL[a.type]} analysis of ${a.horseName} could not be completed`,
     text:
       `We could not complete the ${TYPE_LABEL[a.type]} analysis of ${a.horseName} (analysis ${a.analysisId}): ${a.reason}\n\n` +
-      `Your ${a.creditsReleased} credit${a.creditsReleased === 1 ? ' was' : 's were'} not charged. You can try again later.\n\n— The Horse Tempo team`,
+      `${creditsLine(a.credits, a.charged)} You can try again later.\n\n— The Horse Tempo team`,
   };
+}
+
+/** What the user is told about the credits of an analysis that did not complete. */
+export function creditsLine(credits: number, charged: boolean): string {
+  const n = `${credits} credit${credits === 1 ? ' was' : 's were'}`;
+  return charged ? `Your ${n} charged: an AI provider had already processed the video.` : `Your ${n} not charged.`;
+}
+
+/**
+ * Whether an analysis that did not complete still costs its credits. Each AI answer costs us
+ * a vision call, so free retries of crafted frames or cancel-while-analyzing would let anyone
+ * burn our AI spend. Nothing is charged when we fail before any provider call or the providers
+ * are down (errors, timeouts, no answer); the credits are charged once a provider answered
+ * (even with output that failed validation), or when the user cancels after a provider call began.
+ */
+export function chargeUnfinishedAnalysis(a: { providerAnswered: boolean; providerCalled: boolean; canceledByUser: boolean }): boolean {
+  return a.providerAnswered || (a.canceledByUser && a.providerCalled);
 }

@@ -104,7 +104,8 @@ export interface ClosedAnalysis {
 }
 
 /**
- * Ends an analysis as failed or canceled and releases its reservation, in one transaction.
+ * Ends an analysis as failed or canceled and releases its reservation (or spends it, with
+ * `charge`), in one transaction.
  * Idempotent: a terminal row is left as it is. Used by the workflow's failure path, the API
  * when the workflow cannot be started, and the reconcile. When the row is gone (its horse or
  * organization was deleted), the reservation is still released by its key: the reserve
@@ -113,7 +114,7 @@ export interface ClosedAnalysis {
 export async function closeAnalysis(
   em: EntityManager,
   analysisId: string,
-  outcome: { status: 'failed' | 'canceled'; errorType: string; error: string; closedBy: AnalysisCloser },
+  outcome: { status: 'failed' | 'canceled'; errorType: string; error: string; closedBy: AnalysisCloser; /** Spend the reservation instead of releasing it (domain/analysis chargeUnfinishedAnalysis). */ charge?: boolean },
 ): Promise<ClosedAnalysis> {
   return em.transactional(async (tx) => {
     const row = await tx.findOne(Analysis, { id: analysisId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
@@ -132,7 +133,7 @@ export async function closeAnalysis(
     row.error = outcome.error.slice(0, 2000);
     row.completedAt = new Date();
     row.closedBy = outcome.closedBy;
-    await settleReservation(tx, row.userId, row.credits, analysisReservationKey(row.id), 'release', `analysis ${row.id} ${outcome.status}`);
+    await settleReservation(tx, row.userId, row.credits, analysisReservationKey(row.id), outcome.charge ? 'commit' : 'release', `analysis ${row.id} ${outcome.status}${outcome.charge ? ' (charged: a provider was called)' : ''}`);
     await tx.flush();
     return { ...base, changed: true, status: outcome.status, closedBy: outcome.closedBy };
   });

@@ -361,9 +361,9 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
      * is gone still gets its reservation released (by key) and its storage cleaned when the
      * workflow knows the organization.
      */
-    async failAnalysis(input: { analysisId: string; status: 'failed' | 'canceled'; errorType: string; error: string; organizationId?: string }): Promise<FinishedAnalysis> {
+    async failAnalysis(input: { analysisId: string; status: 'failed' | 'canceled'; errorType: string; error: string; organizationId?: string; charge?: boolean }): Promise<FinishedAnalysis> {
       const em = orm.em.fork();
-      const out = await closeAnalysis(em, input.analysisId, { status: input.status, errorType: input.errorType, error: input.error, closedBy: 'workflow' });
+      const out = await closeAnalysis(em, input.analysisId, { status: input.status, errorType: input.errorType, error: input.error, closedBy: 'workflow', charge: input.charge });
       await cleanup(input.analysisId, out.organizationId ?? input.organizationId);
       return out;
     },

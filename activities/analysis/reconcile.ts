@@ -70,7 +70,7 @@ export function createAnalysisReconcileActivities(deps: { orm: MikroORM; logger:
    */
   async function notifyFailed(closed: ClosedAnalysis, analysisId: string, reason: string) {
     if (!closed.type || !closed.userId) return;
-    const text = analysisFailedMessage({ horseName: closed.horseName, type: closed.type, reason, analysisId, creditsReleased: closed.credits });
+    const text = analysisFailedMessage({ horseName: closed.horseName, type: closed.type, reason, analysisId, credits: closed.credits, charged: false });
     const key = `analysis:${analysisId}:failed`;
     try {
       await notify.notifyInApp({ key, userId: closed.userId, kind: 'analysis.failed', title: text.subject, body: reason, data: { analysisId, errorType: 'Orphaned' } });

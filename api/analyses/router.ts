@@ -282,7 +282,7 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
   r.post(
     '/analyses/:id/cancel',
     {
-      summary: 'Cancel a pending or running analysis (credits are released)',
+      summary: 'Cancel a pending or running analysis (credits are released unless an AI provider call had begun)',
       params: IdParams,
       body: z.strictObject({ reason: z.string().max(500).optional() }).optional(),
       status: 202,

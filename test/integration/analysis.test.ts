@@ -139,7 +139,7 @@ describe('AI video analysis through the HTTP API', () => {
     expect(notes.data.analysisId).to.equal(id);
   });
 
-  it('never saves output that fails validation: invalid Claude answer → OpenAI answer saved; both invalid → failed, nothing cached', async () => {
+  it('never saves output that fails validation: invalid Claude answer → OpenAI answer saved; both invalid → failed and charged, nothing cached', async () => {
     const { token, horseId } = await owner();
     const videoKey = await uploadVideo(api, token, await uniqueVideo());
     stack.anthropic.script('invalid');
@@ -158,6 +158,8 @@ describe('AI video analysis through the HTTP API', () => {
     expect(failed.status).to.equal('failed');
     expect(failed.result).to.equal(null);
     expect(failed.error.message).to.match(/failed validation/);
+    // Two vision calls answered: crafted frames are not a free way to burn our AI spend.
+    expect(await credits(api, second.token)).to.deep.equal({ balance: 2, reserved: 0 });
     const em = stack.orm.em.fork();
     const row = await em.findOneOrFail(Analysis, { id: id2 });
     expect(row.result ?? null).to.equal(null);
@@ -192,7 +194,7 @@ describe('AI video analysis through the HTTP API', () => {
     expect(stack.anthropic.requestsFor(id).length + stack.openai.requestsFor(id).length).to.be.greaterThan(0);
   });
 
-  it('shows live progress while running and stops cleanly on cancel: canceled, credits released, no email', async () => {
+  it('shows live progress while running and stops cleanly on cancel: canceled, credits charged once the provider call began, no email', async () => {
     const { user, token, horseId } = await owner();
     const videoKey = await uploadVideo(api, token, await uniqueVideo());
     stack.anthropic.script('hang', 'hang', 'hang');
@@ -209,7 +211,7 @@ describe('AI video analysis through the HTTP API', () => {
     const done = await waitForAnalysis(api, token, id);
     expect(done.status).to.equal('canceled');
     expect(done.error).to.deep.equal({ type: 'Canceled', message: 'wrong clip' });
-    expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+    expect(await credits(api, token)).to.deep.equal({ balance: 2, reserved: 0 });
     expect(stack.openai.requestsFor(id)).to.have.length(0);
     expect(emailsTo(user.email).filter((m) => m.subject.includes('analysis'))).to.have.length(0);
     const again = await api.post(`/api/analyses/${id}/cancel`, {}, token);

@@ -100,7 +100,7 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(acts.completeAnalysis.firstCall.args[0].outcome.provider).to.equal('openai');
   });
 
-  it('fails the analysis, releases credits and tells the owner when both providers fail; nothing is saved', async () => {
+  it('fails the analysis and charges the credits once a provider answered (invalid output); nothing is saved', async () => {
     const acts = activities({
       analyzeWithClaude: sinon.stub().rejects(retryable('anthropic: 500')),
       analyzeWithOpenAI: sinon.stub().rejects(nonRetryable('openai answer failed validation', ErrorType.AiOutputInvalid)),
@@ -109,10 +109,30 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(out).to.include({ status: 'failed', errorType: ErrorType.AiProviderFailed, fallbackUsed: true });
     expect(out.error).to.match(/both AI providers failed.*Claude: anthropic: 500.*OpenAI: openai answer failed validation/);
     expect(acts.completeAnalysis.called).to.equal(false);
-    expect(acts.failAnalysis.calledOnceWith(sinon.match({ analysisId: 'a1', status: 'failed', errorType: ErrorType.AiProviderFailed }))).to.equal(true);
+    expect(acts.failAnalysis.calledOnceWith(sinon.match({ analysisId: 'a1', status: 'failed', errorType: ErrorType.AiProviderFailed, charge: true }))).to.equal(true);
     expect(acts.sendEmail.calledOnceWith(sinon.match({ key: 'analysis:a1:failed' }))).to.equal(true);
-    expect(acts.sendEmail.firstCall.args[0].text).to.contain('1 credit was not charged');
+    expect(acts.sendEmail.firstCall.args[0].text).to.contain('1 credit was charged: an AI provider had already processed the video');
     expect(acts.notifyInApp.calledOnceWith(sinon.match({ kind: 'analysis.failed' }))).to.equal(true);
+  });
+
+  it('charges nothing when both providers are down (errors, no answer)', async () => {
+    const acts = activities({
+      analyzeWithClaude: sinon.stub().rejects(nonRetryable('anthropic: 400 overloaded')),
+      analyzeWithOpenAI: sinon.stub().rejects(nonRetryable('openai: 401')),
+    });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'failed', errorType: ErrorType.AiProviderFailed });
+    expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'failed', charge: false }))).to.equal(true);
+    expect(acts.sendEmail.firstCall.args[0].text).to.contain('1 credit was not charged');
+  });
+
+  it('charges the credits when both models answer invalid output (crafted frames cost two vision calls)', async () => {
+    const acts = activities({
+      analyzeWithClaude: sinon.stub().rejects(nonRetryable('anthropic answer failed validation', ErrorType.AiOutputInvalid)),
+      analyzeWithOpenAI: sinon.stub().rejects(nonRetryable('openai answer failed validation', ErrorType.AiOutputInvalid)),
+    });
+    await run(acts);
+    expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'failed', charge: true }))).to.equal(true);
   });
 
   it('fails at the probe without any AI call when the file is not a usable video', async () => {
@@ -122,6 +142,7 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(out.error).to.contain('zero length');
     expect(acts.prepareVideo.callCount).to.equal(1);
     expect(acts.extractFrames.called || acts.analyzeWithClaude.called || acts.analyzeWithOpenAI.called).to.equal(false);
+    expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'failed', charge: false }))).to.equal(true);
     expect(acts.sendEmail.calledOnceWith(sinon.match({ key: 'analysis:a1:failed' }))).to.equal(true);
   });
 
@@ -135,7 +156,7 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(acts.completeAnalysis.firstCall.args[0]).to.include({ cacheHit: true });
   });
 
-  it('stops cleanly on cancel during the AI call: canceled, credits released, no result, no fallback', async () => {
+  it('stops cleanly on cancel during the AI call: canceled, credits charged (the provider was called), no result, no fallback', async () => {
     let claudeCancelled = false;
     const acts = activities({
       analyzeWithClaude: async () => {
@@ -163,7 +184,7 @@ describe('analyzeVideo workflow (time-skipping)', () => {
       return handle.result();
     });
     expect(out).to.include({ status: 'canceled', errorType: 'Canceled', error: 'wrong video' });
-    expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'canceled' }))).to.equal(true);
+    expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'canceled', charge: true }))).to.equal(true);
     expect(acts.completeAnalysis.called).to.equal(false);
     expect(acts.analyzeWithOpenAI.called).to.equal(false);
     expect(acts.sendEmail.called).to.equal(false);

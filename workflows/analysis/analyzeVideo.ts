@@ -14,7 +14,7 @@ import {
 import type { AnalysisActivities, AiOutcome, FinishedAnalysis, PreparedVideo } from '../../activities/analysis';
 import type { EmailRequest, InAppRequest, NotifyActivities } from '../../activities/notify';
 import { ErrorType } from '../../domain/errors';
-import { ANALYSIS_FRAME_COUNT, STAGE_PERCENT, analysisCompletedMessage, analysisFailedMessage, type AnalysisStage } from '../../domain/analysis';
+import { ANALYSIS_FRAME_COUNT, STAGE_PERCENT, analysisCompletedMessage, analysisFailedMessage, chargeUnfinishedAnalysis, creditsLine, type AnalysisStage } from '../../domain/analysis';
 import { cancelSignal, progressQuery, type AnalysisProgress, type AnalyzeVideoInput, type AnalyzeVideoOutcome } from './messages';
 
 /** Longest an analysis may run before it is failed and its credits released. */
@@ -116,6 +116,9 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   );
 
   let saved: (FinishedAnalysis & { globalScore: number }) | undefined;
+  // For the charging policy (chargeUnfinishedAnalysis): did a provider get the frames / answer?
+  let providerCalled = false;
+  let providerAnswered = false;
   let video: PreparedVideo | undefined;
   try {
     saved = await main.run(async () => {
@@ -136,11 +139,13 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
 
         stage('analyzing');
         progress.provider = 'anthropic';
+        providerCalled = true;
         try {
           outcome = await analyzeWithClaude({ analysisId, type, frameKeys });
         } catch (claudeErr) {
           if (isCancellation(claudeErr)) throw claudeErr;
           const first = describe(claudeErr);
+          if (first.type === ErrorType.AiOutputInvalid) providerAnswered = true;
           stage('fallback');
           progress.provider = 'openai';
           progress.fallbackUsed = true;
@@ -149,6 +154,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
           } catch (openaiErr) {
             if (isCancellation(openaiErr)) throw openaiErr;
             const second = describe(openaiErr);
+            if (second.type === ErrorType.AiOutputInvalid) providerAnswered = true;
             throw new AnalysisFailed(ErrorType.AiProviderFailed, `both AI providers failed (Claude: ${first.message}; OpenAI: ${second.message})`);
           }
         }
@@ -164,15 +170,16 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
     const status = cancelled && !timedOut ? 'canceled' : 'failed';
     const { type: errorType, message } = err instanceof AnalysisFailed ? { type: err.type, message: err.message } : cancelled ? { type: timedOut ? 'Timeout' : 'Canceled', message: timedOut ? `the analysis took longer than ${ANALYSIS_RUN_TIMEOUT}` : (cancelReason ?? 'canceled') } : describe(err);
     stage(status);
+    const charge = chargeUnfinishedAnalysis({ providerAnswered, providerCalled, canceledByUser: status === 'canceled' });
     await CancellationScope.nonCancellable(async () => {
-      const finished = await db.failAnalysis({ analysisId, status, errorType, error: message, organizationId: video?.organizationId });
+      const finished = await db.failAnalysis({ analysisId, status, errorType, error: message, organizationId: video?.organizationId, charge });
       // The row ended as this workflow asked, now or in an earlier attempt of failAnalysis (whose
       // notification a crash may have skipped). A row closed by the API (start failed: the caller
       // got a 503) or by the reconcile is not this workflow's to announce.
       const ours = finished.changed || (finished.status === status && finished.closedBy === 'workflow');
       if (ours && finished.type) {
         if (status === 'failed') {
-          const text = analysisFailedMessage({ horseName: finished.horseName, type: finished.type, reason: message, analysisId, creditsReleased: finished.credits });
+          const text = analysisFailedMessage({ horseName: finished.horseName, type: finished.type, reason: message, analysisId, credits: finished.credits, charged: charge });
           await tell(
             { key: `analysis:${analysisId}:failed`, userId, kind: 'analysis.failed', title: text.subject, body: message, data: { analysisId, errorType } },
             { key: `analysis:${analysisId}:failed`, userId, ...text },
@@ -184,8 +191,8 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
               userId,
               kind: 'analysis.canceled',
               title: 'Analysis canceled',
-              body: `The analysis was canceled; your ${finished.credits} credit(s) were not charged.`,
-              data: { analysisId },
+              body: `The analysis was canceled. ${creditsLine(finished.credits, charge)}`,
+              data: { analysisId, charged: charge },
             },
             null,
           );
