@@ -8,7 +8,7 @@ import swaggerUi from 'swagger-ui-express';
 import { RequestContext } from '@mikro-orm/core';
 import type { AppDeps } from './deps';
 import { createRegistry, buildOpenApiDocument } from './http/openapi';
-import { errorHandler, notFoundHandler, HttpError } from './http/errors';
+import { createErrorHandler, notFoundHandler, HttpError } from './http/errors';
 import { createMetrics } from './http/metrics';
 import { bodyTimeouts } from './http/slow-clients';
 import { createPassport, authenticate as authenticateWith } from './auth/passport';
@@ -102,6 +102,6 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Horse Tempo API' }));
 
   app.use(notFoundHandler);
-  app.use(errorHandler);
+  app.use(createErrorHandler({ retryAfterSeconds: config.OUTAGE_RETRY_AFTER_SECONDS }));
   return app;
 }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { loadConfig, ConfigError, type Config } from '../config';
 import { createLogger } from '../adapters/logger';
-import { createOrm } from '../entities/orm';
+import { createOrm, type OrmSettings } from '../entities/orm';
 import { TemporalGateway } from '../adapters/temporal/client';
 import { createStripeClient } from '../adapters/stripe';
 import { createStorage } from '../adapters/storage';
@@ -9,11 +9,27 @@ import { createApp } from './app';
 import { applyServerLimits } from './http/slow-clients';
 import type { AppDeps } from './deps';
 
+/** The API's database settings: every query runs inside a request, so all of them are bounded. */
+export function apiOrmSettings(config: Config, poolMax = config.DATABASE_POOL_MAX): OrmSettings {
+  return {
+    databaseUrl: config.DATABASE_URL,
+    poolMax,
+    debug: config.DATABASE_DEBUG,
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_SECONDS * 1000,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000,
+  };
+}
+
+/** The API's Temporal client: every call it makes has a deadline. */
+export function apiTemporalGateway(config: Config): TemporalGateway {
+  return new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, callTimeoutMs: config.TEMPORAL_RPC_TIMEOUT_SECONDS * 1000 });
+}
+
 /** Builds the real dependencies from the configuration. */
 export async function createDeps(config: Config): Promise<AppDeps> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
-  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, debug: config.DATABASE_DEBUG });
-  const temporal = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const orm = await createOrm(apiOrmSettings(config));
+  const temporal = apiTemporalGateway(config);
   return { config, orm, temporal, logger, storage: createStorage(config), stripe: createStripeClient(config) };
 }
 

@@ -9,6 +9,10 @@ export interface OrmSettings {
   databaseUrl: string;
   poolMax?: number;
   debug?: boolean;
+  /** How long to wait for a pooled connection (or a new one); unset: forever. */
+  connectTimeoutMs?: number;
+  /** Postgres statement_timeout on every connection; unset: none (migrations may run long). */
+  statementTimeoutMs?: number;
 }
 
 export function ormOptions(settings: OrmSettings): Options {
@@ -18,6 +22,11 @@ export function ormOptions(settings: OrmSettings): Options {
     extensions: [Migrator],
     debug: settings.debug ?? false,
     pool: { max: settings.poolMax ?? 10 },
+    // Passed to pg's Pool: a dead or saturated database fails the request fast instead of holding it.
+    driverOptions: {
+      ...(settings.connectTimeoutMs ? { connectionTimeoutMillis: settings.connectTimeoutMs } : {}),
+      ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
+    },
     // Request-scoped forks only: touching the global EntityManager is a bug.
     allowGlobalContext: false,
     migrations: {

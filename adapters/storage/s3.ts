@@ -25,6 +25,8 @@ export interface S3Settings {
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle: boolean;
+  /** Connect timeout and socket inactivity timeout of each request (ms); unset: the SDK's (none). */
+  requestTimeoutMs?: number;
 }
 
 const notFound = (err: unknown) =>
@@ -53,6 +55,9 @@ export class S3Storage implements StoragePort {
       // Checksums on presigned PUTs would force the client to compute a CRC of the whole video.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // An unreachable or stalled endpoint fails the call (and the request waiting on it) instead of hanging.
+      // requestTimeout is socket inactivity, so a long download that keeps flowing is not cut.
+      ...(settings.requestTimeoutMs ? { requestHandler: { connectionTimeout: settings.requestTimeoutMs, requestTimeout: settings.requestTimeoutMs } } : {}),
     });
   }
 

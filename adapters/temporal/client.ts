@@ -1,4 +1,26 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
+
+type Interceptor = NonNullable<ConnectionOptions['interceptors']>[number];
+
+/** Temporal could not be reached (connect failed or timed out). The address stays in logs, not in HTTP answers. */
+export class TemporalUnavailableError extends Error {
+  constructor(
+    readonly address: string,
+    cause: unknown,
+  ) {
+    super(`Cannot reach Temporal at ${address}: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = 'TemporalUnavailableError';
+  }
+}
+
+/**
+ * Gives every gRPC call without a deadline of its own one `ms` from now. Placed before the
+ * SDK's retry interceptor, so its retries of UNAVAILABLE share that one deadline too.
+ */
+export function deadlineInterceptor(ms: number): Interceptor {
+  // grpc-js types the result as its InterceptingCall class; nextCall's interface is what it uses.
+  return (options, nextCall) => nextCall(options.deadline === undefined ? { ...options, deadline: Date.now() + ms } : options) as ReturnType<Interceptor>;
+}
 
 /**
  * One lazy Temporal connection per process. A failed connect is forgotten so the next
@@ -7,18 +29,28 @@ import { Client, Connection } from '@temporalio/client';
 export class TemporalGateway {
   private pending?: Promise<Client>;
 
-  constructor(private readonly opts: { address: string; namespace: string }) {}
+  /**
+   * `callTimeoutMs`: a deadline for every call made through this client (set by the API,
+   * whose calls run inside requests: start, signal, query, update, describe). Without it,
+   * calls wait as long as the SDK's retries last.
+   */
+  constructor(private readonly opts: { address: string; namespace: string; callTimeoutMs?: number }) {}
 
   get namespace(): string {
     return this.opts.namespace;
   }
 
   client(): Promise<Client> {
-    this.pending ??= Connection.connect({ address: this.opts.address, connectTimeout: '5s' })
+    const deadline = this.opts.callTimeoutMs;
+    this.pending ??= Connection.connect({
+      address: this.opts.address,
+      connectTimeout: deadline ? Math.min(deadline, 5000) : '5s',
+      ...(deadline ? { interceptors: [deadlineInterceptor(deadline), makeGrpcRetryInterceptor(defaultGrpcRetryOptions())] } : {}),
+    })
       .then((connection) => new Client({ connection, namespace: this.opts.namespace }))
       .catch((err) => {
         this.pending = undefined;
-        throw new Error(`Cannot reach Temporal at ${this.opts.address}: ${(err as Error).message}`, { cause: err });
+        throw new TemporalUnavailableError(this.opts.address, err);
       });
     return this.pending;
   }

@@ -3,6 +3,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { UniqueConstraintViolationException, ForeignKeyConstraintViolationException } from '@mikro-orm/core';
 import { WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { DomainError, ErrorType } from '../../domain/errors';
+import { unavailableDependency } from './outages';
 
 /** An error with the HTTP status it should be answered with. */
 export class HttpError extends Error {
@@ -43,7 +44,12 @@ export interface ErrorBody {
   requestId: string;
 }
 
-function toHttp(err: unknown): { status: number; message: string; details?: unknown } {
+/** What a client reads on a 503 caused by an outage: when to retry, nothing about which server is down. */
+export const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable; nothing was changed, retry after the Retry-After delay';
+
+function toHttp(err: unknown): { status: number; message: string; details?: unknown; dependency?: string } {
+  const dependency = unavailableDependency(err);
+  if (dependency) return { status: 503, message: UNAVAILABLE_MESSAGE, dependency };
   if (err instanceof HttpError) return { status: err.statusCode, message: err.message, details: err.details };
   if (err instanceof DomainError) return { status: DOMAIN_STATUS[err.type] ?? 400, message: err.message, details: err.details };
   if (err instanceof UniqueConstraintViolationException) return { status: 409, message: 'This resource already exists' };
@@ -63,15 +69,24 @@ export function errorBody(status: number, message: string, requestId: string, de
   return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, ...(details !== undefined ? { details } : {}), requestId };
 }
 
-/** The one error middleware: one JSON shape, no stack traces to clients. */
-export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const { status, message, details } = toHttp(err);
-  const log = req.log ?? console;
-  if (status >= 500) log.error({ err }, 'request failed');
-  else log.info({ status, message }, 'request rejected');
-  if (res.headersSent) return;
-  res.status(status).json(errorBody(status, message, String(req.id ?? ''), details));
-};
+/**
+ * The one error middleware: one JSON shape, no stack traces to clients. Every 503 carries
+ * Retry-After; outages (database, Temporal, object storage unreachable or timing out) are
+ * 503 whatever the route, with the details in the server log only.
+ */
+export function createErrorHandler(opts: { retryAfterSeconds: number }): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const { status, message, details, dependency } = toHttp(err);
+    const log = req.log ?? console;
+    if (dependency) log.warn({ err, dependency }, 'dependency unavailable');
+    else if (status >= 500) log.error({ err }, 'request failed');
+    else log.info({ status, message }, 'request rejected');
+    if (res.headersSent) return;
+    if (status === 503) res.setHeader('retry-after', String(opts.retryAfterSeconds));
+    res.status(status).json(errorBody(status, message, String(req.id ?? ''), details));
+  };
+}
+
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, `No route for ${req.method} ${req.path}`));

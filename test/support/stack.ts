@@ -9,7 +9,7 @@ import { TemporalGateway } from '../../adapters/temporal/client';
 import { ResendMailer } from '../../adapters/email/mailer';
 import { createApp } from '../../api/app';
 import type { AppDeps } from '../../api/deps';
-import { closeGracefully } from '../../api/server';
+import { apiOrmSettings, apiTemporalGateway, closeGracefully } from '../../api/server';
 import { applyServerLimits } from '../../api/http/slow-clients';
 import { startWorkers, type RunningWorkers } from '../../workers/run';
 import { testAnthropic, testDatabase, testOpenAi, testResend, testStripeMock, testTemporal } from './infra';
@@ -80,8 +80,8 @@ export async function startTestStack(opts: { env?: Record<string, string>; worke
     ...opts.env,
   });
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'test' });
-  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: 20 });
-  const temporal = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const orm = await createOrm(apiOrmSettings(config, 20));
+  const temporal = apiTemporalGateway(config);
   const storage = createStorage(config);
   const deps: AppDeps = { config, orm, temporal, logger, storage, stripe: createStripeClient(config) };
   const app = createApp(deps);
