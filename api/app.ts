@@ -11,13 +11,14 @@ import { createRegistry, buildOpenApiDocument } from './http/openapi';
 import { createErrorHandler, notFoundHandler, HttpError } from './http/errors';
 import { createMetrics } from './http/metrics';
 import { bodyTimeouts } from './http/slow-clients';
-import { createPassport, authenticate as authenticateWith } from './auth/passport';
-import { createAuthRouter } from './auth/router';
-import { createHealthRouter } from './health/router';
+import { createPassport, authenticate as authenticateWith } from './accounts/passport';
+import { createAuthRouter } from './accounts/router';
+import { createOpsHealthRouter } from './ops/health';
+import { legacyPathAliases } from './http/legacy-paths';
 import { mountFeatureRouters } from './routes';
 
 /** Paths whose bodies are not JSON: raw webhook payloads (signature checks) and uploads. */
-const NON_JSON_PATHS = ['/api/webhooks/', '/api/uploads/'];
+const NON_JSON_PATHS = ['/api/billing/webhook', '/api/uploads/'];
 
 export function createApp(deps: AppDeps): Express {
   const { config, orm, logger } = deps;
@@ -44,7 +45,7 @@ export function createApp(deps: AppDeps): Express {
       contentSecurityPolicy: { directives: { 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
     }),
   );
-  app.use(cors({ origin: config.CORS_ORIGINS, credentials: true, exposedHeaders: ['x-request-id', 'ratelimit', 'ratelimit-policy'] }));
+  app.use(cors({ origin: config.CORS_ORIGINS, credentials: true, exposedHeaders: ['x-request-id', 'ratelimit', 'ratelimit-policy', 'deprecation', 'link'] }));
 
   const metrics = createMetrics();
   app.use(metrics.middleware);
@@ -71,10 +72,12 @@ export function createApp(deps: AppDeps): Express {
       limitHandler(`Too many sign-in attempts: at most ${config.AUTH_RATE_LIMIT_MAX} per ${config.RATE_LIMIT_WINDOW_SECONDS}s, try again later`)(req, res, next),
   });
 
+  // Old paths of renamed features are served by their new routes (with Deprecation headers).
+  app.use(legacyPathAliases());
   // Before any body parser: a body that trickles in (or stops) is cut off with a 408.
   app.use(bodyTimeouts(config, (req) => req.method === 'PUT' && req.path.startsWith('/api/uploads/')));
   // Webhooks verify signatures over the exact bytes, so they get the raw body.
-  app.use('/api/webhooks', express.raw({ type: () => true, limit: '1mb' }));
+  app.use('/api/billing/webhook', express.raw({ type: () => true, limit: '1mb' }));
   app.use(express.json({ limit: config.BODY_LIMIT, strict: true }));
   app.use((req, _res, next) => {
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
@@ -91,7 +94,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(passport.initialize());
   const authenticate = authenticateWith(passport);
 
-  app.use('/api/health', createHealthRouter(deps));
+  app.use('/api/health', createOpsHealthRouter(deps));
   app.use('/api/auth', createAuthRouter(deps, { registry, authenticate, authRateLimit }));
   mountFeatureRouters(app, deps, { registry, authenticate });
 

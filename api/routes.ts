@@ -3,13 +3,14 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { AppDeps } from './deps';
 import { createHorsesRouter } from './horses/router';
 import { createNotificationsRouter } from './notifications/router';
+import { createNotificationPreferencesRouter } from './notifications/preferences';
 import { createOrganizationsRouter } from './organizations/router';
-import { createBreedingRouter } from './breeding/router';
+import { createGestationRouter } from './gestation/router';
 import { createMarketplaceRouter } from './marketplace/router';
-import { createAnalysesRouter } from './analyses/router';
-import { createUploadsRouter } from './uploads/router';
+import { createAnalysesRouter } from './analysis/router';
+import { createUploadsRouter } from './analysis/uploads';
 import { createBillingRouter } from './billing/router';
-import { createWebhooksRouter } from './webhooks/router';
+import { createBillingWebhookRouter } from './billing/webhook';
 
 export interface MountContext {
   registry: OpenAPIRegistry;
@@ -17,18 +18,20 @@ export interface MountContext {
 }
 
 /**
- * Feature routers. Each feature adds one line here; auth and health are mounted by the
- * app itself because everything else depends on them.
+ * Feature routers. Each feature adds one line here; accounts and the ops health check are
+ * mounted by the app itself because everything else depends on them. Old paths of renamed
+ * features are aliased in api/http/legacy-paths.ts.
  */
 export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountContext): void {
   app.use('/api/horses', createHorsesRouter(ctx));
+  // Before the notifications router, whose '/:id' routes would otherwise see 'preferences'.
+  app.use('/api/notifications/preferences', createNotificationPreferencesRouter(deps, ctx));
   app.use('/api/notifications', createNotificationsRouter(ctx));
   app.use('/api/organizations', createOrganizationsRouter(ctx));
-  app.use('/api/breeding', createBreedingRouter(deps, ctx));
+  app.use('/api/gestations', createGestationRouter(deps, ctx));
   app.use('/api/marketplace', createMarketplaceRouter(deps, ctx));
   app.use('/api/uploads', createUploadsRouter(deps, ctx));
+  app.use('/api/billing', createBillingWebhookRouter(deps, ctx));
   app.use('/api/billing', createBillingRouter(deps, ctx));
-  app.use('/api/webhooks', createWebhooksRouter(deps, ctx));
   app.use('/api', createAnalysesRouter(deps, ctx));
-  void deps;
 }

@@ -21,8 +21,8 @@ import { startTemporalDevServer } from '../scripts/lib/temporal';
 import { bundleWorkflows } from '../workers/run';
 import { TaskQueue } from '../workflows/queues';
 import { gestationWorkflowId } from '../workflows/ids';
-import { nextReminderQuery, type GestationInput } from '../workflows/breeding/messages';
-import type { gestationTracking } from '../workflows/breeding/gestationTracking';
+import { nextReminderQuery, type GestationInput } from '../workflows/gestation/messages';
+import type { gestationTracking } from '../workflows/gestation/gestationTracking';
 import { dateOf } from '../domain/gestation';
 
 const args = process.argv.slice(2);
@@ -30,7 +30,7 @@ const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.spl
 const count = Number(args.find((a) => /^\d+$/.test(a)) ?? 10_000);
 const concurrency = Number(flag('concurrency') ?? 100);
 const cacheFlag = flag('cache');
-/** all = workflows/index.ts as the workers run it; gestation = only workflows/breeding/gestationTracking.ts. */
+/** all = workflows/index.ts as the workers run it; gestation = only workflows/gestation/gestationTracking.ts. */
 const bundleKind = flag('bundle') ?? 'all';
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -55,13 +55,13 @@ const unexpected = async () => {
 };
 const worker = await Worker.create({
   connection: nativeConnection,
-  taskQueue: TaskQueue.reminders,
+  taskQueue: TaskQueue.gestation,
   workflowBundle:
     bundleKind === 'gestation'
-      ? await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../workflows/breeding/gestationTracking.ts', import.meta.url)), logger: quiet })
+      ? await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../workflows/gestation/gestationTracking.ts', import.meta.url)), logger: quiet })
       : await bundleWorkflows(),
   activities: {
-    // The workflow reads the pregnancy first: every bench pregnancy was covered today (nothing due yet).
+    // The workflow reads the gestation first: every bench gestation was covered today (nothing due yet).
     loadGestation: async () => ({ found: true, status: 'tracking', plan: { anchorDate: dateOf(Date.now()), anchor: 'cover', leadDays: 2, options: {}, previousGestationDays: [] }, done: [], sent: {}, twinsChecks: [] }),
     sendGestationReminder: unexpected,
     sendGestationAlert: unexpected,
@@ -89,11 +89,11 @@ try {
     await Promise.all(
       Array.from({ length: Math.min(concurrency, to - from) }, async () => {
         for (let i = next++; i < to; i = next++) {
-          const input: GestationInput = { pregnancyId: `bench-${run}-${i}`, userId: 'bench', anchorDate, anchor: 'cover', leadDays: 2, options: {}, previousGestationDays: [] };
+          const input: GestationInput = { gestationId: `bench-${run}-${i}`, userId: 'bench', anchorDate, anchor: 'cover', leadDays: 2, options: {}, previousGestationDays: [] };
           const s = performance.now();
           await client.workflow.start<typeof gestationTracking>('gestationTracking', {
-            taskQueue: TaskQueue.reminders,
-            workflowId: gestationWorkflowId(input.pregnancyId),
+            taskQueue: TaskQueue.gestation,
+            workflowId: gestationWorkflowId(input.gestationId),
             args: [input],
             workflowIdConflictPolicy: 'FAIL',
             workflowIdReusePolicy: 'REJECT_DUPLICATE',

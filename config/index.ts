@@ -48,6 +48,8 @@ export const configSchema = z
     TEMPORAL_RPC_TIMEOUT_SECONDS: positiveInt.default(10),
     /** Comma-separated task queues this worker process polls; empty means all. */
     WORKER_QUEUES: csv.default([]),
+    /** Renamed task queues still polled until their runs have drained (workflows/queues.ts LEGACY_TASK_QUEUES). */
+    WORKER_LEGACY_QUEUES: csv.default([]),
 
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
     JWT_ACCESS_TTL_SECONDS: positiveInt.default(900),

@@ -6,14 +6,14 @@
  */
 import { DAY_MS } from './time';
 
-export const PREGNANCY_STATUSES = ['tracking', 'confirmed', 'twins', 'lost', 'foaled', 'not_pregnant'] as const;
-export type PregnancyStatus = (typeof PREGNANCY_STATUSES)[number];
+export const GESTATION_STATUSES = ['tracking', 'confirmed', 'twins', 'lost', 'foaled', 'not_pregnant'] as const;
+export type GestationStatus = (typeof GESTATION_STATUSES)[number];
 /** Statuses in which the workflow keeps reminding. */
-export const ACTIVE_PREGNANCY_STATUSES = ['tracking', 'confirmed', 'twins'] as const satisfies readonly PregnancyStatus[];
-export const isActiveStatus = (s: PregnancyStatus): boolean => (ACTIVE_PREGNANCY_STATUSES as readonly string[]).includes(s);
+export const ACTIVE_GESTATION_STATUSES = ['tracking', 'confirmed', 'twins'] as const satisfies readonly GestationStatus[];
+export const isActiveStatus = (s: GestationStatus): boolean => (ACTIVE_GESTATION_STATUSES as readonly string[]).includes(s);
 
-export const BREEDING_METHODS = ['natural', 'ai_fresh', 'ai_cooled', 'ai_frozen', 'embryo_transfer'] as const;
-export type BreedingMethod = (typeof BREEDING_METHODS)[number];
+export const COVER_METHODS = ['natural', 'ai_fresh', 'ai_cooled', 'ai_frozen', 'embryo_transfer'] as const;
+export type CoverMethod = (typeof COVER_METHODS)[number];
 
 export const CHECK_KINDS = ['pregnancy', 'heartbeat', 'confirmation', 'sexing', 'other'] as const;
 export type CheckKind = (typeof CHECK_KINDS)[number];
@@ -244,7 +244,7 @@ export const CHECK_MILESTONE: Record<CheckKind, string | null> = {
  * a later positive check (heartbeat, confirmation) does not clear the twins status —
  * only the vet, by a negative check or a loss, ends it.
  */
-export function statusAfterCheck(current: PregnancyStatus, result: CheckResult): PregnancyStatus {
+export function statusAfterCheck(current: GestationStatus, result: CheckResult): GestationStatus {
   if (!isActiveStatus(current)) return current;
   if (result === 'negative') return 'not_pregnant';
   if (result === 'twins' || current === 'twins') return 'twins';
@@ -252,7 +252,7 @@ export function statusAfterCheck(current: PregnancyStatus, result: CheckResult):
 }
 
 /** Milestones completed by recorded events: a non-negative check of a kind, the foaling. */
-export function doneMilestones(checks: readonly { kind: CheckKind; result: CheckResult }[], status: PregnancyStatus): string[] {
+export function doneMilestones(checks: readonly { kind: CheckKind; result: CheckResult }[], status: GestationStatus): string[] {
   const done = new Set<string>();
   for (const c of checks) {
     const id = CHECK_MILESTONE[c.kind];

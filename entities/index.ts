@@ -9,7 +9,7 @@ import { EmailOutbox, Notification } from './notifications';
 import { Subscription, StripeEvent } from './billing';
 import { Listing, ListingFavorite } from './marketplace';
 import { Analysis, AnalysisCacheEntry, AnalysisRequest } from './analysis';
-import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from './breeding';
+import { Gestation, GestationCheck, ReminderLog, ReminderPreferences } from './gestation';
 import { HealthRecord, HealthRecordAudit, HealthPlanOverride, HealthAttachment, HealthShareLink, CalendarFeed, HealthReminderLog } from './health';
 
 export * from './accounts';
@@ -19,7 +19,7 @@ export * from './notifications';
 export * from './billing';
 export * from './marketplace';
 export * from './analysis';
-export * from './breeding';
+export * from './gestation';
 export * from './health';
 
 export const entities = [
@@ -40,8 +40,8 @@ export const entities = [
   Analysis,
   AnalysisCacheEntry,
   AnalysisRequest,
-  Pregnancy,
-  PregnancyCheck,
+  Gestation,
+  GestationCheck,
   ReminderLog,
   ReminderPreferences,
   HealthRecord,

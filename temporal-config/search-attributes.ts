@@ -7,6 +7,8 @@ export const CUSTOM_SEARCH_ATTRIBUTES = {
   UserId: 'Keyword',
   HorseId: 'Keyword',
   ListingId: 'Keyword',
+  GestationId: 'Keyword',
+  // Kept: runs from before the rename carry it; filters on it still work.
   PregnancyId: 'Keyword',
   AnalysisType: 'Keyword',
   Plan: 'Keyword',

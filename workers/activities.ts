@@ -12,7 +12,7 @@ import { createNotifyActivities } from '../activities/notify';
 import { createBillingActivities } from '../activities/billing';
 import { createMarketplaceActivities } from '../activities/marketplace';
 import { createMarketplaceReconcileActivities } from '../activities/marketplace/reconcile';
-import { createBreedingActivities } from '../activities/breeding';
+import { createGestationActivities } from '../activities/gestation';
 
 /** What activities need from the outside world; the worker entrypoint (or a test) wires it. */
 export interface WorkerDeps {
@@ -36,7 +36,7 @@ export function createActivities(deps: WorkerDeps) {
     ...createAnalysisReconcileActivities(deps),
     ...createMarketplaceActivities(deps),
     ...createMarketplaceReconcileActivities(deps),
-    ...createBreedingActivities(deps),
+    ...createGestationActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

@@ -6,7 +6,7 @@ import { createOrm } from '../entities/orm';
 import { createStorage } from '../adapters/storage';
 import { createAiClients } from '../adapters/ai';
 import { TemporalGateway } from '../adapters/temporal/client';
-import { ALL_TASK_QUEUES, type TaskQueue } from '../workflows/queues';
+import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, isLegacyTaskQueue, type TaskQueue } from '../workflows/queues';
 import { startWorkers } from './run';
 import { createStripeClient } from '../adapters/stripe';
 import { ensureSchedules } from './schedules';
@@ -29,6 +29,12 @@ async function main() {
     console.error(`WORKER_QUEUES has unknown queues: ${unknown.join(', ')} (known: ${ALL_TASK_QUEUES.join(', ')})`);
     process.exit(78);
   }
+  const unknownLegacy = config.WORKER_LEGACY_QUEUES.filter((q) => !isLegacyTaskQueue(q));
+  if (unknownLegacy.length) {
+    console.error(`WORKER_LEGACY_QUEUES has unknown queues: ${unknownLegacy.join(', ')} (known: ${Object.keys(LEGACY_TASK_QUEUES).join(', ')})`);
+    process.exit(78);
+  }
+  const legacyQueues = config.WORKER_LEGACY_QUEUES.filter(isLegacyTaskQueue);
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
   Runtime.install({ shutdownSignals: [] });
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
@@ -39,8 +45,9 @@ async function main() {
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     queues,
+    legacyQueues,
   });
-  logger.info({ queues: queues.length ? queues : ALL_TASK_QUEUES, mailer: mailer.name }, 'workers running');
+  logger.info({ queues: queues.length ? queues : ALL_TASK_QUEUES, legacyQueues, mailer: mailer.name }, 'workers running');
   const gateway = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   await gateway
     .client()

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { ALL_TASK_QUEUES, type TaskQueue } from '../workflows/queues';
+import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, type LegacyTaskQueue, type TaskQueue } from '../workflows/queues';
 import { createActivities, type WorkerDeps } from './activities';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -26,7 +26,7 @@ const quietBundlerLogger = {
  * queues get a small cache; the busy, short-lived queues keep the SDK's default.
  */
 const MAX_CACHED_WORKFLOWS: Partial<Record<TaskQueue, number>> = {
-  reminders: 250,
+  gestation: 250,
   marketplace: 250,
 };
 
@@ -43,14 +43,20 @@ export async function startWorkers(opts: {
   address: string;
   namespace: string;
   queues?: TaskQueue[];
+  /** Old queue names still drained (WORKER_LEGACY_QUEUES): polled like their successor. */
+  legacyQueues?: LegacyTaskQueue[];
   bundle?: WorkflowBundleWithSourceMap;
 }): Promise<RunningWorkers> {
   const queues = opts.queues?.length ? opts.queues : ALL_TASK_QUEUES;
   const bundle = opts.bundle ?? (await bundleWorkflows());
   const connection = await NativeConnection.connect({ address: opts.address });
   const activities = createActivities(opts.deps);
+  const polled: { taskQueue: string; like: TaskQueue }[] = [
+    ...queues.map((q) => ({ taskQueue: q, like: q })),
+    ...(opts.legacyQueues ?? []).map((q) => ({ taskQueue: q, like: LEGACY_TASK_QUEUES[q] })),
+  ];
   const workers = await Promise.all(
-    queues.map((taskQueue) =>
+    polled.map(({ taskQueue, like }) =>
       Worker.create({
         connection,
         namespace: opts.namespace,
@@ -58,7 +64,7 @@ export async function startWorkers(opts: {
         workflowBundle: bundle,
         activities,
         shutdownGraceTime: '10s',
-        ...(MAX_CACHED_WORKFLOWS[taskQueue] ? { maxCachedWorkflows: MAX_CACHED_WORKFLOWS[taskQueue] } : {}),
+        ...(MAX_CACHED_WORKFLOWS[like] ? { maxCachedWorkflows: MAX_CACHED_WORKFLOWS[like] } : {}),
       }),
     ),
   );

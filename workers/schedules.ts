@@ -42,7 +42,7 @@ export function analysisReconcileSchedule(opts: { every?: string; olderThanMinut
     spec: { intervals: [{ every: (opts.every ?? '5 minutes') as '5 minutes' }] },
     action: {
       type: 'startWorkflow',
-      workflowType: 'reconcileAnalyses',
+      workflowType: 'analysisReconcile',
       workflowId: ScheduleId.analysisReconcile,
       args: [{ olderThanMinutes: opts.olderThanMinutes ?? 10 }],
       taskQueue: TaskQueue.analysis,
@@ -59,7 +59,7 @@ export function accountsReconcileSchedule(): ScheduleOptions {
     spec: { intervals: [{ every: '15 minutes' }] },
     action: {
       type: 'startWorkflow',
-      workflowType: 'reconcileWelcomes',
+      workflowType: 'accountsReconcile',
       workflowId: ScheduleId.accountsReconcile,
       args: [{}],
       taskQueue: TaskQueue.accounts,
@@ -88,7 +88,7 @@ export function freePlanCreditsSchedule(): ScheduleOptions {
 
 /**
  * Expires active listings past their expiry whose workflow did not, and starts the
- * lifecycle workflow of active listings that have none (reconcileListings).
+ * lifecycle workflow of active listings that have none (marketplaceReconcile).
  */
 export function marketplaceReconcileSchedule(): ScheduleOptions {
   return {
@@ -96,7 +96,7 @@ export function marketplaceReconcileSchedule(): ScheduleOptions {
     spec: { intervals: [{ every: '15 minutes' }] },
     action: {
       type: 'startWorkflow',
-      workflowType: 'reconcileListings',
+      workflowType: 'marketplaceReconcile',
       workflowId: ScheduleId.marketplaceReconcile,
       args: [{}],
       taskQueue: TaskQueue.marketplace,

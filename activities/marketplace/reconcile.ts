@@ -122,7 +122,7 @@ export async function startMissing(deps: { orm: MikroORM; client: Client; config
   return report;
 }
 
-/** The activities of the `marketplace-reconcile` Schedule's workflow (reconcileListings). */
+/** The activities of the `marketplace-reconcile` Schedule's workflow (marketplaceReconcile). */
 export function createMarketplaceReconcileActivities(deps: { orm: MikroORM; config: Config; logger: Logger }) {
   return {
     async expireOverdueListings(input: ExpireOverdueInput): Promise<ListingNotice[]> {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Horse } from '../../entities';
-import type { AuthUser } from '../auth/types';
+import type { AuthUser } from '../accounts/types';
 import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
 

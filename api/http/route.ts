@@ -5,7 +5,7 @@ import { RequestContext } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HttpError } from './errors';
 import { ErrorBodySchema } from './openapi';
-import type { AuthUser } from '../auth/types';
+import type { AuthUser } from '../accounts/types';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Schema = z.ZodType | undefined;

@@ -7,7 +7,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { Horse, Listing, ListingFavorite, Organization, User } from '../../entities';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../routes';
-import type { AuthUser } from '../auth/types';
+import type { AuthUser } from '../accounts/types';
 import { routeBuilder, IdParams, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
 import { memberOrgIds, targetOrganization } from '../organizations/access';

@@ -1,4 +1,4 @@
-import type { AuthUser } from '../auth/types';
+import type { AuthUser } from '../accounts/types';
 import type { OrgRole } from '../../entities/accounts';
 import { HttpError } from '../http/errors';
 

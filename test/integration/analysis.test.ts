@@ -24,7 +24,7 @@ import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
 import { uniqueQueue, workflowBundle } from '../support/temporal-env';
 import { analysisWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
-import { reconcileAnalyses } from '../../workflows/analysis/reconcile';
+import { analysisReconcile } from '../../workflows/analysis/analysisReconcile';
 import { ANALYSIS_RECONCILE_SCHEDULE_ID, analysisReconcileSchedule, ensureSchedule } from '../../workers/schedules';
 
 describe('AI video analysis through the HTTP API', () => {
@@ -357,7 +357,7 @@ describe('AI video analysis through the HTTP API', () => {
       await em.nativeUpdate(Analysis, { id: { $in: [crashedId, goneId] } }, { createdAt: new Date(Date.now() - 20 * 60_000) });
       expect(await credits(api, token)).to.deep.equal({ balance: 1, reserved: 2 });
 
-      const report = await client.workflow.execute(reconcileAnalyses, { taskQueue: TaskQueue.analysis, workflowId: `reconcile-test-${crashedId}`, args: [{ olderThanMinutes: 15 }] });
+      const report = await client.workflow.execute(analysisReconcile, { taskQueue: TaskQueue.analysis, workflowId: `reconcile-test-${crashedId}`, args: [{ olderThanMinutes: 15 }] });
       expect(report.started).to.include(crashedId);
       expect(report.failed).to.include(goneId);
       const crashed = await waitForAnalysis(api, token, crashedId);
@@ -380,7 +380,7 @@ describe('AI video analysis through the HTTP API', () => {
       expect(await ensureSchedule(client, analysisReconcileSchedule())).to.equal('created');
       expect(await ensureSchedule(client, analysisReconcileSchedule())).to.equal('updated');
       const d = await client.schedule.getHandle(ANALYSIS_RECONCILE_SCHEDULE_ID).describe();
-      expect(d.action).to.include({ type: 'startWorkflow', workflowType: 'reconcileAnalyses', taskQueue: TaskQueue.analysis });
+      expect(d.action).to.include({ type: 'startWorkflow', workflowType: 'analysisReconcile', taskQueue: TaskQueue.analysis });
       await client.schedule.getHandle(ANALYSIS_RECONCILE_SCHEDULE_ID).delete();
     });
   });

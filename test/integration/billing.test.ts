@@ -59,7 +59,7 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
   function deliver(body: object, opts: { secret?: string; timestamp?: number; signature?: string | null } = {}) {
     const payload = JSON.stringify(body);
     const header = opts.signature !== undefined ? opts.signature : Stripe.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? TEST_BILLING.STRIPE_WEBHOOK_SECRET, timestamp: opts.timestamp });
-    return api.call('POST', '/api/webhooks/stripe', { raw: payload, headers: { 'content-type': 'application/json', ...(header ? { 'stripe-signature': header } : {}) } });
+    return api.call('POST', '/api/billing/webhook', { raw: payload, headers: { 'content-type': 'application/json', ...(header ? { 'stripe-signature': header } : {}) } });
   }
   const customerOf = async (userId: string) => (await stack.orm.em.fork().getConnection().execute('select stripe_customer_id from users where id = ?', [userId]))[0].stripe_customer_id as string | null;
   const count = async (sql: string, params: unknown[]) => Number((await stack.orm.em.fork().getConnection().execute(sql, params))[0].n);
@@ -352,7 +352,7 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     expect(missing.body.message).to.match(/Missing Stripe-Signature/);
     const tampered = JSON.stringify(evt).replace('cus_x', 'cus_y');
     const header = Stripe.webhooks.generateTestHeaderString({ payload: JSON.stringify(evt), secret: TEST_BILLING.STRIPE_WEBHOOK_SECRET });
-    expect((await api.call('POST', '/api/webhooks/stripe', { raw: tampered, headers: { 'stripe-signature': header, 'content-type': 'application/json' } })).status).to.equal(400);
+    expect((await api.call('POST', '/api/billing/webhook', { raw: tampered, headers: { 'stripe-signature': header, 'content-type': 'application/json' } })).status).to.equal(400);
     expect(await count('select count(*) as n from stripe_events where event_id = ?', [evt.id])).to.equal(0);
 
     const unknown = await deliver(event('charge.refunded', { id: 'ch_1', object: 'charge' }));
@@ -408,9 +408,15 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
       const checkout = await bareApi.post('/api/billing/checkout', { plan: 'premium', interval: 'month' }, reg.accessToken);
       expect(checkout.status).to.equal(503);
       expect(checkout.body.message).to.match(/^Billing is not configured: set STRIPE_SECRET_KEY, STRIPE_PRICE_PREMIUM_MONTHLY$/);
-      const hook = await bareApi.call('POST', '/api/webhooks/stripe', { raw: '{}', headers: { 'stripe-signature': 't=1,v1=x', 'content-type': 'application/json' } });
+      const hook = await bareApi.call('POST', '/api/billing/webhook', { raw: '{}', headers: { 'stripe-signature': 't=1,v1=x', 'content-type': 'application/json' } });
       expect(hook.status).to.equal(503);
       expect(hook.body.message).to.equal('Billing is not configured: set STRIPE_WEBHOOK_SECRET');
+      // The old webhook path is a deprecated alias served by the same route.
+      const legacyHook = await bareApi.call('POST', '/api/webhooks/stripe', { raw: '{}', headers: { 'stripe-signature': 't=1,v1=x', 'content-type': 'application/json' } });
+      expect(legacyHook.status).to.equal(503);
+      expect(legacyHook.body.message).to.equal('Billing is not configured: set STRIPE_WEBHOOK_SECRET');
+      expect(legacyHook.headers.get('deprecation')).to.match(/^@\d+$/);
+      expect(legacyHook.headers.get('link')).to.equal('</api/billing/webhook>; rel="successor-version"');
       const view = await bareApi.get('/api/billing/subscription', reg.accessToken);
       expect(view.status).to.equal(200);
       expect(view.body).to.deep.include({ plan: 'free', status: 'none', billing: { configured: false, missingSettings: ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] } });

@@ -6,7 +6,7 @@ import { apiClient, eventually, registerUser, type ApiClient } from '../support/
 import { expireOverdue, startMissing } from '../../activities/marketplace/reconcile';
 import { listingWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
-import { reconcileListings } from '../../workflows/marketplace/reconcileListings';
+import { marketplaceReconcile } from '../../workflows/marketplace/marketplaceReconcile';
 import { statusQuery } from '../../workflows/marketplace/messages';
 import { ScheduleId, ensureSchedule, marketplaceReconcileSchedule } from '../../workers/schedules';
 
@@ -134,7 +134,7 @@ describe('marketplace reconcile against real Postgres and Temporal', () => {
     });
   });
 
-  describe('reconcileListings workflow and its Schedule', () => {
+  describe('marketplaceReconcile workflow and its Schedule', () => {
     it('expires an overdue orphan through the worker, emails its owner once, and frees the plan slot', async function () {
       this.timeout(60_000);
       const owner = await registerUser(api, { firstName: 'Renée' });
@@ -143,7 +143,7 @@ describe('marketplace reconcile against real Postgres and Temporal', () => {
       const next = await listing(owner, 'Next pony');
 
       const client = await stack.temporal.client();
-      const run = () => client.workflow.execute(reconcileListings, { taskQueue: TaskQueue.marketplace, workflowId: `reconcile-listings-test-${randomUUID()}`, args: [{}] });
+      const run = () => client.workflow.execute(marketplaceReconcile, { taskQueue: TaskQueue.marketplace, workflowId: `reconcile-listings-test-${randomUUID()}`, args: [{}] });
       const first = await run();
       expect(first.expired).to.include(stale);
       expect((await row(stale)).status).to.equal('expired');
@@ -161,7 +161,7 @@ describe('marketplace reconcile against real Postgres and Temporal', () => {
       expect((await api.post(`/api/marketplace/my/listings/${next}/publish`, undefined, owner.accessToken)).status).to.equal(200);
     });
 
-    it('creates the marketplace-reconcile Schedule (every 15 minutes, reconcileListings on the marketplace queue) once', async () => {
+    it('creates the marketplace-reconcile Schedule (every 15 minutes, marketplaceReconcile on the marketplace queue) once', async () => {
       const client = await stack.temporal.client();
       const handle = client.schedule.getHandle(ScheduleId.marketplaceReconcile);
       await handle.delete().catch(() => {});
@@ -169,7 +169,7 @@ describe('marketplace reconcile against real Postgres and Temporal', () => {
         expect(await ensureSchedule(client, marketplaceReconcileSchedule())).to.equal('created');
         expect(await ensureSchedule(client, marketplaceReconcileSchedule())).to.equal('updated');
         const d = await handle.describe();
-        expect(d.action).to.include({ type: 'startWorkflow', workflowType: 'reconcileListings', taskQueue: TaskQueue.marketplace });
+        expect(d.action).to.include({ type: 'startWorkflow', workflowType: 'marketplaceReconcile', taskQueue: TaskQueue.marketplace });
         expect(d.spec.intervals?.map((i) => i.every)).to.deep.equal([15 * 60_000]);
       } finally {
         await handle.delete();

@@ -1,15 +1,15 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { welcomeWorkflow } from '../../workflows/accounts/welcome';
-import { reconcileWelcomes } from '../../workflows/accounts/reconcileWelcomes';
+import { accountsReconcile } from '../../workflows/accounts/accountsReconcile';
 import { grantFreePlanCredits } from '../../workflows/accounts/grantFreePlanCredits';
-import { gestationTracking } from '../../workflows/breeding/gestationTracking';
-import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/breeding/messages';
+import { gestationTracking } from '../../workflows/gestation/gestationTracking';
+import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/gestation/messages';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
 import { renewedSignal } from '../../workflows/marketplace/messages';
-import { reconcileListings } from '../../workflows/marketplace/reconcileListings';
+import { marketplaceReconcile } from '../../workflows/marketplace/marketplaceReconcile';
 import { ApplicationFailure } from '@temporalio/common';
 import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
-import { reconcileAnalyses } from '../../workflows/analysis/reconcile';
+import { analysisReconcile } from '../../workflows/analysis/analysisReconcile';
 import { progressQuery } from '../../workflows/analysis/messages';
 import { subscriptionLifecycle } from '../../workflows/billing/subscriptionLifecycle';
 import { billingReconcile } from '../../workflows/billing/billingReconcile';
@@ -42,10 +42,10 @@ export const replayScenarios: ReplayScenario[] = [
   },
   {
     // A reconcile pass that starts one missing welcome workflow (the child is abandoned).
-    name: 'reconcile-welcomes',
-    workflowType: 'reconcileWelcomes',
+    name: 'accounts-reconcile',
+    workflowType: 'accountsReconcile',
     activities: () => ({ findUsersMissingWelcome: async () => ['u-replay'] }),
-    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(reconcileWelcomes, { taskQueue, workflowId, args: [{}] }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(accountsReconcile, { taskQueue, workflowId, args: [{}] }),
   },
   {
     // Two pages of free-plan users.
@@ -59,15 +59,15 @@ export const replayScenarios: ReplayScenario[] = [
   },
   gestationScenario(),
   listingScenario(),
-  reconcileListingsScenario(),
+  marketplaceReconcileScenario(),
   analyzeVideoScenario(),
-  reconcileAnalysesScenario(),
+  analysisReconcileScenario(),
   subscriptionScenario(),
   billingReconcileScenario(),
 ];
 
 /**
- * A whole pregnancy over the database the workflow re-reads (the test changes it before
+ * A whole gestation over the database the workflow re-reads (the test changes it before
  * each signal, as the API commits before signalling): reminders, twins flagged, a
  * cover-date correction, the foaling.
  */
@@ -100,7 +100,7 @@ function gestationScenario(): ReplayScenario {
       const handle = await env.client.workflow.start(gestationTracking, {
         taskQueue,
         workflowId,
-        args: [{ pregnancyId: 'p1', userId: 'u1', anchorDate: day(0), anchor: 'cover', leadDays: 2, options: { hasCaslick: true }, previousGestationDays: [] }],
+        args: [{ gestationId: 'p1', userId: 'u1', anchorDate: day(0), anchor: 'cover', leadDays: 2, options: { hasCaslick: true }, previousGestationDays: [] }],
       });
       await env.sleep('16 days');
       Object.assign(db, { status: 'twins', done: ['check-pregnancy'], twinsChecks: [{ checkId: 'c1', date: day(16) }] });
@@ -142,11 +142,11 @@ function listingScenario(): ReplayScenario {
 }
 
 /** One marketplace-reconcile run: two overdue listings expired (one owner's address bounces), one missing workflow started. */
-function reconcileListingsScenario(): ReplayScenario {
+function marketplaceReconcileScenario(): ReplayScenario {
   const notice = (id: string) => ({ listingId: id, title: `Listing ${id}`, status: 'expired', publication: 1, expiresAt: '2026-11-01T10:00:00.000Z', ownerId: `u-${id}`, ownerEmail: `${id}@example.test`, ownerFirstName: 'Ada' });
   return {
-    name: 'reconcile-listings',
-    workflowType: 'reconcileListings',
+    name: 'marketplace-reconcile',
+    workflowType: 'marketplaceReconcile',
     activities: () => ({
       expireOverdueListings: async () => [notice('l1'), notice('l2')],
       startMissingListingWorkflows: async () => ({ checked: 3, started: ['l3'] }),
@@ -156,7 +156,7 @@ function reconcileListingsScenario(): ReplayScenario {
       },
       notifyInApp: async () => ({ notificationId: 'n1', created: true }),
     }),
-    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(reconcileListings, { taskQueue, workflowId, args: [{}] }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(marketplaceReconcile, { taskQueue, workflowId, args: [{}] }),
   };
 }
 
@@ -197,12 +197,12 @@ function analyzeVideoScenario(): ReplayScenario {
 }
 
 /** One reconcile run (the analysis-reconcile Schedule's action). */
-function reconcileAnalysesScenario(): ReplayScenario {
+function analysisReconcileScenario(): ReplayScenario {
   return {
-    name: 'reconcile-analyses',
-    workflowType: 'reconcileAnalyses',
+    name: 'analysis-reconcile',
+    workflowType: 'analysisReconcile',
     activities: () => ({ reconcileStaleAnalyses: async () => ({ checked: 2, started: ['a1'], failed: ['a2'] }) }),
-    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(reconcileAnalyses, { taskQueue, workflowId, args: [{ olderThanMinutes: 10 }] }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(analysisReconcile, { taskQueue, workflowId, args: [{ olderThanMinutes: 10 }] }),
   };
 }
 

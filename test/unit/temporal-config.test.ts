@@ -20,7 +20,7 @@ describe('schedules', () => {
     const ids = (queues: Parameters<typeof schedulesFor>[1]) => schedulesFor({ BILLING_RECONCILE_CRON: '5 4 * * *' }, queues).map((s) => s.scheduleId);
     expect(ids([])).to.include.members(['billing-reconcile', 'analysis-reconcile', 'accounts-reconcile', 'free-plan-credits']);
     expect(ids(['accounts'])).to.deep.equal(['accounts-reconcile', 'free-plan-credits']);
-    expect(ids(['reminders'])).to.deep.equal([]);
+    expect(ids(['gestation'])).to.deep.equal([]);
     const billing = schedulesFor({ BILLING_RECONCILE_CRON: '5 4 * * *' }, ['billing'])[0];
     expect(billing.spec.cronExpressions).to.deep.equal(['5 4 * * *']);
     for (const s of schedulesFor({ BILLING_RECONCILE_CRON: '5 4 * * *' }, [])) expect(s.policies?.overlap, s.scheduleId).to.not.equal(undefined);

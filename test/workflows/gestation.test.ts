@@ -6,18 +6,18 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { gestationTracking } from '../../workflows/breeding/gestationTracking';
+import { gestationTracking } from '../../workflows/gestation/gestationTracking';
 import {
   checkRecordedSignal,
   coverDateCorrectedSignal,
   foaledSignal,
   nextReminderQuery,
-  pregnancyLostSignal,
+  gestationLostSignal,
   remindersChangedSignal,
   timelineQuery,
   type CheckRecorded,
   type GestationInput,
-} from '../../workflows/breeding/messages';
+} from '../../workflows/gestation/messages';
 import { gestationWorkflowId } from '../../workflows/ids';
 import {
   addDaysIso,
@@ -28,26 +28,26 @@ import {
   isActiveStatus,
   statusAfterCheck,
   type GestationOptions,
-  type PregnancyStatus,
+  type GestationStatus,
 } from '../../domain/gestation';
 import { ErrorType } from '../../domain/errors';
-import type { GestationPlanSnapshot, GestationSnapshot, ReminderOutcome, ReminderRequest } from '../../activities/breeding';
+import type { GestationPlanSnapshot, GestationSnapshot, ReminderOutcome, ReminderRequest } from '../../activities/gestation';
 import { createTimeSkippingEnv, uniqueQueue } from '../support/temporal-env';
 
 // Only this workflow, bundled once for the file (the same code workflows/index.ts re-exports).
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 const workflowBundle = () =>
   (bundle ??= bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../../workflows/breeding/gestationTracking.ts', import.meta.url)),
+    workflowsPath: fileURLToPath(new URL('../../workflows/gestation/gestationTracking.ts', import.meta.url)),
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
   }));
 
 const ALL_OPTIONS: GestationOptions = { fetalSexing: true, ehv1Month3: true, rotavirus: true, hasCaslick: true };
 type Handle = WorkflowHandle<typeof gestationTracking>;
 
-/** The pregnancy row as the database has it: the activities read it, the tests change it as the API does (commit, then signal). */
+/** The gestation row as the database has it: the activities read it, the tests change it as the API does (commit, then signal). */
 interface FakeDb {
-  status: PregnancyStatus;
+  status: GestationStatus;
   plan: GestationPlanSnapshot;
   checks: CheckRecorded[];
   sent: Record<string, string>;
@@ -102,7 +102,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
     return { acts, sentAt };
   }
 
-  /** A pregnancy covered `daysAgo` days before the simulated now. */
+  /** A gestation covered `daysAgo` days before the simulated now. */
   async function setup(
     opts: {
       daysAgo?: number;
@@ -119,7 +119,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
     const anchorDate = addDaysIso(today, -(opts.daysAgo ?? 0));
     const plan: GestationPlanSnapshot = { anchorDate, anchor: 'cover', leadDays: 2, options: opts.options ?? {}, previousGestationDays: opts.previousGestationDays ?? [] };
     const db: FakeDb = { status: 'tracking', plan: structuredClone(plan), checks: [], sent: {}, gone: false, down: false };
-    const input: GestationInput = { pregnancyId: taskQueue, userId: 'u1', ...structuredClone(plan), ...(opts.continueAsNewAfter ? { continueAsNewAfter: opts.continueAsNewAfter } : {}) };
+    const input: GestationInput = { gestationId: taskQueue, userId: 'u1', ...structuredClone(plan), ...(opts.continueAsNewAfter ? { continueAsNewAfter: opts.continueAsNewAfter } : {}) };
     const recorder = activities(db);
     opts.wrap?.(recorder.acts, db);
     const worker = await Worker.create({
@@ -139,7 +139,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
       },
       lose: (h: Handle, date: string) => {
         db.status = 'lost';
-        return h.signal(pregnancyLostSignal, { date });
+        return h.signal(gestationLostSignal, { date });
       },
       foal: (h: Handle, date: string) => {
         db.status = 'foaled';
@@ -165,7 +165,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
   const day = (anchorDate: string, n: number) => addDaysIso(anchorDate, n);
   const states = (t: { milestones: { id: string; state: string }[] }) => Object.fromEntries(t.milestones.map((m) => [m.id, m.state]));
 
-  it('sends every reminder of a full pregnancy once, in order, at 08:00 UTC lead-days before each milestone, overdue alerts included, until the foaling', async function () {
+  it('sends every reminder of a full gestation once, in order, at 08:00 UTC lead-days before each milestone, overdue alerts included, until the foaling', async function () {
     this.timeout(60_000);
     const { worker, start, sentAt, input, anchorDate, api } = await setup({ options: ALL_OPTIONS });
     const plan = gestationMilestones(input);
@@ -222,7 +222,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expect(result.status).to.equal('lost');
   });
 
-  it('cancels every later reminder when the pregnancy is lost on day 100', async () => {
+  it('cancels every later reminder when the gestation is lost on day 100', async () => {
     const { worker, start, sentAt, anchorDate, api } = await setup();
     const result = await worker.runUntil(async () => {
       const handle = await start();
@@ -301,7 +301,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expect(result.missed).to.not.include('check-pregnancy');
   });
 
-  it('continues after a worker restart mid-pregnancy: nothing resent, the next reminder on time', async function () {
+  it('continues after a worker restart mid-gestation: nothing resent, the next reminder on time', async function () {
     this.timeout(30_000);
     // No workflow cache, hence no sticky queue: the Java test server times a dead worker's
     // sticky queue out in (locked) virtual time. The second worker still rebuilds the
@@ -471,7 +471,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expect(await alert!.lastCall.returnValue).to.deep.equal({ sent: true, channels: ['email', 'in_app'] });
   });
 
-  it('survives a database outage of a day: keeps reading the pregnancy until the database is back, then ends as recorded', async () => {
+  it('survives a database outage of a day: keeps reading the gestation until the database is back, then ends as recorded', async () => {
     const { worker, start, sentAt, anchorDate, api, db, acts } = await setup();
     const result = await worker.runUntil(async () => {
       const handle = await start();
@@ -505,7 +505,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expect(result.status).to.equal('lost');
   });
 
-  it('ends quietly when the pregnancy row is not in the database (creation rolled back, or deleted with its mare): nothing is sent', async () => {
+  it('ends quietly when the gestation row is not in the database (creation rolled back, or deleted with its mare): nothing is sent', async () => {
     const orphan = await setup({ daysAgo: 13, wrap: (_acts, db) => (db.gone = true) });
     const result = await orphan.worker.runUntil(async () => (await orphan.start()).result());
     expect(result).to.deep.include({ gone: true, sent: [] });
@@ -522,7 +522,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expect(later).to.deep.include({ gone: true, sent: ['check-pregnancy'] });
   });
 
-  it('ends without sending when the database says the pregnancy ended, even before the signal arrives', async () => {
+  it('ends without sending when the database says the gestation ended, even before the signal arrives', async () => {
     const { worker, start, acts, db } = await setup({
       wrap: (acts, db) => {
         // The API ended it in the database; the send activity finds it so on day 12.

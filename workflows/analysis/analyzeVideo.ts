@@ -4,7 +4,6 @@ import {
   CancellationScope,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -52,18 +51,13 @@ const notify = proxyActivities<NotifyActivities>({ startToCloseTimeout: '1 minut
  * Both are keyed, so a retried workflow step never sends twice.
  */
 async function tell(inApp: InAppRequest, email: EmailRequest | null): Promise<void> {
-  // Histories from before this change sent the email first.
-  const inAppFirst = patched('analysis-notify-in-app-first');
-  if (inAppFirst) await notify.notifyInApp(inApp);
-  if (email) {
-    try {
-      await notify.sendEmail(email);
-    } catch (err) {
-      if (inAppFirst) log.warn('analysis email could not be sent', { key: email.key, error: describe(err).message });
-      else throw err;
-    }
+  await notify.notifyInApp(inApp);
+  if (!email) return;
+  try {
+    await notify.sendEmail(email);
+  } catch (err) {
+    log.warn('analysis email could not be sent', { key: email.key, error: describe(err).message });
   }
-  if (!inAppFirst) await notify.notifyInApp(inApp);
 }
 
 /** The innermost message and type of an activity failure. */

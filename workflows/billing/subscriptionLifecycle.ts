@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BillingActivities } from '../../activities/billing';
 import type { NotifyActivities } from '../../activities/notify';
 import { ErrorType } from '../../domain/errors';
@@ -42,10 +42,6 @@ export interface SubscriptionLifecycleInput {
 
 const SEEN_LIMIT = 200;
 const EVENTS_PER_RUN = 500;
-/** Patch ids (workflow versioning): runs started before these changes replay without them. */
-const LOAD_STORED_STATE = 'subscription-load-stored-state';
-const CONTINUE_AFTER_DEADLINE_PERIOD = 'subscription-continue-after-deadline-period';
-
 /** Why an activity failed for good, for the log (only non-retryable failures get here). */
 function failureMessage(err: ActivityFailure): string {
   return err.cause?.message ?? err.message;
@@ -171,7 +167,7 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
     return (await commit(applyDeadline(state, deadline, new Date()), `timer:${deadline.kind}`)) || newPeriod;
   }
 
-  if (!input.state && patched(LOAD_STORED_STATE)) {
+  if (!input.state) {
     const stored = await loadSubscriptionState({ userId: input.userId });
     if (stored) state = stored;
   }
@@ -190,7 +186,7 @@ export async function subscriptionLifecycle(input: SubscriptionLifecycleInput): 
       processing = 0;
       applied += 1;
     } else if (deadline) {
-      newPeriod = (await onDeadline(deadline)) && patched(CONTINUE_AFTER_DEADLINE_PERIOD);
+      newPeriod = await onDeadline(deadline);
     }
 
     if (state.status === 'expired' && queue.length === 0 && !nextDeadline(state, graceDays)) {

@@ -8,7 +8,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BreedingActivities, GestationPlanSnapshot } from '../../activities/breeding';
+import type { GestationActivities, GestationPlanSnapshot } from '../../activities/gestation';
 import {
   buildTimeline,
   CHECK_MILESTONE,
@@ -23,14 +23,14 @@ import {
   statusAfterCheck,
   type FailedReminders,
   type Milestone,
-  type PregnancyStatus,
+  type GestationStatus,
 } from '../../domain/gestation';
 import {
   checkRecordedSignal,
   coverDateCorrectedSignal,
   foaledSignal,
   nextReminderQuery,
-  pregnancyLostSignal,
+  gestationLostSignal,
   remindersChangedSignal,
   timelineQuery,
   type GestationInput,
@@ -39,45 +39,45 @@ import {
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
-/** The longest the workflow sleeps without re-reading the pregnancy (bounds how long a lost signal goes unnoticed). */
+/** The longest the workflow sleeps without re-reading the gestation (bounds how long a lost signal goes unnoticed). */
 const RESYNC_MS = 7 * 24 * HOUR_MS;
 /** A send may still run this long after its deadline, so that its own last attempt records what went out. */
 const DEADLINE_GRACE_MS = 2 * HOUR_MS;
 
 // A read of the database: idempotent, retried without limit (a database outage only delays the workflow).
-const { loadGestation } = proxyActivities<BreedingActivities>({
+const { loadGestation } = proxyActivities<GestationActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 minutes' },
 });
 // Sends are keyed (outbox, notification, reminder_logs): retried without an attempt limit,
 // at most an hour apart, so a provider outage delays a reminder instead of losing it.
 const SEND_RETRY = { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' } as const;
-const { sendGestationAlert } = proxyActivities<BreedingActivities>({ startToCloseTimeout: '1 minute', retry: SEND_RETRY });
+const { sendGestationAlert } = proxyActivities<GestationActivities>({ startToCloseTimeout: '1 minute', retry: SEND_RETRY });
 /** A reminder send retried until its deadline (the milestone's due date has passed), then given up as failed. */
 const reminderSender = (deadline: string | null) =>
-  proxyActivities<BreedingActivities>({
+  proxyActivities<GestationActivities>({
     startToCloseTimeout: '1 minute',
     ...(deadline ? { scheduleToCloseTimeout: Math.max(MINUTE_MS, Date.parse(deadline) - Date.now() + DEADLINE_GRACE_MS) } : {}),
     retry: SEND_RETRY,
   }).sendGestationReminder;
 
 /**
- * Tracks one pregnancy for ~11 months and reminds its creator of every milestone (email +
- * in-app, keyed by pregnancy + milestone).
+ * Tracks one gestation for ~11 months and reminds its creator of every milestone (email +
+ * in-app, keyed by gestation + milestone).
  *
  * The database is the source of truth: whenever the workflow wakes (a signal, a timer)
- * and before each reminder it re-reads the pregnancy through `loadGestation` — status,
+ * and before each reminder it re-reads the gestation through `loadGestation` — status,
  * anchor date, options, lead time, checks, reminders already logged — and plans from that.
  * Signals are wake-ups (their payload only refreshes what queries show until the re-read),
  * so a signal the API failed to send is caught up at the next wake-up (at most a week).
- * A pregnancy row that is gone (never committed, deleted with its mare) ends it quietly.
+ * A gestation row that is gone (never committed, deleted with its mare) ends it quietly.
  *
  * Missed is derived from the current plan, never stored: a dated milestone whose due date
  * has passed is missed; overdue alerts (a state: "no foaling by day X") go out even late,
  * only the ones superseded by a later alert are missed.
  */
 export async function gestationTracking(input: GestationInput): Promise<GestationResult> {
-  // What the workflow knows of the pregnancy: the last read of the database, plus signal hints since.
+  // What the workflow knows of the gestation: the last read of the database, plus signal hints since.
   let plan: GestationPlanSnapshot = {
     anchorDate: input.anchorDate,
     anchor: input.anchor,
@@ -85,7 +85,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
     options: { ...input.options },
     previousGestationDays: [...input.previousGestationDays],
   };
-  let status: PregnancyStatus = input.status ?? 'tracking';
+  let status: GestationStatus = input.status ?? 'tracking';
   let sent: Record<string, string> = { ...input.carried?.sent };
   let done = new Set<string>();
   let twinsChecks: { checkId: string; date: string }[] = [];
@@ -115,7 +115,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
     const milestone = CHECK_MILESTONE[check.kind];
     if (milestone && check.result !== 'negative') done.add(milestone);
   });
-  setHandler(pregnancyLostSignal, () => {
+  setHandler(gestationLostSignal, () => {
     wake();
     if (isActiveStatus(status)) status = 'lost';
   });
@@ -137,7 +137,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
   setHandler(timelineQuery, () => {
     const ms = milestones();
     return {
-      pregnancyId: input.pregnancyId,
+      gestationId: input.gestationId,
       status,
       anchorDate: plan.anchorDate,
       anchor: plan.anchor,
@@ -157,7 +157,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
   for (;;) {
     while (needsLoad) {
       needsLoad = false; // a signal during the read asks for another one
-      const snapshot = await loadGestation({ pregnancyId: input.pregnancyId });
+      const snapshot = await loadGestation({ gestationId: input.gestationId });
       if (!snapshot.found) {
         gone = true;
         break;
@@ -169,7 +169,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
       twinsChecks = snapshot.twinsChecks;
     }
     if (gone) {
-      log.info('pregnancy not in the database (deleted, or its creation rolled back): tracking ends', { pregnancyId: input.pregnancyId });
+      log.info('gestation not in the database (deleted, or its creation rolled back): tracking ends', { gestationId: input.gestationId });
       break;
     }
     if (!isActiveStatus(status)) break;
@@ -178,11 +178,11 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
     const alert = twinsChecks.find((c) => !alerted.has(c.checkId));
     if (alert) {
       try {
-        await sendGestationAlert({ pregnancyId: input.pregnancyId, userId: input.userId, kind: 'twins', checkId: alert.checkId, date: alert.date });
+        await sendGestationAlert({ gestationId: input.gestationId, userId: input.userId, kind: 'twins', checkId: alert.checkId, date: alert.date });
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
         // Only when no channel can ever work (no in-app and a bounced address): nothing more to try.
-        log.warn('twins alert failed for good', { pregnancyId: input.pregnancyId, checkId: alert.checkId, error: err.message });
+        log.warn('twins alert failed for good', { gestationId: input.gestationId, checkId: alert.checkId, error: err.message });
       }
       alerted.add(alert.checkId);
       continue;
@@ -196,7 +196,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
       const deadline = reminderDeadline(due, ms);
       try {
         const result = await reminderSender(deadline)({
-          pregnancyId: input.pregnancyId,
+          gestationId: input.gestationId,
           userId: input.userId,
           milestone: { id: due.id, title: due.title, description: due.description, kind: due.kind, dueDate: due.dueDate },
           deadline,
@@ -211,7 +211,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
         failed[due.id] = due.dueDate;
-        log.warn('gestation reminder failed', { pregnancyId: input.pregnancyId, milestone: due.id, error: err.message });
+        log.warn('gestation reminder failed', { gestationId: input.gestationId, milestone: due.id, error: err.message });
       }
       needsLoad = !gone;
       continue;
@@ -238,7 +238,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
   await condition(allHandlersFinished);
   const ms = milestones();
   const facts = factsAt(ms, Date.now());
-  log.info('gestation tracking ended', { pregnancyId: input.pregnancyId, status, gone, today: dateOf(Date.now()) });
+  log.info('gestation tracking ended', { gestationId: input.gestationId, status, gone, today: dateOf(Date.now()) });
   const inPlan = new Set(ms.map((m) => m.id));
   return {
     status,

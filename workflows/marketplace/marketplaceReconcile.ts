@@ -18,7 +18,7 @@ const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
 
-export interface ReconcileListingsInput {
+export interface MarketplaceReconcileInput {
   /** How long past expires_at an active listing is left to its own workflow (default 5). */
   graceMinutes?: number;
   /** Rows changed more recently are left to the API's own start (default 10). */
@@ -29,7 +29,7 @@ export interface ReconcileListingsInput {
   limit?: number;
 }
 
-export interface ReconcileListingsResult {
+export interface MarketplaceReconcileResult {
   expired: string[];
   checked: number;
   started: string[];
@@ -43,7 +43,7 @@ export interface ReconcileListingsResult {
  * publication later sends nothing twice. Notices are best effort. (2) Starts the lifecycle
  * workflow of active, unexpired listings that have none.
  */
-export async function reconcileListings(input: ReconcileListingsInput = {}): Promise<ReconcileListingsResult> {
+export async function marketplaceReconcile(input: MarketplaceReconcileInput = {}): Promise<MarketplaceReconcileResult> {
   const limit = input.limit ?? 100;
   const expired = await expireOverdueListings({ graceMinutes: input.graceMinutes ?? 5, limit });
   for (const n of expired) await sendListingExpiredNotice({ sendEmail, notifyInApp }, n.listingId, n.publication, n);

@@ -48,12 +48,12 @@ async function userFor(em: EntityManager, obj: EventObject): Promise<User | null
  * redelivery is a no-op), signal the user's subscription workflow, answer. No Stripe API
  * call happens here: the workflow re-fetches what it needs.
  */
-export function createWebhooksRouter(deps: AppDeps, ctx: MountContext) {
+export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
   const router = Router();
-  const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/webhooks', tag: 'webhooks', authenticate: ctx.authenticate });
+  const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/billing', tag: 'billing', authenticate: ctx.authenticate });
 
   r.post(
-    '/stripe',
+    '/webhook',
     {
       summary: 'Stripe webhook endpoint (signed with STRIPE_WEBHOOK_SECRET)',
       description: 'Raw JSON body, Stripe-Signature header. Unknown event types are acknowledged and ignored; a redelivered event answers duplicate: true.',

@@ -2,13 +2,13 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { reconcileWelcomes } from '../../workflows/accounts/reconcileWelcomes';
+import { accountsReconcile } from '../../workflows/accounts/accountsReconcile';
 import { grantFreePlanCredits } from '../../workflows/accounts/grantFreePlanCredits';
 import { welcomeWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
 import { createTimeSkippingEnv, workflowBundle } from '../support/temporal-env';
 
-describe('reconcileWelcomes (time-skipping)', () => {
+describe('accountsReconcile (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(120_000);
@@ -29,10 +29,10 @@ describe('reconcileWelcomes (time-skipping)', () => {
     // The children run on the accounts queue, so this worker polls it.
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TaskQueue.accounts, workflowBundle: await workflowBundle(), activities: acts });
     await worker.runUntil(async () => {
-      const first = await env.client.workflow.execute(reconcileWelcomes, { taskQueue: TaskQueue.accounts, workflowId: 'reconcile-1', args: [{}] });
+      const first = await env.client.workflow.execute(accountsReconcile, { taskQueue: TaskQueue.accounts, workflowId: 'reconcile-1', args: [{}] });
       expect(first).to.deep.equal({ checked: 2, started: 2 });
       for (const id of ['u-a', 'u-b']) expect(await env.client.workflow.getHandle(welcomeWorkflowId(id)).result()).to.deep.equal({ emailed: true });
-      const second = await env.client.workflow.execute(reconcileWelcomes, { taskQueue: TaskQueue.accounts, workflowId: 'reconcile-2', args: [{}] });
+      const second = await env.client.workflow.execute(accountsReconcile, { taskQueue: TaskQueue.accounts, workflowId: 'reconcile-2', args: [{}] });
       expect(second).to.deep.equal({ checked: 2, started: 0 });
     });
     expect(sendEmail.callCount).to.equal(2);

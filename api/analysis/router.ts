@@ -8,7 +8,7 @@ import { routeBuilder, IdParams, PaginationQuery, paginated } from '../http/rout
 import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
 import { loadOwnedHorse } from '../horses/access';
-import type { AuthUser } from '../auth/types';
+import type { AuthUser } from '../accounts/types';
 import { Analysis, AnalysisRequest, Horse, analysisReservationKey, closeAnalysis } from '../../entities';
 import { reserveCredits } from '../../entities/credit-ledger';
 import { SNIFF_BYTES, looksLikeVideo } from '../../adapters/media/sniff';

@@ -11,6 +11,6 @@ const { reconcileStaleAnalyses } = proxyActivities<AnalysisReconcileActivities>(
  * `olderThanMinutes` without a live workflow are started (pending) or failed with their
  * credits released (the workflow is gone).
  */
-export async function reconcileAnalyses(input: { olderThanMinutes?: number } = {}): Promise<ReconcileReport> {
+export async function analysisReconcile(input: { olderThanMinutes?: number } = {}): Promise<ReconcileReport> {
   return reconcileStaleAnalyses({ olderThanMinutes: input.olderThanMinutes ?? 10 });
 }

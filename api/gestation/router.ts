@@ -2,21 +2,22 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { LockMode, UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
-import { Horse, Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from '../../entities';
-import { PREGNANCY_MARE_ACTIVE_UNIQUE } from '../../entities/breeding';
+import { Horse, Gestation, GestationCheck, ReminderLog } from '../../entities';
+import { GESTATION_MARE_ACTIVE_UNIQUE } from '../../entities/gestation';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../routes';
-import type { AuthUser } from '../auth/types';
+import { wakeGestationWorkflow } from './wake';
+import type { AuthUser } from '../accounts/types';
 import { routeBuilder, IdParams, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
 import { horseView, loadOwnedHorse, toDateString } from '../horses/access';
 import { HorseView } from '../horses/schemas';
-import { reminderPreferencesOf } from '../../activities/breeding';
+import { reminderPreferencesOf } from '../../activities/gestation';
 import {
-  ACTIVE_PREGNANCY_STATUSES,
+  ACTIVE_GESTATION_STATUSES,
   doneMilestones,
   expectedFoalingDate,
   foalGender,
@@ -29,28 +30,26 @@ import {
 } from '../../domain/gestation';
 import { gestationWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
-import { HorseIdKey, PregnancyIdKey, UserIdKey } from '../../workflows/search-attributes';
+import { HorseIdKey, GestationIdKey, UserIdKey } from '../../workflows/search-attributes';
 import {
   checkRecordedSignal,
   coverDateCorrectedSignal,
   foaledSignal,
-  pregnancyLostSignal,
+  gestationLostSignal,
   remindersChangedSignal,
   timelineQuery,
   type GestationInput,
-} from '../../workflows/breeding/messages';
-import type { gestationTracking } from '../../workflows/breeding/gestationTracking';
+} from '../../workflows/gestation/messages';
+import type { gestationTracking } from '../../workflows/gestation/gestationTracking';
 import {
-  CreatePregnancyBody,
-  ListPregnanciesQuery,
-  PregnancyDetailView,
-  PregnancyView,
+  CreateGestationBody,
+  ListGestationsQuery,
+  GestationDetailView,
+  GestationView,
   RecordCheckBody,
   RecordFoalingBody,
   RecordLossBody,
-  ReminderPreferencesBody,
-  ReminderPreferencesView,
-  UpdatePregnancyBody,
+  UpdateGestationBody,
 } from './schemas';
 
 const fieldError = (field: string, message: string, status = 400) =>
@@ -59,7 +58,7 @@ const fieldError = (field: string, message: string, status = 400) =>
 const temporalUnavailable = (err: unknown) =>
   new HttpError(503, `The reminder service (Temporal) is unavailable, nothing was changed: ${(err as Error).message}`);
 
-function pregnancyView(p: Pregnancy) {
+function gestationView(p: Gestation) {
   return {
     id: p.id,
     organizationId: p.organization.id,
@@ -84,29 +83,29 @@ function pregnancyView(p: Pregnancy) {
   };
 }
 
-const anchorOf = (p: Pregnancy) => planAnchor(p.coverDates, toDateString(p.ovulationDate));
-const earliestCover = (p: Pregnancy) => [...p.coverDates].sort()[0];
+const anchorOf = (p: Gestation) => planAnchor(p.coverDates, toDateString(p.ovulationDate));
+const earliestCover = (p: Gestation) => [...p.coverDates].sort()[0];
 
-/** A pregnancy of one of the caller's organizations, else 404. */
-async function loadPregnancy(em: EntityManager, user: AuthUser, id: string): Promise<Pregnancy> {
-  const p = await em.findOne(Pregnancy, { id, organization: { $in: memberOrgIds(user) } }, { populate: ['mare'] });
-  if (!p) throw new HttpError(404, `Pregnancy ${id} not found`);
+/** A gestation of one of the caller's organizations, else 404. */
+async function loadOwnGestation(em: EntityManager, user: AuthUser, id: string): Promise<Gestation> {
+  const p = await em.findOne(Gestation, { id, organization: { $in: memberOrgIds(user) } }, { populate: ['mare'] });
+  if (!p) throw new HttpError(404, `Gestation ${id} not found`);
   return p;
 }
 
-function assertActive(p: Pregnancy) {
-  if (!isActiveStatus(p.status)) throw new HttpError(409, `This pregnancy's tracking has ended (status ${p.status}); nothing was changed`);
+function assertActive(p: Gestation) {
+  if (!isActiveStatus(p.status)) throw new HttpError(409, `This gestation's tracking has ended (status ${p.status}); nothing was changed`);
 }
 
 /** An event (check, loss, foaling) cannot happen before the mare was covered. */
-function assertNotBeforeCover(p: Pregnancy, field: string, date: string, what: string) {
+function assertNotBeforeCover(p: Gestation, field: string, date: string, what: string) {
   const first = earliestCover(p);
   if (date < first) throw fieldError(field, `${what} must not be before the cover date (${first})`);
 }
 
-export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
+export function createGestationRouter(deps: AppDeps, ctx: MountContext) {
   const router = Router();
-  const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/breeding', tag: 'breeding', authenticate: ctx.authenticate });
+  const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/gestations', tag: 'gestation', authenticate: ctx.authenticate });
 
   async function client(): Promise<Client> {
     try {
@@ -116,39 +115,25 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
     }
   }
 
-  /**
-   * Wakes the pregnancy's workflow AFTER the change is committed. The database is the
-   * source of truth and the workflow re-reads it when it wakes, so a signal is only a
-   * wake-up: if it cannot be delivered (Temporal down, workflow gone) the change stands,
-   * the failure is logged, and the workflow catches up at its next wake-up (at most a week).
-   */
-  async function wakeWorkflow<A extends unknown[]>(pregnancyId: string, def: SignalDefinition<A>, ...args: A): Promise<void> {
-    try {
-      const c = await deps.temporal.client();
-      await c.workflow.getHandle(gestationWorkflowId(pregnancyId)).signal(def, ...args);
-    } catch (err) {
-      const level = err instanceof WorkflowNotFoundError ? 'info' : 'warn';
-      deps.logger[level]({ pregnancyId, signal: def.name, err: (err as Error).message }, 'could not signal the gestation workflow; the change is saved and the workflow will catch up when it next wakes');
-    }
-  }
+  const wakeWorkflow = <A extends unknown[]>(gestationId: string, def: SignalDefinition<A>, ...args: A) => wakeGestationWorkflow(deps, gestationId, def, ...args);
 
   /** The timeline: live from the running workflow, else rebuilt from the database. */
-  async function timelineOf(em: EntityManager, p: Pregnancy) {
+  async function timelineOf(em: EntityManager, p: Gestation) {
     if (isActiveStatus(p.status)) {
       try {
         const c = await deps.temporal.client();
         const live = await c.workflow.getHandle(gestationWorkflowId(p.id)).query(timelineQuery);
-        const { pregnancyId: _id, status: _status, ...rest } = live;
+        const { gestationId: _id, status: _status, ...rest } = live;
         return { source: 'workflow' as const, ...rest };
       } catch (err) {
-        deps.logger.warn({ pregnancyId: p.id, err: (err as Error).message }, 'timeline query failed; rebuilding it from the database');
+        deps.logger.warn({ gestationId: p.id, err: (err as Error).message }, 'timeline query failed; rebuilding it from the database');
       }
     }
     const prefs = await reminderPreferencesOf(em, p.createdById, deps.config.REMINDER_LEAD_DAYS);
     const anchor = anchorOf(p);
     const plan = { ...anchor, leadDays: prefs.leadDays, options: p.options, previousGestationDays: p.previousGestationDays };
-    const logs = await em.find(ReminderLog, { pregnancyId: p.id });
-    const checks = await em.find(PregnancyCheck, { pregnancy: p.id });
+    const logs = await em.find(ReminderLog, { gestationId: p.id });
+    const checks = await em.find(GestationCheck, { gestation: p.id });
     const sent = Object.fromEntries(logs.map((l) => [l.milestoneId, l.sentAt.toISOString()]));
     const until = p.endedAt ? p.endedAt.getTime() : Date.now();
     return {
@@ -161,58 +146,27 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
     };
   }
 
-  async function detailView(em: EntityManager, p: Pregnancy) {
-    const checks = await em.find(PregnancyCheck, { pregnancy: p.id }, { orderBy: { date: 'asc', createdAt: 'asc' } });
-    const reminders = await em.find(ReminderLog, { pregnancyId: p.id }, { orderBy: { sentAt: 'asc' } });
+  async function detailView(em: EntityManager, p: Gestation) {
+    const checks = await em.find(GestationCheck, { gestation: p.id }, { orderBy: { date: 'asc', createdAt: 'asc' } });
+    const reminders = await em.find(ReminderLog, { gestationId: p.id }, { orderBy: { sentAt: 'asc' } });
     return {
-      ...pregnancyView(p),
+      ...gestationView(p),
       checks: checks.map((c) => ({ id: c.id, kind: c.kind, date: toDateString(c.date)!, result: c.result, notes: c.notes ?? null, createdAt: c.createdAt })),
       reminders: reminders.map((l) => ({ milestoneId: l.milestoneId, title: l.title, dueDate: toDateString(l.dueDate)!, sentAt: l.sentAt, channels: l.channels })),
       timeline: await timelineOf(em, p),
     };
   }
 
-  // --- reminder preferences (per user) ---
-
-  r.get('/preferences', { summary: 'My gestation reminder preferences (defaults when never set)', response: ReminderPreferencesView }, async ({ em, user }) => {
-    const row = await em.findOne(ReminderPreferences, { userId: user.id });
-    const prefs = await reminderPreferencesOf(em, user.id, deps.config.REMINDER_LEAD_DAYS);
-    return { ...prefs, isDefault: !row };
-  });
-
-  r.put(
-    '/preferences',
-    {
-      summary: 'Set my reminder lead time and channels',
-      description: 'A new lead time reschedules the reminders of every pregnancy I am tracking; channels apply to the next reminder sent.',
-      body: ReminderPreferencesBody,
-      response: ReminderPreferencesView,
-    },
-    async ({ body, em, user }) => {
-      const row = await em.findOne(ReminderPreferences, { userId: user.id });
-      const previousLead = row?.leadDays ?? deps.config.REMINDER_LEAD_DAYS;
-      if (row) em.assign(row, body);
-      else em.create(ReminderPreferences, { userId: user.id, ...body });
-      await em.flush();
-      if (body.leadDays !== previousLead) {
-        const active = await em.find(Pregnancy, { createdById: user.id, status: { $in: [...ACTIVE_PREGNANCY_STATUSES] } }, { fields: ['id'] });
-        // Wake-ups only: each workflow reads the lead time from the database.
-        for (const p of active) await wakeWorkflow(p.id, remindersChangedSignal, { leadDays: body.leadDays });
-      }
-      return { ...body, isDefault: false };
-    },
-  );
-
-  // --- pregnancies ---
+  // --- gestations ---
 
   r.post(
-    '/pregnancies',
+    '/',
     {
-      summary: 'Register a cover/insemination and start tracking the pregnancy',
+      summary: 'Register a cover/insemination and start tracking the gestation',
       description: 'Starts the gestationTracking workflow, which reminds the caller ahead of every milestone (vet checks, vaccinations, foaling preparation, overdue).',
-      body: CreatePregnancyBody,
+      body: CreateGestationBody,
       status: 201,
-      response: PregnancyDetailView,
+      response: GestationDetailView,
       errors: [404, 409, 503],
     },
     async ({ body, em, user }) => {
@@ -225,7 +179,7 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
         if (stallion.organization.id !== mare.organization.id) throw fieldError('stallionId', "must be a stallion of the mare's organization (give stallionName for another stable's stallion)");
       }
       const alreadyTracked = (id?: string) =>
-        new HttpError(409, `${mare.name} already has a pregnancy being tracked${id ? ` (${id})` : ''}`, [{ location: 'body', field: 'mareId', message: 'already has a pregnancy being tracked' }]);
+        new HttpError(409, `${mare.name} already has a gestation being tracked${id ? ` (${id})` : ''}`, [{ location: 'body', field: 'mareId', message: 'already has a gestation being tracked' }]);
 
       const prefs = await reminderPreferencesOf(em, user.id, deps.config.REMINDER_LEAD_DAYS);
       const coverDates = [...new Set(body.coverDates)].sort();
@@ -233,15 +187,15 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
       const options: GestationOptions = body.options ?? {};
       const previousGestationDays = body.previousGestationDays ?? [];
 
-      let pregnancy: Pregnancy;
+      let gestation: Gestation;
       try {
-        pregnancy = await em.transactional(async (tx) => {
+        gestation = await em.transactional(async (tx) => {
           // Registrations for one mare are serialised on her row; the partial unique index
-          // pregnancies_mare_active_unique is the backstop.
+          // gestations_mare_active_unique is the backstop.
           await tx.lock(tx.getReference(Horse, mare.id), LockMode.PESSIMISTIC_WRITE);
-          const running = await tx.findOne(Pregnancy, { mare: mare.id, status: { $in: [...ACTIVE_PREGNANCY_STATUSES] } });
+          const running = await tx.findOne(Gestation, { mare: mare.id, status: { $in: [...ACTIVE_GESTATION_STATUSES] } });
           if (running) throw alreadyTracked(running.id);
-          const p = tx.create(Pregnancy, {
+          const p = tx.create(Gestation, {
             organization: mare.organization.id,
             mare: mare.id,
             createdById: user.id,
@@ -262,7 +216,7 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
           return p;
         });
       } catch (err) {
-        if (err instanceof UniqueConstraintViolationException && err.message.includes(PREGNANCY_MARE_ACTIVE_UNIQUE)) throw alreadyTracked();
+        if (err instanceof UniqueConstraintViolationException && err.message.includes(GESTATION_MARE_ACTIVE_UNIQUE)) throw alreadyTracked();
         throw err;
       }
 
@@ -270,65 +224,65 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
       // If Temporal refuses, the row is removed again and the answer is 503 (nothing
       // changed). Should the start have happened after all (a timeout after the server
       // accepted it), the workflow finds no row on its first read and ends quietly.
-      const input: GestationInput = { pregnancyId: pregnancy.id, userId: user.id, ...anchor, leadDays: prefs.leadDays, options, previousGestationDays };
+      const input: GestationInput = { gestationId: gestation.id, userId: user.id, ...anchor, leadDays: prefs.leadDays, options, previousGestationDays };
       try {
         const c = await client();
         await c.workflow.start<typeof gestationTracking>('gestationTracking', {
-          taskQueue: TaskQueue.reminders,
-          workflowId: gestationWorkflowId(pregnancy.id),
+          taskQueue: TaskQueue.gestation,
+          workflowId: gestationWorkflowId(gestation.id),
           args: [input],
           workflowIdConflictPolicy: 'FAIL',
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           typedSearchAttributes: [
             { key: UserIdKey, value: user.id },
             { key: HorseIdKey, value: mare.id },
-            { key: PregnancyIdKey, value: pregnancy.id },
+            { key: GestationIdKey, value: gestation.id },
           ],
         });
       } catch (err) {
         try {
-          await em.fork().nativeDelete(Pregnancy, { id: pregnancy.id });
+          await em.fork().nativeDelete(Gestation, { id: gestation.id });
         } catch (cleanup) {
-          deps.logger.error({ pregnancyId: pregnancy.id, err: (cleanup as Error).message }, 'gestation workflow did not start and the pregnancy row could not be removed; delete it or start its workflow by hand');
+          deps.logger.error({ gestationId: gestation.id, err: (cleanup as Error).message }, 'gestation workflow did not start and the gestation row could not be removed; delete it or start its workflow by hand');
         }
         throw err instanceof HttpError ? err : temporalUnavailable(err);
       }
-      const fresh = await em.fork().findOneOrFail(Pregnancy, { id: pregnancy.id }, { populate: ['mare'] });
+      const fresh = await em.fork().findOneOrFail(Gestation, { id: gestation.id }, { populate: ['mare'] });
       return detailView(em, fresh);
     },
   );
 
-  r.get('/pregnancies', { summary: "My organizations' pregnancies, newest first", query: ListPregnanciesQuery, response: paginated(PregnancyView) }, async ({ query, em, user }) => {
-    const where: FilterQuery<Pregnancy> = { organization: { $in: memberOrgIds(user) } };
+  r.get('/', { summary: "My organizations' gestations, newest first", query: ListGestationsQuery, response: paginated(GestationView) }, async ({ query, em, user }) => {
+    const where: FilterQuery<Gestation> = { organization: { $in: memberOrgIds(user) } };
     if (query.status) where.status = query.status;
-    else if (query.active === 'true') where.status = { $in: [...ACTIVE_PREGNANCY_STATUSES] };
-    else if (query.active === 'false') where.status = { $nin: [...ACTIVE_PREGNANCY_STATUSES] };
+    else if (query.active === 'true') where.status = { $in: [...ACTIVE_GESTATION_STATUSES] };
+    else if (query.active === 'false') where.status = { $nin: [...ACTIVE_GESTATION_STATUSES] };
     if (query.mareId) where.mare = query.mareId;
-    const [rows, total] = await em.findAndCount(Pregnancy, where, {
+    const [rows, total] = await em.findAndCount(Gestation, where, {
       populate: ['mare'],
       orderBy: { createdAt: 'desc', id: 'desc' },
       limit: query.limit,
       offset: (query.page - 1) * query.limit,
     });
-    return { items: rows.map(pregnancyView), total, page: query.page, limit: query.limit };
+    return { items: rows.map(gestationView), total, page: query.page, limit: query.limit };
   });
 
-  r.get('/pregnancies/:id', { summary: 'One pregnancy with its checks, reminders sent and timeline', params: IdParams, response: PregnancyDetailView, errors: [404] }, async ({ params, em, user }) => {
-    return detailView(em, await loadPregnancy(em, user, params.id));
+  r.get('/:id', { summary: 'One gestation with its checks, reminders sent and timeline', params: IdParams, response: GestationDetailView, errors: [404] }, async ({ params, em, user }) => {
+    return detailView(em, await loadOwnGestation(em, user, params.id));
   });
 
   r.patch(
-    '/pregnancies/:id',
+    '/:id',
     {
       summary: 'Correct the cover/ovulation date (reschedules every future reminder), switch optional milestones, edit the vet or notes',
       params: IdParams,
-      body: UpdatePregnancyBody,
-      response: PregnancyDetailView,
+      body: UpdateGestationBody,
+      response: GestationDetailView,
       errors: [404, 409],
     },
     async ({ params, body, em, user }) => {
       const change = await em.transactional(async (tx) => {
-        const p = await loadPregnancy(tx, user, params.id);
+        const p = await loadOwnGestation(tx, user, params.id);
         assertActive(p);
         const before = anchorOf(p);
         const optionsBefore = JSON.stringify(p.options);
@@ -348,29 +302,29 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
         await tx.flush();
         return { anchor: after.anchorDate !== before.anchorDate || after.anchor !== before.anchor ? after : null, options: JSON.stringify(p.options) !== optionsBefore ? p.options : null };
       });
-      // Committed: wake the workflow (it re-reads the pregnancy).
+      // Committed: wake the workflow (it re-reads the gestation).
       if (change.anchor) await wakeWorkflow(params.id, coverDateCorrectedSignal, change.anchor);
       if (change.options) await wakeWorkflow(params.id, remindersChangedSignal, { options: change.options });
-      return detailView(em.fork(), await loadPregnancy(em.fork(), user, params.id));
+      return detailView(em.fork(), await loadOwnGestation(em.fork(), user, params.id));
     },
   );
 
   r.post(
-    '/pregnancies/:id/checks',
+    '/:id/checks',
     {
       summary: 'Record a vet check: negative ends the tracking, twins flags it and alerts the owner, positive confirms',
       params: IdParams,
       body: RecordCheckBody,
       status: 201,
-      response: PregnancyDetailView,
+      response: GestationDetailView,
       errors: [404, 409],
     },
     async ({ params, body, em, user }) => {
       const checkId = await em.transactional(async (tx) => {
-        const p = await loadPregnancy(tx, user, params.id);
+        const p = await loadOwnGestation(tx, user, params.id);
         assertActive(p);
         assertNotBeforeCover(p, 'date', body.date, 'a check');
-        const check = tx.create(PregnancyCheck, { pregnancy: p.id, kind: body.kind, date: body.date as never, result: body.result, notes: body.notes ?? null, recordedById: user.id } as never);
+        const check = tx.create(GestationCheck, { gestation: p.id, kind: body.kind, date: body.date as never, result: body.result, notes: body.notes ?? null, recordedById: user.id } as never);
         p.status = statusAfterCheck(p.status, body.result);
         if (p.status === 'not_pregnant') {
           p.endedAt = new Date();
@@ -380,16 +334,16 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
         return check.id;
       });
       await wakeWorkflow(params.id, checkRecordedSignal, { checkId, kind: body.kind, date: body.date, result: body.result });
-      return detailView(em.fork(), await loadPregnancy(em.fork(), user, params.id));
+      return detailView(em.fork(), await loadOwnGestation(em.fork(), user, params.id));
     },
   );
 
   r.post(
-    '/pregnancies/:id/loss',
-    { summary: 'Record the loss of the pregnancy (ends the tracking)', params: IdParams, body: RecordLossBody, response: PregnancyDetailView, errors: [404, 409] },
+    '/:id/loss',
+    { summary: 'Record the loss of the gestation (ends the tracking)', params: IdParams, body: RecordLossBody, response: GestationDetailView, errors: [404, 409] },
     async ({ params, body, em, user }) => {
       await em.transactional(async (tx) => {
-        const p = await loadPregnancy(tx, user, params.id);
+        const p = await loadOwnGestation(tx, user, params.id);
         assertActive(p);
         assertNotBeforeCover(p, 'date', body.date, 'a loss');
         p.status = 'lost';
@@ -398,25 +352,25 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
         if (body.notes) p.notes = p.notes ? `${p.notes}\n${body.notes}` : body.notes;
         await tx.flush();
       });
-      await wakeWorkflow(params.id, pregnancyLostSignal, { date: body.date });
-      return detailView(em.fork(), await loadPregnancy(em.fork(), user, params.id));
+      await wakeWorkflow(params.id, gestationLostSignal, { date: body.date });
+      return detailView(em.fork(), await loadOwnGestation(em.fork(), user, params.id));
     },
   );
 
   r.post(
-    '/pregnancies/:id/foaling',
+    '/:id/foaling',
     {
       summary: "Record the foaling: creates the foal's horse record (dam and sire set) and ends the tracking",
       description: 'A filly is recorded as a mare, a colt as a stallion.',
       params: IdParams,
       body: RecordFoalingBody,
       status: 201,
-      response: z.object({ pregnancy: PregnancyDetailView, foal: HorseView }),
+      response: z.object({ gestation: GestationDetailView, foal: HorseView }),
       errors: [404, 409],
     },
     async ({ params, body, em, user }) => {
       const foalId = await em.transactional(async (tx) => {
-        const p = await loadPregnancy(tx, user, params.id);
+        const p = await loadOwnGestation(tx, user, params.id);
         assertActive(p);
         assertNotBeforeCover(p, 'date', body.date, 'a foaling');
         const foal = tx.create(Horse, {
@@ -443,7 +397,7 @@ export function createBreedingRouter(deps: AppDeps, ctx: MountContext) {
       await wakeWorkflow(params.id, foaledSignal, { date: body.date, foalId });
       const read = em.fork();
       const foal = await read.findOneOrFail(Horse, { id: foalId });
-      return { pregnancy: await detailView(read, await loadPregnancy(read, user, params.id)), foal: horseView(foal) };
+      return { gestation: await detailView(read, await loadOwnGestation(read, user, params.id)), foal: horseView(foal) };
     },
   );
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { AppDeps } from '../deps';
 
 /** Database and Temporal are checked separately; either one down answers 503. */
-export function createHealthRouter(deps: AppDeps) {
+export function createOpsHealthRouter(deps: AppDeps) {
   const router = Router();
   router.get('/', async (_req, res) => {
     const started = Date.now();

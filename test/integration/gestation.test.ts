@@ -6,15 +6,15 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { startTestStack, type TestStack } from '../support/stack';
 import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
 import { gestationWorkflowId } from '../../workflows/ids';
-import { PregnancyIdKey, HorseIdKey, UserIdKey } from '../../workflows/search-attributes';
-import { remindersChangedSignal } from '../../workflows/breeding/messages';
+import { GestationIdKey, HorseIdKey, UserIdKey } from '../../workflows/search-attributes';
+import { remindersChangedSignal } from '../../workflows/gestation/messages';
 import { addDaysIso, dateOf } from '../../domain/gestation';
-import { createBreedingActivities } from '../../activities/breeding';
+import { createGestationActivities } from '../../activities/gestation';
 import { PermanentEmailError, ResendMailer, type Mailer } from '../../adapters/email/mailer';
 import { createLogger } from '../../adapters/logger';
-import { EmailOutbox, Notification, Pregnancy, ReminderLog, ReminderPreferences } from '../../entities';
+import { EmailOutbox, Notification, Gestation, ReminderLog, ReminderPreferences } from '../../entities';
 
-describe('breeding: gestation tracking through the HTTP API', () => {
+describe('gestation: tracking through the HTTP API', () => {
   let stack: TestStack;
   let api: ApiClient;
   const today = () => dateOf(Date.now());
@@ -40,19 +40,19 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     return { reg, token, horse };
   }
 
-  const workflow = async (pregnancyId: string) => (await stack.temporal.client()).workflow.getHandle(gestationWorkflowId(pregnancyId));
-  const breedingActivities = (mailer: Mailer) => createBreedingActivities({ orm: stack.orm, config: stack.config, logger: createLogger({ level: 'silent', name: 'test' }), mailer });
+  const workflow = async (gestationId: string) => (await stack.temporal.client()).workflow.getHandle(gestationWorkflowId(gestationId));
+  const gestationActivities = (mailer: Mailer) => createGestationActivities({ orm: stack.orm, config: stack.config, logger: createLogger({ level: 'silent', name: 'test' }), mailer });
   /** The API's Temporal client (the one the router uses), to make Temporal calls fail for a test. */
   const apiTemporalClient = (): Promise<Client> => stack.deps.temporal.client();
   const mailsTo = (email: string) => stack.resend.emails.filter((m) => m.to.includes(email));
 
-  it('registers a pregnancy, starts gestationTracking with search attributes, sends the reminder still due once by email and in-app, and shows the live timeline', async function () {
+  it('registers a gestation, starts gestationTracking with search attributes, sends the reminder still due once by email and in-app, and shows the live timeline', async function () {
     this.timeout(60_000);
     const { reg, token, horse } = await owner();
     const mare = await horse('Bella', 'mare');
     const stallion = await horse('Zeus', 'stallion');
     const res = await api.post(
-      '/api/breeding/pregnancies',
+      '/api/gestations',
       { mareId: mare.id, stallionId: stallion.id, coverDates: [daysAgo(15), daysAgo(13)], method: 'ai_cooled', vet: { name: 'Dr Vet', contact: '+33 1 23 45 67 89' } },
       token,
     );
@@ -70,7 +70,7 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     const subject = 'Bella: Ultrasound: pregnancy and twins (days 14–16)';
     await eventually(async () => mailsTo(reg.email).some((m) => m.subject === subject), 20_000, 'the day-14 reminder email');
     const detail = await eventually(async () => {
-      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      const d = await api.get(`/api/gestations/${p.id}`, token);
       return d.body.reminders.length === 1 && d.body;
     });
     expect(detail.reminders[0]).to.include({ milestoneId: 'check-pregnancy', dueDate: daysAgo(-1) });
@@ -79,30 +79,30 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     expect(state).to.include({ 'check-pregnancy': 'sent', 'check-heartbeat': 'upcoming' });
     const notes = await api.get('/api/notifications?kind=gestation_reminder', token);
     expect(notes.body.items).to.have.length(1);
-    expect(notes.body.items[0].data).to.include({ pregnancyId: p.id, milestoneId: 'check-pregnancy' });
+    expect(notes.body.items[0].data).to.include({ gestationId: p.id, milestoneId: 'check-pregnancy' });
 
     // Search attributes for ops.
     const description = await (await workflow(p.id)).describe();
-    expect(description.typedSearchAttributes.get(PregnancyIdKey)).to.equal(p.id);
+    expect(description.typedSearchAttributes.get(GestationIdKey)).to.equal(p.id);
     expect(description.typedSearchAttributes.get(HorseIdKey)).to.equal(mare.id);
     expect(description.typedSearchAttributes.get(UserIdKey)).to.equal(reg.user.id);
 
-    // A retried send (same pregnancy + milestone) finds the log and sends nothing more.
-    const acts = breedingActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
-    const again = await acts.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: detail.timeline.milestones[0] });
+    // A retried send (same gestation + milestone) finds the log and sends nothing more.
+    const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
+    const again = await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: detail.timeline.milestones[0] });
     expect(again.outcome).to.equal('already-sent');
     const em = stack.orm.em.fork();
-    expect(await em.count(ReminderLog, { pregnancyId: p.id })).to.equal(1);
+    expect(await em.count(ReminderLog, { gestationId: p.id })).to.equal(1);
     expect(await em.count(EmailOutbox, { key: `gestation:${p.id}:check-pregnancy` })).to.equal(1);
     expect(await em.count(Notification, { key: `gestation:${p.id}:check-pregnancy` })).to.equal(1);
     expect(mailsTo(reg.email).filter((m) => m.subject === subject)).to.have.length(1);
 
-    const list = await api.get('/api/breeding/pregnancies?active=true', token);
+    const list = await api.get('/api/gestations?active=true', token);
     expect(list.body.total).to.equal(1);
     expect(list.body.items[0].id).to.equal(p.id);
 
-    // Another mare can't have two pregnancies tracked at once.
-    const dup = await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Other', coverDates: [daysAgo(1)], method: 'natural' }, token);
+    // Another mare can't have two gestations tracked at once.
+    const dup = await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Other', coverDates: [daysAgo(1)], method: 'natural' }, token);
     expect(dup.status).to.equal(409);
   });
 
@@ -110,9 +110,9 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     this.timeout(60_000);
     const { reg, token, horse } = await owner();
     const mare = await horse('Tina', 'mare');
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'External Star', coverDates: [daysAgo(16)], method: 'natural' }, token)).body;
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'External Star', coverDates: [daysAgo(16)], method: 'natural' }, token)).body;
 
-    const twins = await api.post(`/api/breeding/pregnancies/${p.id}/checks`, { kind: 'pregnancy', date: today(), result: 'twins' }, token);
+    const twins = await api.post(`/api/gestations/${p.id}/checks`, { kind: 'pregnancy', date: today(), result: 'twins' }, token);
     expect(twins.status, JSON.stringify(twins.body)).to.equal(201);
     expect(twins.body.status).to.equal('twins');
     expect(twins.body.checks).to.have.length(1);
@@ -120,33 +120,33 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     const live = await (await workflow(p.id)).query('timeline');
     expect((live as { status: string }).status).to.equal('twins');
     // A positive heartbeat check afterwards keeps the twins flag.
-    const heartbeat = await api.post(`/api/breeding/pregnancies/${p.id}/checks`, { kind: 'heartbeat', date: today(), result: 'positive' }, token);
+    const heartbeat = await api.post(`/api/gestations/${p.id}/checks`, { kind: 'heartbeat', date: today(), result: 'positive' }, token);
     expect(heartbeat.status, JSON.stringify(heartbeat.body)).to.equal(201);
     expect(heartbeat.body.status).to.equal('twins');
 
-    const loss = await api.post(`/api/breeding/pregnancies/${p.id}/loss`, { date: today() }, token);
+    const loss = await api.post(`/api/gestations/${p.id}/loss`, { date: today() }, token);
     expect(loss.status).to.equal(200);
     expect(loss.body).to.include({ status: 'lost', outcomeDate: today() });
     const result = await (await workflow(p.id)).result();
     expect(result.status).to.equal('lost');
-    const after = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+    const after = await api.get(`/api/gestations/${p.id}`, token);
     expect(after.body.timeline.source).to.equal('database');
     const state = Object.fromEntries(after.body.timeline.milestones.map((m: { id: string; state: string }) => [m.id, m.state]));
     expect(state).to.include({ 'check-pregnancy': 'done', 'ehv1-month-5': 'cancelled', 'expected-foaling': 'cancelled' });
-    expect((await api.post(`/api/breeding/pregnancies/${p.id}/loss`, { date: today() }, token)).status).to.equal(409);
+    expect((await api.post(`/api/gestations/${p.id}/loss`, { date: today() }, token)).status).to.equal(409);
   });
 
   it('ends as not pregnant on a negative 14-day check', async function () {
     this.timeout(60_000);
     const { token, horse } = await owner();
     const mare = await horse('Nora', 'mare');
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'X', coverDates: [daysAgo(14)], method: 'ai_frozen' }, token)).body;
-    const neg = await api.post(`/api/breeding/pregnancies/${p.id}/checks`, { kind: 'pregnancy', date: today(), result: 'negative' }, token);
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'X', coverDates: [daysAgo(14)], method: 'ai_frozen' }, token)).body;
+    const neg = await api.post(`/api/gestations/${p.id}/checks`, { kind: 'pregnancy', date: today(), result: 'negative' }, token);
     expect(neg.status).to.equal(201);
     expect(neg.body).to.include({ status: 'not_pregnant', outcomeDate: today() });
     expect(neg.body.endedAt).to.be.a('string');
     expect((await (await workflow(p.id)).result()).status).to.equal('not_pregnant');
-    expect((await api.post(`/api/breeding/pregnancies/${p.id}/checks`, { kind: 'heartbeat', date: today(), result: 'positive' }, token)).status).to.equal(409);
+    expect((await api.post(`/api/gestations/${p.id}/checks`, { kind: 'heartbeat', date: today(), result: 'positive' }, token)).status).to.equal(409);
   });
 
   it("records a foaling: creates the foal's horse record with dam and sire, ends tracking; an external stallion becomes the sire's name", async function () {
@@ -154,19 +154,19 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     const { token, horse } = await owner();
     const mare = await horse('Luna', 'mare');
     const stallion = await horse('Apollo', 'stallion');
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionId: stallion.id, coverDates: [daysAgo(335)], method: 'natural', options: { hasCaslick: true } }, token)).body;
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionId: stallion.id, coverDates: [daysAgo(335)], method: 'natural', options: { hasCaslick: true } }, token)).body;
     expect(p.timeline.milestones.find((m: { id: string }) => m.id === 'check-pregnancy').state).to.equal('missed');
 
-    const res = await api.post(`/api/breeding/pregnancies/${p.id}/foaling`, { date: daysAgo(1), foal: { name: 'Luna Star', sex: 'filly', color: 'bay' } }, token);
+    const res = await api.post(`/api/gestations/${p.id}/foaling`, { date: daysAgo(1), foal: { name: 'Luna Star', sex: 'filly', color: 'bay' } }, token);
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     expect(res.body.foal).to.include({ name: 'Luna Star', gender: 'mare', color: 'bay', birthDate: daysAgo(1), damId: mare.id, sireId: stallion.id, organizationId: p.organizationId });
-    expect(res.body.pregnancy).to.include({ status: 'foaled', foalId: res.body.foal.id, outcomeDate: daysAgo(1) });
+    expect(res.body.gestation).to.include({ status: 'foaled', foalId: res.body.foal.id, outcomeDate: daysAgo(1) });
     expect((await api.get(`/api/horses/${res.body.foal.id}`, token)).body.damId).to.equal(mare.id);
     expect((await (await workflow(p.id)).result()).status).to.equal('foaled');
 
     const mare2 = await horse('Sky', 'mare');
-    const p2 = (await api.post('/api/breeding/pregnancies', { mareId: mare2.id, stallionName: 'Famous Sire', coverDates: [daysAgo(330)], method: 'ai_frozen' }, token)).body;
-    const colt = await api.post(`/api/breeding/pregnancies/${p2.id}/foaling`, { date: today(), foal: { name: 'Sky Boy', sex: 'colt' } }, token);
+    const p2 = (await api.post('/api/gestations', { mareId: mare2.id, stallionName: 'Famous Sire', coverDates: [daysAgo(330)], method: 'ai_frozen' }, token)).body;
+    const colt = await api.post(`/api/gestations/${p2.id}/foaling`, { date: today(), foal: { name: 'Sky Boy', sex: 'colt' } }, token);
     expect(colt.body.foal).to.include({ gender: 'stallion', sireId: null, sireName: 'Famous Sire', damId: mare2.id });
   });
 
@@ -174,13 +174,13 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     this.timeout(60_000);
     const { token, horse } = await owner();
     const mare = await horse('Mira', 'mare');
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Y', coverDates: [daysAgo(3)], method: 'natural' }, token)).body;
-    const patched = await api.patch(`/api/breeding/pregnancies/${p.id}`, { coverDate: daysAgo(5), options: { fetalSexing: true } }, token);
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Y', coverDates: [daysAgo(3)], method: 'natural' }, token)).body;
+    const patched = await api.patch(`/api/gestations/${p.id}`, { coverDate: daysAgo(5), options: { fetalSexing: true } }, token);
     expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
     expect(patched.body.coverDates).to.deep.equal([daysAgo(5)]);
     expect(patched.body.expectedFoalingDate).to.equal(addDaysIso(daysAgo(5), 340));
     const timeline = await eventually(async () => {
-      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      const d = await api.get(`/api/gestations/${p.id}`, token);
       return d.body.timeline.anchorDate === daysAgo(5) && d.body.timeline.milestones.some((m: { id: string }) => m.id === 'check-sexing') && d.body.timeline;
     });
     expect(timeline.source).to.equal('workflow');
@@ -193,36 +193,49 @@ describe('breeding: gestation tracking through the HTTP API', () => {
   it('keeps reminder preferences per user: defaults, a new lead time for the plan, in-app only', async function () {
     this.timeout(60_000);
     const { reg, token, horse } = await owner();
-    expect((await api.get('/api/breeding/preferences', token)).body).to.deep.equal({ leadDays: 2, email: true, inApp: true, isDefault: true });
-    const none = await api.put('/api/breeding/preferences', { leadDays: 5, email: false, inApp: false }, token);
+    expect((await api.get('/api/notifications/preferences', token)).body).to.deep.equal({ leadDays: 2, email: true, inApp: true, isDefault: true });
+    const none = await api.put('/api/notifications/preferences', { leadDays: 5, email: false, inApp: false }, token);
     expect(none.status).to.equal(400);
     expect(none.body.details[0].field).to.equal('email');
-    const put = await api.put('/api/breeding/preferences', { leadDays: 5, email: false, inApp: true }, token);
+    const put = await api.put('/api/notifications/preferences', { leadDays: 5, email: false, inApp: true }, token);
     expect(put.body).to.deep.equal({ leadDays: 5, email: false, inApp: true, isDefault: false });
 
     const mare = await horse('Pia', 'mare');
     // day 14 is due in 4 days: with a 5-day lead its reminder was due yesterday at 08:00 (whatever the time of day now), sent in-app only.
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Z', coverDates: [daysAgo(10)], method: 'natural' }, token)).body;
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Z', coverDates: [daysAgo(10)], method: 'natural' }, token)).body;
     expect(p.timeline.leadDays).to.equal(5);
     expect(p.timeline.milestones[0]).to.include({ id: 'check-pregnancy', reminderDate: addDaysIso(daysAgo(10), 9) });
     const detail = await eventually(async () => {
-      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      const d = await api.get(`/api/gestations/${p.id}`, token);
       return d.body.reminders.length === 1 && d.body;
     });
     expect(detail.reminders[0].channels).to.deep.equal(['in_app']);
     expect(mailsTo(reg.email).filter((m) => m.subject.startsWith('Pia:'))).to.have.length(0);
 
-    // A new lead time moves the reminders of the running pregnancy.
-    await api.put('/api/breeding/preferences', { leadDays: 10, email: true, inApp: true }, token);
+    // A new lead time moves the reminders of the running gestation.
+    await api.put('/api/notifications/preferences', { leadDays: 10, email: true, inApp: true }, token);
     const moved = await eventually(async () => {
-      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      const d = await api.get(`/api/gestations/${p.id}`, token);
       return d.body.timeline.leadDays === 10 && d.body.timeline;
     });
     expect(moved.milestones.find((m: { id: string }) => m.id === 'check-confirmation').reminderDate).to.equal(addDaysIso(daysAgo(10), 35));
 
+    // The old /api/breeding paths still answer (same routes), marked deprecated with their successor.
+    const legacyPrefs = await api.get('/api/breeding/preferences', token);
+    expect(legacyPrefs.body).to.deep.equal({ leadDays: 10, email: true, inApp: true, isDefault: false });
+    expect(legacyPrefs.headers.get('deprecation')).to.match(/^@\d+$/);
+    expect(legacyPrefs.headers.get('link')).to.equal('</api/notifications/preferences>; rel="successor-version"');
+    const legacyOne = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+    expect(legacyOne.status).to.equal(200);
+    expect(legacyOne.body.id).to.equal(p.id);
+    expect(legacyOne.headers.get('link')).to.equal(`</api/gestations/${p.id}>; rel="successor-version"`);
+    const legacyList = await api.get('/api/breeding/pregnancies?active=true', token);
+    expect(legacyList.body.items.map((g: { id: string }) => g.id)).to.include(p.id);
+    expect((await api.get(`/api/gestations/${p.id}`, token)).headers.get('deprecation')).to.equal(null);
+
     // The routes are documented from the same zod schemas.
     const spec = await api.get('/api/openapi.json');
-    expect(spec.body.paths).to.include.keys('/api/breeding/pregnancies', '/api/breeding/pregnancies/{id}/foaling', '/api/breeding/preferences');
+    expect(spec.body.paths).to.include.keys('/api/gestations', '/api/gestations/{id}/foaling', '/api/notifications/preferences');
   });
 
   it('refuses bad input with a clear 4xx and changes nothing', async function () {
@@ -235,50 +248,50 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     const othersMare = await other.horse('Not yours', 'mare');
     const base = { stallionName: 'S', coverDates: [daysAgo(20)], method: 'natural' };
 
-    const asStallion = await api.post('/api/breeding/pregnancies', { ...base, mareId: stallion.id }, token);
+    const asStallion = await api.post('/api/gestations', { ...base, mareId: stallion.id }, token);
     expect(asStallion.status).to.equal(400);
     expect(asStallion.body.message).to.equal('Invalid body.mareId: must be a mare (Rex is a stallion)');
     expect(asStallion.body.details[0]).to.include({ location: 'body', field: 'mareId' });
-    const asGelding = await api.post('/api/breeding/pregnancies', { ...base, mareId: gelding.id }, token);
+    const asGelding = await api.post('/api/gestations', { ...base, mareId: gelding.id }, token);
     expect(asGelding.status).to.equal(400);
     expect(asGelding.body.message).to.match(/mareId: must be a mare \(Gus is a gelding\)/);
-    expect((await api.post('/api/breeding/pregnancies', { ...base, mareId: othersMare.id }, token)).status).to.equal(404);
+    expect((await api.post('/api/gestations', { ...base, mareId: othersMare.id }, token)).status).to.equal(404);
 
-    const future = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, coverDates: [daysAgo(-2)] }, token);
+    const future = await api.post('/api/gestations', { ...base, mareId: mare.id, coverDates: [daysAgo(-2)] }, token);
     expect(future.status).to.equal(400);
     expect(future.body.message).to.equal('Invalid body.coverDates.0: must not be in the future');
-    const old = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, coverDates: [daysAgo(401)] }, token);
+    const old = await api.post('/api/gestations', { ...base, mareId: mare.id, coverDates: [daysAgo(401)] }, token);
     expect(old.status).to.equal(400);
     expect(old.body.message).to.match(/coverDates\.0: must not be more than 400 days ago/);
-    const both = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, stallionId: stallion.id }, token);
+    const both = await api.post('/api/gestations', { ...base, mareId: mare.id, stallionId: stallion.id }, token);
     expect(both.status).to.equal(400);
     expect(both.body.details[0].field).to.equal('stallionId');
-    const geldingSire = await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionId: gelding.id, coverDates: [daysAgo(20)], method: 'natural' }, token);
+    const geldingSire = await api.post('/api/gestations', { mareId: mare.id, stallionId: gelding.id, coverDates: [daysAgo(20)], method: 'natural' }, token);
     expect(geldingSire.status).to.equal(400);
     expect(geldingSire.body.message).to.match(/stallionId: must be a stallion/);
-    const badMethod = await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id, method: 'magic' }, token);
+    const badMethod = await api.post('/api/gestations', { ...base, mareId: mare.id, method: 'magic' }, token);
     expect(badMethod.status).to.equal(400);
     expect(badMethod.body.details[0].field).to.equal('method');
-    expect((await api.get('/api/breeding/pregnancies', token)).body.total).to.equal(0);
+    expect((await api.get('/api/gestations', token)).body.total).to.equal(0);
 
     // A foaling before the cover date changes nothing: no foal, still tracking.
-    const p = (await api.post('/api/breeding/pregnancies', { ...base, mareId: mare.id }, token)).body;
-    const early = await api.post(`/api/breeding/pregnancies/${p.id}/foaling`, { date: daysAgo(21), foal: { name: 'Too Soon', sex: 'colt' } }, token);
+    const p = (await api.post('/api/gestations', { ...base, mareId: mare.id }, token)).body;
+    const early = await api.post(`/api/gestations/${p.id}/foaling`, { date: daysAgo(21), foal: { name: 'Too Soon', sex: 'colt' } }, token);
     expect(early.status).to.equal(400);
     expect(early.body.message).to.equal(`Invalid body.date: a foaling must not be before the cover date (${daysAgo(20)})`);
     const horses = await api.get('/api/horses?q=Too%20Soon', token);
     expect(horses.body.total).to.equal(0);
-    const still = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+    const still = await api.get(`/api/gestations/${p.id}`, token);
     expect(still.body.status).to.equal('tracking');
     expect(((await (await workflow(p.id)).query('timeline')) as { status: string }).status).to.equal('tracking');
-    const futureCover = await api.patch(`/api/breeding/pregnancies/${p.id}`, { coverDate: daysAgo(-2) }, token);
+    const futureCover = await api.patch(`/api/gestations/${p.id}`, { coverDate: daysAgo(-2) }, token);
     expect(futureCover.status).to.equal(400);
-    expect((await api.get(`/api/breeding/pregnancies/${p.id}`, token)).body.coverDates).to.deep.equal([daysAgo(20)]);
+    expect((await api.get(`/api/gestations/${p.id}`, token)).body.coverDates).to.deep.equal([daysAgo(20)]);
 
-    // Another organization's pregnancy is not found, whatever the verb.
-    expect((await api.get(`/api/breeding/pregnancies/${p.id}`, other.token)).status).to.equal(404);
-    expect((await api.post(`/api/breeding/pregnancies/${p.id}/loss`, { date: today() }, other.token)).status).to.equal(404);
-    expect((await api.get(`/api/breeding/pregnancies/${p.id}`, token)).body.status).to.equal('tracking');
+    // Another organization's gestation is not found, whatever the verb.
+    expect((await api.get(`/api/gestations/${p.id}`, other.token)).status).to.equal(404);
+    expect((await api.post(`/api/gestations/${p.id}/loss`, { date: today() }, other.token)).status).to.equal(404);
+    expect((await api.get(`/api/gestations/${p.id}`, token)).body.status).to.equal('tracking');
   });
 
   it("accepts today's date for users east of UTC (up to one day after the UTC date) for a cover and for an event, and refuses two days ahead", async function () {
@@ -286,31 +299,31 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     const { token, horse } = await owner();
     const mare = await horse('Kiri', 'mare');
     const tomorrow = daysAgo(-1);
-    const p = await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'East', coverDates: [tomorrow], method: 'natural' }, token);
+    const p = await api.post('/api/gestations', { mareId: mare.id, stallionName: 'East', coverDates: [tomorrow], method: 'natural' }, token);
     expect(p.status, JSON.stringify(p.body)).to.equal(201);
     expect(p.body.coverDates).to.deep.equal([tomorrow]);
-    const loss = await api.post(`/api/breeding/pregnancies/${p.body.id}/loss`, { date: tomorrow }, token);
+    const loss = await api.post(`/api/gestations/${p.body.id}/loss`, { date: tomorrow }, token);
     expect(loss.status, JSON.stringify(loss.body)).to.equal(200);
-    const tooFar = await api.post(`/api/breeding/pregnancies/${p.body.id}/checks`, { kind: 'pregnancy', date: daysAgo(-2), result: 'positive' }, token);
+    const tooFar = await api.post(`/api/gestations/${p.body.id}/checks`, { kind: 'pregnancy', date: daysAgo(-2), result: 'positive' }, token);
     expect(tooFar.status).to.equal(400);
     expect(tooFar.body.message).to.equal('Invalid body.date: must not be in the future');
   });
 
-  it('registers at most one active pregnancy per mare, even for concurrent requests (409), and the database refuses a second one', async function () {
+  it('registers at most one active gestation per mare, even for concurrent requests (409), and the database refuses a second one', async function () {
     this.timeout(60_000);
     const { token, horse } = await owner();
     const mare = await horse('Dora', 'mare');
     const body = { mareId: mare.id, stallionName: 'Twice', coverDates: [daysAgo(3)], method: 'natural' };
-    const answers = await Promise.all(Array.from({ length: 6 }, () => api.post('/api/breeding/pregnancies', body, token)));
+    const answers = await Promise.all(Array.from({ length: 6 }, () => api.post('/api/gestations', body, token)));
     expect(answers.map((a) => a.status).sort()).to.deep.equal([201, 409, 409, 409, 409, 409]);
     for (const a of answers.filter((x) => x.status === 409)) expect(a.body.details[0]).to.include({ field: 'mareId' });
     const em = stack.orm.em.fork();
     const created = answers.find((a) => a.status === 201)!.body;
-    expect(await em.count(Pregnancy, { mare: mare.id })).to.equal(1);
+    expect(await em.count(Gestation, { mare: mare.id })).to.equal(1);
 
     // The partial unique index: a second active row is refused by the database itself...
-    const row = await em.findOneOrFail(Pregnancy, { id: created.id });
-    em.create(Pregnancy, {
+    const row = await em.findOneOrFail(Gestation, { id: created.id });
+    em.create(Gestation, {
       organization: row.organization,
       mare: row.mare,
       createdById: row.createdById,
@@ -324,17 +337,17 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     } as never);
     const err = await em.flush().catch((e) => e);
     expect(err).to.be.instanceOf(UniqueConstraintViolationException);
-    expect(String(err.message)).to.contain('pregnancies_mare_active_unique');
+    expect(String(err.message)).to.contain('gestations_mare_active_unique');
     // ...while an ended one does not block a new registration.
-    expect((await api.post(`/api/breeding/pregnancies/${created.id}/loss`, { date: today() }, token)).status).to.equal(200);
-    expect((await api.post('/api/breeding/pregnancies', body, token)).status).to.equal(201);
+    expect((await api.post(`/api/gestations/${created.id}/loss`, { date: today() }, token)).status).to.equal(200);
+    expect((await api.post('/api/gestations', body, token)).status).to.equal(201);
   });
 
   it('commits a change even when the workflow cannot be signalled (answers 200, logs it); the workflow catches up from the database when it next wakes', async function () {
     this.timeout(60_000);
     const { token, horse } = await owner();
     const mare = await horse('Ines', 'mare');
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Sig', coverDates: [daysAgo(3)], method: 'natural' }, token)).body;
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Sig', coverDates: [daysAgo(3)], method: 'natural' }, token)).body;
     const c = await apiTemporalClient();
     const getHandle = c.workflow.getHandle.bind(c.workflow);
     const stub = sinon.stub(c.workflow, 'getHandle').callsFake(((id: string) => {
@@ -343,23 +356,23 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     }) as typeof c.workflow.getHandle);
     let patched;
     try {
-      patched = await api.patch(`/api/breeding/pregnancies/${p.id}`, { coverDate: daysAgo(5) }, token);
+      patched = await api.patch(`/api/gestations/${p.id}`, { coverDate: daysAgo(5) }, token);
     } finally {
       stub.restore();
     }
     expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
     expect(patched.body.coverDates).to.deep.equal([daysAgo(5)]);
-    expect((await api.get(`/api/breeding/pregnancies/${p.id}`, token)).body.coverDates).to.deep.equal([daysAgo(5)]);
+    expect((await api.get(`/api/gestations/${p.id}`, token)).body.coverDates).to.deep.equal([daysAgo(5)]);
     // Any later wake-up (here a bare one) makes the workflow re-read the corrected date.
     await (await workflow(p.id)).signal(remindersChangedSignal, {});
     const timeline = await eventually(async () => {
-      const d = await api.get(`/api/breeding/pregnancies/${p.id}`, token);
+      const d = await api.get(`/api/gestations/${p.id}`, token);
       return d.body.timeline.anchorDate === daysAgo(5) && d.body.timeline;
     });
     expect(timeline.source).to.equal('workflow');
   });
 
-  it('answers 503 and keeps no pregnancy when the workflow cannot be started; a workflow whose pregnancy row is gone ends quietly', async function () {
+  it('answers 503 and keeps no gestation when the workflow cannot be started; a workflow whose gestation row is gone ends quietly', async function () {
     this.timeout(60_000);
     const { token, horse } = await owner();
     const mare = await horse('Orla', 'mare');
@@ -368,17 +381,17 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     const stub = sinon.stub(c.workflow, 'start').rejects(new Error('14 UNAVAILABLE: connection refused'));
     let refused;
     try {
-      refused = await api.post('/api/breeding/pregnancies', body, token);
+      refused = await api.post('/api/gestations', body, token);
     } finally {
       stub.restore();
     }
     expect(refused.status).to.equal(503);
-    expect((await api.get(`/api/breeding/pregnancies?mareId=${mare.id}`, token)).body.total).to.equal(0);
-    const p = await api.post('/api/breeding/pregnancies', body, token);
+    expect((await api.get(`/api/gestations?mareId=${mare.id}`, token)).body.total).to.equal(0);
+    const p = await api.post('/api/gestations', body, token);
     expect(p.status, JSON.stringify(p.body)).to.equal(201);
 
     // The row disappears (as when the mare is deleted): the next wake-up ends the workflow quietly.
-    await stack.orm.em.fork().nativeDelete(Pregnancy, { id: p.body.id });
+    await stack.orm.em.fork().nativeDelete(Gestation, { id: p.body.id });
     const handle = await workflow(p.body.id);
     await handle.signal(remindersChangedSignal, {});
     const result = await handle.result();
@@ -389,44 +402,44 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     this.timeout(60_000);
     const { reg, token, horse } = await owner();
     const mare = await horse('Bea', 'mare');
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Bounce', coverDates: [today()], method: 'natural' }, token)).body;
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Bounce', coverDates: [today()], method: 'natural' }, token)).body;
     const milestone = (id: string) => p.timeline.milestones.find((m: { id: string }) => m.id === id);
-    const bouncing = breedingActivities({
+    const bouncing = gestationActivities({
       name: 'bouncing',
       send: async () => {
         throw new PermanentEmailError('422 the address bounced');
       },
     });
-    const out = await bouncing.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: milestone('check-pregnancy') });
+    const out = await bouncing.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-pregnancy') });
     expect(out).to.include({ outcome: 'sent' });
     expect((out as { channels: string[] }).channels).to.deep.equal(['in_app']);
     const em = stack.orm.em.fork();
     expect(await em.count(Notification, { key: `gestation:${p.id}:check-pregnancy` })).to.equal(1);
     expect((await em.findOneOrFail(EmailOutbox, { key: `gestation:${p.id}:check-pregnancy` })).status).to.equal('failed');
-    expect((await em.findOneOrFail(ReminderLog, { pregnancyId: p.id, milestoneId: 'check-pregnancy' })).channels).to.deep.equal(['in_app']);
+    expect((await em.findOneOrFail(ReminderLog, { gestationId: p.id, milestoneId: 'check-pregnancy' })).channels).to.deep.equal(['in_app']);
 
     // The twins alert too goes out in-app despite the bounce.
-    expect(await bouncing.sendGestationAlert({ pregnancyId: p.id, userId: reg.user.id, kind: 'twins', checkId: 'c-bounce', date: today() })).to.deep.equal({ sent: true, channels: ['in_app'] });
+    expect(await bouncing.sendGestationAlert({ gestationId: p.id, userId: reg.user.id, kind: 'twins', checkId: 'c-bounce', date: today() })).to.deep.equal({ sent: true, channels: ['in_app'] });
 
     // A transient email failure is retried (thrown) until the deadline; after it, what went out is recorded.
-    const flaky = breedingActivities({
+    const flaky = gestationActivities({
       name: 'flaky',
       send: async () => {
         throw new Error('503 provider unavailable');
       },
     });
     const heartbeat = milestone('check-heartbeat');
-    const retried = await flaky.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: heartbeat, deadline: new Date(Date.now() + 3_600_000).toISOString() }).catch((e) => e);
+    const retried = await flaky.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: heartbeat, deadline: new Date(Date.now() + 3_600_000).toISOString() }).catch((e) => e);
     expect(retried).to.be.instanceOf(Error).and.not.be.instanceOf(ApplicationFailure);
-    expect(await em.count(ReminderLog, { pregnancyId: p.id, milestoneId: 'check-heartbeat' })).to.equal(0);
-    const late = await flaky.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: heartbeat, deadline: new Date(Date.now() - 1000).toISOString() });
+    expect(await em.count(ReminderLog, { gestationId: p.id, milestoneId: 'check-heartbeat' })).to.equal(0);
+    const late = await flaky.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: heartbeat, deadline: new Date(Date.now() - 1000).toISOString() });
     expect(late).to.include({ outcome: 'sent' });
     expect((late as { channels: string[] }).channels).to.deep.equal(['in_app']);
 
     // In-app switched off and the email bouncing: nothing can go out → fails for good.
     em.create(ReminderPreferences, { userId: reg.user.id, leadDays: 2, email: true, inApp: false });
     await em.flush();
-    const none = await bouncing.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: milestone('check-confirmation') }).catch((e) => e);
+    const none = await bouncing.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-confirmation') }).catch((e) => e);
     expect(none).to.be.instanceOf(ApplicationFailure);
     expect(none.nonRetryable).to.equal(true);
     expect(mailsTo(reg.email).filter((m) => m.subject.startsWith('Bea:'))).to.have.length(0);
@@ -436,11 +449,11 @@ describe('breeding: gestation tracking through the HTTP API', () => {
     this.timeout(60_000);
     const { reg, token, horse } = await owner();
     const mare = await horse('Vera', 'mare');
-    const p = (await api.post('/api/breeding/pregnancies', { mareId: mare.id, stallionName: 'Moved', coverDates: [daysAgo(2)], method: 'natural' }, token)).body;
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Moved', coverDates: [daysAgo(2)], method: 'natural' }, token)).body;
     const stale = p.timeline.milestones.find((m: { id: string }) => m.id === 'check-heartbeat');
-    expect((await api.patch(`/api/breeding/pregnancies/${p.id}`, { coverDate: daysAgo(4) }, token)).status).to.equal(200);
-    const acts = breedingActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
-    expect(await acts.sendGestationReminder({ pregnancyId: p.id, userId: reg.user.id, milestone: stale })).to.deep.equal({ outcome: 'replanned' });
-    expect(await stack.orm.em.fork().count(ReminderLog, { pregnancyId: p.id })).to.equal(0);
+    expect((await api.patch(`/api/gestations/${p.id}`, { coverDate: daysAgo(4) }, token)).status).to.equal(200);
+    const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
+    expect(await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: stale })).to.deep.equal({ outcome: 'replanned' });
+    expect(await stack.orm.em.fork().count(ReminderLog, { gestationId: p.id })).to.equal(0);
   });
 });

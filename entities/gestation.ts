@@ -2,20 +2,20 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { baseProperties } from './base';
 import { Organization } from './accounts';
 import { Horse } from './horses';
-import { ACTIVE_PREGNANCY_STATUSES, BREEDING_METHODS, CHECK_KINDS, CHECK_RESULTS, PREGNANCY_STATUSES, type GestationOptions } from '../domain/gestation';
+import { ACTIVE_GESTATION_STATUSES, COVER_METHODS, CHECK_KINDS, CHECK_RESULTS, GESTATION_STATUSES, type GestationOptions } from '../domain/gestation';
 
 /**
- * A breeding / pregnancy record of a mare. The gestationTracking workflow
+ * A gestation record of a mare. The gestationTracking workflow
  * (`gestation-<id>`) reminds the creator of every milestone. This row is the source of
  * truth: the API commits state changes here, then signals the workflow, which re-reads it.
- * At most one active (tracking/confirmed/twins) pregnancy per mare (partial unique index).
+ * At most one active (tracking/confirmed/twins) gestation per mare (partial unique index).
  */
-export const PREGNANCY_MARE_ACTIVE_UNIQUE = 'pregnancies_mare_active_unique';
-export const Pregnancy = defineEntity({
-  name: 'Pregnancy',
-  tableName: 'pregnancies',
+export const GESTATION_MARE_ACTIVE_UNIQUE = 'gestations_mare_active_unique';
+export const Gestation = defineEntity({
+  name: 'Gestation',
+  tableName: 'gestations',
   indexes: [{ properties: ['organization', 'status'] }],
-  uniques: [{ name: PREGNANCY_MARE_ACTIVE_UNIQUE, properties: ['mare'], where: { status: { $in: [...ACTIVE_PREGNANCY_STATUSES] } } }],
+  uniques: [{ name: GESTATION_MARE_ACTIVE_UNIQUE, properties: ['mare'], where: { status: { $in: [...ACTIVE_GESTATION_STATUSES] } } }],
   properties: {
     ...baseProperties,
     organization: () => p.manyToOne(Organization).deleteRule('cascade'),
@@ -28,10 +28,10 @@ export const Pregnancy = defineEntity({
     /** YYYY-MM-DD, ascending; the plan is anchored on the last one unless ovulationDate is set. */
     coverDates: p.json<string[]>(),
     ovulationDate: p.date().nullable(),
-    method: p.enum(BREEDING_METHODS),
+    method: p.enum(COVER_METHODS),
     vetName: p.string().nullable(),
     vetContact: p.string().nullable(),
-    status: p.enum(PREGNANCY_STATUSES).default('tracking'),
+    status: p.enum(GESTATION_STATUSES).default('tracking'),
     expectedFoalingDate: p.date(),
     options: p.json<GestationOptions>(),
     /** The mare's previous gestation lengths (days), when she has foaled before. */
@@ -43,15 +43,15 @@ export const Pregnancy = defineEntity({
     endedAt: p.datetime().nullable(),
   },
 });
-export type Pregnancy = InferEntity<typeof Pregnancy>;
+export type Gestation = InferEntity<typeof Gestation>;
 
-/** Every ultrasound / vet check recorded for a pregnancy. */
-export const PregnancyCheck = defineEntity({
-  name: 'PregnancyCheck',
-  tableName: 'pregnancy_checks',
+/** Every ultrasound / vet check recorded for a gestation. */
+export const GestationCheck = defineEntity({
+  name: 'GestationCheck',
+  tableName: 'gestation_checks',
   properties: {
     ...baseProperties,
-    pregnancy: () => p.manyToOne(Pregnancy).deleteRule('cascade').index(),
+    gestation: () => p.manyToOne(Gestation).deleteRule('cascade').index(),
     kind: p.enum(CHECK_KINDS),
     date: p.date(),
     result: p.enum(CHECK_RESULTS),
@@ -59,16 +59,16 @@ export const PregnancyCheck = defineEntity({
     recordedById: p.uuid(),
   },
 });
-export type PregnancyCheck = InferEntity<typeof PregnancyCheck>;
+export type GestationCheck = InferEntity<typeof GestationCheck>;
 
-/** One row per reminder sent: (pregnancy, milestone) is unique, so a retried send never duplicates. */
+/** One row per reminder sent: (gestation, milestone) is unique, so a retried send never duplicates. */
 export const ReminderLog = defineEntity({
   name: 'ReminderLog',
   tableName: 'reminder_logs',
-  uniques: [{ properties: ['pregnancyId', 'milestoneId'] }],
+  uniques: [{ properties: ['gestationId', 'milestoneId'] }],
   properties: {
     ...baseProperties,
-    pregnancyId: p.uuid(),
+    gestationId: p.uuid(),
     milestoneId: p.string(),
     title: p.string(),
     dueDate: p.date(),

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { MikroORM } from '../../entities/orm';
 import type { Mailer } from '../../adapters/email/mailer';
-import { Pregnancy, PregnancyCheck, ReminderLog, ReminderPreferences } from '../../entities';
+import { Gestation, GestationCheck, ReminderLog, ReminderPreferences } from '../../entities';
 import { createNotifyActivities } from '../notify';
 import { ErrorType } from '../../domain/errors';
 import {
@@ -17,7 +17,7 @@ import {
   twinsAlertMessage,
   type GestationOptions,
   type Milestone,
-  type PregnancyStatus,
+  type GestationStatus,
 } from '../../domain/gestation';
 
 export interface ReminderChannels {
@@ -32,7 +32,7 @@ export async function reminderPreferencesOf(em: EntityManager, userId: string, d
   return prefs ? { leadDays: prefs.leadDays, email: prefs.email, inApp: prefs.inApp } : { leadDays: defaultLeadDays, email: true, inApp: true };
 }
 
-export const gestationReminderKey = (pregnancyId: string, milestoneId: string) => `gestation:${pregnancyId}:${milestoneId}`;
+export const gestationReminderKey = (gestationId: string, milestoneId: string) => `gestation:${gestationId}:${milestoneId}`;
 
 /** YYYY-MM-DD of a `date` column (a string or a Date, depending on the driver path). */
 const dateString = (value: unknown): string | null => {
@@ -41,7 +41,7 @@ const dateString = (value: unknown): string | null => {
   return String(value).slice(0, 10);
 };
 
-/** What the workflow plans from: the pregnancy as stored, with its creator's lead time. */
+/** What the workflow plans from: the gestation as stored, with its creator's lead time. */
 export interface GestationPlanSnapshot {
   anchorDate: string;
   anchor: 'cover' | 'ovulation';
@@ -51,7 +51,7 @@ export interface GestationPlanSnapshot {
 }
 
 /**
- * The pregnancy as the database has it (the source of truth), read by the workflow
+ * The gestation as the database has it (the source of truth), read by the workflow
  * whenever it wakes (a signal, a timer) and before each reminder. `found: false` = the
  * row is gone (deleted with its mare, or never committed): the workflow ends quietly.
  */
@@ -59,7 +59,7 @@ export type GestationSnapshot =
   | { found: false }
   | {
       found: true;
-      status: PregnancyStatus;
+      status: GestationStatus;
       plan: GestationPlanSnapshot;
       /** Milestones completed by recorded checks / the foaling. */
       done: string[];
@@ -70,7 +70,7 @@ export type GestationSnapshot =
     };
 
 export interface ReminderRequest {
-  pregnancyId: string;
+  gestationId: string;
   userId: string;
   milestone: Pick<Milestone, 'id' | 'title' | 'description' | 'kind' | 'dueDate'>;
   /**
@@ -82,9 +82,9 @@ export interface ReminderRequest {
 }
 export type ReminderOutcome =
   | { outcome: 'sent' | 'already-sent'; sentAt: string; channels: string[] }
-  /** The pregnancy ended in the database (the signal may still be on its way): nothing sent. */
-  | { outcome: 'ended'; status: PregnancyStatus }
-  /** The pregnancy row is gone: nothing sent; the workflow ends. */
+  /** The gestation ended in the database (the signal may still be on its way): nothing sent. */
+  | { outcome: 'ended'; status: GestationStatus }
+  /** The gestation row is gone: nothing sent; the workflow ends. */
   | { outcome: 'gone' }
   /** The milestone is not in the stored plan any more, or has another due date: nothing sent; the workflow re-reads. */
   | { outcome: 'replanned' };
@@ -126,16 +126,16 @@ async function deliver(channels: { name: string; send: () => Promise<unknown> }[
 }
 
 /**
- * Breeding activities. Every send is keyed `gestation:<pregnancyId>:<milestoneId>`: the
+ * Gestation activities. Every send is keyed `gestation:<gestationId>:<milestoneId>`: the
  * email outbox, the in-app notification and the ReminderLog row are unique by it, so a
  * retried or replayed send never reaches the user twice.
  */
-export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; logger: Logger; config: Config }) {
+export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer; logger: Logger; config: Config }) {
   const { orm, logger, config } = deps;
   const notify = createNotifyActivities(deps);
 
-  const anchorOf = (p: Pregnancy) => planAnchor(p.coverDates, dateString(p.ovulationDate));
-  const planOf = (p: Pregnancy, leadDays: number): GestationPlanSnapshot => ({
+  const anchorOf = (p: Gestation) => planAnchor(p.coverDates, dateString(p.ovulationDate));
+  const planOf = (p: Gestation, leadDays: number): GestationPlanSnapshot => ({
     ...anchorOf(p),
     leadDays,
     options: { ...p.options },
@@ -144,13 +144,13 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
 
   return {
     /** Read-only and idempotent: the workflow retries it without limit (a database outage only delays it). */
-    async loadGestation(req: { pregnancyId: string }): Promise<GestationSnapshot> {
+    async loadGestation(req: { gestationId: string }): Promise<GestationSnapshot> {
       const em = orm.em.fork();
-      const p = await em.findOne(Pregnancy, { id: req.pregnancyId });
+      const p = await em.findOne(Gestation, { id: req.gestationId });
       if (!p) return { found: false };
       const prefs = await reminderPreferencesOf(em, p.createdById, config.REMINDER_LEAD_DAYS);
-      const checks = await em.find(PregnancyCheck, { pregnancy: p.id }, { orderBy: { date: 'asc', createdAt: 'asc' } });
-      const logs = await em.find(ReminderLog, { pregnancyId: p.id });
+      const checks = await em.find(GestationCheck, { gestation: p.id }, { orderBy: { date: 'asc', createdAt: 'asc' } });
+      const logs = await em.find(ReminderLog, { gestationId: p.id });
       return {
         found: true,
         status: p.status,
@@ -170,18 +170,18 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
      */
     async sendGestationReminder(req: ReminderRequest): Promise<ReminderOutcome> {
       const em = orm.em.fork();
-      const pregnancy = await em.findOne(Pregnancy, { id: req.pregnancyId }, { populate: ['mare'] });
-      if (!pregnancy) return { outcome: 'gone' };
-      const previous = await em.findOne(ReminderLog, { pregnancyId: req.pregnancyId, milestoneId: req.milestone.id });
+      const gestation = await em.findOne(Gestation, { id: req.gestationId }, { populate: ['mare'] });
+      if (!gestation) return { outcome: 'gone' };
+      const previous = await em.findOne(ReminderLog, { gestationId: req.gestationId, milestoneId: req.milestone.id });
       if (previous) return { outcome: 'already-sent', sentAt: previous.sentAt.toISOString(), channels: previous.channels };
-      if (!isActiveStatus(pregnancy.status)) return { outcome: 'ended', status: pregnancy.status };
+      if (!isActiveStatus(gestation.status)) return { outcome: 'ended', status: gestation.status };
 
       const prefs = await reminderPreferencesOf(em, req.userId, config.REMINDER_LEAD_DAYS);
-      const milestone = gestationMilestones(planOf(pregnancy, prefs.leadDays)).find((m) => m.id === req.milestone.id);
+      const milestone = gestationMilestones(planOf(gestation, prefs.leadDays)).find((m) => m.id === req.milestone.id);
       if (!milestone || milestone.dueDate !== req.milestone.dueDate) return { outcome: 'replanned' };
 
-      const key = gestationReminderKey(req.pregnancyId, milestone.id);
-      const message = gestationReminderMessage(milestone, pregnancy.mare.name);
+      const key = gestationReminderKey(req.gestationId, milestone.id);
+      const message = gestationReminderMessage(milestone, gestation.mare.name);
       const channels: { name: string; send: () => Promise<unknown> }[] = [];
       if (prefs.inApp) {
         channels.push({
@@ -193,7 +193,7 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
               kind: 'gestation_reminder',
               title: message.subject,
               body: milestone.description,
-              data: { pregnancyId: req.pregnancyId, mareId: pregnancy.mare.id, milestoneId: milestone.id, dueDate: milestone.dueDate },
+              data: { gestationId: req.gestationId, mareId: gestation.mare.id, milestoneId: milestone.id, dueDate: milestone.dueDate },
             }),
         });
       }
@@ -208,7 +208,7 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
       }
       try {
         const log = em.create(ReminderLog, {
-          pregnancyId: req.pregnancyId,
+          gestationId: req.gestationId,
           milestoneId: milestone.id,
           title: milestone.title,
           dueDate: milestone.dueDate as never,
@@ -220,7 +220,7 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
         return { outcome: 'sent', sentAt: log.sentAt.toISOString(), channels: delivery.channels };
       } catch (err) {
         if (!(err instanceof UniqueConstraintViolationException)) throw err;
-        const row = await orm.em.fork().findOneOrFail(ReminderLog, { pregnancyId: req.pregnancyId, milestoneId: milestone.id });
+        const row = await orm.em.fork().findOneOrFail(ReminderLog, { gestationId: req.gestationId, milestoneId: milestone.id });
         return { outcome: 'already-sent', sentAt: row.sentAt.toISOString(), channels: row.channels };
       }
     },
@@ -228,14 +228,14 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
     /**
      * Twins seen on a scan: tell the owner at once, in-app then email, whatever the
      * preferences. Retried without limit while a channel fails transiently; fails for good
-     * only if both channels did. Nothing is sent once the pregnancy has ended or is gone.
+     * only if both channels did. Nothing is sent once the gestation has ended or is gone.
      */
-    async sendGestationAlert(req: { pregnancyId: string; userId: string; kind: 'twins'; checkId: string; date: string }): Promise<{ sent: boolean; channels: string[] }> {
+    async sendGestationAlert(req: { gestationId: string; userId: string; kind: 'twins'; checkId: string; date: string }): Promise<{ sent: boolean; channels: string[] }> {
       const em = orm.em.fork();
-      const pregnancy = await em.findOne(Pregnancy, { id: req.pregnancyId }, { populate: ['mare'] });
-      if (!pregnancy || !isActiveStatus(pregnancy.status)) return { sent: false, channels: [] };
-      const key = `gestation:${req.pregnancyId}:twins:${req.checkId}`;
-      const message = twinsAlertMessage(pregnancy.mare.name, req.date);
+      const gestation = await em.findOne(Gestation, { id: req.gestationId }, { populate: ['mare'] });
+      if (!gestation || !isActiveStatus(gestation.status)) return { sent: false, channels: [] };
+      const key = `gestation:${req.gestationId}:twins:${req.checkId}`;
+      const message = twinsAlertMessage(gestation.mare.name, req.date);
       const delivery = await deliver(
         [
           {
@@ -247,7 +247,7 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
                 kind: 'gestation_alert',
                 title: message.subject,
                 body: message.text,
-                data: { pregnancyId: req.pregnancyId, mareId: pregnancy.mare.id, alert: 'twins', checkDate: req.date },
+                data: { gestationId: req.gestationId, mareId: gestation.mare.id, alert: 'twins', checkDate: req.date },
               }),
           },
           { name: 'email', send: () => notify.sendEmail({ key, userId: req.userId, ...message }) },
@@ -262,4 +262,4 @@ export function createBreedingActivities(deps: { orm: MikroORM; mailer: Mailer; 
   };
 }
 
-export type BreedingActivities = ReturnType<typeof createBreedingActivities>;
+export type GestationActivities = ReturnType<typeof createGestationActivities>;

@@ -3,7 +3,7 @@ import sinon from 'sinon';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { reconcileListings } from '../../workflows/marketplace/reconcileListings';
+import { marketplaceReconcile } from '../../workflows/marketplace/marketplaceReconcile';
 import type { ListingNotice } from '../../activities/marketplace';
 import { createTimeSkippingEnv, uniqueQueue, workflowBundle } from '../support/temporal-env';
 
@@ -19,7 +19,7 @@ const notice = (id: string, over: Partial<ListingNotice> = {}): ListingNotice =>
   ...over,
 });
 
-describe('reconcileListings (time-skipping)', () => {
+describe('marketplaceReconcile (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   before(async function () {
     this.timeout(120_000);
@@ -39,10 +39,10 @@ describe('reconcileListings (time-skipping)', () => {
     };
   }
 
-  async function run(acts: ReturnType<typeof activities>, args: Parameters<typeof reconcileListings> = [{}]) {
+  async function run(acts: ReturnType<typeof activities>, args: Parameters<typeof marketplaceReconcile> = [{}]) {
     const taskQueue = uniqueQueue('reconcile-listings');
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: acts });
-    return worker.runUntil(env.client.workflow.execute(reconcileListings, { taskQueue, workflowId: `reconcile-${taskQueue}`, args }));
+    return worker.runUntil(env.client.workflow.execute(marketplaceReconcile, { taskQueue, workflowId: `reconcile-${taskQueue}`, args }));
   }
 
   it('expires the overdue listings, tells their owners with the lifecycle keys, then starts the missing workflows', async () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import {
-  BREEDING_METHODS,
+  COVER_METHODS,
   CHECK_KINDS,
   CHECK_RESULTS,
   coverDateProblem,
@@ -11,7 +11,7 @@ import {
   GESTATION,
   MILESTONE_KINDS,
   MILESTONE_STATES,
-  PREGNANCY_STATUSES,
+  GESTATION_STATUSES,
 } from '../../domain/gestation';
 
 /**
@@ -20,8 +20,8 @@ import {
  */
 const today = () => dateOf(Date.now());
 const IsoDate = z.iso.date({ message: 'must be a date like 2025-04-23' });
-/** A breeding-related date: not in the future (1 day of tolerance), not more than 400 days ago. */
-const BreedingDate = IsoDate.superRefine((d, ctx) => {
+/** A cover or event date: not in the future (1 day of tolerance), not more than 400 days ago. */
+const GestationDate = IsoDate.superRefine((d, ctx) => {
   const problem = coverDateProblem(d, today());
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
@@ -50,14 +50,14 @@ function checkOvulation(ovulationDate: string | null | undefined, coverDates: st
   }
 }
 
-export const CreatePregnancyBody = z
+export const CreateGestationBody = z
   .strictObject({
     mareId: z.uuid({ message: 'must be a UUID' }),
     stallionId: z.uuid({ message: 'must be a UUID' }).optional(),
     stallionName: text(100).optional(),
-    coverDates: z.array(BreedingDate).min(1, 'must list at least one cover or insemination date').max(10),
-    ovulationDate: BreedingDate.optional(),
-    method: z.enum(BREEDING_METHODS, { message: `must be one of ${BREEDING_METHODS.join(', ')}` }),
+    coverDates: z.array(GestationDate).min(1, 'must list at least one cover or insemination date').max(10),
+    ovulationDate: GestationDate.optional(),
+    method: z.enum(COVER_METHODS, { message: `must be one of ${COVER_METHODS.join(', ')}` }),
     vet: z.strictObject({ name: text(100).optional(), contact: text(200).optional() }).optional(),
     options: GestationOptionsSchema.optional(),
     previousGestationDays: z
@@ -72,13 +72,13 @@ export const CreatePregnancyBody = z
     if (!b.stallionId && !b.stallionName) ctx.addIssue({ code: 'custom', path: ['stallionId'], message: 'stallionId (our stallion) or stallionName (an external one) is required' });
     checkOvulation(b.ovulationDate, b.coverDates, ctx, 'ovulationDate');
   })
-  .openapi('CreatePregnancy');
+  .openapi('CreateGestation');
 
-export const UpdatePregnancyBody = z
+export const UpdateGestationBody = z
   .strictObject({
-    coverDate: BreedingDate.optional().describe('The corrected cover date (replaces every cover date)'),
-    coverDates: z.array(BreedingDate).min(1).max(10).optional(),
-    ovulationDate: BreedingDate.nullable().optional(),
+    coverDate: GestationDate.optional().describe('The corrected cover date (replaces every cover date)'),
+    coverDates: z.array(GestationDate).min(1).max(10).optional(),
+    ovulationDate: GestationDate.nullable().optional(),
     options: GestationOptionsSchema.optional(),
     vet: z.strictObject({ name: text(100).nullable().optional(), contact: text(200).nullable().optional() }).optional(),
     notes: text(2000).nullable().optional(),
@@ -87,7 +87,7 @@ export const UpdatePregnancyBody = z
     if (Object.keys(b).length === 0) ctx.addIssue({ code: 'custom', message: 'must change at least one field' });
     if (b.coverDate && b.coverDates) ctx.addIssue({ code: 'custom', path: ['coverDate'], message: 'give coverDate or coverDates, not both' });
   })
-  .openapi('UpdatePregnancy');
+  .openapi('UpdateGestation');
 
 export const RecordCheckBody = z
   .strictObject({
@@ -96,9 +96,9 @@ export const RecordCheckBody = z
     result: z.enum(CHECK_RESULTS, { message: `must be one of ${CHECK_RESULTS.join(', ')}` }),
     notes: text(2000).optional(),
   })
-  .openapi('RecordPregnancyCheck');
+  .openapi('RecordGestationCheck');
 
-export const RecordLossBody = z.strictObject({ date: EventDate, notes: text(2000).optional() }).openapi('RecordPregnancyLoss');
+export const RecordLossBody = z.strictObject({ date: EventDate, notes: text(2000).optional() }).openapi('RecordGestationLoss');
 
 export const RecordFoalingBody = z
   .strictObject({
@@ -112,10 +112,10 @@ export const RecordFoalingBody = z
   })
   .openapi('RecordFoaling');
 
-export const ListPregnanciesQuery = z.object({
+export const ListGestationsQuery = z.object({
   page: z.coerce.number().int().min(1).default(1),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  status: z.enum(PREGNANCY_STATUSES).optional(),
+  status: z.enum(GESTATION_STATUSES).optional(),
   mareId: z.uuid().optional(),
   active: z.enum(['true', 'false']).optional(),
 });
@@ -158,7 +158,7 @@ export const TimelineView = z
   })
   .openapi('GestationTimeline');
 
-export const PregnancyView = z
+export const GestationView = z
   .object({
     id: z.uuid(),
     organizationId: z.uuid(),
@@ -167,9 +167,9 @@ export const PregnancyView = z
     stallionName: z.string().nullable(),
     coverDates: z.array(z.string()),
     ovulationDate: z.string().nullable(),
-    method: z.enum(BREEDING_METHODS),
+    method: z.enum(COVER_METHODS),
     vet: z.object({ name: z.string().nullable(), contact: z.string().nullable() }),
-    status: z.enum(PREGNANCY_STATUSES),
+    status: z.enum(GESTATION_STATUSES),
     expectedFoalingDate: z.string(),
     options: GestationOptionsSchema,
     previousGestationDays: z.array(z.number().int()),
@@ -181,10 +181,10 @@ export const PregnancyView = z
     createdAt: z.date(),
     updatedAt: z.date(),
   })
-  .openapi('Pregnancy');
+  .openapi('Gestation');
 
-export const PregnancyDetailView = PregnancyView.extend({
+export const GestationDetailView = GestationView.extend({
   checks: z.array(z.object({ id: z.uuid(), kind: z.enum(CHECK_KINDS), date: z.string(), result: z.enum(CHECK_RESULTS), notes: z.string().nullable(), createdAt: z.date() })),
   reminders: z.array(z.object({ milestoneId: z.string(), title: z.string(), dueDate: z.string(), sentAt: z.date(), channels: z.array(z.string()) })),
   timeline: TimelineView,
-}).openapi('PregnancyDetail');
+}).openapi('GestationDetail');

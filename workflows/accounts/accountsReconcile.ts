@@ -7,7 +7,7 @@ import { TaskQueue } from '../queues';
 
 const { findUsersMissingWelcome } = proxyActivities<AccountsActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
 
-export interface ReconcileWelcomesInput {
+export interface AccountsReconcileInput {
   olderThanMinutes?: number;
   withinDays?: number;
   limit?: number;
@@ -18,7 +18,7 @@ export interface ReconcileWelcomesInput {
  * register could not reach Temporal. The welcome id is the user's, so a user whose welcome
  * already ran (or runs) is skipped, never emailed twice.
  */
-export async function reconcileWelcomes(input: ReconcileWelcomesInput = {}): Promise<{ checked: number; started: number }> {
+export async function accountsReconcile(input: AccountsReconcileInput = {}): Promise<{ checked: number; started: number }> {
   const userIds = await findUsersMissingWelcome({
     olderThanMinutes: input.olderThanMinutes ?? 10,
     withinDays: input.withinDays ?? 7,

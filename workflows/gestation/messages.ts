@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { CheckKind, CheckResult, FailedReminders, GestationOptions, Milestone, PregnancyStatus, TimelineEntry } from '../../domain/gestation';
+import type { CheckKind, CheckResult, FailedReminders, GestationOptions, Milestone, GestationStatus, TimelineEntry } from '../../domain/gestation';
 
 /** The plan as the API saw it at the start (shown until the first read of the database); carried across continueAsNew. */
 export interface GestationPlanInput {
@@ -11,11 +11,11 @@ export interface GestationPlanInput {
 }
 
 export interface GestationInput extends GestationPlanInput {
-  pregnancyId: string;
-  /** The user reminded (the pregnancy's creator). */
+  gestationId: string;
+  /** The user reminded (the gestation's creator). */
   userId: string;
-  /** Set when continuing as new (and by the API when it starts a pregnancy already confirmed). */
-  status?: PregnancyStatus;
+  /** Set when continuing as new (and by the API when it starts a gestation already confirmed). */
+  status?: GestationStatus;
   /** What only the workflow knows, carried across continueAsNew (done and missed are re-derived from the database and the plan). */
   carried?: { sent: Record<string, string>; failed: FailedReminders; alerted: string[] };
   /**
@@ -26,8 +26,8 @@ export interface GestationInput extends GestationPlanInput {
 }
 
 export interface GestationResult {
-  status: PregnancyStatus;
-  /** The pregnancy row disappeared (deleted with its mare, or its creation rolled back): tracking ended quietly. */
+  status: GestationStatus;
+  /** The gestation row disappeared (deleted with its mare, or its creation rolled back): tracking ended quietly. */
   gone?: true;
   sent: string[];
   missed: string[];
@@ -35,8 +35,8 @@ export interface GestationResult {
 }
 
 export interface GestationTimeline {
-  pregnancyId: string;
-  status: PregnancyStatus;
+  gestationId: string;
+  status: GestationStatus;
   anchorDate: string;
   anchor: 'cover' | 'ovulation';
   leadDays: number;
@@ -55,13 +55,13 @@ export interface CheckRecorded {
 
 /*
  * Signals are wake-ups: the API sends them after committing the change, and the workflow
- * re-reads the pregnancy from the database. Their payload only updates what the queries
+ * re-reads the gestation from the database. Their payload only updates what the queries
  * show until that read; a lost signal is caught up at the next wake-up.
  */
 
 /** A vet check result (negative ends, twins flags and alerts, positive confirms). */
 export const checkRecordedSignal = defineSignal<[CheckRecorded]>('checkRecorded');
-export const pregnancyLostSignal = defineSignal<[{ date: string }]>('pregnancyLost');
+export const gestationLostSignal = defineSignal<[{ date: string }]>('gestationLost');
 export const foaledSignal = defineSignal<[{ date: string; foalId: string }]>('foaled');
 /** New anchor: a corrected cover date or a recorded ovulation date. Reschedules every future reminder. */
 export const coverDateCorrectedSignal = defineSignal<[{ anchorDate: string; anchor: 'cover' | 'ovulation' }]>('coverDateCorrected');
