@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { testDatabase } from '../support/infra';
 import { createOrm, type MikroORM } from '../../entities/orm';
 import { RefreshToken, User } from '../../entities';
-import { createAuthService } from '../../api/auth/service';
-import { sha256 } from '../../api/auth/tokens';
+import { createAuthService } from '../../api/accounts/service';
+import { sha256 } from '../../api/accounts/tokens';
 
 /**
  * A stolen refresh token raced against the user's own refresh: whoever wins, the loser's

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { dummyPasswordHash, hashPassword } from '../../api/auth/passwords';
+import { dummyPasswordHash, hashPassword } from '../../api/accounts/passwords';
 
 /** The encoded parameters of an argon2 PHC string: `$argon2id$v=19$m=19456,t=2,p=1$salt$hash`. */
 function parameters(phc: string): string {
