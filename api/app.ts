@@ -10,6 +10,7 @@ import type { AppDeps } from './deps';
 import { createRegistry, buildOpenApiDocument } from './http/openapi';
 import { createErrorHandler, notFoundHandler, HttpError } from './http/errors';
 import { createMetrics } from './http/metrics';
+import { registerAiMetrics } from './http/ai-metrics';
 import { bodyTimeouts } from './http/slow-clients';
 import { createPassport, authenticate as authenticateWith } from './accounts/passport';
 import { createAuthRouter } from './accounts/router';
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(cors({ origin: config.CORS_ORIGINS, credentials: true, exposedHeaders: ['x-request-id', 'ratelimit', 'ratelimit-policy', 'deprecation', 'link'] }));
 
   const metrics = createMetrics();
+  registerAiMetrics(metrics.registry, deps.orm);
   app.use(metrics.middleware);
   app.get('/metrics', metrics.handler);
 

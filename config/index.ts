@@ -109,6 +109,12 @@ export const configSchema = z
       .default('7d'),
     /** Set by the dev stack when the AI URLs point at the local stand-ins. */
     AI_SANDBOX: bool.default(false),
+    /** Analyses one account may start per rolling hour (429 with Retry-After beyond). */
+    ANALYSIS_STARTS_PER_USER_PER_HOUR: positiveInt.default(20),
+    /** Analyses one organization (all its members) may start per rolling hour. */
+    ANALYSIS_STARTS_PER_ORG_PER_HOUR: positiveInt.default(60),
+    /** Estimated AI spend (USD) one organization may cause per calendar month (UTC); 0 disables the cap (402 beyond). */
+    AI_ORG_MONTHLY_SPEND_CAP_USD: z.coerce.number().min(0).default(200),
 
     STRIPE_SECRET_KEY: optionalString,
     STRIPE_WEBHOOK_SECRET: optionalString,

@@ -11,6 +11,7 @@ import { loadOwnedHorse } from '../horses/access';
 import type { AuthUser } from '../accounts/types';
 import { Analysis, AnalysisRequest, Horse, analysisReservationKey, closeAnalysis } from '../../entities';
 import { reserveCredits } from '../../entities/credit-ledger';
+import { AnalysisLimitReached, assertAnalysisStartAllowed } from '../../entities/analysis-limits';
 import { SNIFF_BYTES, looksLikeVideo } from '../../adapters/media/sniff';
 import {
   ANALYSIS_CREDIT_COST,
@@ -141,6 +142,11 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
   const router = Router();
   const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api', tag: 'analyses', authenticate: ctx.authenticate });
   const { storage, config } = deps;
+  const startLimits = {
+    perUserPerHour: config.ANALYSIS_STARTS_PER_USER_PER_HOUR,
+    perOrganizationPerHour: config.ANALYSIS_STARTS_PER_ORG_PER_HOUR,
+    organizationMonthlySpendCapUsd: config.AI_ORG_MONTHLY_SPEND_CAP_USD,
+  };
 
   /** The answer to a retried POST: the analysis the first request created (same id). */
   async function replay(em: EntityManager, userId: string, key: string, requestHash: string, res: { setHeader(n: string, v: string): void }) {
@@ -166,7 +172,7 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
       body: CreateAnalysisBody,
       status: 202,
       response: z.object({ id: z.uuid(), status: z.enum(ANALYSIS_STATUSES), workflowId: z.string(), credits: z.number().int() }),
-      errors: [402, 404, 409, 413, 422, 503],
+      errors: [402, 404, 409, 413, 422, 429, 503],
     },
     async ({ body, em, user, req, res }) => {
       const idemKey = idempotencyKeyOf(req);
@@ -202,6 +208,7 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
       const credits = ANALYSIS_CREDIT_COST[body.type];
       try {
         await em.transactional(async (tx) => {
+          await assertAnalysisStartAllowed(tx, { userId: user.id, organizationId: horse.organization.id, limits: startLimits });
           tx.create(Analysis, {
             id,
             organization: horse.organization,
@@ -234,6 +241,10 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
           await reserveCredits(tx, user.id, credits, analysisReservationKey(id), `${body.type} analysis ${id}`);
         });
       } catch (err) {
+        if (err instanceof AnalysisLimitReached) {
+          res.setHeader('Retry-After', String(err.retryAfterSeconds));
+          throw new HttpError(err.statusCode, err.message, err.details);
+        }
         if (!(err instanceof IdempotentReplay)) throw err;
         const prior = await replay(em, user.id, idemKey!, requestHash, res);
         if (prior) return prior;

@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { startTestStack, type TestStack } from '../support/stack';
+import { apiClient, registerUser, type ApiClient } from '../support/http';
+import { createHorse, credits, testVideos, uploadVideo, waitForAnalysis, type TestVideos } from '../support/analysis';
+import { Analysis, Horse } from '../../entities';
+import { analysisWorkflowId } from '../../workflows/ids';
+
+/**
+ * Each analysis costs us AI calls: one account, one organization (however many throwaway
+ * accounts it holds) and one organization's monthly spend are all bounded, and a refused
+ * start writes nothing and reserves nothing.
+ */
+describe('analysis start limits (per user and organization per hour, organization monthly AI spend cap)', () => {
+  let stack: TestStack;
+  let api: ApiClient;
+  let videos: TestVideos;
+  before(async function () {
+    this.timeout(180_000);
+    [stack, videos] = await Promise.all([
+      startTestStack({ env: { ANALYSIS_STARTS_PER_USER_PER_HOUR: '2', ANALYSIS_STARTS_PER_ORG_PER_HOUR: '3', AI_ORG_MONTHLY_SPEND_CAP_USD: '1' } }),
+      testVideos(),
+    ]);
+    api = apiClient(stack.baseUrl);
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  async function owner() {
+    const user = await registerUser(api);
+    const horseId = await createHorse(api, user.accessToken);
+    return { user, token: user.accessToken, horseId, organizationId: user.user.organizations[0].organizationId as string };
+  }
+  let started: { token: string; id: string } | undefined;
+  const start = async (token: string, horseId: string) => api.post('/api/analyses', { horseId, type: 'locomotion', videoKey: await uploadVideo(api, token, videos.short) }, token);
+
+  /** Analyses other members of the organization started (rows only: what the limits count). */
+  async function startedByOthers(organizationId: string, horseId: string, n: number, estimatedCostUsd: number | null = null) {
+    const em = stack.orm.em.fork();
+    for (let i = 0; i < n; i++) {
+      const id = randomUUID();
+      em.create(Analysis, {
+        id,
+        organization: organizationId,
+        horse: em.getReference(Horse, horseId),
+        userId: randomUUID(),
+        type: 'locomotion',
+        status: 'completed',
+        stage: 'done',
+        credits: 1,
+        videoKey: `orgs/${organizationId}/uploads/${id}.mp4`,
+        workflowId: analysisWorkflowId(id),
+        estimatedCostUsd,
+      } as never);
+    }
+    await em.flush();
+  }
+
+  it('given an account that started its hourly allowance, answers 429 with Retry-After and reserves nothing', async () => {
+    const { token, horseId, user } = await owner();
+    const first = await start(token, horseId);
+    expect(first.status).to.equal(202);
+    expect((await start(token, horseId)).status).to.equal(202);
+    started = { token, id: first.body.id };
+    const before = await credits(api, token);
+    const third = await start(token, horseId);
+    expect(third.status).to.equal(429);
+    expect(third.body.message).to.match(/one account may start 2 per hour/);
+    expect(Number(third.headers.get('retry-after'))).to.be.within(1, 3600);
+    expect(await credits(api, token)).to.deep.equal(before);
+    expect(await stack.orm.em.fork().count(Analysis, { userId: user.user.id })).to.equal(2);
+  });
+
+  it('exposes AI tokens and estimated cost per provider and model, and the fallback ratio, on /metrics', async () => {
+    await waitForAnalysis(api, started!.token, started!.id);
+    const text = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+    const value = (line: RegExp) => Number(text.split('\n').find((l) => line.test(l))?.split(' ').pop());
+    expect(value(/^ai_tokens\{provider="anthropic",model="[^"]+",direction="input"\}/)).to.be.greaterThan(0);
+    expect(value(/^ai_tokens\{provider="anthropic",model="[^"]+",direction="output"\}/)).to.be.greaterThan(0);
+    expect(value(/^ai_estimated_cost_usd\{provider="anthropic"/)).to.be.greaterThan(0);
+    expect(value(/^ai_analyses\{provider="anthropic",model="[^"]+",fallback="false"\}/)).to.be.at.least(1);
+    expect(value(/^ai_fallback_ratio /)).to.be.within(0, 1);
+  });
+
+  it('given an organization whose members started its hourly allowance, refuses a new account in it too (429)', async () => {
+    const { token, horseId, organizationId } = await owner();
+    await startedByOthers(organizationId, horseId, 3);
+    const res = await start(token, horseId);
+    expect(res.status).to.equal(429);
+    expect(res.body.message).to.match(/one organization may start 3 per hour/);
+    expect(res.body.details).to.include({ scope: 'organization', limit: 3 });
+    expect(Number(res.headers.get('retry-after'))).to.be.within(1, 3600);
+    expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+  });
+
+  it('given an organization past its monthly AI spend cap, answers 402 saying the cap, the spend and when it resets', async () => {
+    const { token, horseId, organizationId } = await owner();
+    await startedByOthers(organizationId, horseId, 1, 1.25);
+    const res = await start(token, horseId);
+    expect(res.status).to.equal(402);
+    expect(res.body.message).to.match(/monthly AI spend cap \(1 USD, 1\.25 USD used\)/);
+    expect(res.body.details).to.include({ capUsd: 1, spentUsd: 1.25 });
+    expect(new Date(res.body.details.resetsAt).getUTCDate()).to.equal(1);
+    expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
+  });
+});
