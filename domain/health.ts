@@ -777,6 +777,8 @@ export interface ReminderItem {
   title: string;
   dueDate: string;
   sent: readonly ReminderStage[];
+  /** The recipients' lead time for this item (else the step's default). */
+  leadDays?: number;
 }
 
 const atHour = (date: string) => Date.parse(`${date}T${String(HEALTH.reminderHourUtc).padStart(2, '0')}:00:00.000Z`);
@@ -801,7 +803,7 @@ export function reminderStep(items: readonly ReminderItem[], leadDays: number, n
     if (wakeAt === null || t < wakeAt) wakeAt = t;
   };
   for (const item of items) {
-    const { remindAt, overdueAt } = reminderTimes(item.dueDate, leadDays);
+    const { remindAt, overdueAt } = reminderTimes(item.dueDate, item.leadDays ?? leadDays);
     const sentReminder = item.sent.includes('reminder');
     const sentOverdue = item.sent.includes('overdue');
     if (nowMs >= overdueAt) {

@@ -2,7 +2,7 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { baseProperties } from './base';
 import { Organization } from './accounts';
 import { Horse } from './horses';
-import { HEALTH_RECORD_KINDS, REMINDER_STAGES, type HealthDetails } from '../domain/health';
+import { HEALTH_RECORD_KINDS, REMINDER_STAGES, isCareItemKey, type CareItemKey, type HealthDetails, type HealthRecordFacts, type PlanOverride } from '../domain/health';
 
 /**
  * One dated care record of a horse (vaccination, deworming, FEC, farrier, dental, vet,
@@ -150,3 +150,19 @@ export const HealthReminderLog = defineEntity({
   },
 });
 export type HealthReminderLog = InferEntity<typeof HealthReminderLog>;
+
+/** YYYY-MM-DD of a `date` column (a string or a Date, depending on the driver path). */
+export function dateColumn(value: unknown): string {
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  return String(value).slice(0, 10);
+}
+
+/** What the domain rules need of a stored record. */
+export function recordFacts(r: HealthRecord): HealthRecordFacts {
+  return { id: r.id, kind: r.kind, date: dateColumn(r.date), details: r.details, createdById: r.createdById, createdAt: r.createdAt.toISOString() } as HealthRecordFacts;
+}
+
+/** The overrides of a horse's plan as the domain takes them. */
+export function planOverrides(rows: readonly HealthPlanOverride[]): PlanOverride[] {
+  return rows.filter((o) => isCareItemKey(o.itemKey)).map((o) => ({ key: o.itemKey as CareItemKey, enabled: o.enabled, intervalDays: o.intervalDays ?? null }));
+}

@@ -13,6 +13,7 @@ import { createBillingActivities } from '../activities/billing';
 import { createMarketplaceActivities } from '../activities/marketplace';
 import { createMarketplaceReconcileActivities } from '../activities/marketplace/reconcile';
 import { createGestationActivities } from '../activities/gestation';
+import { createHealthActivities } from '../activities/health';
 
 /** What activities need from the outside world; the worker entrypoint (or a test) wires it. */
 export interface WorkerDeps {
@@ -37,6 +38,7 @@ export function createActivities(deps: WorkerDeps) {
     ...createMarketplaceActivities(deps),
     ...createMarketplaceReconcileActivities(deps),
     ...createGestationActivities(deps),
+    ...createHealthActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

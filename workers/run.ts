@@ -10,6 +10,27 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
 }
 
+/**
+ * Queues whose worker runs a bundle of its own workflows only. The health queue keeps
+ * one sleeping workflow per horse (tens of thousands): each cached workflow holds a V8
+ * context of its bundle, so a bundle without the other features' code costs less per
+ * workflow (bench/health-workflows.ts).
+ */
+export const OWN_BUNDLE_PATHS: Partial<Record<TaskQueue, string>> = {
+  health: fileURLToPath(new URL('../workflows/health/index.ts', import.meta.url)),
+};
+const ownBundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+export function bundleQueueWorkflows(queue: TaskQueue): Promise<WorkflowBundleWithSourceMap> | null {
+  const path = OWN_BUNDLE_PATHS[queue];
+  if (!path) return null;
+  let bundle = ownBundles.get(path);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({ workflowsPath: path, logger: quietBundlerLogger });
+    ownBundles.set(path, bundle);
+  }
+  return bundle;
+}
+
 const quietBundlerLogger = {
   log: () => {},
   trace: () => {},
@@ -25,9 +46,10 @@ const quietBundlerLogger = {
  * with the default cache), while replaying one on wake costs tens of milliseconds. Their
  * queues get a small cache; the busy, short-lived queues keep the SDK's default.
  */
-const MAX_CACHED_WORKFLOWS: Partial<Record<TaskQueue, number>> = {
+export const MAX_CACHED_WORKFLOWS: Partial<Record<TaskQueue, number>> = {
   gestation: 250,
   marketplace: 250,
+  health: 250,
 };
 
 export interface RunningWorkers {
@@ -56,12 +78,12 @@ export async function startWorkers(opts: {
     ...(opts.legacyQueues ?? []).map((q) => ({ taskQueue: q, like: LEGACY_TASK_QUEUES[q] })),
   ];
   const workers = await Promise.all(
-    polled.map(({ taskQueue, like }) =>
+    polled.map(async ({ taskQueue, like }) =>
       Worker.create({
         connection,
         namespace: opts.namespace,
         taskQueue,
-        workflowBundle: bundle,
+        workflowBundle: (await bundleQueueWorkflows(like)) ?? bundle,
         activities,
         shutdownGraceTime: '10s',
         ...(MAX_CACHED_WORKFLOWS[like] ? { maxCachedWorkflows: MAX_CACHED_WORKFLOWS[like] } : {}),

@@ -15,6 +15,7 @@ export const ScheduleId = {
   accountsReconcile: 'accounts-reconcile',
   freePlanCredits: 'free-plan-credits',
   marketplaceReconcile: 'marketplace-reconcile',
+  healthReconcile: 'health-reconcile',
 } as const;
 export const BILLING_RECONCILE_SCHEDULE_ID = ScheduleId.billingReconcile;
 export const ANALYSIS_RECONCILE_SCHEDULE_ID = ScheduleId.analysisReconcile;
@@ -106,6 +107,26 @@ export function marketplaceReconcileSchedule(): ScheduleOptions {
   };
 }
 
+/**
+ * Starts the reminder workflow of horses with health records whose workflow is not running
+ * (healthReconcile): the safety net behind the API's signal-with-start.
+ */
+export function healthReconcileSchedule(): ScheduleOptions {
+  return {
+    scheduleId: ScheduleId.healthReconcile,
+    spec: { intervals: [{ every: '30 minutes' }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'healthReconcile',
+      workflowId: ScheduleId.healthReconcile,
+      args: [{}],
+      taskQueue: TaskQueue.health,
+      workflowRunTimeout: '20 minutes',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+  };
+}
+
 /** Creates the schedule, or brings an existing one to these spec, action and policies. */
 export async function ensureSchedule(client: Client, options: ScheduleOptions): Promise<'created' | 'updated'> {
   try {
@@ -136,6 +157,7 @@ export function schedulesFor(config: Pick<Config, 'BILLING_RECONCILE_CRON'>, que
     [TaskQueue.accounts, accountsReconcileSchedule()],
     [TaskQueue.accounts, freePlanCreditsSchedule()],
     [TaskQueue.marketplace, marketplaceReconcileSchedule()],
+    [TaskQueue.health, healthReconcileSchedule()],
   ];
   return all.filter(([queue]) => polled.has(queue)).map(([, options]) => options);
 }

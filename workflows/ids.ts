@@ -19,6 +19,7 @@ const analysis = idHelper('analysis');
 const subscription = idHelper('subscription');
 const gestation = idHelper('gestation');
 const listing = idHelper('listing');
+const health = idHelper('health');
 
 export const welcomeWorkflowId = welcome.build;
 export const parseWelcomeWorkflowId = welcome.parse;
@@ -30,3 +31,5 @@ export const gestationWorkflowId = gestation.build;
 export const parseGestationWorkflowId = gestation.parse;
 export const listingWorkflowId = listing.build;
 export const parseListingWorkflowId = listing.parse;
+export const healthWorkflowId = health.build;
+export const parseHealthWorkflowId = health.parse;

@@ -9,3 +9,5 @@ export { marketplaceReconcile } from './marketplace/marketplaceReconcile';
 export { gestationTracking } from './gestation/gestationTracking';
 export { analyzeVideo } from './analysis/analyzeVideo';
 export { analysisReconcile } from './analysis/analysisReconcile';
+export { healthReminders } from './health/healthReminders';
+export { healthReconcile } from './health/healthReconcile';

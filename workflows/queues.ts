@@ -5,6 +5,7 @@ export const TaskQueue = {
   billing: 'billing',
   gestation: 'gestation',
   marketplace: 'marketplace',
+  health: 'health',
 } as const;
 export type TaskQueue = (typeof TaskQueue)[keyof typeof TaskQueue];
 export const ALL_TASK_QUEUES: TaskQueue[] = Object.values(TaskQueue);

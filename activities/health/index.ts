@@ -1,0 +1,245 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { Config } from '../../config';
+import type { MikroORM } from '../../entities/orm';
+import type { Mailer } from '../../adapters/email/mailer';
+import { HealthPlanOverride, HealthRecord, HealthReminderLog, Horse, Membership, Organization, ReminderPreferences, dateColumn, planOverrides, recordFacts } from '../../entities';
+import { createNotifyActivities } from '../notify';
+import { ErrorType } from '../../domain/errors';
+import { carePlan, dayOf, healthReminderMessage, reminderKey, type CareItemKey, type ReminderItem, type ReminderStage } from '../../domain/health';
+import { startHealthReminders } from '../../workflows/health/client';
+import { parseHealthWorkflowId } from '../../workflows/ids';
+
+/**
+ * What the reminder workflow plans from: every enabled item of the horse's plan that has a
+ * due date, with the stages already sent for that due date and the lead time of its
+ * recipients. `found: false` = the horse is gone; the workflow ends.
+ */
+export type HealthReminderSnapshot = { found: false } | { found: true; horseName: string; items: (ReminderItem & { leadDays: number })[] };
+
+export interface HealthReminderRequest {
+  horseId: string;
+  key: CareItemKey;
+  dueDate: string;
+  stage: ReminderStage;
+}
+
+export type HealthReminderOutcome =
+  | { outcome: 'sent' | 'already-sent'; recipients: string[]; channels: string[] }
+  /** The horse is gone: nothing sent. */
+  | { outcome: 'gone' }
+  /** The item has another due date now (a record was added or edited) or was switched off: nothing sent. */
+  | { outcome: 'replanned' };
+
+export interface StartMissingHealthReport {
+  checked: number;
+  started: string[];
+}
+
+interface Prefs {
+  leadDays: number;
+  email: boolean;
+  inApp: boolean;
+}
+
+/**
+ * Who a horse's reminder goes to: the person who recorded the item's last record while
+ * they are still a member of the horse's organization (the horse may have moved, they may
+ * have left), else the organization's owners.
+ */
+export async function reminderRecipients(em: EntityManager, organizationId: string, recordedById: string | null): Promise<string[]> {
+  if (recordedById) {
+    const member = await em.findOne(Membership, { organization: organizationId, user: recordedById });
+    if (member) return [recordedById];
+  }
+  return owners(em, organizationId);
+}
+
+async function owners(em: EntityManager, organizationId: string): Promise<string[]> {
+  const rows = await em.find(Membership, { organization: organizationId, role: 'owner' }, { orderBy: { createdAt: 'asc' } });
+  if (rows.length) return rows.map((m) => m.user.id);
+  const org = await em.findOne(Organization, { id: organizationId });
+  return org ? [org.ownerId] : [];
+}
+
+async function preferences(em: EntityManager, userIds: readonly string[], defaultLeadDays: number): Promise<Map<string, Prefs>> {
+  const rows = userIds.length ? await em.find(ReminderPreferences, { userId: { $in: [...userIds] } }) : [];
+  const found = new Map(rows.map((r) => [r.userId, { leadDays: r.leadDays, email: r.email, inApp: r.inApp }]));
+  return new Map(userIds.map((u) => [u, found.get(u) ?? { leadDays: defaultLeadDays, email: true, inApp: true }]));
+}
+
+/** The horse's plan from the database: due items of enabled care items. */
+async function duePlan(em: EntityManager, horse: Horse) {
+  const [records, overrides] = await Promise.all([
+    em.find(HealthRecord, { horse: horse.id, deletedAt: null }),
+    em.find(HealthPlanOverride, { horse: horse.id }),
+  ]);
+  const plan = carePlan({
+    birthDate: horse.birthDate ? dateColumn(horse.birthDate) : null,
+    records: records.map(recordFacts),
+    overrides: planOverrides(overrides),
+    today: dayOf(Date.now()),
+  });
+  return plan.filter((i) => i.enabled && i.nextDue);
+}
+
+/**
+ * Health book activities. Every send is keyed `health:<horseId>:<item>:<dueDate>:<stage>`
+ * (+ the recipient): the outbox, the in-app notification and the HealthReminderLog row are
+ * unique by it, so a retried or replayed send never reaches anyone twice.
+ */
+export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; logger: Logger; config: Config }) {
+  const { orm, logger, config } = deps;
+  const notify = createNotifyActivities(deps);
+
+  return {
+    /** Read-only and idempotent: the workflow retries it without limit. */
+    async loadHealthReminders(req: { horseId: string }): Promise<HealthReminderSnapshot> {
+      const em = orm.em.fork();
+      const horse = await em.findOne(Horse, { id: req.horseId });
+      if (!horse) return { found: false };
+      const due = await duePlan(em, horse);
+      const logs = await em.find(HealthReminderLog, { horseId: horse.id });
+      const sent = new Map<string, ReminderStage[]>();
+      for (const l of logs) {
+        const k = `${l.itemKey}|${dateColumn(l.dueDate)}`;
+        sent.set(k, [...(sent.get(k) ?? []), l.stage]);
+      }
+      const recipientsByCreator = new Map<string | null, string[]>();
+      for (const item of due) {
+        if (!recipientsByCreator.has(item.lastRecordedById)) recipientsByCreator.set(item.lastRecordedById, await reminderRecipients(em, horse.organization.id, item.lastRecordedById));
+      }
+      const prefs = await preferences(em, [...new Set([...recipientsByCreator.values()].flat())], config.REMINDER_LEAD_DAYS);
+      return {
+        found: true,
+        horseName: horse.name,
+        items: due.map((i) => {
+          const recipients = recipientsByCreator.get(i.lastRecordedById) ?? [];
+          // Several recipients: the earliest any of them asked for.
+          const leadDays = recipients.length ? Math.min(...recipients.map((u) => prefs.get(u)!.leadDays)) : config.REMINDER_LEAD_DAYS;
+          return { key: i.key, title: i.title, dueDate: i.nextDue!, sent: sent.get(`${i.key}|${i.nextDue}`) ?? [], leadDays };
+        }),
+      };
+    },
+
+    /**
+     * One reminder (stage `reminder`) or escalation (`overdue`), in-app then email as each
+     * recipient's preferences say. The escalation also goes to the organization's owners.
+     * Re-reads the plan first: an item whose due date moved or that was switched off is not
+     * sent. A channel that fails for good is skipped; a transient failure is retried (the
+     * workflow retries until its deadline). Fails for good only when nothing went out.
+     */
+    async sendHealthReminder(req: HealthReminderRequest): Promise<HealthReminderOutcome> {
+      const em = orm.em.fork();
+      const horse = await em.findOne(Horse, { id: req.horseId });
+      if (!horse) return { outcome: 'gone' };
+      const previous = await em.findOne(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate as never, stage: req.stage });
+      if (previous) return { outcome: 'already-sent', recipients: previous.recipients, channels: previous.channels };
+      const item = (await duePlan(em, horse)).find((i) => i.key === req.key);
+      if (!item || item.nextDue !== req.dueDate) return { outcome: 'replanned' };
+
+      const first = await reminderRecipients(em, horse.organization.id, item.lastRecordedById);
+      const recipients = req.stage === 'overdue' ? [...new Set([...first, ...(await owners(em, horse.organization.id))])] : first;
+      const prefs = await preferences(em, recipients, config.REMINDER_LEAD_DAYS);
+      const message = healthReminderMessage({ key: req.key, dueDate: req.dueDate }, horse.name, req.stage);
+      const baseKey = reminderKey(req.horseId, req.key, req.dueDate, req.stage);
+      const channels = new Set<string>();
+      const permanent: string[] = [];
+      let transient: unknown = null;
+      for (const userId of recipients) {
+        const p = prefs.get(userId)!;
+        const key = `${baseKey}:${userId}`;
+        const sends: [string, () => Promise<unknown>][] = [];
+        if (p.inApp) {
+          sends.push([
+            'in_app',
+            () =>
+              notify.notifyInApp({
+                key,
+                userId,
+                kind: req.stage === 'overdue' ? 'health_overdue' : 'health_reminder',
+                title: message.subject,
+                body: message.text,
+                data: { horseId: req.horseId, item: req.key, dueDate: req.dueDate, stage: req.stage },
+              }),
+          ]);
+        }
+        if (p.email) sends.push(['email', () => notify.sendEmail({ key, userId, ...message })]);
+        for (const [name, send] of sends) {
+          try {
+            await send();
+            channels.add(name);
+          } catch (err) {
+            if (err instanceof ApplicationFailure && err.nonRetryable) {
+              permanent.push(`${userId} ${name}: ${err.message}`);
+              logger.warn({ key, channel: name, err: err.message }, 'health reminder channel failed for good');
+            } else {
+              transient ??= err;
+              logger.warn({ key, channel: name, err: (err as Error).message }, 'health reminder channel failed; will retry');
+            }
+          }
+        }
+      }
+      // Retry while a channel may still work (the keys make the retry re-send nothing that went out).
+      if (transient) throw transient;
+      if (!channels.size && permanent.length) {
+        throw ApplicationFailure.nonRetryable(`health reminder ${baseKey} could not be sent on any channel (${permanent.join('; ')})`, ErrorType.ServiceUnavailable);
+      }
+      try {
+        em.create(HealthReminderLog, {
+          horseId: req.horseId,
+          itemKey: req.key,
+          dueDate: req.dueDate as never,
+          stage: req.stage,
+          sentAt: new Date(),
+          recipients,
+          channels: [...channels].sort(),
+        });
+        await em.flush();
+      } catch (err) {
+        if (!(err instanceof UniqueConstraintViolationException)) throw err;
+        const row = await orm.em.fork().findOneOrFail(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate as never, stage: req.stage });
+        return { outcome: 'already-sent', recipients: row.recipients, channels: row.channels };
+      }
+      logger.info({ key: baseKey, recipients, channels: [...channels] }, 'health reminder sent');
+      return { outcome: 'sent', recipients, channels: [...channels].sort() };
+    },
+
+    /** The reconcile Schedule's step: horses with records whose workflow is not running get one. */
+    async startMissingHealthWorkflows(req: { limit: number }): Promise<StartMissingHealthReport> {
+      return startMissingHealthWorkflows({ orm, client: Context.current().client, logger }, req);
+    },
+  };
+}
+
+/**
+ * Lists the running `healthReminders` workflows once (visibility), then starts the missing
+ * ones among horses that have a health record (USE_EXISTING: visibility lags a little, so a
+ * workflow started a moment ago is found, not duplicated).
+ */
+export async function startMissingHealthWorkflows(deps: { orm: MikroORM; client: Client; logger?: Logger }, req: { limit: number }): Promise<StartMissingHealthReport> {
+  const running = new Set<string>();
+  for await (const wf of deps.client.workflow.list({ query: `WorkflowType = 'healthReminders' AND ExecutionStatus = 'Running'` })) {
+    const horseId = parseHealthWorkflowId(wf.workflowId);
+    if (horseId) running.add(horseId);
+  }
+  const rows = (await deps.orm.em
+    .fork()
+    .getConnection()
+    .execute(`select distinct r.horse_id from health_records r where r.deleted_at is null order by r.horse_id`)) as { horse_id: string }[];
+  const report: StartMissingHealthReport = { checked: rows.length, started: [] };
+  for (const { horse_id: horseId } of rows) {
+    if (running.has(horseId)) continue;
+    if (report.started.length >= req.limit) break;
+    await startHealthReminders(deps.client, horseId);
+    report.started.push(horseId);
+  }
+  if (report.started.length) deps.logger?.warn({ horseIds: report.started }, 'health reconcile: started missing reminder workflows');
+  return report;
+}
+
+export type HealthActivities = ReturnType<typeof createHealthActivities>;
