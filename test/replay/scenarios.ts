@@ -14,6 +14,9 @@ import { progressQuery } from '../../workflows/analysis/messages';
 import { subscriptionLifecycle } from '../../workflows/billing/subscriptionLifecycle';
 import { billingReconcile } from '../../workflows/billing/billingReconcile';
 import { stripeEventSignal } from '../../workflows/billing/messages';
+import { healthReminders } from '../../workflows/health/healthReminders';
+import { healthReconcile } from '../../workflows/health/healthReconcile';
+import { planChangedSignal, recordChangedSignal } from '../../workflows/health/messages';
 
 /**
  * One representative run per workflow, with canned activity results. Captured once into
@@ -64,6 +67,8 @@ export const replayScenarios: ReplayScenario[] = [
   analysisReconcileScenario(),
   subscriptionScenario(),
   billingReconcileScenario(),
+  healthRemindersScenario(),
+  healthReconcileScenario(),
 ];
 
 /**
@@ -264,5 +269,66 @@ function billingReconcileScenario(): ReplayScenario {
       signalSubscriptionWorkflows: async () => ({ signalled: 1 }),
     }),
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(billingReconcile, { taskQueue, workflowId, args: [{}] }),
+  };
+}
+
+/**
+ * One horse's care reminders over the database the workflow re-reads: a farrier reminder
+ * and its escalation, a record that moves the due date (signal), a plan change, the horse
+ * deleted.
+ */
+function healthRemindersScenario(): ReplayScenario {
+  const db = { farrierDue: '2030-01-20', sent: [] as string[], gone: false };
+  return {
+    name: 'health-reminders',
+    workflowType: 'healthReminders',
+    activities: () => ({
+      loadHealthReminders: async () =>
+        db.gone
+          ? { found: false }
+          : {
+              found: true,
+              horseName: 'Comet',
+              items: [
+                {
+                  key: 'farrier',
+                  title: 'Farrier (trim or shoes)',
+                  dueDate: db.farrierDue,
+                  sent: db.sent.filter((x) => x.startsWith(db.farrierDue)).map((x) => x.split(' ')[1]),
+                  leadDays: 2,
+                },
+              ],
+            },
+      sendHealthReminder: async (req: { dueDate: string; stage: string }) => {
+        db.sent.push(`${req.dueDate} ${req.stage}`);
+        return { outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] };
+      },
+    }),
+    run: async (env, { taskQueue, workflowId }) => {
+      // The test server's clock starts at the real time: dates relative to it.
+      const today = new Date(await env.currentTimeMs()).toISOString().slice(0, 10);
+      const plus = (n: number) => new Date(Date.parse(`${today}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+      db.farrierDue = plus(10);
+      const handle = await env.client.workflow.start(healthReminders, { taskQueue, workflowId, args: [{ horseId: 'h-replay' }] });
+      await env.sleep('12 days'); // reminder on day 8, escalation on day 11
+      db.farrierDue = plus(54); // the farrier came on day 12
+      await handle.signal(recordChangedSignal, { recordId: 'r2' });
+      await env.sleep('1 day');
+      await handle.signal(planChangedSignal, { key: 'farrier' });
+      await env.sleep('45 days'); // reminder on day 52
+      db.gone = true;
+      await handle.signal(recordChangedSignal, {});
+      return handle.result();
+    },
+  };
+}
+
+/** A reconcile pass that starts one horse's missing reminder workflow. */
+function healthReconcileScenario(): ReplayScenario {
+  return {
+    name: 'health-reconcile',
+    workflowType: 'healthReconcile',
+    activities: () => ({ startMissingHealthWorkflows: async () => ({ checked: 3, started: ['h1'] }) }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(healthReconcile, { taskQueue, workflowId, args: [{}] }),
   };
 }
