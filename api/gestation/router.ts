@@ -93,6 +93,18 @@ async function loadOwnGestation(em: EntityManager, user: AuthUser, id: string): 
   return p;
 }
 
+/**
+ * The same, locked for the rest of the transaction: every transition (correction, check, loss,
+ * foaling) reads the status after any concurrent one committed, so two concurrent foalings
+ * cannot both see an active gestation and create two foals.
+ */
+async function lockOwnGestation(tx: EntityManager, user: AuthUser, id: string): Promise<Gestation> {
+  const p = await tx.findOne(Gestation, { id, organization: { $in: memberOrgIds(user) } }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+  if (!p) throw new HttpError(404, `Gestation ${id} not found`);
+  await tx.populate(p, ['mare']);
+  return p;
+}
+
 function assertActive(p: Gestation) {
   if (!isActiveStatus(p.status)) throw new HttpError(409, `This gestation's tracking has ended (status ${p.status}); nothing was changed`);
 }
@@ -282,7 +294,7 @@ export function createGestationRouter(deps: AppDeps, ctx: MountContext) {
     },
     async ({ params, body, em, user }) => {
       const change = await em.transactional(async (tx) => {
-        const p = await loadOwnGestation(tx, user, params.id);
+        const p = await lockOwnGestation(tx, user, params.id);
         assertActive(p);
         const before = anchorOf(p);
         const optionsBefore = JSON.stringify(p.options);
@@ -321,7 +333,7 @@ export function createGestationRouter(deps: AppDeps, ctx: MountContext) {
     },
     async ({ params, body, em, user }) => {
       const checkId = await em.transactional(async (tx) => {
-        const p = await loadOwnGestation(tx, user, params.id);
+        const p = await lockOwnGestation(tx, user, params.id);
         assertActive(p);
         assertNotBeforeCover(p, 'date', body.date, 'a check');
         const check = tx.create(GestationCheck, { gestation: p.id, kind: body.kind, date: body.date as never, result: body.result, notes: body.notes ?? null, recordedById: user.id } as never);
@@ -343,7 +355,7 @@ export function createGestationRouter(deps: AppDeps, ctx: MountContext) {
     { summary: 'Record the loss of the gestation (ends the tracking)', params: IdParams, body: RecordLossBody, response: GestationDetailView, errors: [404, 409] },
     async ({ params, body, em, user }) => {
       await em.transactional(async (tx) => {
-        const p = await loadOwnGestation(tx, user, params.id);
+        const p = await lockOwnGestation(tx, user, params.id);
         assertActive(p);
         assertNotBeforeCover(p, 'date', body.date, 'a loss');
         p.status = 'lost';
@@ -370,7 +382,7 @@ export function createGestationRouter(deps: AppDeps, ctx: MountContext) {
     },
     async ({ params, body, em, user }) => {
       const foalId = await em.transactional(async (tx) => {
-        const p = await loadOwnGestation(tx, user, params.id);
+        const p = await lockOwnGestation(tx, user, params.id);
         assertActive(p);
         assertNotBeforeCover(p, 'date', body.date, 'a foaling');
         const foal = tx.create(Horse, {

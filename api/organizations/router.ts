@@ -1,4 +1,5 @@
 import { Router, type RequestHandler } from 'express';
+import { LockMode } from '@mikro-orm/core';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { Membership, Organization, User, ORG_ROLES } from '../../entities';
@@ -70,8 +71,22 @@ export function createOrganizationsRouter(opts: { registry: OpenAPIRegistry; aut
     },
   );
 
-  async function ownersLeft(em: Parameters<Parameters<typeof r.get>[2]>[0]['em'], orgId: string) {
+  type Em = Parameters<Parameters<typeof r.get>[2]>[0]['em'];
+  async function ownersLeft(em: Em, orgId: string) {
     return em.count(Membership, { organization: orgId, role: 'owner' });
+  }
+
+  /**
+   * Role changes and removals run under a lock on the organization row and re-read the
+   * caller's role from the database: two owners demoting each other (or leaving) at once are
+   * serialised, so the second sees the first's change and the organization keeps an owner.
+   */
+  async function lockOrganization(tx: Em, orgId: string, callerId: string, roles?: readonly (typeof ORG_ROLES)[number][]) {
+    const org = await tx.findOne(Organization, { id: orgId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    const caller = org ? await tx.findOne(Membership, { organization: orgId, user: callerId }, { refresh: true }) : null;
+    if (!org || !caller) throw new HttpError(404, `Organization ${orgId} not found`);
+    if (roles && !roles.includes(caller.role)) throw new HttpError(403, `Only ${roles.join(' or ')} of this organization can do this (you are ${caller.role})`);
+    return caller;
   }
 
   r.patch(
@@ -79,28 +94,34 @@ export function createOrganizationsRouter(opts: { registry: OpenAPIRegistry; aut
     { summary: "Change a member's role", params: MemberParams, body: z.strictObject({ role: Role }), response: MemberView, errors: [403, 404, 409] },
     async ({ params, body, em, user }) => {
       assertMember(user, params.id, 'Organization', ['owner', 'admin']);
-      const m = await em.findOne(Membership, { organization: params.id, user: params.userId }, { populate: ['user'] });
-      if (!m) throw new HttpError(404, 'Member not found');
-      if (m.role === 'owner' || body.role === 'owner') assertMember(user, params.id, 'Organization', ['owner']);
-      if (m.role === 'owner' && body.role !== 'owner' && (await ownersLeft(em, params.id)) <= 1) {
-        throw new HttpError(409, 'An organization needs at least one owner: make someone else owner first');
-      }
-      m.role = body.role;
-      await em.flush();
-      const u = m.user as User;
-      return { userId: u.id, email: u.email, firstName: u.firstName, lastName: u.lastName, role: m.role, since: m.createdAt };
+      return em.transactional(async (tx) => {
+        const caller = await lockOrganization(tx, params.id, user.id, ['owner', 'admin']);
+        const m = await tx.findOne(Membership, { organization: params.id, user: params.userId }, { populate: ['user'], refresh: true });
+        if (!m) throw new HttpError(404, 'Member not found');
+        if ((m.role === 'owner' || body.role === 'owner') && caller.role !== 'owner') throw new HttpError(403, 'Only an owner can make or unmake owners');
+        if (m.role === 'owner' && body.role !== 'owner' && (await ownersLeft(tx, params.id)) <= 1) {
+          throw new HttpError(409, 'An organization needs at least one owner: make someone else owner first');
+        }
+        m.role = body.role;
+        await tx.flush();
+        const u = m.user as User;
+        return { userId: u.id, email: u.email, firstName: u.firstName, lastName: u.lastName, role: m.role, since: m.createdAt };
+      });
     },
   );
 
   r.delete('/:id/members/:userId', { summary: 'Remove a member (or leave)', params: MemberParams, status: 204, errors: [403, 404, 409] }, async ({ params, em, user }) => {
     const leaving = params.userId === user.id;
     assertMember(user, params.id, 'Organization', leaving ? undefined : ['owner', 'admin']);
-    const m = await em.findOne(Membership, { organization: params.id, user: params.userId });
-    if (!m) throw new HttpError(404, 'Member not found');
-    if (m.role === 'owner' && !leaving) assertMember(user, params.id, 'Organization', ['owner']);
-    if (m.role === 'owner' && (await ownersLeft(em, params.id)) <= 1) throw new HttpError(409, 'The last owner cannot leave: make someone else owner first');
-    em.remove(m);
-    await em.flush();
+    await em.transactional(async (tx) => {
+      const caller = await lockOrganization(tx, params.id, user.id, leaving ? undefined : ['owner', 'admin']);
+      const m = await tx.findOne(Membership, { organization: params.id, user: params.userId }, { refresh: true });
+      if (!m) throw new HttpError(404, 'Member not found');
+      if (m.role === 'owner' && !leaving && caller.role !== 'owner') throw new HttpError(403, 'Only an owner can remove an owner');
+      if (m.role === 'owner' && (await ownersLeft(tx, params.id)) <= 1) throw new HttpError(409, 'The last owner cannot leave: make someone else owner first');
+      tx.remove(m);
+      await tx.flush();
+    });
   });
 
   return router;
