@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'entities/migrations/**', '**/*.cjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'entities/migrations/**', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

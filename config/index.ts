@@ -95,6 +95,10 @@ export const configSchema = z
     UPLOAD_MAX_BYTES: positiveInt.default(500 * 1024 * 1024),
     UPLOAD_URL_TTL_SECONDS: positiveInt.default(900),
 
+    /** ffmpeg/ffprobe to run for video analysis; unset: the npm static builds (dev), else `ffmpeg` on PATH. */
+    FFMPEG_PATH: optionalString,
+    FFPROBE_PATH: optionalString,
+
     ANTHROPIC_API_KEY: optionalString,
     ANTHROPIC_BASE_URL: url.optional(),
     OPENAI_API_KEY: optionalString,

@@ -1,9 +1,20 @@
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, type LegacyTaskQueue, type TaskQueue } from '../workflows/queues';
 import { createActivities, type WorkerDeps } from './activities';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/**
+ * The workflow bundle `npm run build` writes next to the compiled worker (dist/worker.js);
+ * the compiled worker loads it instead of bundling at start (webpack costs seconds and
+ * hundreds of MB). Run from source, the file does not exist and the code is bundled.
+ */
+export function prebuiltWorkflowBundle(): WorkflowBundleOption | undefined {
+  const codePath = fileURLToPath(new URL('./workflow-bundle.js', import.meta.url));
+  return existsSync(codePath) ? { codePath } : undefined;
+}
 
 /** Bundles the workflow code once; every worker in the process shares the bundle. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
@@ -67,10 +78,10 @@ export async function startWorkers(opts: {
   queues?: TaskQueue[];
   /** Old queue names still drained (WORKER_LEGACY_QUEUES): polled like their successor. */
   legacyQueues?: LegacyTaskQueue[];
-  bundle?: WorkflowBundleWithSourceMap;
+  bundle?: WorkflowBundleOption;
 }): Promise<RunningWorkers> {
   const queues = opts.queues?.length ? opts.queues : ALL_TASK_QUEUES;
-  const bundle = opts.bundle ?? (await bundleWorkflows());
+  const bundle = opts.bundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflows());
   const connection = await NativeConnection.connect({ address: opts.address });
   const activities = createActivities(opts.deps);
   const polled: { taskQueue: string; like: TaskQueue }[] = [

@@ -3,15 +3,31 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
-import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
-import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { FRAME_MAX_EDGE_PX } from '../../domain/analysis';
 
-ffmpeg.setFfmpegPath(ffmpegInstaller.path);
-ffmpeg.setFfprobePath(ffprobeInstaller.path);
+/**
+ * Which ffmpeg/ffprobe to run. The dev stack and the tests use the static builds from the
+ * npm packages @ffmpeg-installer/* (devDependencies); the production image installs
+ * Debian's maintained ffmpeg and sets FFMPEG_PATH/FFPROBE_PATH (config/), which the worker
+ * passes to useMediaBinaries() at start.
+ */
+async function packagedBinary(pkg: '@ffmpeg-installer/ffmpeg' | '@ffprobe-installer/ffprobe'): Promise<string | undefined> {
+  try {
+    return ((await import(pkg)) as { default: { path: string } }).default.path;
+  } catch {
+    return undefined; // not installed (production install): FFMPEG_PATH/FFPROBE_PATH must say where
+  }
+}
+export let ffmpegPath = (await packagedBinary('@ffmpeg-installer/ffmpeg')) ?? 'ffmpeg';
+export let ffprobePath = (await packagedBinary('@ffprobe-installer/ffprobe')) ?? 'ffprobe';
+ffmpeg.setFfmpegPath(ffmpegPath);
+ffmpeg.setFfprobePath(ffprobePath);
 
-export const ffmpegPath = ffmpegInstaller.path;
-export const ffprobePath = ffprobeInstaller.path;
+/** Points the media adapter at other ffmpeg/ffprobe binaries (FFMPEG_PATH, FFPROBE_PATH). */
+export function useMediaBinaries(paths: { ffmpeg?: string; ffprobe?: string }): void {
+  if (paths.ffmpeg) ffmpeg.setFfmpegPath((ffmpegPath = paths.ffmpeg));
+  if (paths.ffprobe) ffmpeg.setFfprobePath((ffprobePath = paths.ffprobe));
+}
 
 /** The file is not something we can analyse; the message says why (shown to the user). */
 export class InvalidVideoError extends Error {

@@ -1,0 +1,50 @@
+/**
+ * `npm run build`: the production build in dist/, run with plain `node` (no tsx):
+ *   dist/api.js, dist/worker.js, dist/migrate.js   one ESM bundle per process, npm packages
+ *                                                  left as imports (resolved from node_modules)
+ *   dist/migrations/*.js                           the migrations, one file each (MikroORM
+ *                                                  finds them by folder, next to the bundles)
+ *   dist/workflow-bundle.js                        the workflow code, bundled once here so the
+ *                                                  worker loads a file instead of running
+ *                                                  webpack at every start
+ * All three bundles sit in dist/ itself, so `new URL('./migrations', import.meta.url)` and
+ * `./workflow-bundle.js` resolve the same way from each of them.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { build, type BuildOptions } from 'esbuild';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowsPath } from '../workers/run';
+
+const started = Date.now();
+rmSync('dist', { recursive: true, force: true });
+mkdirSync('dist/migrations', { recursive: true });
+
+const common: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+};
+await build({
+  ...common,
+  entryPoints: { api: 'api/server.ts', worker: 'workers/main.ts', migrate: 'scripts/migrate.ts' },
+  outdir: 'dist',
+});
+await build({
+  ...common,
+  entryPoints: readdirSync('entities/migrations')
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .map((f) => `entities/migrations/${f}`),
+  outdir: 'dist/migrations',
+  sourcemap: false,
+});
+
+const { code } = await bundleWorkflowCode({
+  workflowsPath,
+  logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
+});
+writeFileSync('dist/workflow-bundle.js', code);
+console.log(`built dist/ (api.js, worker.js, migrate.js, migrations/, workflow-bundle.js) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
