@@ -78,7 +78,12 @@ export const ApiKey = defineEntity({
     name: p.string(),
     prefix: p.string(),
     keyHash: p.string().unique(),
+    /** domain/api-keys.ts API_KEY_SCOPES; enforced on every route by the authenticate middleware. */
+    scopes: p.array().default([]),
+    /** After this instant the key is refused (null: no expiry). */
+    expiresAt: p.datetime().nullable(),
     lastUsedAt: p.datetime().nullable(),
+    /** Set on DELETE, and for every key of a user when their password changes or is reset. */
     revokedAt: p.datetime().nullable(),
   },
 });

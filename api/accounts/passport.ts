@@ -10,6 +10,7 @@ import type { AuthUser } from './types';
 import type { AccessClaims } from './tokens';
 import { sha256 } from './tokens';
 import { HttpError } from '../http/errors';
+import { apiKeyRefusal } from '../../domain/api-keys';
 
 export async function loadAuthUser(orm: MikroORM, userId: string, via: AuthUser['via']): Promise<(AuthUser & { tokenVersion: number }) | null> {
   const em = orm.em.fork();
@@ -62,13 +63,13 @@ export function createPassport(orm: MikroORM, jwtSecret: string): Passport {
       (async () => {
         const em = orm.em.fork();
         const row = await em.findOne(ApiKey, { keyHash: sha256(key), revokedAt: null });
-        if (!row) return null;
+        if (!row || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return null;
         row.lastUsedAt = new Date();
         await em.flush();
         const user = await loadAuthUser(orm, row.user.id, 'apiKey');
         if (!user) return null;
         const { tokenVersion: _tv, ...authUser } = user;
-        return authUser;
+        return { ...authUser, scopes: row.scopes };
       })().then(
         (user) => (user ? done(null, user) : done(null, false)),
         (err) => done(err as Error),
@@ -94,8 +95,14 @@ export function authenticate(instance: Passport): RequestHandler {
           ? reason === 'jwt expired'
             ? 'Access token expired: get a new one from POST /api/auth/refresh'
             : `Invalid access token: ${reason}`
-          : 'Invalid or revoked API key';
+          : 'Invalid, expired or revoked API key';
         return next(new HttpError(401, message));
+      }
+      if (user.via === 'apiKey') {
+        // Every authenticated route passes here, so scopes hold everywhere (baseUrl + path is the
+        // route as mounted, after any legacy-path rewrite).
+        const refusal = apiKeyRefusal(user.scopes ?? [], req.method, `${req.baseUrl}${req.path}`);
+        if (refusal) return next(new HttpError(403, refusal));
       }
       req.user = user;
       next();

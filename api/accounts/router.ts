@@ -10,6 +10,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { createAuthService, type IssuedTokens } from './service';
 import { loadAuthUser } from './passport';
 import { newOpaqueToken } from './tokens';
+import { verifyPassword } from './passwords';
+import { API_KEY_SCOPES } from '../../domain/api-keys';
 import { ChangePasswordBody, CreateApiKeyBody, LoginBody, RefreshBody, RegisterBody, TokenPair, UserView } from './schemas';
 import { welcomeWorkflow } from '../../workflows/accounts/welcome';
 import { welcomeWorkflowId } from '../../workflows/ids';
@@ -74,20 +76,41 @@ export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistr
     },
   );
 
-  const ApiKeyView = z.object({ id: z.uuid(), name: z.string(), prefix: z.string(), createdAt: z.date(), lastUsedAt: z.date().nullable() });
+  const ApiKeyView = z.object({
+    id: z.uuid(),
+    name: z.string(),
+    prefix: z.string(),
+    scopes: z.array(z.string()),
+    createdAt: z.date(),
+    expiresAt: z.date().nullable(),
+    lastUsedAt: z.date().nullable(),
+  });
+  const keyView = (k: ApiKey) => ({ id: k.id, name: k.name, prefix: k.prefix, scopes: k.scopes, createdAt: k.createdAt, expiresAt: k.expiresAt ?? null, lastUsedAt: k.lastUsedAt ?? null });
   r.post(
     '/api-keys',
-    { summary: 'Create an API key (shown once)', body: CreateApiKeyBody, status: 201, response: ApiKeyView.extend({ key: z.string() }) },
+    {
+      summary: 'Create an API key (shown once); needs the current password',
+      description: `Scopes: ${API_KEY_SCOPES.join(', ')}. \`read\` reads every feature; a feature scope reads and writes that feature. Keys never manage keys or passwords. Optional \`expiresAt\`. A password change or reset revokes every key.`,
+      body: CreateApiKeyBody,
+      status: 201,
+      response: ApiKeyView.extend({ key: z.string() }),
+      errors: [400, 403],
+      middleware: limited,
+    },
     async ({ body, em, user }) => {
+      const account = await em.findOneOrFail(User, { id: user.id });
+      if (!(await verifyPassword(account.passwordHash, body.currentPassword))) {
+        throw new HttpError(400, 'Current password is incorrect', [{ location: 'body', field: 'currentPassword', message: 'does not match' }]);
+      }
       const { token, hash } = newOpaqueToken('htk');
-      const row = em.create(ApiKey, { user: user.id, name: body.name, prefix: token.slice(0, 10), keyHash: hash });
+      const row = em.create(ApiKey, { user: user.id, name: body.name, prefix: token.slice(0, 10), keyHash: hash, scopes: body.scopes, expiresAt: body.expiresAt ?? null });
       await em.flush();
-      return { id: row.id, name: row.name, prefix: row.prefix, createdAt: row.createdAt, lastUsedAt: null, key: token };
+      return { ...keyView(row), key: token };
     },
   );
   r.get('/api-keys', { summary: 'List my API keys', response: z.array(ApiKeyView) }, async ({ em, user }) => {
     const rows = await em.find(ApiKey, { user: user.id, revokedAt: null }, { orderBy: { createdAt: 'desc' } });
-    return rows.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt ?? null }));
+    return rows.map(keyView);
   });
   r.delete('/api-keys/:id', { summary: 'Revoke an API key', params: IdParams, status: 204, errors: [404] }, async ({ em, user, params }) => {
     const updated = await em.nativeUpdate(ApiKey, { id: params.id, user: user.id, revokedAt: null }, { revokedAt: new Date() });

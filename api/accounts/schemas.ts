@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { passwordProblems, PASSWORD_MAX_LENGTH } from '../../domain/password';
 import { PLANS } from '../../domain/plans';
+import { API_KEY_SCOPES } from '../../domain/api-keys';
 
 const email = z
   .string()
@@ -22,7 +23,19 @@ export const RefreshBody = z.strictObject({ refreshToken: z.string().min(10).max
 export const ChangePasswordBody = z
   .strictObject({ currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH), newPassword: strongPassword })
   .openapi('ChangePasswordRequest');
-export const CreateApiKeyBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+export const CreateApiKeyBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  /** A stolen 15-minute access token must not be enough to mint a long-lived key. */
+  currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH),
+  scopes: z
+    .array(z.enum(API_KEY_SCOPES, { message: `must be one of ${API_KEY_SCOPES.join(', ')}` }))
+    .min(1, 'name at least one scope')
+    .transform((s) => [...new Set(s)]),
+  expiresAt: z.coerce
+    .date()
+    .refine((d) => d.getTime() > Date.now(), 'must be in the future')
+    .optional(),
+});
 
 export const UserView = z
   .object({

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Config } from '../../config';
-import { Membership, Organization, RefreshToken, User } from '../../entities';
+import { ApiKey, Membership, Organization, RefreshToken, User } from '../../entities';
 import { grantPeriodCredits } from '../../entities/credit-ledger';
 import { entitlementsOf } from '../../domain/plans';
 import { HttpError } from '../http/errors';
@@ -127,6 +127,8 @@ export function createAuthService(config: AuthConfig) {
       user.passwordHash = await hashPassword(newPassword, config.PASSWORD_HASH_MEMORY_KIB);
       user.tokenVersion += 1;
       await em.nativeUpdate(RefreshToken, { user: userId, revokedAt: null }, { revokedAt: new Date() });
+      // A key minted by whoever knew the old password must not outlive it.
+      await em.nativeUpdate(ApiKey, { user: userId, revokedAt: null }, { revokedAt: new Date() });
       await em.flush();
       return { user, tokens: await issueTokens(em, user, undefined, userAgent) };
     },

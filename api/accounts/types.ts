@@ -13,6 +13,8 @@ export interface AuthUser {
   /** The organization created on register (their own stable). */
   defaultOrganizationId: string | null;
   via: 'jwt' | 'apiKey';
+  /** With `via: 'apiKey'`: the key's scopes (domain/api-keys.ts). */
+  scopes?: string[];
 }
 
 declare global {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { startTestStack, type TestStack } from '../support/stack';
 import { apiClient, eventually, registerUser, uniqueEmail, type ApiClient } from '../support/http';
 import { welcomeWorkflowId } from '../../workflows/ids';
+import { ApiKey } from '../../entities';
 
 describe('accounts through the HTTP API', () => {
   let stack: TestStack;
@@ -126,13 +127,75 @@ describe('accounts through the HTTP API', () => {
 
   it('authenticates with an API key until it is revoked', async () => {
     const reg = await registerUser(api);
-    const created = await api.post('/api/auth/api-keys', { name: 'stable pc' }, reg.accessToken);
+    const created = await api.post('/api/auth/api-keys', { name: 'stable pc', scopes: ['read'], currentPassword: reg.password }, reg.accessToken);
     expect(created.status).to.equal(201);
     const withKey = await api.call('GET', '/api/auth/me', { headers: { 'x-api-key': created.body.key } });
     expect(withKey.status).to.equal(200);
     expect(withKey.body.id).to.equal(reg.user.id);
     expect((await api.delete(`/api/auth/api-keys/${created.body.id}`, reg.accessToken)).status).to.equal(204);
     expect((await api.call('GET', '/api/auth/me', { headers: { 'x-api-key': created.body.key } })).status).to.equal(401);
+  });
+
+  describe('API keys: password to create, scopes on every route, expiry, revoked by a password change, last use shown', () => {
+    const withKey = (key: string) => ({
+      get: (path: string) => api.call('GET', path, { headers: { 'x-api-key': key } }),
+      post: (path: string, body: unknown) => api.call('POST', path, { body, headers: { 'x-api-key': key } }),
+    });
+
+    it('given only an access token (no current password, or a wrong one), refuses to mint a key and stores nothing', async () => {
+      const reg = await registerUser(api);
+      const none = await api.post('/api/auth/api-keys', { name: 'k', scopes: ['read'] }, reg.accessToken);
+      expect(none.status).to.equal(400);
+      expect(none.body.details[0].field).to.equal('currentPassword');
+      const wrong = await api.post('/api/auth/api-keys', { name: 'k', scopes: ['read'], currentPassword: 'Wr0ngPassword' }, reg.accessToken);
+      expect(wrong.status).to.equal(400);
+      expect(wrong.body.message).to.match(/Current password is incorrect/);
+      const noScope = await api.post('/api/auth/api-keys', { name: 'k', scopes: [], currentPassword: reg.password }, reg.accessToken);
+      expect(noScope.status).to.equal(400);
+      expect((await api.get('/api/auth/api-keys', reg.accessToken)).body).to.deep.equal([]);
+    });
+
+    it('enforces scopes: read-only reads and cannot write; a horses key writes horses only; no key manages keys', async () => {
+      const reg = await registerUser(api);
+      const mint = async (scopes: string[]) => (await api.post('/api/auth/api-keys', { name: scopes.join('+'), scopes, currentPassword: reg.password }, reg.accessToken)).body.key as string;
+      const readOnly = withKey(await mint(['read']));
+      const horses = withKey(await mint(['horses']));
+      expect((await readOnly.get('/api/horses')).status).to.equal(200);
+      const refused = await readOnly.post('/api/horses', { name: 'Nope', gender: 'mare' });
+      expect(refused.status).to.equal(403);
+      expect(refused.body.message).to.match(/lacks the 'horses' scope/);
+      expect((await horses.post('/api/horses', { name: 'Yes', gender: 'mare' })).status).to.equal(201);
+      expect((await horses.get('/api/notifications')).status).to.equal(403);
+      expect((await horses.post('/api/gestations', { mareId: reg.user.id, stallionName: 'X', coverDates: ['2026-11-01'], method: 'natural' })).status).to.equal(403);
+      const minted = await readOnly.post('/api/auth/api-keys', { name: 'escalate', scopes: ['billing'], currentPassword: reg.password });
+      expect(minted.status).to.equal(403);
+      const listed = (await api.get('/api/auth/api-keys', reg.accessToken)).body as { scopes: string[]; lastUsedAt: string | null }[];
+      expect(listed).to.have.length(2);
+      expect(listed.every((k) => k.lastUsedAt !== null)).to.equal(true);
+    });
+
+    it('refuses an expired key (401) and a past expiry at creation (400)', async () => {
+      const reg = await registerUser(api);
+      const past = await api.post('/api/auth/api-keys', { name: 'k', scopes: ['read'], currentPassword: reg.password, expiresAt: '2020-01-01T00:00:00Z' }, reg.accessToken);
+      expect(past.status).to.equal(400);
+      const soon = await api.post('/api/auth/api-keys', { name: 'k', scopes: ['read'], currentPassword: reg.password, expiresAt: new Date(Date.now() + 3_600_000).toISOString() }, reg.accessToken);
+      expect(soon.status).to.equal(201);
+      expect((await withKey(soon.body.key).get('/api/horses')).status).to.equal(200);
+      await stack.orm.em.fork().nativeUpdate(ApiKey, { id: soon.body.id }, { expiresAt: new Date(Date.now() - 1000) });
+      const expired = await withKey(soon.body.key).get('/api/horses');
+      expect(expired.status).to.equal(401);
+      expect(expired.body.message).to.match(/expired/);
+    });
+
+    it('revokes every key when the password changes', async () => {
+      const reg = await registerUser(api);
+      const key = (await api.post('/api/auth/api-keys', { name: 'k', scopes: ['read'], currentPassword: reg.password }, reg.accessToken)).body.key as string;
+      expect((await withKey(key).get('/api/horses')).status).to.equal(200);
+      const changed = await api.post('/api/auth/change-password', { currentPassword: reg.password, newPassword: 'N3wPassword!' }, reg.accessToken);
+      expect(changed.status).to.equal(200);
+      expect((await withKey(key).get('/api/horses')).status).to.equal(401);
+      expect((await api.get('/api/auth/api-keys', changed.body.accessToken)).body).to.deep.equal([]);
+    });
   });
 
   it('reports database and Temporal health, serves OpenAPI, docs and metrics', async () => {

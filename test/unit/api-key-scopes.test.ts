@@ -1,0 +1,33 @@
+import { expect } from 'chai';
+import { apiKeyRefusal, featureOfPath } from '../../domain/api-keys';
+
+describe('API-key scopes (domain/api-keys)', () => {
+  it('maps every feature route to its scope, the health book included', () => {
+    expect(featureOfPath('/api/horses/8d0c/')).to.equal('horses');
+    expect(featureOfPath('/api/horses/8d0c/health/records')).to.equal('health');
+    expect(featureOfPath('/api/analyses/1')).to.equal('analyses');
+    expect(featureOfPath('/api/uploads')).to.equal('analyses');
+    expect(featureOfPath('/api/gestations/1/foaling')).to.equal('gestation');
+    expect(featureOfPath('/api/marketplace/listings')).to.equal('marketplace');
+    expect(featureOfPath('/api/billing/subscription')).to.equal('billing');
+    expect(featureOfPath('/api/organizations/1/members')).to.equal('organizations');
+    expect(featureOfPath('/api/notifications')).to.equal('notifications');
+    expect(featureOfPath('/api/auth/api-keys')).to.equal('accounts');
+    expect(featureOfPath('/api/something-new')).to.equal(null);
+  });
+
+  it('lets read-only keys read everything and write nothing; a feature scope reads and writes only that feature', () => {
+    expect(apiKeyRefusal(['read'], 'GET', '/api/horses')).to.equal(null);
+    expect(apiKeyRefusal(['read'], 'POST', '/api/horses')).to.match(/lacks the 'horses' scope/);
+    expect(apiKeyRefusal(['horses'], 'POST', '/api/horses')).to.equal(null);
+    expect(apiKeyRefusal(['horses'], 'GET', '/api/marketplace/listings')).to.match(/'marketplace' scope \(or 'read'\)/);
+    expect(apiKeyRefusal(['horses'], 'GET', '/api/horses/1/health')).to.match(/'health'/);
+  });
+
+  it('never lets a key manage keys or passwords, nor reach a route of no known feature', () => {
+    expect(apiKeyRefusal(['read', 'horses'], 'POST', '/api/auth/api-keys')).to.match(/cannot manage/);
+    expect(apiKeyRefusal(['read'], 'POST', '/api/auth/change-password')).to.match(/cannot manage/);
+    expect(apiKeyRefusal(['read'], 'GET', '/api/auth/me')).to.equal(null);
+    expect(apiKeyRefusal(['read'], 'GET', '/api/something-new')).to.match(/cannot use this route/);
+  });
+});
