@@ -12,8 +12,9 @@ export type ApiKeyFeature = Exclude<ApiKeyScope, 'read'> | 'accounts';
 export function featureOfPath(path: string): ApiKeyFeature | null {
   const p = path.replace(/\/+$/, '').toLowerCase();
   const under = (prefix: string) => p === prefix || p.startsWith(`${prefix}/`);
-  // The health book lives under a horse (/api/horses/:id/health...) or at its own prefix.
-  if (/^\/api\/horses\/[^/]+\/health(\/|$)/.test(p) || under('/api/health-book') || under('/api/health/book')) return 'health';
+  // The health book lives under a horse (/api/horses/:id/health/...) and under /api/health/...
+  // (/api/health alone is the unauthenticated ops check).
+  if (/^\/api\/horses\/[^/]+\/health(\/|$)/.test(p) || p.startsWith('/api/health/')) return 'health';
   if (under('/api/horses')) return 'horses';
   if (under('/api/analyses') || under('/api/uploads')) return 'analyses';
   if (under('/api/marketplace')) return 'marketplace';

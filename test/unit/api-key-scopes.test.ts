@@ -5,6 +5,7 @@ describe('API-key scopes (domain/api-keys)', () => {
   it('maps every feature route to its scope, the health book included', () => {
     expect(featureOfPath('/api/horses/8d0c/')).to.equal('horses');
     expect(featureOfPath('/api/horses/8d0c/health/records')).to.equal('health');
+    expect(featureOfPath('/api/health/calendar-feeds')).to.equal('health');
     expect(featureOfPath('/api/analyses/1')).to.equal('analyses');
     expect(featureOfPath('/api/uploads')).to.equal('analyses');
     expect(featureOfPath('/api/gestations/1/foaling')).to.equal('gestation');
