@@ -12,6 +12,8 @@ import { createErrorHandler, notFoundHandler, HttpError } from './http/errors';
 import { createMetrics } from './http/metrics';
 import { registerAiMetrics } from './http/ai-metrics';
 import { bodyTimeouts } from './http/slow-clients';
+import { metricsGuard } from './http/metrics-guard';
+import { redactRequest } from './http/request-log';
 import { createPassport, authenticate as authenticateWith } from './accounts/passport';
 import { createAuthRouter } from './accounts/router';
 import { createOpsHealthRouter } from './ops/health';
@@ -37,6 +39,8 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('x-request-id', id);
         return id;
       },
+      // Upload URLs carry their capability token in the path: it never reaches the logs.
+      serializers: { req: redactRequest },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
     }),
   );
@@ -51,7 +55,7 @@ export function createApp(deps: AppDeps): Express {
   const metrics = createMetrics();
   registerAiMetrics(metrics.registry, deps.orm);
   app.use(metrics.middleware);
-  app.get('/metrics', metrics.handler);
+  app.get('/metrics', metricsGuard(config.METRICS_TOKEN), metrics.handler);
 
   const limitHandler = (message: string): RequestHandler => (_req, _res, next) => next(new HttpError(429, message));
   app.use(
