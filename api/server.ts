@@ -3,6 +3,7 @@ import { loadConfig, ConfigError, type Config } from '../config';
 import { createLogger } from '../adapters/logger';
 import { createOrm, type OrmSettings } from '../entities/orm';
 import { TemporalGateway } from '../adapters/temporal/client';
+import { temporalConnectionSettings } from '../adapters/temporal/connection';
 import { createStripeClient } from '../adapters/stripe';
 import { createStorage } from '../adapters/storage';
 import { createApp } from './app';
@@ -22,7 +23,7 @@ export function apiOrmSettings(config: Config, poolMax = config.DATABASE_POOL_MA
 
 /** The API's Temporal client: every call it makes has a deadline. */
 export function apiTemporalGateway(config: Config): TemporalGateway {
-  return new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, callTimeoutMs: config.TEMPORAL_RPC_TIMEOUT_SECONDS * 1000 });
+  return new TemporalGateway({ ...temporalConnectionSettings(config), namespace: config.TEMPORAL_NAMESPACE, callTimeoutMs: config.TEMPORAL_RPC_TIMEOUT_SECONDS * 1000 });
 }
 
 /** Builds the real dependencies from the configuration. */

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { ALL_TASK_QUEUES } from '../workflows/queues';
 
 /**
  * The one place that reads process.env. Every setting is validated at start-up so a
@@ -21,6 +23,17 @@ const url = z.url();
 const optionalString = z.string().min(1).optional();
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-in-production-0123456789';
+
+const workerTuning = z
+  .object({
+    maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
+    // The SDK needs two workflow slots when sticky queues are on (the default).
+    maxConcurrentWorkflowTaskExecutions: z.number().int().min(2).optional(),
+    /** Sticky cache size: workflows kept in memory between tasks (0 turns the sticky queue off). */
+    maxCachedWorkflows: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type WorkerTuning = z.infer<typeof workerTuning>;
 
 export const configSchema = z
   .object({
@@ -46,6 +59,35 @@ export const configSchema = z
     TEMPORAL_UI_URL: url.default('http://127.0.0.1:8233'),
     /** Deadline of every Temporal call the API makes inside a request (start, signal, query, describe). */
     TEMPORAL_RPC_TIMEOUT_SECONDS: positiveInt.default(10),
+    /**
+     * Production Temporal (adapters/temporal/connection.ts). TLS is on when TEMPORAL_TLS=true
+     * or any TLS file or the API key is set: the server CA (self-hosted private CA; unset: the
+     * system's CAs), the client certificate and key (mTLS), the SNI name when the address is
+     * not the certificate's, and Temporal Cloud's API key.
+     */
+    TEMPORAL_TLS: bool.optional(),
+    TEMPORAL_TLS_SERVER_CA_FILE: optionalString,
+    TEMPORAL_TLS_CLIENT_CERT_FILE: optionalString,
+    TEMPORAL_TLS_CLIENT_KEY_FILE: optionalString,
+    TEMPORAL_TLS_SERVER_NAME: optionalString,
+    TEMPORAL_API_KEY: optionalString,
+    /**
+     * Per-queue worker slots and workflow cache, JSON: {"analysis":{"maxConcurrentActivityTaskExecutions":2},
+     * "gestation":{"maxCachedWorkflows":250}}. Unset fields keep our defaults (workers/run.ts) or the SDK's.
+     */
+    WORKER_TUNING: z
+      .string()
+      .optional()
+      .transform((s, ctx) => {
+        if (!s) return {};
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be JSON like {"analysis":{"maxConcurrentActivityTaskExecutions":2}}' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.partialRecord(z.enum(ALL_TASK_QUEUES as [string, ...string[]]), workerTuning)),
     /** Comma-separated task queues this worker process polls; empty means all. */
     WORKER_QUEUES: csv.default([]),
     /** Renamed task queues still polled until their runs have drained (workflows/queues.ts LEGACY_TASK_QUEUES). */
@@ -142,6 +184,17 @@ export const configSchema = z
     LISTING_REMINDER_DAYS: z.coerce.number().int().min(0).max(60).default(3),
   })
   .superRefine((c, ctx) => {
+    if (Boolean(c.TEMPORAL_TLS_CLIENT_CERT_FILE) !== Boolean(c.TEMPORAL_TLS_CLIENT_KEY_FILE)) {
+      const missing = c.TEMPORAL_TLS_CLIENT_CERT_FILE ? 'TEMPORAL_TLS_CLIENT_KEY_FILE' : 'TEMPORAL_TLS_CLIENT_CERT_FILE';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'is required too: a client certificate needs its key (and the key its certificate)' });
+    }
+    for (const name of ['TEMPORAL_TLS_SERVER_CA_FILE', 'TEMPORAL_TLS_CLIENT_CERT_FILE', 'TEMPORAL_TLS_CLIENT_KEY_FILE'] as const) {
+      const file = c[name];
+      if (file && !existsSync(file)) ctx.addIssue({ code: 'custom', path: [name], message: `names a file that does not exist (${file})` });
+    }
+    if (c.TEMPORAL_TLS === false && (c.TEMPORAL_API_KEY || c.TEMPORAL_TLS_CLIENT_CERT_FILE || c.TEMPORAL_TLS_SERVER_CA_FILE || c.TEMPORAL_TLS_SERVER_NAME)) {
+      ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS'], message: 'is false but TLS files or an API key are set (an API key is only sent over TLS)' });
+    }
     if (c.NODE_ENV === 'production' && c.JWT_SECRET === DEV_JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set to a secret of your own in production' });
     }

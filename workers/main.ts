@@ -6,6 +6,7 @@ import { createOrm } from '../entities/orm';
 import { createStorage } from '../adapters/storage';
 import { createAiClients } from '../adapters/ai';
 import { TemporalGateway } from '../adapters/temporal/client';
+import { temporalConnectionSettings } from '../adapters/temporal/connection';
 import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, isLegacyTaskQueue, type TaskQueue } from '../workflows/queues';
 import { startWorkers } from './run';
 import { createStripeClient } from '../adapters/stripe';
@@ -42,15 +43,18 @@ async function main() {
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   const mailer = createMailer(config, logger);
   const queues = config.WORKER_QUEUES as TaskQueue[];
+  const connection = temporalConnectionSettings(config);
   const workers = await startWorkers({
     deps: { config, orm, logger, mailer, storage: createStorage(config), ai: createAiClients(config), stripe: createStripeClient(config) },
     address: config.TEMPORAL_ADDRESS,
+    connection,
     namespace: config.TEMPORAL_NAMESPACE,
     queues,
     legacyQueues,
+    tuning: config.WORKER_TUNING,
   });
   logger.info({ queues: queues.length ? queues : ALL_TASK_QUEUES, legacyQueues, mailer: mailer.name }, 'workers running');
-  const gateway = new TemporalGateway({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const gateway = new TemporalGateway({ ...connection, namespace: config.TEMPORAL_NAMESPACE });
   await gateway
     .client()
     .then((client) => ensureSchedules(client, config, queues, logger))

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, type LegacyTaskQueue, type TaskQueue } from '../workflows/queues';
 import { createActivities, type WorkerDeps } from './activities';
+import type { WorkerTuning } from '../config';
+import type { TemporalConnectionSettings } from '../adapters/temporal/connection';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -73,16 +75,20 @@ export interface RunningWorkers {
 /** One Worker per task queue, all in this process, sharing one connection and one bundle. */
 export async function startWorkers(opts: {
   deps: WorkerDeps;
+  /** Where Temporal is: an address (dev, tests) or the full settings with TLS / API key. */
   address: string;
+  connection?: TemporalConnectionSettings;
   namespace: string;
   queues?: TaskQueue[];
+  /** Per-queue slots and cache (WORKER_TUNING); a field set there wins over MAX_CACHED_WORKFLOWS. */
+  tuning?: Partial<Record<TaskQueue, WorkerTuning>>;
   /** Old queue names still drained (WORKER_LEGACY_QUEUES): polled like their successor. */
   legacyQueues?: LegacyTaskQueue[];
   bundle?: WorkflowBundleOption;
 }): Promise<RunningWorkers> {
   const queues = opts.queues?.length ? opts.queues : ALL_TASK_QUEUES;
   const bundle = opts.bundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflows());
-  const connection = await NativeConnection.connect({ address: opts.address });
+  const connection = await NativeConnection.connect(opts.connection ?? { address: opts.address });
   const activities = createActivities(opts.deps);
   const polled: { taskQueue: string; like: TaskQueue }[] = [
     ...queues.map((q) => ({ taskQueue: q, like: q })),
@@ -98,6 +104,7 @@ export async function startWorkers(opts: {
         activities,
         shutdownGraceTime: '10s',
         ...(MAX_CACHED_WORKFLOWS[like] ? { maxCachedWorkflows: MAX_CACHED_WORKFLOWS[like] } : {}),
+        ...opts.tuning?.[like],
       }),
     ),
   );

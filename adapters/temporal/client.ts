@@ -1,5 +1,7 @@
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 
+import type { TemporalConnectionSettings } from './connection';
+
 type Interceptor = NonNullable<ConnectionOptions['interceptors']>[number];
 
 /** Temporal could not be reached (connect failed or timed out). The address stays in logs, not in HTTP answers. */
@@ -34,7 +36,7 @@ export class TemporalGateway {
    * whose calls run inside requests: start, signal, query, update, describe). Without it,
    * calls wait as long as the SDK's retries last.
    */
-  constructor(private readonly opts: { address: string; namespace: string; callTimeoutMs?: number }) {}
+  constructor(private readonly opts: { address: string; namespace: string; callTimeoutMs?: number; tls?: TemporalConnectionSettings['tls']; apiKey?: string }) {}
 
   get namespace(): string {
     return this.opts.namespace;
@@ -44,6 +46,8 @@ export class TemporalGateway {
     const deadline = this.opts.callTimeoutMs;
     this.pending ??= Connection.connect({
       address: this.opts.address,
+      ...(this.opts.tls ? { tls: this.opts.tls } : {}),
+      ...(this.opts.apiKey ? { apiKey: this.opts.apiKey } : {}),
       connectTimeout: deadline ? Math.min(deadline, 5000) : '5s',
       ...(deadline ? { interceptors: [deadlineInterceptor(deadline), makeGrpcRetryInterceptor(defaultGrpcRetryOptions())] } : {}),
     })
