@@ -30,6 +30,7 @@ interface BenchEntry {
 /** Every benchmark `npm run bench` runs, in order. */
 export const BENCHES: BenchEntry[] = [
   { name: 'api', script: 'bench/api-auth.ts' },
+  { name: 'frames', script: 'bench/frames.ts' },
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));

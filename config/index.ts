@@ -137,9 +137,19 @@ export const configSchema = z
     UPLOAD_MAX_BYTES: positiveInt.default(500 * 1024 * 1024),
     UPLOAD_URL_TTL_SECONDS: positiveInt.default(900),
 
-    /** ffmpeg/ffprobe to run for video analysis; unset: the npm static builds (dev), else `ffmpeg` on PATH. */
-    FFMPEG_PATH: optionalString,
-    FFPROBE_PATH: optionalString,
+    /** ffmpeg and ffprobe of ONE build (Debian's packages by default; scripts/setup.sh installs them). */
+    MEDIA_FFMPEG_PATH: z.string().min(1).default('/usr/bin/ffmpeg'),
+    MEDIA_FFPROBE_PATH: z.string().min(1).default('/usr/bin/ffprobe'),
+    /** ffmpeg/ffprobe processes one worker runs at once. */
+    MEDIA_MAX_CONCURRENT: z.coerce.number().int().min(1).max(64).default(2),
+    /** Hard limit per ffmpeg/ffprobe process (SIGTERM, then SIGKILL 2 s later). */
+    MEDIA_TIMEOUT_SECONDS: positiveInt.default(120),
+    /** Largest width and height of an uploaded video. */
+    MEDIA_MAX_DIMENSION: z.coerce.number().int().min(64).max(16384).default(4096),
+    /** Most frames an uploaded video may declare (600 s at 60 fps). */
+    MEDIA_MAX_FRAMES: positiveInt.default(36000),
+    /** keyframe: frames snapped to the next keyframe (fast); exact: the frame at each timestamp (decodes up to a GOP per frame). */
+    MEDIA_FRAME_SEEK: z.enum(['keyframe', 'exact']).default('keyframe'),
 
     ANTHROPIC_API_KEY: optionalString,
     ANTHROPIC_BASE_URL: url.optional(),

@@ -65,6 +65,23 @@ exec java -Xss1m -XX:+UseSerialGC -cp "$TS_DIR/lib/*" io.temporal.testserver.Tes
 LAUNCH
 chmod +x "$TS_DIR/test-server"
 
+# 5. ffmpeg + ffprobe for the analysis worker: Debian's maintained packages, one build for
+#    both (probe and decode must agree about a hostile file); MEDIA_FFMPEG_PATH and
+#    MEDIA_FFPROBE_PATH point elsewhere. Never a bundled binary from npm.
+FFMPEG_BIN="${MEDIA_FFMPEG_PATH:-/usr/bin/ffmpeg}"
+FFPROBE_BIN="${MEDIA_FFPROBE_PATH:-/usr/bin/ffprobe}"
+if [ ! -x "$FFMPEG_BIN" ] || [ ! -x "$FFPROBE_BIN" ]; then
+  if [ -z "${MEDIA_FFMPEG_PATH:-}${MEDIA_FFPROBE_PATH:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing ffmpeg (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends ffmpeg >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y --no-install-recommends ffmpeg >/dev/null; }
+  else
+    echo "[setup] ffmpeg/ffprobe not found at $FFMPEG_BIN and $FFPROBE_BIN: install them with 'sudo apt-get install ffmpeg' (or set MEDIA_FFMPEG_PATH and MEDIA_FFPROBE_PATH) and run setup again." >&2
+    exit 1
+  fi
+fi
+
 cat > "$CACHE/env.sh" <<ENV
 export HORSE_TEMPO_TEMPORAL_BIN="$TEMPORAL_BIN"
 export HORSE_TEMPO_TEST_SERVER="$TS_DIR/test-server"

@@ -11,7 +11,6 @@ import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, isLegacyTaskQueue, type TaskQueue 
 import { startWorkers } from './run';
 import { createStripeClient } from '../adapters/stripe';
 import { ensureSchedules } from './schedules';
-import { useMediaBinaries } from '../adapters/media/ffmpeg';
 
 /** Worker entrypoint: WORKER_QUEUES=analysis,billing runs only those queues (default: all). */
 async function main() {
@@ -38,7 +37,6 @@ async function main() {
   }
   const legacyQueues = config.WORKER_LEGACY_QUEUES.filter(isLegacyTaskQueue);
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-  useMediaBinaries({ ffmpeg: config.FFMPEG_PATH, ffprobe: config.FFPROBE_PATH });
   Runtime.install({ shutdownSignals: [] });
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   const mailer = createMailer(config, logger);

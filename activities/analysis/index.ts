@@ -12,12 +12,11 @@ import { Analysis, AnalysisCacheEntry, analysisReservationKey, closeAnalysis, ty
 import { settleReservation } from '../../entities/credit-ledger';
 import type { StoragePort } from '../../adapters/storage/port';
 import { AiProviderError, type AiClients, type VisionClient } from '../../adapters/ai/types';
-import { InvalidVideoError, extractFrames as extractVideoFrames, probeVideo, sha256File } from '../../adapters/media/ffmpeg';
+import { InvalidVideoError, createMedia, mediaOptionsFrom, sha256File, type Media } from '../../adapters/media/ffmpeg';
 import { ErrorType } from '../../domain/errors';
 import { parseDuration } from '../../domain/time';
 import {
   AnalysisResultSchema,
-  MAX_VIDEO_SECONDS,
   MODEL_ANSWER_JSON_SCHEMA,
   PROMPT_VERSION,
   buildPrompt,
@@ -40,6 +39,8 @@ export interface AnalysisActivityDeps {
   logger: Logger;
   storage: StoragePort;
   ai: AiClients;
+  /** The worker's media adapter (one per worker: its semaphore bounds ffmpeg processes); built from config when absent. */
+  media?: Media;
 }
 
 export interface PreparedVideo {
@@ -101,6 +102,7 @@ function videoCopyKey(row: Analysis): string {
 
 export function createAnalysisActivities(deps: AnalysisActivityDeps) {
   const { orm, storage, ai, config, logger } = deps;
+  const media = deps.media ?? createMedia(mediaOptionsFrom(config));
 
   async function loadRow(analysisId: string) {
     const em = orm.em.fork();
@@ -207,11 +209,9 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
       try {
         const copyKey = await ensureVideoCopy(row);
         const path = await localVideo(copyKey, dir);
+        // The probe enforces the caps (container, codec, size, duration, frame count).
         const [sha256, info] = await withHeartbeats(async () => {
-          const info = await probeVideo(path);
-          if (info.durationSec > MAX_VIDEO_SECONDS) {
-            throw new InvalidVideoError(`the video is too long (${Math.round(info.durationSec)} s; at most ${MAX_VIDEO_SECONDS} s)`);
-          }
+          const info = await media.probe(path, activityContext()?.cancellationSignal);
           return [await sha256File(path), info] as const;
         });
         const saved = await em.nativeUpdate(Analysis, { id: row.id, status: 'running' }, { videoSha256: sha256, videoDurationSec: info.durationSec });
@@ -261,7 +261,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
     },
 
     /**
-     * Evenly spaced JPEG frames (input seeking, ≤ 1024 px) of the analysis' own video copy,
+     * Evenly spaced JPEG frames (input seeking, MEDIA_FRAME_SEEK, ≤ 1024 px) of the analysis' own video copy,
      * stored next to the analysis. Heartbeats throughout; a cancel stops ffmpeg and no frame
      * is uploaded after it (the workflow waits for this activity before cleaning up).
      */
@@ -275,8 +275,14 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
         const path = await localVideo(copyKey, dir);
         const frames = await withHeartbeats(
           async () => {
-            const duration = row.videoDurationSec != null ? Number(row.videoDurationSec) : (await probeVideo(path)).durationSec;
-            return extractVideoFrames(path, frameTimestamps(duration, input.count), { outDir: join(dir, 'frames'), signal: ctx?.cancellationSignal, onFrame: () => done++ });
+            // Probed again: the picture size sizes the process groups, and the caps hold for the very file decoded.
+            const info = await media.probe(path, ctx?.cancellationSignal);
+            return media.extractFrames(path, frameTimestamps(info.durationSec, input.count), {
+              info,
+              outDir: join(dir, 'frames'),
+              signal: ctx?.cancellationSignal,
+              onFrame: (n) => (done = n),
+            });
           },
           () => ({ frames: done }),
         );

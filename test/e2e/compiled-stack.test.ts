@@ -11,7 +11,7 @@ import { freePort, waitForPort } from '../../scripts/lib/ports';
 import { logDir, testAnthropic, testDatabase, testOpenAi, testTemporal } from '../support/infra';
 import { apiClient, eventually, uniqueEmail } from '../support/http';
 import { createHorse, uploadVideo, waitForAnalysis } from '../support/analysis';
-import { generateTestVideo } from '../../adapters/media/ffmpeg';
+import { generateTestVideo } from '../../adapters/media/generate';
 
 const run = promisify(execFile);
 

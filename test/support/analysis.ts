@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateTestVideo } from '../../adapters/media/ffmpeg';
+import { generateTestVideo } from '../../adapters/media/generate';
 import type { ApiClient } from './http';
 import { eventually } from './http';
 

@@ -2,7 +2,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import ffmpeg from 'fluent-ffmpeg';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
@@ -10,7 +9,9 @@ import { ClaudeVision } from '../../adapters/ai/claude';
 import { OpenAiVision } from '../../adapters/ai/openai';
 import { AiProviderError, type VisionClient } from '../../adapters/ai/types';
 import { LocalStorage } from '../../adapters/storage/local';
-import { InvalidVideoError, extractFrames, generateTestVideo, probeVideo } from '../../adapters/media/ffmpeg';
+import { InvalidVideoError, createMedia } from '../../adapters/media/ffmpeg';
+import { generateTestVideo } from '../../adapters/media/generate';
+import { jpegSize } from '../support/media';
 import { createAnalysisActivities, type AiOutcome } from '../../activities/analysis';
 import { loadConfig } from '../../config';
 import { ErrorType } from '../../domain/errors';
@@ -144,6 +145,8 @@ describe('AI adapters through the real SDKs against the local stand-ins', () => 
 
 describe('media adapter (ffprobe / ffmpeg)', function () {
   this.timeout(60_000);
+  const media = createMedia();
+  const probeVideo = (path: string) => media.probe(path);
   const dir = mkdtempSync(join(tmpdir(), 'horse-tempo-media-'));
   const hd = join(dir, 'hd.mp4');
   before(async () => {
@@ -158,26 +161,23 @@ describe('media adapter (ffprobe / ffmpeg)', function () {
     writeFileSync(join(dir, 'text.mp4'), 'not a video');
     const err = await probeVideo(join(dir, 'text.mp4')).catch((e) => e);
     expect(err).to.be.instanceOf(InvalidVideoError);
-    expect(err.message).to.match(/not a readable video/);
+    expect(err.message).to.match(/^the file is not a video container we accept/);
   });
 
-  it('classifies a text file that starts with G (looks like MPEG-TS to a lax sniff) as an invalid video with ffprobe’s reason', async () => {
+  it('refuses a text file that starts with G (looks like MPEG-TS to a lax sniff) before ffprobe sees it', async () => {
     const { writeFileSync } = await import('node:fs');
     const file = join(dir, 'g-text.ts');
     writeFileSync(file, 'Good morning, this is a text file. '.repeat(30));
     const err = await probeVideo(file).catch((e) => e);
     expect(err).to.be.instanceOf(InvalidVideoError);
-    expect(err.message).to.match(/^the file is not a readable video \(ffprobe: .+\)$/);
+    expect(err.message).to.match(/^the file is not a video container we accept/);
     expect(err.message).to.not.contain(file);
   });
 
   it('extracts one JPEG per timestamp, scaled down to at most 1024 px on the long edge', async () => {
-    const frames = await extractFrames(hd, [0.5, 1.5, 2.5], { outDir: join(dir, 'frames') });
+    const frames = await media.extractFrames(hd, [0.5, 1.5, 2.5], { outDir: join(dir, 'frames') });
     expect(frames).to.have.length(3);
     for (const f of frames) expect(f.subarray(0, 2).equals(Buffer.from([0xff, 0xd8]))).to.equal(true);
-    const size = await new Promise<{ width?: number; height?: number }>((resolve, reject) =>
-      ffmpeg.ffprobe(join(dir, 'frames', 'frame-000.jpg'), (err, data) => (err ? reject(err) : resolve(data.streams[0]))),
-    );
-    expect(size).to.deep.include({ width: 1024, height: 576 });
+    expect(jpegSize(frames[0])).to.deep.equal({ width: 1024, height: 576 });
   });
 });
