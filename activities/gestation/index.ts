@@ -7,6 +7,7 @@ import type { MikroORM } from '../../entities/orm';
 import type { Mailer } from '../../adapters/email/mailer';
 import { Gestation, GestationCheck, ReminderLog, ReminderPreferences } from '../../entities';
 import { createNotifyActivities } from '../notify';
+import { reminderRecipients } from '../health';
 import { ErrorType } from '../../domain/errors';
 import {
   doneMilestones,
@@ -121,9 +122,15 @@ async function deliver(channels: { name: string; send: () => Promise<unknown> }[
       }
     }
   }
-  result.channels.sort((a, b) => CHANNEL_ORDER.indexOf(a) - CHANNEL_ORDER.indexOf(b));
+  result.channels = [...new Set(result.channels)].sort((a, b) => CHANNEL_ORDER.indexOf(a) - CHANNEL_ORDER.indexOf(b));
   return result;
 }
+
+/** The same rule as the health book's reminders: the recorder while a member, else the owners. */
+const recipientsOf = (em: EntityManager, organizationId: string, userId: string) => reminderRecipients(em, organizationId, userId);
+
+/** The original recipient keeps the plain key (idempotent across retries); a fallback owner gets their own. */
+const recipientKey = (key: string, userId: string, original: string) => (userId === original ? key : `${key}:to:${userId}`);
 
 /**
  * Gestation activities. Every send is keyed `gestation:<gestationId>:<milestoneId>`: the
@@ -183,21 +190,27 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
       const key = gestationReminderKey(req.gestationId, milestone.id);
       const message = gestationReminderMessage(milestone, gestation.mare.name);
       const channels: { name: string; send: () => Promise<unknown> }[] = [];
-      if (prefs.inApp) {
-        channels.push({
-          name: 'in_app',
-          send: () =>
-            notify.notifyInApp({
-              key,
-              userId: req.userId,
-              kind: 'gestation_reminder',
-              title: message.subject,
-              body: milestone.description,
-              data: { gestationId: req.gestationId, mareId: gestation.mare.id, milestoneId: milestone.id, dueDate: milestone.dueDate },
-            }),
-        });
+      // Whoever registered the gestation, while still a member of its organization; once they
+      // left, the organization's owners (a former member must not keep hearing about its mares).
+      for (const userId of await recipientsOf(em, gestation.organization.id, req.userId)) {
+        const to = userId === req.userId ? prefs : await reminderPreferencesOf(em, userId, config.REMINDER_LEAD_DAYS);
+        const k = recipientKey(key, userId, req.userId);
+        if (to.inApp) {
+          channels.push({
+            name: 'in_app',
+            send: () =>
+              notify.notifyInApp({
+                key: k,
+                userId,
+                kind: 'gestation_reminder',
+                title: message.subject,
+                body: milestone.description,
+                data: { gestationId: req.gestationId, mareId: gestation.mare.id, milestoneId: milestone.id, dueDate: milestone.dueDate },
+              }),
+          });
+        }
+        if (to.email) channels.push({ name: 'email', send: () => notify.sendEmail({ key: k, userId, ...message }) });
       }
-      if (prefs.email) channels.push({ name: 'email', send: () => notify.sendEmail({ key, userId: req.userId, ...message }) });
       const delivery = await deliver(channels, logger, key);
 
       const pastDeadline = !!req.deadline && Date.now() >= Date.parse(req.deadline);
@@ -236,22 +249,26 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
       if (!gestation || !isActiveStatus(gestation.status)) return { sent: false, channels: [] };
       const key = `gestation:${req.gestationId}:twins:${req.checkId}`;
       const message = twinsAlertMessage(gestation.mare.name, req.date);
+      const recipients = await recipientsOf(em, gestation.organization.id, req.userId);
       const delivery = await deliver(
-        [
-          {
-            name: 'in_app',
-            send: () =>
-              notify.notifyInApp({
-                key,
-                userId: req.userId,
-                kind: 'gestation_alert',
-                title: message.subject,
-                body: message.text,
-                data: { gestationId: req.gestationId, mareId: gestation.mare.id, alert: 'twins', checkDate: req.date },
-              }),
-          },
-          { name: 'email', send: () => notify.sendEmail({ key, userId: req.userId, ...message }) },
-        ],
+        recipients.flatMap((userId) => {
+          const k = recipientKey(key, userId, req.userId);
+          return [
+            {
+              name: 'in_app',
+              send: () =>
+                notify.notifyInApp({
+                  key: k,
+                  userId,
+                  kind: 'gestation_alert',
+                  title: message.subject,
+                  body: message.text,
+                  data: { gestationId: req.gestationId, mareId: gestation.mare.id, alert: 'twins', checkDate: req.date },
+                }),
+            },
+            { name: 'email', send: () => notify.sendEmail({ key: k, userId, ...message }) },
+          ];
+        }),
         logger,
         key,
       );

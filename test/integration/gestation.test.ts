@@ -398,6 +398,30 @@ describe('gestation: tracking through the HTTP API', () => {
     expect(result).to.deep.include({ gone: true });
   });
 
+  it('stops telling a member who left the organization: their gestation reminders and alerts go to the owners instead', async function () {
+    this.timeout(60_000);
+    const { reg: ownerReg, token: ownerToken, horse } = await owner();
+    const member = await registerUser(api, { firstName: 'Leaving' });
+    const orgId = ownerReg.user.organizations[0].organizationId;
+    expect((await api.post(`/api/organizations/${orgId}/members`, { email: member.email }, ownerToken)).status).to.equal(201);
+    const mare = await horse('Nova', 'mare');
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Away', coverDates: [today()], method: 'natural' }, member.accessToken)).body;
+    expect(p.organizationId).to.equal(orgId);
+    expect((await api.delete(`/api/organizations/${orgId}/members/${member.user.id}`, ownerToken)).status).to.equal(204);
+
+    const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
+    const milestone = p.timeline.milestones.find((m: { id: string }) => m.id === 'check-pregnancy');
+    // The workflow still names the member who registered the gestation.
+    const out = await acts.sendGestationReminder({ gestationId: p.id, userId: member.user.id, milestone });
+    expect(out).to.include({ outcome: 'sent' });
+    await acts.sendGestationAlert({ gestationId: p.id, userId: member.user.id, kind: 'twins', checkId: 'c1', date: today() });
+    const em = stack.orm.em.fork();
+    expect(await em.count(Notification, { userId: member.user.id, kind: { $like: 'gestation%' } })).to.equal(0);
+    expect(mailsTo(member.email).filter((m) => m.subject.includes('Nova'))).to.have.length(0);
+    const toOwner = await em.find(Notification, { userId: ownerReg.user.id, kind: { $in: ['gestation_reminder', 'gestation_alert'] } });
+    expect(toOwner.map((n) => n.kind).sort()).to.deep.equal(['gestation_alert', 'gestation_reminder']);
+  });
+
   it('sends a reminder in-app when the email bounces for good (and records only the channel that went out); fails only when no channel can go out', async function () {
     this.timeout(60_000);
     const { reg, token, horse } = await owner();
