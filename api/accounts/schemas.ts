@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from '../http/input-policy';
 import { passwordProblems, PASSWORD_MAX_LENGTH } from '../../domain/password';
 import { PLANS } from '../../domain/plans';
 import { API_KEY_SCOPES } from '../../domain/api-keys';
@@ -15,7 +16,7 @@ const strongPassword = z
     const problems = passwordProblems(value);
     if (problems.length) ctx.addIssue({ code: 'custom', message: `password ${problems.join(', ')}` });
   });
-const name = z.string().trim().min(1, 'must not be empty').max(100);
+const name = text({ max: 100 });
 
 export const RegisterBody = z.strictObject({ email, password: strongPassword, firstName: name, lastName: name }).openapi('RegisterRequest');
 export const LoginBody = z.strictObject({ email, password: z.string().min(1).max(PASSWORD_MAX_LENGTH) }).openapi('LoginRequest');
@@ -24,7 +25,7 @@ export const ChangePasswordBody = z
   .strictObject({ currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH), newPassword: strongPassword })
   .openapi('ChangePasswordRequest');
 export const CreateApiKeyBody = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: text({ max: 100 }),
   /** A stolen 15-minute access token must not be enough to mint a long-lived key. */
   currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH),
   scopes: z

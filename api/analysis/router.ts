@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../routes';
+import { text } from '../http/input-policy';
 import { routeBuilder, IdParams, PaginationQuery, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
@@ -31,7 +32,7 @@ import { cancelSignal, progressQuery, type AnalysisProgress } from '../../workfl
 export const CreateAnalysisBody = z.strictObject({
   horseId: z.uuid({ message: 'must be a UUID' }),
   type: z.enum(ANALYSIS_TYPES, { message: `must be one of ${ANALYSIS_TYPES.join(', ')}` }),
-  videoKey: z.string().min(1).max(500),
+  videoKey: text({ max: 500 }),
 });
 
 const ProgressView = z.object({
@@ -295,7 +296,7 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
     {
       summary: 'Cancel a pending or running analysis (credits are released unless an AI provider call had begun)',
       params: IdParams,
-      body: z.strictObject({ reason: z.string().max(500).optional() }).optional(),
+      body: z.strictObject({ reason: text({ max: 500, multiline: true }).optional() }).optional(),
       status: 202,
       response: z.object({ id: z.uuid(), status: z.enum(['canceling', 'canceled']) }),
       errors: [404, 409, 503],

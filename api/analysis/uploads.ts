@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../routes';
 import { routeBuilder } from '../http/route';
+import { text } from '../http/input-policy';
 import { HttpError } from '../http/errors';
 import { targetOrganization } from '../organizations/access';
 import { LocalStorage, UploadRejected } from '../../adapters/storage/local';
@@ -18,7 +19,7 @@ export const CreateUploadBody = z.strictObject({
     .max(100)
     .refine(isVideoContentType, { message: `must be a video content type (${VIDEO_CONTENT_TYPES.join(', ')})` }),
   size: z.number().int().positive({ message: 'must be the exact size in bytes (> 0)' }),
-  filename: z.string().max(255).optional(),
+  filename: text({ max: 255 }).optional(),
   organizationId: z.uuid().optional(),
 });
 
@@ -81,7 +82,9 @@ export function createUploadsRouter(deps: AppDeps, ctx: MountContext) {
         'The body is the raw video with the Content-Type declared when the URL was issued (parameters such as codecs are ignored). ' +
         'The token in the URL is the authorization, for one key only, and is single-use: a second PUT answers 409.',
       auth: false,
-      params: z.object({ token: z.string().min(10).max(4000) }),
+      // base64url payload '.' base64url MAC: anything else cannot be a token (and a long
+      // percent-encoded path would exceed Node's header limit: 431 before we see it).
+      params: z.object({ token: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'is not an upload token').min(10).max(2000) }),
       response: z.object({ videoKey: z.string(), size: z.number().int() }),
       errors: [401, 404, 409, 413, 415],
     },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text as policyText } from '../http/input-policy';
 import {
   COVER_METHODS,
   CHECK_KINDS,
@@ -30,7 +31,7 @@ const EventDate = IsoDate.superRefine((d, ctx) => {
   const problem = eventDateProblem(d, today());
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
+const text = (max: number) => policyText({ max, multiline: max >= 2000 });
 
 export const GestationOptionsSchema = z
   .strictObject({

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { HORSE_GENDERS } from '../../domain/horses';
+import { mediaUrls, optionalText, text } from '../http/input-policy';
 
 const today = () => new Date().toISOString().slice(0, 10);
-const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional();
 
 export const HorseFields = {
-  name: z.string().trim().min(1, 'must not be empty').max(100),
+  name: text({ max: 100 }),
   breed: optionalText(100),
   birthDate: z.iso
     .date({ message: 'must be a date like 2019-04-23' })
@@ -32,7 +32,7 @@ export const HorseFields = {
   sireName: optionalText(100),
   damId: z.uuid().nullable().optional(),
   damName: optionalText(100),
-  images: z.array(z.url({ message: 'must be a URL' }).max(2048)).max(20).optional(),
+  images: mediaUrls(20).optional(),
 };
 
 export const CreateHorseBody = z.strictObject({ ...HorseFields, organizationId: z.uuid().optional() }).openapi('CreateHorse');
@@ -45,9 +45,9 @@ export const HORSE_SORTS = ['name', '-name', 'birthDate', '-birthDate', 'created
 export const ListHorsesQuery = z.object({
   page: z.coerce.number().int().min(1).default(1),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  q: z.string().trim().min(1).max(100).optional(),
+  q: text({ max: 100 }).optional(),
   gender: z.enum(HORSE_GENDERS).optional(),
-  breed: z.string().trim().min(1).max(100).optional(),
+  breed: text({ max: 100 }).optional(),
   organizationId: z.uuid().optional(),
   sort: z.enum(HORSE_SORTS).default('name'),
 });

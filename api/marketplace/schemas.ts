@@ -3,33 +3,13 @@ import { z } from 'zod';
 import { CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_CENTS, isCountryCode } from '../../domain/listings';
 import { HORSE_GENDERS } from '../../domain/horses';
 
-/** Postgres text cannot hold a NUL character: refuse it with a 400 instead of failing the insert (a 500). */
-export const NO_NUL_MESSAGE = 'must not contain a NUL character';
-const hasNoNul = (v: string) => !v.includes('\0');
-/** A string with no NUL character (the shared refinement for every free-text field and search parameter). */
-export const text = () => z.string().refine(hasNoNul, NO_NUL_MESSAGE);
+import { mediaUrls, optionalText, text } from '../http/input-policy';
 
-const optionalText = (max: number) => text().trim().min(1).max(max).nullable().optional();
-
-/**
- * Media links are shown to every visitor: https only, to a real domain name (no IP
- * literals such as the 169.254.169.254 metadata address, no localhost or single-label
- * names, no javascript:, data: or file: URLs), without credentials in the URL.
- */
-export const MediaUrl = z
-  .url({ protocol: /^https$/, hostname: z.regexes.domain, message: 'must be an https URL with a domain name' })
-  .max(2048)
-  .refine(hasNoNul, NO_NUL_MESSAGE)
-  .refine((u) => {
-    const url = new URL(u);
-    return !url.username && !url.password;
-  }, 'must not contain a user name or password');
-const urls = (max: number) => z.array(MediaUrl).max(max, `at most ${max} URLs`);
 
 export const ListingFields = {
   type: z.enum(LISTING_TYPES, { message: `must be one of ${LISTING_TYPES.join(', ')}` }),
-  title: text().trim().min(3, 'must be at least 3 characters').max(150),
-  description: text().trim().min(1, 'must not be empty').max(10_000),
+  title: text({ min: 3, max: 150 }),
+  description: text({ max: 10_000, multiline: true }),
   /** Only when no horse is linked (a linked horse's breed is used; sending both is a 400). */
   breed: optionalText(100),
   priceCents: z
@@ -40,8 +20,8 @@ export const ListingFields = {
   currency: z.enum(CURRENCIES, { message: `must be one of ${CURRENCIES.join(', ')}` }),
   negotiable: z.boolean().optional(),
   horseId: z.uuid({ message: 'must be a UUID' }).nullable().optional(),
-  images: urls(20).optional(),
-  videos: urls(10).optional(),
+  images: mediaUrls(20).optional(),
+  videos: mediaUrls(10).optional(),
   city: optionalText(100),
   country: z
     .string()
@@ -89,7 +69,7 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 export const SearchListingsQuery = z
   .object({
-    q: text().trim().min(1).max(200).optional(),
+    q: text({ max: 200 }).optional(),
     type: z.enum(LISTING_TYPES, { message: `must be one of ${LISTING_TYPES.join(', ')}` }).optional(),
     minPrice: int(0, MAX_PRICE_CENTS).optional().describe('In minor units (cents) of the listing currency'),
     maxPrice: int(0, MAX_PRICE_CENTS).optional().describe('In minor units (cents) of the listing currency'),
@@ -100,7 +80,7 @@ export const SearchListingsQuery = z
       .transform((c) => c.toUpperCase())
       .refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 country code like FR')
       .optional(),
-    breed: text().trim().min(1).max(100).optional(),
+    breed: text({ max: 100 }).optional(),
     minAge: int(0, 60).optional().describe("The linked horse's age in whole years"),
     maxAge: int(0, 60).optional(),
     sort: z.enum(LISTING_SORTS, { message: `must be one of ${LISTING_SORTS.join(', ')}` }).optional().describe('Default: relevance with q, else newest'),

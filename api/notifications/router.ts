@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { text } from '../http/input-policy';
 import { Notification } from '../../entities';
 import { routeBuilder, IdParams, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
@@ -39,7 +40,7 @@ export function createNotificationsRouter(opts: { registry: OpenAPIRegistry; aut
         page: z.coerce.number().int().min(1).default(1),
         limit: z.coerce.number().int().min(1).max(100).default(20),
         unread: z.enum(['true', 'false']).optional(),
-        kind: z.string().max(50).optional(),
+        kind: text({ max: 50 }).optional(),
       }),
       response: paginated(NotificationView),
     },

@@ -2,6 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import { LockMode } from '@mikro-orm/core';
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { text } from '../http/input-policy';
 import { Membership, Organization, User, ORG_ROLES } from '../../entities';
 import { routeBuilder, IdParams } from '../http/route';
 import { HttpError } from '../http/errors';
@@ -31,7 +32,7 @@ export function createOrganizationsRouter(opts: { registry: OpenAPIRegistry; aut
 
   r.post(
     '/',
-    { summary: 'Create another organization (I become its owner)', body: z.strictObject({ name: z.string().trim().min(1).max(100) }), status: 201, response: OrganizationView },
+    { summary: 'Create another organization (I become its owner)', body: z.strictObject({ name: text({ max: 100 }) }), status: 201, response: OrganizationView },
     async ({ body, em, user }) => {
       const org = em.create(Organization, { name: body.name, ownerId: user.id });
       em.create(Membership, { organization: org, user: user.id, role: 'owner' });
