@@ -21,7 +21,7 @@ import { legacyPathAliases } from './http/legacy-paths';
 import { mountFeatureRouters } from './routes';
 
 /** Paths whose bodies are not JSON: raw webhook payloads (signature checks) and uploads. */
-const NON_JSON_PATHS = ['/api/billing/webhook', '/api/uploads/'];
+const NON_JSON_PATHS = ['/api/billing/webhook', '/api/uploads/', '/api/health/attachments/'];
 
 export function createApp(deps: AppDeps): Express {
   const { config, orm, logger } = deps;

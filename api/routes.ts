@@ -11,6 +11,7 @@ import { createAnalysesRouter } from './analysis/router';
 import { createUploadsRouter } from './analysis/uploads';
 import { createBillingRouter } from './billing/router';
 import { createBillingWebhookRouter } from './billing/webhook';
+import { createHealthRouter } from './health/router';
 
 export interface MountContext {
   registry: OpenAPIRegistry;
@@ -34,4 +35,5 @@ export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountConte
   app.use('/api/billing', createBillingWebhookRouter(deps, ctx));
   app.use('/api/billing', createBillingRouter(deps, ctx));
   app.use('/api', createAnalysesRouter(deps, ctx));
+  app.use('/api', createHealthRouter(deps, ctx));
 }

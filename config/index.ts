@@ -136,6 +136,8 @@ export const configSchema = z
     S3_REQUEST_TIMEOUT_SECONDS: positiveInt.default(10),
     UPLOAD_MAX_BYTES: positiveInt.default(500 * 1024 * 1024),
     UPLOAD_URL_TTL_SECONDS: positiveInt.default(900),
+    /** Health book attachments (passport page, vet invoice): largest file accepted, bytes. */
+    HEALTH_ATTACHMENT_MAX_BYTES: positiveInt.default(10 * 1024 * 1024),
 
     /** ffmpeg and ffprobe of ONE build (Debian's packages by default; scripts/setup.sh installs them). */
     MEDIA_FFMPEG_PATH: z.string().min(1).default('/usr/bin/ffmpeg'),

@@ -841,3 +841,33 @@ export function healthReminderMessage(
     text: `${horseName} — ${title} is due on ${item.dueDate}.\n\nRecord it in the health book once done; the next reminder follows from it.\n\nHorse Tempo reminds; your vet decides.\n— The Horse Tempo team`,
   };
 }
+
+// ---------------------------------------------------------------------------------------
+// Attachments
+// ---------------------------------------------------------------------------------------
+
+/** Photos (a passport page) and PDFs (a vet invoice, a lab report): the types a health book takes, with their file extension. */
+export const ATTACHMENT_TYPES = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp', 'application/pdf': 'pdf' } as const;
+export type AttachmentType = keyof typeof ATTACHMENT_TYPES;
+export const isAttachmentType = (t: string): t is AttachmentType => Object.hasOwn(ATTACHMENT_TYPES, t);
+
+const startsWith = (head: Uint8Array, bytes: number[], at = 0) => bytes.every((b, i) => head[at + i] === b);
+
+/** Do the first bytes match the declared type? (A renamed .exe is not a PDF.) */
+export function attachmentBytesMatch(type: AttachmentType, head: Uint8Array): boolean {
+  switch (type) {
+    case 'image/jpeg':
+      return startsWith(head, [0xff, 0xd8, 0xff]);
+    case 'image/png':
+      return startsWith(head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    case 'image/webp':
+      return startsWith(head, [0x52, 0x49, 0x46, 0x46]) && startsWith(head, [0x57, 0x45, 0x42, 0x50], 8);
+    case 'application/pdf':
+      return startsWith(head, [0x25, 0x50, 0x44, 0x46, 0x2d]);
+  }
+}
+
+/** Storage key of an attachment, under the organization the horse belongs to. */
+export function attachmentKey(organizationId: string, horseId: string, attachmentId: string, type: AttachmentType): string {
+  return `orgs/${organizationId}/health/${horseId}/${attachmentId}.${ATTACHMENT_TYPES[type]}`;
+}
