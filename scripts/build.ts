@@ -13,7 +13,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { build, type BuildOptions } from 'esbuild';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowsPath } from '../workers/run';
+import { OWN_BUNDLE_PATHS, workflowsPath } from '../workers/run';
 
 const started = Date.now();
 rmSync('dist', { recursive: true, force: true });
@@ -47,4 +47,9 @@ const { code } = await bundleWorkflowCode({
   logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
 });
 writeFileSync('dist/workflow-bundle.js', code);
-console.log(`built dist/ (api.js, worker.js, migrate.js, migrations/, workflow-bundle.js) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+// Queues whose worker runs only its own workflows (workers/run.ts OWN_BUNDLE_PATHS).
+for (const [queue, path] of Object.entries(OWN_BUNDLE_PATHS)) {
+  const own = await bundleWorkflowCode({ workflowsPath: path, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+  writeFileSync(`dist/workflow-bundle-${queue}.js`, own.code);
+}
+console.log(`built dist/ (api.js, worker.js, migrate.js, migrations/, workflow-bundle.js, workflow-bundle-<queue>.js) in ${((Date.now() - started) / 1000).toFixed(1)} s`);

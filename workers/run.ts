@@ -32,10 +32,13 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 export const OWN_BUNDLE_PATHS: Partial<Record<TaskQueue, string>> = {
   health: fileURLToPath(new URL('../workflows/health/index.ts', import.meta.url)),
 };
-const ownBundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
-export function bundleQueueWorkflows(queue: TaskQueue): Promise<WorkflowBundleWithSourceMap> | null {
+const ownBundles = new Map<string, Promise<WorkflowBundleOption>>();
+/** The prebuilt own bundle of a queue (`npm run build` writes dist/workflow-bundle-<queue>.js), else bundled from source once per process. */
+export function bundleQueueWorkflows(queue: TaskQueue): Promise<WorkflowBundleOption> | null {
   const path = OWN_BUNDLE_PATHS[queue];
   if (!path) return null;
+  const codePath = fileURLToPath(new URL(`./workflow-bundle-${queue}.js`, import.meta.url));
+  if (existsSync(codePath)) return Promise.resolve({ codePath });
   let bundle = ownBundles.get(path);
   if (!bundle) {
     bundle = bundleWorkflowCode({ workflowsPath: path, logger: quietBundlerLogger });
