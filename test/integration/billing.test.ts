@@ -114,8 +114,9 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
 
     const view = await eventually(async () => {
       const r = await subscriptionOf(reg.accessToken);
-      return r.body.status === 'active' && r.body.workflow.state?.status === 'active' ? r.body : null;
-    }, 30_000, 'the subscription to become active');
+      // The period grant is the workflow's next activity after the state turns active.
+      return r.body.status === 'active' && r.body.workflow.state?.status === 'active' && r.body.credits?.balance === 30 ? r.body : null;
+    }, 30_000, 'the subscription to become active with its period credits');
     expect(view).to.deep.include({ plan: 'premium', interval: 'month', cancelAtPeriodEnd: false, pendingPlan: null });
     expect(view.currentPeriodEnd).to.equal(new Date((start + 30 * DAY_S) * 1000).toISOString());
     expect(view.credits).to.deep.equal({ balance: 30, reserved: 0 });

@@ -3,11 +3,22 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 import { timeSkippingServerPath } from './infra';
 import { workflowsPath } from '../../workers/run';
 
-/** The Java time-skipping test server, started through @temporalio/testing. */
-export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: timeSkippingServerPath() } },
-  });
+/**
+ * The Java time-skipping test server, started through @temporalio/testing. The SDK gives the
+ * JVM a fixed 5 s to open its port; on a loaded CI machine it can miss that, so a start that
+ * fails that way is retried (a fresh port each time) before the suite gives up.
+ */
+export async function createTimeSkippingEnv(attempts = 5): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: timeSkippingServerPath() } },
+      });
+    } catch (err) {
+      const slowStart = err instanceof Error && /did not start within/.test(err.message);
+      if (!slowStart || attempt >= attempts) throw err;
+    }
+  }
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
