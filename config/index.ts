@@ -129,6 +129,8 @@ export const configSchema = z
     S3_BUCKET: optionalString,
     S3_REGION: z.string().default('us-east-1'),
     S3_ENDPOINT: url.optional(),
+    /** The S3 endpoint as browsers reach it, used in presigned upload URLs; unset: S3_ENDPOINT. */
+    S3_PUBLIC_ENDPOINT: url.optional(),
     S3_ACCESS_KEY_ID: optionalString,
     S3_SECRET_ACCESS_KEY: optionalString,
     S3_FORCE_PATH_STYLE: bool.default(true),

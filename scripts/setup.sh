@@ -82,10 +82,31 @@ if [ ! -x "$FFMPEG_BIN" ] || [ ! -x "$FFPROBE_BIN" ]; then
   fi
 fi
 
+# 6. Validators for the deployment files (test/unit/deployment-files.test.ts), pinned:
+#    kustomize (Go module) renders k8s/; kubernetes-validate (PyPI, carries the Kubernetes
+#    schemas offline) checks the result; podman-compose (PyPI) parses docker-compose.yml.
+KUSTOMIZE_VERSION=v5.8.1
+if [ ! -x "$BIN/kustomize" ] || ! "$BIN/kustomize" version 2>/dev/null | grep -qx "$KUSTOMIZE_VERSION"; then
+  log "building kustomize $KUSTOMIZE_VERSION (go install)"
+  GOBIN="$BIN" GOFLAGS=-buildvcs=false go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+VENV="$CACHE/venv"
+PY_PINS="kubernetes-validate==1.37.0 podman-compose==1.6.0"
+if [ ! -f "$VENV/.pins" ] || [ "$(cat "$VENV/.pins")" != "$PY_PINS" ]; then
+  log "installing $PY_PINS (pip, venv in $VENV)"
+  python3 -m venv "$VENV"
+  # shellcheck disable=SC2086
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check $PY_PINS
+  echo "$PY_PINS" > "$VENV/.pins"
+fi
+
 cat > "$CACHE/env.sh" <<ENV
 export HORSE_TEMPO_TEMPORAL_BIN="$TEMPORAL_BIN"
 export HORSE_TEMPO_TEST_SERVER="$TS_DIR/test-server"
 export HORSE_TEMPO_STRIPE_MOCK="$STRIPE_MOCK_BIN"
 export HORSE_TEMPO_S3_SERVER="$BIN/gofakes3"
+export HORSE_TEMPO_KUSTOMIZE="$BIN/kustomize"
+export HORSE_TEMPO_KUBERNETES_VALIDATE="$VENV/bin/kubernetes-validate"
+export HORSE_TEMPO_PODMAN_COMPOSE="$VENV/bin/podman-compose"
 ENV
 log "tools ready ($CACHE)"

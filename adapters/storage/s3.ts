@@ -22,6 +22,11 @@ export interface S3Settings {
   bucket: string;
   region: string;
   endpoint?: string;
+  /**
+   * The endpoint browsers reach, for presigned upload URLs, when the server's own endpoint
+   * is an internal name (http://minio:9000 on a compose network). Unset: `endpoint`.
+   */
+  publicEndpoint?: string;
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle: boolean;
@@ -43,11 +48,19 @@ export class S3Storage implements StoragePort {
   readonly client: S3Client;
   readonly bucket: string;
 
+  /** Signs the URLs handed to clients (the signature covers the host they will send). */
+  private readonly presigner: S3Client;
+
   constructor(settings: S3Settings) {
     this.bucket = settings.bucket;
-    this.client = new S3Client({
+    this.client = S3Storage.makeClient(settings, settings.endpoint);
+    this.presigner = settings.publicEndpoint ? S3Storage.makeClient(settings, settings.publicEndpoint) : this.client;
+  }
+
+  private static makeClient(settings: S3Settings, endpoint: string | undefined): S3Client {
+    return new S3Client({
       region: settings.region,
-      endpoint: settings.endpoint,
+      endpoint,
       forcePathStyle: settings.forcePathStyle,
       ...(settings.accessKeyId && settings.secretAccessKey
         ? { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } }
@@ -66,7 +79,7 @@ export class S3Storage implements StoragePort {
     const contentType = bareMediaType(req.contentType);
     const command = new PutObjectCommand({ Bucket: this.bucket, Key: req.key, ContentType: contentType, ContentLength: req.size, IfNoneMatch: '*' });
     // content-type, content-length and if-none-match are signed headers: the client must send them as given.
-    const url = await getSignedUrl(this.client, command, {
+    const url = await getSignedUrl(this.presigner, command, {
       expiresIn: req.expiresInSeconds,
       signableHeaders: new Set(['content-type', 'content-length', 'if-none-match']),
     });

@@ -27,6 +27,17 @@ describe('S3 storage driver (against gofakes3)', () => {
     expect((await storage.readPrefix(KEY, 4)).toString()).to.equal('fake');
   });
 
+  it('presigns upload URLs for S3_PUBLIC_ENDPOINT (the name browsers reach) while the server keeps its own endpoint', async () => {
+    const s3 = await testS3();
+    const publicEndpoint = s3.endpoint.replace('127.0.0.1', 'localhost');
+    const behindProxy = new S3Storage({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, publicEndpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+    const key = KEY.replace('0a1b2c3d', '7a1b2c3d');
+    const target = await behindProxy.createUpload({ key, contentType: 'video/mp4', size: 4, expiresInSeconds: 300 });
+    expect(new URL(target.url).origin).to.equal(new URL(publicEndpoint).origin);
+    expect((await fetch(target.url, { method: 'PUT', headers: target.headers, body: Buffer.from('abcd') })).status).to.equal(200);
+    expect(await behindProxy.head(key)).to.deep.equal({ size: 4, contentType: 'video/mp4' });
+  });
+
   // gofakes3 does not verify signatures, so a PUT with another type or length cannot be shown
   // refused here; what it does enforce is the conditional write.
   it('is single-use: a second PUT to the presigned URL is refused (412, If-None-Match) and the first bytes stay', async () => {
