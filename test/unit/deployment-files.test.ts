@@ -111,6 +111,7 @@ describe('deployment files', function () {
     });
 
     it('the validator rejects a broken resource (it really checks)', () => {
+      tool('HORSE_TEMPO_KUBERNETES_VALIDATE'); // a missing validator must fail this test, not pass it
       const broken = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\nspec: { replicas: "two", selector: {}, template: {}, bogus: 1 }\n';
       expect(() => check(broken)).to.throw();
     });
