@@ -5,8 +5,8 @@
  * memberships, load the horse). Both run as child processes on the same Postgres, loaded
  * by autocannon with the same connections and duration, alternating rounds in one run.
  *
- *   tsx bench/api-auth.ts                 # quick: 1 round of 8 s each
- *   tsx bench/api-auth.ts --full          # 3 alternating rounds of 20 s each
+ *   tsx bench/api-auth.ts                 # quick: 3 alternating rounds of 5 s each
+ *   tsx bench/api-auth.ts --full          # 6 alternating rounds of 10 s each
  *   tsx bench/api-auth.ts --profile       # + a V8 CPU profile of our API under load
  *                                         #   (.data/bench/profiles/*.cpuprofile, summary printed)
  *
@@ -24,8 +24,9 @@ import { summarizeProfile } from './lib/profile';
 const full = benchMode() === 'full';
 const profile = process.argv.includes('--profile');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (full ? 20 : 8));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (full ? 3 : 1));
+// Short alternating rounds: on a shared machine a neighbour's burst then hits both sides alike.
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (full ? 10 : 5));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (full ? 6 : 3));
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const logDir = resolve('.data/bench/logs');
 const profileDir = resolve('.data/bench/profiles', new Date().toISOString().replace(/[:.]/g, '-'));
@@ -68,7 +69,7 @@ try {
   }
 
   console.log(`GET ${path}, autocannon ${CONNECTIONS} connections, ${ROUNDS} round(s) of ${SECONDS} s each, alternating`);
-  const run = (s: ChildServer, seconds: number) => load({ url: `${s.url}${path}`, headers, connections: CONNECTIONS, seconds });
+  const run = (s: ChildServer, seconds: number) => load({ url: `${s.url}${path}`, headers, connections: CONNECTIONS, seconds, serverPid: s.pid });
   // Warm-up (JIT, pools): not counted.
   await run(ours, 3);
   await run(bare, 3);
@@ -82,6 +83,7 @@ try {
   }
   const o = combine(oursRounds);
   const b = combine(bareRounds);
+  console.log(`server CPU per request: ours ${o.cpuMsPerRequest?.toFixed(2)} ms, bare ${b.cpuMsPerRequest?.toFixed(2)} ms`);
   const extra = { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, ours: o, baseline: b };
   reportBench({ name: 'GET /api/horses/:id (JWT) throughput', ours: o.rps, baseline: b.rps, unit: 'req/s', goal: 0.75, higherIsBetter: true, baselineLabel: 'bare Express + pg, same work', extra });
   reportBench({ name: 'GET /api/horses/:id (JWT) p99', ours: o.p99, baseline: b.p99, unit: 'ms', goal: 1.3, higherIsBetter: false, baselineLabel: 'bare Express + pg, same work', extra });

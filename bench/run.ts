@@ -31,6 +31,9 @@ interface BenchEntry {
 export const BENCHES: BenchEntry[] = [
   { name: 'api', script: 'bench/api-auth.ts' },
   { name: 'frames', script: 'bench/frames.ts' },
+  { name: 'analyses', script: 'bench/api-latency.ts' },
+  { name: 'webhook', script: 'bench/webhook.ts' },
+  { name: 'search', script: 'bench/search.ts' },
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));

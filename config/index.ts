@@ -196,6 +196,8 @@ export const configSchema = z
 
     REMINDER_LEAD_DAYS: z.coerce.number().int().min(0).max(60).default(2),
     LISTING_REMINDER_DAYS: z.coerce.number().int().min(0).max(60).default(3),
+    /** Marketplace relevance ranks the N newest matching listings (api/marketplace/search.ts). */
+    SEARCH_RELEVANCE_CANDIDATES: z.coerce.number().int().min(20).max(100_000).default(500),
   })
   .superRefine((c, ctx) => {
     if (Boolean(c.TEMPORAL_TLS_CLIENT_CERT_FILE) !== Boolean(c.TEMPORAL_TLS_CLIENT_KEY_FILE)) {

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../routes';
 import { routeBuilder } from '../http/route';
@@ -99,17 +99,29 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
         log.warn('stripe event for a customer we do not know: ignored');
         return { received: true as const, ignored: 'no user for this customer' };
       }
-      try {
-        const client = await deps.temporal.client();
-        await deliverBillingEvent(client, user.id, { eventId: event.id, type: event.type, objectId: obj.id ?? '', created: event.created }, user.plan, deps.config.BILLING_GRACE_DAYS);
-      } catch (err) {
-        // Not marked as signalled: Stripe retries the delivery and we try again.
-        log.error({ err }, 'could not signal the subscription workflow');
-        throw new HttpError(503, 'Could not hand the event to the workflow engine; retry later');
+      // Stripe redelivers concurrently (a slow answer, a retry racing the first attempt): the
+      // row lock makes the second delivery wait for the first's signal and then see it as a
+      // duplicate, so a redelivery never signals twice. A failed signal rolls back (not
+      // marked) and Stripe's retry tries again.
+      const ref = { eventId: event.id, type: event.type, objectId: obj.id ?? '', created: event.created };
+      const signalled = await em.transactional(async (tx) => {
+        const locked = await tx.findOneOrFail(StripeEvent, { eventId: event.id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+        if (locked.signalledAt) return false;
+        try {
+          const client = await deps.temporal.client();
+          await deliverBillingEvent(client, user.id, ref, user.plan, deps.config.BILLING_GRACE_DAYS);
+        } catch (err) {
+          log.error({ err }, 'could not signal the subscription workflow');
+          throw new HttpError(503, 'Could not hand the event to the workflow engine; retry later');
+        }
+        locked.signalledAt = new Date();
+        if (!locked.userId) locked.userId = user.id;
+        return true;
+      });
+      if (!signalled) {
+        log.info('stripe event redelivered while the first delivery was signalling: no-op');
+        return { received: true as const, duplicate: true };
       }
-      row.signalledAt = new Date();
-      if (!row.userId) row.userId = user.id;
-      await em.flush();
       return { received: true as const };
     },
   );

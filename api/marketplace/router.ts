@@ -256,7 +256,7 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
       response: SearchResponse,
     },
     async ({ query, em }) => {
-      const { sql, params, sort } = buildSearchSql(query);
+      const { sql, params, sort } = buildSearchSql(query, new Date(), { relevanceCandidates: deps.config.SEARCH_RELEVANCE_CANDIDATES });
       const rows = (await em.getConnection().execute(sql, params)) as SearchRow[];
       return { items: rows.slice(0, query.limit).map(rowView), nextCursor: nextCursor(rows, query.limit, sort) };
     },

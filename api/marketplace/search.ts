@@ -7,7 +7,20 @@ import type { ListingSort, SearchListingsQuery } from './schemas';
  * same text). Only active, unexpired listings; full text over the generated
  * `search_vector` (English and French) with the GIN index; filters on the partial btree
  * indexes; keyset (cursor) pagination on the sort key + id, so page 500 costs what page 1 costs.
+ *
+ * Relevance is ranked over a bounded candidate set: the `relevanceCandidates` newest
+ * listings that match (SEARCH_RELEVANCE_CANDIDATES, default 500). ts_rank cannot come from
+ * an index, so ranking every match of a very common word ("mare": ~40% of listings) meant
+ * reading and ranking tens of thousands of rows per search (71 ms at 100k listings). The
+ * candidates come from the newest-first index (a common word) or from the GIN index (a
+ * rare one); either way at most N rows are ranked. Trade-off: when more
+ * than N listings match, an older listing outside the N newest matches is not in the
+ * relevance results (newest and price sorts still list every match).
  */
+
+export const DEFAULT_RELEVANCE_CANDIDATES = 500;
+/** How many of the newest listings `recent` scans for a common word: N × this. */
+export const RELEVANCE_WINDOW_FACTOR = 4;
 
 /** Both languages' reading of the user's text: "juments" → jument, "mares" → mare. */
 const TSQUERY = `(websearch_to_tsquery('english', ?) || websearch_to_tsquery('french', ?))`;
@@ -74,7 +87,7 @@ export interface SearchSql {
 }
 
 /** Builds the search statement; `limit + 1` rows are fetched to know whether a next page exists. */
-export function buildSearchSql(query: SearchListingsQuery, now = new Date()): SearchSql {
+export function buildSearchSql(query: SearchListingsQuery, now = new Date(), opts: { relevanceCandidates?: number } = {}): SearchSql {
   const sort: ListingSort = query.sort ?? (query.q ? 'relevance' : 'newest');
   const where: string[] = [`l.status = 'active'`, `l.expires_at > now()`];
   const params: unknown[] = [];
@@ -131,29 +144,69 @@ export function buildSearchSql(query: SearchListingsQuery, now = new Date()): Se
     relevance: 'rank desc, l.id desc',
   }[sort];
 
+  const cursorWhere: string[] = [];
+  const cursorParams: unknown[] = [];
   if (query.cursor) {
     const c = decodeCursor(query.cursor, sort);
-    if (sort === 'newest') where.push(`(l.published_at, l.id) < (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?::uuid)`);
-    else if (sort === 'price') where.push('(l.price_cents, l.id) > (?, ?::uuid)');
-    else if (sort === '-price') where.push('(l.price_cents, l.id) < (?, ?::uuid)');
+    if (sort === 'newest') cursorWhere.push(`(l.published_at, l.id) < (timestamptz 'epoch' + ?::bigint * interval '1 microsecond', ?::uuid)`);
+    else if (sort === 'price') cursorWhere.push('(l.price_cents, l.id) > (?, ?::uuid)');
+    else if (sort === '-price') cursorWhere.push('(l.price_cents, l.id) < (?, ?::uuid)');
     else {
-      where.push(`(ts_rank(l.search_vector, ${TSQUERY}), l.id) < (?::real, ?::uuid)`);
-      params.push(query.q, query.q);
+      cursorWhere.push(`(ts_rank(l.search_vector, ${TSQUERY}), l.id) < (?::real, ?::uuid)`);
+      cursorParams.push(query.q, query.q);
     }
-    params.push(c.key, c.id);
+    cursorParams.push(c.key, c.id);
   }
 
-  const sql = `select l.id, l.type, l.status, l.title, l.description, l.breed, l.price_cents, l.currency, l.negotiable,
+  const columns = `l.id, l.type, l.status, l.title, l.description, l.breed, l.price_cents, l.currency, l.negotiable,
        l.images, l.videos, l.city, l.country, l.latitude, l.longitude, l.contact_email, l.contact_phone,
        l.views, l.favorites_count, l.published_at, (extract(epoch from l.published_at) * 1000000)::bigint::text as published_key, l.expires_at,
        h.id as horse_id, h.name as horse_name, h.breed as horse_breed, h.birth_date::text as horse_birth_date, h.gender as horse_gender,
-       ${rank} as rank
-  from listings l
-  ${ageFilter ? 'join' : 'left join'} horses h on h.id = l.horse_id
- where ${where.join('\n   and ')}
+       ${rank} as rank`;
+
+  if (sort === 'relevance' && query.q) {
+    // Rank only the N newest matches (see the note at the top); the cursor pages within them.
+    // Two ways to find them, and Postgres's estimate of a word's frequency is too rough to
+    // choose (it walked 22,000 rows for a 4% word): `recent` checks only the newest
+    // window (N × RELEVANCE_WINDOW_FACTOR listings, bounded cost), which suffices for a common
+    // word; when it finds fewer than N, the GIN index lists every match (few, the word being
+    // rare) and the newest N of them are kept. An InitPlan runs only the branch needed.
+    const candidates = Math.max(1, Math.floor(opts.relevanceCandidates ?? DEFAULT_RELEVANCE_CANDIDATES));
+    const window = candidates * RELEVANCE_WINDOW_FACTOR;
+    const join = ageFilter ? 'join horses h on h.id = l.horse_id' : '';
+    const filters = where.filter((w) => !w.includes('@@'));
+    const filterParams = params.slice(2);
+    const sql = `with recent as materialized (
+  select w.id from (select l.id, l.search_vector
+                      from listings l ${join}
+                     where ${filters.join(' and ')}
+                     order by l.published_at desc, l.id desc
+                     limit ${window}) w
+   where w.search_vector @@ ${TSQUERY}
+   limit ${candidates}),
+candidates as (
+  select id from recent where (select count(*) from recent) >= ${candidates}
+  union all
+  (select l.id from listings l ${join}
+    where (select count(*) from recent) < ${candidates} and ${where.join(' and ')}
+    order by l.published_at desc, l.id desc
+    limit ${candidates}))
+select ${columns}
+  from candidates c
+  join listings l on l.id = c.id
+  left join horses h on h.id = l.horse_id${cursorWhere.length ? `\n where ${cursorWhere.join(' and ')}` : ''}
  order by ${orderBy}
  limit ${query.limit + 1}`;
-  return { sql, params: [...selectParams, ...params], sort };
+    return { sql, params: [...selectParams, ...filterParams, query.q, query.q, ...params, ...cursorParams], sort };
+  }
+
+  const sql = `select ${columns}
+  from listings l
+  ${ageFilter ? 'join' : 'left join'} horses h on h.id = l.horse_id
+ where ${[...where, ...cursorWhere].join('\n   and ')}
+ order by ${orderBy}
+ limit ${query.limit + 1}`;
+  return { sql, params: [...selectParams, ...params, ...cursorParams], sort };
 }
 
 export interface SearchRow {

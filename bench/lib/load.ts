@@ -3,6 +3,7 @@
  * the baseline), and child server processes so the load generator never shares an event
  * loop with the server it measures.
  */
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { startService, type Service } from '../../scripts/lib/process';
 import { freePort, waitForPort } from '../../scripts/lib/ports';
@@ -10,6 +11,8 @@ import { freePort, waitForPort } from '../../scripts/lib/ports';
 export interface LoadFigures {
   /** Successful (2xx) requests per second. */
   rps: number;
+  /** Server CPU (user + system) per request, when the server's pid was given: steadier than rps on a shared machine. */
+  cpuMsPerRequest?: number;
   p50: number;
   p99: number;
   requests: number;
@@ -17,7 +20,19 @@ export interface LoadFigures {
   errors: number;
 }
 
-export async function load(opts: { url: string; headers?: Record<string, string>; connections: number; seconds: number; method?: 'GET' | 'POST'; body?: string }): Promise<LoadFigures> {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the command name.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+export async function load(opts: { url: string; headers?: Record<string, string>; connections: number; seconds: number; method?: 'GET' | 'POST'; body?: string; serverPid?: number }): Promise<LoadFigures> {
+  const cpuBefore = opts.serverPid ? cpuSecondsOf(opts.serverPid) : NaN;
   const result = await autocannon({
     url: opts.url,
     method: opts.method ?? 'GET',
@@ -28,8 +43,10 @@ export async function load(opts: { url: string; headers?: Record<string, string>
   });
   const ok = result['2xx'];
   if (ok === 0) throw new Error(`no 2xx answer from ${opts.url} (non2xx ${result.non2xx}, errors ${result.errors})`);
+  const cpu = opts.serverPid ? cpuSecondsOf(opts.serverPid) - cpuBefore : NaN;
   return {
     rps: ok / opts.seconds,
+    ...(Number.isFinite(cpu) ? { cpuMsPerRequest: (cpu * 1000) / result.requests.total } : {}),
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result.requests.total,
@@ -45,6 +62,7 @@ export function combine(rounds: LoadFigures[]): LoadFigures {
     rps: rounds.reduce((s, r) => s + r.rps, 0) / n,
     p50: rounds.reduce((s, r) => s + r.p50, 0) / n,
     p99: rounds.reduce((s, r) => s + r.p99, 0) / n,
+    ...(rounds.every((r) => r.cpuMsPerRequest !== undefined) ? { cpuMsPerRequest: rounds.reduce((s, r) => s + r.cpuMsPerRequest!, 0) / n } : {}),
     requests: rounds.reduce((s, r) => s + r.requests, 0),
     non2xx: rounds.reduce((s, r) => s + r.non2xx, 0),
     errors: rounds.reduce((s, r) => s + r.errors, 0),
@@ -52,11 +70,12 @@ export function combine(rounds: LoadFigures[]): LoadFigures {
 }
 
 export function describe(f: LoadFigures): string {
-  return `${f.rps.toFixed(0)} req/s, p50 ${f.p50} ms, p99 ${f.p99} ms (${f.requests} requests, ${f.non2xx} non-2xx, ${f.errors} errors)`;
+  return `${f.rps.toFixed(0)} req/s, p50 ${f.p50} ms, p99 ${f.p99} ms${f.cpuMsPerRequest !== undefined ? `, server CPU ${f.cpuMsPerRequest.toFixed(2)} ms/request` : ''} (${f.requests} requests, ${f.non2xx} non-2xx, ${f.errors} errors)`;
 }
 
 export interface ChildServer {
   url: string;
+  pid: number;
   port: number;
   service: Service;
   stop(): Promise<void>;
@@ -75,5 +94,5 @@ export async function startChildServer(name: string, script: string, env: Record
       throw new Error(`${name} exited (${code}) before listening${opts.logFile ? `; see ${opts.logFile}` : ''}`);
     }),
   ]);
-  return { url: `http://127.0.0.1:${port}`, port, service, stop: () => service.stop() };
+  return { url: `http://127.0.0.1:${port}`, pid: service.child.pid!, port, service, stop: () => service.stop() };
 }

@@ -195,6 +195,18 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     expect(JSON.stringify(signals[0].workflowExecutionSignaledEventAttributes!.signalName)).to.equal('"stripeEvent"');
   });
 
+  it('signals once when Stripe redelivers the same event concurrently: one answer received, the others duplicate', async function () {
+    this.timeout(60_000);
+    const { reg, session } = await checkedOut();
+    const evt = event('checkout.session.completed', session);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => deliver(evt)));
+    expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200, 200, 200]);
+    expect(answers.filter((a) => a.body.duplicate === true)).to.have.length(5);
+    expect(answers.filter((a) => a.body.duplicate === undefined && a.body.received === true)).to.have.length(1);
+    const history = await (await stack.temporal.client()).workflow.getHandle(`subscription-${reg.user.id}`).fetchHistory();
+    expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes)).to.have.length(1);
+  });
+
   it('handles invoice.paid before checkout.session.completed: active once, credits granted once', async function () {
     this.timeout(60_000);
     const { reg, customer, subId, session } = await checkedOut();

@@ -91,8 +91,21 @@ describe('marketplace search (api/marketplace/search)', () => {
     expect(sql).to.contain(`websearch_to_tsquery('english', ?) || websearch_to_tsquery('french', ?)`);
     expect(sql).to.match(/order by rank desc, l\.id desc/);
     expect(sql).to.match(/limit 21$/);
-    expect(params).to.deep.equal(['jument baie', 'jument baie', 'jument baie', 'jument baie']);
+    // Rank, the newest-window match and the GIN match each bind the text for both languages.
+    expect(params).to.deep.equal(Array(6).fill('jument baie'));
     expect(buildSearchSql(parse({})).sort).to.equal('newest');
+  });
+
+  it('ranks only the N newest matches by relevance: a bounded newest window, else every GIN match; filters and age join in both', () => {
+    const built = buildSearchSql(parse({ q: 'mare', type: 'sale', minAge: '4' }), new Date('2026-06-01T00:00:00Z'), { relevanceCandidates: 50 });
+    expect(built.sql).to.match(/order by l\.published_at desc, l\.id desc\s+limit 200\) w\s+where w\.search_vector @@/);
+    expect(built.sql).to.match(/\(select count\(\*\) from recent\) < 50 and l\.status = 'active'/);
+    expect(built.sql.match(/join horses h on h\.id = l\.horse_id/g)).to.have.length(3);
+    expect(built.sql.split('?').length - 1).to.equal(built.params.length);
+    expect(built.params).to.deep.equal(['mare', 'mare', 'sale', '2022-06-01', 'mare', 'mare', 'mare', 'mare', 'sale', '2022-06-01']);
+    expect(buildSearchSql(parse({ q: 'mare' })).sql).to.contain('limit 500),');
+    // Other sorts list every match: no candidate limit.
+    expect(buildSearchSql(parse({ q: 'mare', sort: 'newest' })).sql).not.to.contain('recent');
   });
 
   it('binds every filter as a parameter, in placeholder order, and joins horses only for age', () => {

@@ -1,0 +1,117 @@
+/**
+ * Stripe webhook → signalWithStart, against a raw signalWithStart loop (the same
+ * deliverBillingEvent call, same users, same Temporal server) in the same run; then
+ * concurrent redelivery: every event delivered REDELIVERIES times at once, and the signals
+ * that reached Temporal counted in the workflows' histories (the goal: one per event).
+ * No worker polls the billing queue, so the figures are the hand-off only.
+ *
+ *   tsx bench/webhook.ts            # quick: 3 alternating rounds of 5 s, concurrency 8, 40 events × 4 redeliveries
+ *   tsx bench/webhook.ts --full     # 5 rounds of 10 s, 200 events × 4
+ *
+ * Not part of the test suite; prints figures, asserts nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startTestStack, TEST_BILLING } from '../test/support/stack';
+import { apiClient, registerUser } from '../test/support/http';
+import { stopInfra } from '../test/support/infra';
+import { deliverBillingEvent } from '../adapters/stripe/deliver';
+import { subscriptionWorkflowId } from '../workflows/ids';
+import { benchMode, reportBench } from './lib/report';
+import { closedLoop, combineLoops, describeLoop, type LoopFigures } from './lib/closed-loop';
+
+const full = benchMode() === 'full';
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (full ? 10 : 5));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (full ? 5 : 3));
+const USERS = 20;
+const DUP_EVENTS = Number(process.env.BENCH_DUP_EVENTS ?? (full ? 200 : 40));
+const REDELIVERIES = 4;
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+const stack = await startTestStack({ workers: false, billing: true });
+try {
+  const api = apiClient(stack.baseUrl);
+  const conn = stack.orm.em.fork().getConnection();
+  const makeUsers = async (n: number, tag: string) => {
+    const users: { id: string; customer: string; plan: 'free' }[] = [];
+    for (let i = 0; i < n; i++) {
+      const reg = await registerUser(api);
+      const customer = `cus_bench_${tag}_${i}_${randomUUID().slice(0, 6)}`;
+      await conn.execute('update users set stripe_customer_id = ? where id = ?', [customer, reg.user.id]);
+      users.push({ id: reg.user.id, customer, plan: 'free' });
+    }
+    return users;
+  };
+  const users = await makeUsers(USERS, 'load');
+  const client = await stack.temporal.client();
+
+  const eventFor = (customer: string) => ({
+    id: `evt_${randomUUID()}`,
+    object: 'event',
+    type: 'customer.subscription.updated',
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    api_version: Stripe.API_VERSION,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    data: { object: { id: `sub_${customer}`, object: 'subscription', customer } },
+  });
+  const post = async (payload: string) => {
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: TEST_BILLING.STRIPE_WEBHOOK_SECRET });
+    const res = await api.call('POST', '/api/webhooks/stripe', { raw: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
+    if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body as { received: true; duplicate?: boolean };
+  };
+  const ours = async (i: number) => {
+    await post(JSON.stringify(eventFor(users[i % USERS].customer)));
+  };
+  const raw = async (i: number) => {
+    const u = users[i % USERS];
+    await deliverBillingEvent(client, u.id, { eventId: `evt_${randomUUID()}`, type: 'customer.subscription.updated', objectId: `sub_${u.customer}`, created: Math.floor(Date.now() / 1000) }, u.plan, stack.config.BILLING_GRACE_DAYS);
+  };
+  await closedLoop(CONCURRENCY, 2, ours);
+  await closedLoop(CONCURRENCY, 2, raw);
+  console.log(`Stripe webhook (signature, event row, signalWithStart) vs raw signalWithStart; concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${SECONDS} s`);
+  const o: LoopFigures[] = [];
+  const b: LoopFigures[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    o.push(await closedLoop(CONCURRENCY, SECONDS, ours));
+    console.log(`  round ${i + 1} ours: ${describeLoop(o[i])}`);
+    b.push(await closedLoop(CONCURRENCY, SECONDS, raw));
+    console.log(`  round ${i + 1} raw:  ${describeLoop(b[i])}`);
+  }
+  const oc = combineLoops(o);
+  const bc = combineLoops(b);
+  const extra = { concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS, ours: oc, baseline: bc };
+  reportBench({ name: 'Stripe webhook → signalWithStart, throughput', ours: oc.rps, baseline: bc.rps, unit: 'events/s', goal: 0.8, higherIsBetter: true, baselineLabel: 'raw signalWithStart loop, same server', extra });
+
+  // Concurrent redelivery: fresh users (their workflows hold only these signals), every event
+  // posted REDELIVERIES times at once.
+  const dupUsers = await makeUsers(10, 'dup');
+  const events = Array.from({ length: DUP_EVENTS }, (_, i) => JSON.stringify(eventFor(dupUsers[i % dupUsers.length].customer)));
+  const answers = await Promise.all(events.flatMap((payload) => Array.from({ length: REDELIVERIES }, () => post(payload))));
+  const duplicatesAnswered = answers.filter((a) => a.duplicate).length;
+  let signals = 0;
+  for (const u of dupUsers) {
+    const history = await client.workflow.getHandle(subscriptionWorkflowId(u.id)).fetchHistory();
+    signals += history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+  }
+  const delivered = DUP_EVENTS * REDELIVERIES;
+  const duplicateSignals = signals - DUP_EVENTS;
+  console.log(`\nconcurrent redelivery: ${DUP_EVENTS} events × ${REDELIVERIES} at once = ${delivered} deliveries; ${duplicatesAnswered} answered duplicate; ${signals} signals reached Temporal (${DUP_EVENTS} expected)`);
+  reportBench({
+    name: 'Stripe webhook: duplicate signals under concurrent redelivery',
+    ours: duplicateSignals,
+    baseline: delivered - DUP_EVENTS,
+    unit: 'signals',
+    goal: { value: 0 },
+    higherIsBetter: false,
+    baselineLabel: 'redeliveries sent, i.e. what a raw signalWithStart per delivery would signal',
+    extra: { events: DUP_EVENTS, redeliveries: REDELIVERIES, signals, duplicatesAnswered, suppressedPercent: (100 * (delivered - signals)) / (delivered - DUP_EVENTS) },
+  });
+} finally {
+  await stack.close();
+  await stopInfra();
+}
