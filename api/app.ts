@@ -96,7 +96,7 @@ export function createApp(deps: AppDeps): Express {
   app.use((_req, _res, next) => RequestContext.create(orm.em, next));
 
   const registry = createRegistry();
-  const passport = createPassport(orm, config.JWT_SECRET);
+  const passport = createPassport(orm, config.JWT_SECRET, config.AUTH_CACHE_TTL_SECONDS);
   app.use(passport.initialize());
   const authenticate = authenticateWith(passport);
 

@@ -5,47 +5,107 @@ import { Strategy as JwtStrategy, ExtractJwt } from 'passport-jwt';
 import { HeaderAPIKeyStrategy } from 'passport-headerapikey';
 import type { RequestHandler } from 'express';
 import type { MikroORM } from '../../entities/orm';
+import { createSecretKey } from 'node:crypto';
+import type { EventSubscriber, FlushEventArgs } from '@mikro-orm/core';
 import { ApiKey, Membership, User } from '../../entities';
+import { CallerCache, forgetCallers, registerCallerCache } from './caller-cache';
 import type { AuthUser } from './types';
 import type { AccessClaims } from './tokens';
 import { sha256 } from './tokens';
 import { HttpError } from '../http/errors';
 import { apiKeyRefusal } from '../../domain/api-keys';
 
-export async function loadAuthUser(orm: MikroORM, userId: string, via: AuthUser['via']): Promise<(AuthUser & { tokenVersion: number }) | null> {
-  const em = orm.em.fork();
-  const user = await em.findOne(User, { id: userId });
-  if (!user) return null;
-  const memberships = await em.find(Membership, { user: userId }, { orderBy: { createdAt: 'asc' } });
+type LoadedCaller = AuthUser & { tokenVersion: number };
+
+/**
+ * Any User or Membership written through this process's ORM (password change, plan, role,
+ * member added or removed) makes the caller caches forget that user at once; only changes
+ * made elsewhere wait for the TTL.
+ */
+const forgetChangedCallers: EventSubscriber = {
+  getSubscribedEntities: () => [User, Membership],
+  afterFlush(args: FlushEventArgs) {
+    const ids = new Set<string>();
+    for (const cs of args.uow.getChangeSets()) {
+      const e = cs.entity as { id?: string; user?: { id?: string } | string };
+      if (cs.meta.className === 'User' && e.id) ids.add(e.id);
+      else if (cs.meta.className === 'Membership') {
+        const user = typeof e.user === 'string' ? e.user : e.user?.id;
+        if (user) ids.add(user);
+      }
+    }
+    if (ids.size) forgetCallers(...ids);
+  },
+};
+
+interface CallerRow {
+  id: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  plan: AuthUser['plan'];
+  token_version: number;
+  memberships: { organizationId: string; role: AuthUser['memberships'][number]['role'] }[];
+}
+
+/**
+ * The user and their memberships in ONE statement and no unit of work: this runs on every
+ * authenticated request, where two ORM queries with entity hydration cost more CPU than the
+ * route itself (bench/api-auth.ts profile).
+ */
+const CALLER_SQL = `select u.id, u.email, u.first_name, u.last_name, u.plan, u.token_version,
+       coalesce((select json_agg(json_build_object('organizationId', m.organization_id, 'role', m.role) order by m.created_at, m.id)
+                   from memberships m where m.user_id = u.id), '[]'::json) as memberships
+  from users u
+ where u.id = ?`;
+
+export async function loadAuthUser(orm: MikroORM, userId: string, via: AuthUser['via']): Promise<LoadedCaller | null> {
+  const [row] = (await orm.em.getConnection().execute(CALLER_SQL, [userId])) as CallerRow[];
+  if (!row) return null;
+  const memberships = row.memberships;
   const own = memberships.find((m) => m.role === 'owner');
   return {
-    id: user.id,
-    email: user.email,
-    firstName: user.firstName,
-    lastName: user.lastName,
-    plan: user.plan,
-    memberships: memberships.map((m) => ({ organizationId: m.organization.id, role: m.role })),
-    defaultOrganizationId: own?.organization.id ?? memberships[0]?.organization.id ?? null,
+    id: row.id,
+    email: row.email,
+    firstName: row.first_name,
+    lastName: row.last_name,
+    plan: row.plan,
+    memberships,
+    defaultOrganizationId: own?.organizationId ?? memberships[0]?.organizationId ?? null,
     via,
-    tokenVersion: user.tokenVersion,
+    tokenVersion: row.token_version,
   };
 }
 
-/** A Passport instance of our own (not the global one) with the JWT and API-key strategies. */
-export function createPassport(orm: MikroORM, jwtSecret: string): Passport {
+/**
+ * A Passport instance of our own (not the global one) with the JWT and API-key strategies.
+ * JWT callers are remembered for `cacheTtlSeconds` (see caller-cache.ts for the trade-off).
+ */
+export function createPassport(orm: MikroORM, jwtSecret: string, cacheTtlSeconds = 0): Passport {
   const instance = new passport.Passport();
+  const callers = new CallerCache<LoadedCaller>(cacheTtlSeconds * 1000);
+  registerCallerCache(callers as CallerCache<unknown>);
+  if (callers.enabled) orm.em.getEventManager().registerSubscriber(forgetChangedCallers);
+  const loadCaller = async (userId: string): Promise<LoadedCaller | null> => {
+    const cached = callers.get(userId);
+    if (cached) return cached;
+    const loaded = await loadAuthUser(orm, userId, 'jwt');
+    if (loaded) callers.set(userId, loaded);
+    return loaded;
+  };
   instance.use(
     'jwt',
     new JwtStrategy(
       {
         jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-        secretOrKey: jwtSecret,
+        // A KeyObject made once: given the string, jsonwebtoken builds one on every verify.
+        secretOrKey: createSecretKey(Buffer.from(jwtSecret, 'utf8')) as unknown as string,
         algorithms: ['HS256'],
         issuer: 'horse-tempo',
       },
       (claims: AccessClaims, done: (err: unknown, user?: AuthUser | false, info?: unknown) => void) => {
         if (claims.typ !== 'access') return done(null, false, { message: 'not an access token' });
-        loadAuthUser(orm, claims.sub, 'jwt').then(
+        loadCaller(claims.sub).then(
           (user) => {
             if (!user) return done(null, false, { message: 'user no longer exists' });
             if (user.tokenVersion !== claims.tv) return done(null, false, { message: 'token was revoked by a password change' });

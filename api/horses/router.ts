@@ -7,7 +7,7 @@ import { routeBuilder, IdParams, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
 import { memberOrgIds, targetOrganization, assertMember } from '../organizations/access';
 import { CreateHorseBody, HorseView, ListHorsesQuery, UpdateHorseBody } from './schemas';
-import { horseView, loadOwnedHorse } from './access';
+import { horseView, loadOwnedHorse, loadOwnedHorseView } from './access';
 
 type ParentRefs = { sireId?: string | null; damId?: string | null };
 
@@ -64,7 +64,7 @@ export function createHorsesRouter(opts: { registry: OpenAPIRegistry; authentica
   });
 
   r.get('/:id', { summary: 'One horse', params: IdParams, response: HorseView, errors: [404] }, async ({ params, em, user }) => {
-    return horseView(await loadOwnedHorse(em, user, params.id));
+    return loadOwnedHorseView(em, user, params.id);
   });
 
   r.patch('/:id', { summary: 'Change a horse', params: IdParams, body: UpdateHorseBody, response: HorseView, errors: [404] }, async ({ params, body, em, user }) => {

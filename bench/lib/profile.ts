@@ -27,7 +27,11 @@ export function areaOf(url: string, functionName: string): string {
   return project ? project[1] : url.replace(/^.*\//, '');
 }
 
-export function summarizeProfile(file: string, top = 15): string {
+/**
+ * `skipFraction` drops the first part of the timeline (process start, module loading,
+ * warm-up) so the figures describe the steady state under load.
+ */
+export function summarizeProfile(file: string, top = 15, skipFraction = 0): string {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -37,8 +41,12 @@ export function summarizeProfile(file: string, top = 15): string {
   const selfFn = new Map<string, number>();
   let total = 0;
   let idle = 0;
+  const span = p.timeDeltas.reduce((a, b) => a + b, 0);
+  let clock = 0;
   p.samples.forEach((id, i) => {
     const dt = p.timeDeltas[i] ?? 0;
+    clock += dt;
+    if (clock < span * skipFraction) return;
     const node = byId.get(id)!;
     if (node.callFrame.functionName === '(idle)') {
       idle += dt;
@@ -72,5 +80,6 @@ export function summarizeProfile(file: string, top = 15): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const f of process.argv.slice(2)) console.log(`${f}\n${summarizeProfile(f)}`);
+  const skip = Number(process.env.PROFILE_SKIP ?? 0);
+  for (const f of process.argv.slice(2)) console.log(`${f}\n${summarizeProfile(f, 25, skip)}`);
 }
