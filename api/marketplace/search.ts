@@ -197,7 +197,8 @@ select ${columns}
   left join horses h on h.id = l.horse_id${cursorWhere.length ? `\n where ${cursorWhere.join(' and ')}` : ''}
  order by ${orderBy}
  limit ${query.limit + 1}`;
-    return { sql, params: [...selectParams, ...filterParams, query.q, query.q, ...params, ...cursorParams], sort };
+    // Placeholders in text order: the window's filters, its match, the GIN branch, the rank, the cursor.
+    return { sql, params: [...filterParams, query.q, query.q, ...params, ...selectParams, ...cursorParams], sort };
   }
 
   const sql = `select ${columns}

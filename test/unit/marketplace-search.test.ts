@@ -102,7 +102,8 @@ describe('marketplace search (api/marketplace/search)', () => {
     expect(built.sql).to.match(/\(select count\(\*\) from recent\) < 50 and l\.status = 'active'/);
     expect(built.sql.match(/join horses h on h\.id = l\.horse_id/g)).to.have.length(3);
     expect(built.sql.split('?').length - 1).to.equal(built.params.length);
-    expect(built.params).to.deep.equal(['mare', 'mare', 'sale', '2022-06-01', 'mare', 'mare', 'mare', 'mare', 'sale', '2022-06-01']);
+    // In placeholder order: window filters, window match, GIN branch (match + filters), rank.
+    expect(built.params).to.deep.equal(['sale', '2022-06-01', 'mare', 'mare', 'mare', 'mare', 'sale', '2022-06-01', 'mare', 'mare']);
     expect(buildSearchSql(parse({ q: 'mare' })).sql).to.contain('limit 500),');
     // Other sorts list every match: no candidate limit.
     expect(buildSearchSql(parse({ q: 'mare', sort: 'newest' })).sql).not.to.contain('recent');
