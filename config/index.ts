@@ -95,7 +95,7 @@ export const configSchema = z
 
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
     JWT_ACCESS_TTL_SECONDS: positiveInt.default(900),
-    /** Seconds an API process remembers an authenticated caller (0 = off); see api/auth/caller-cache.ts. */
+    /** Seconds an API process remembers an authenticated caller (0 = off); see api/accounts/caller-cache.ts. */
     AUTH_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
     REFRESH_TOKEN_TTL_DAYS: positiveInt.default(30),
     PASSWORD_HASH_MEMORY_KIB: positiveInt.default(19456),
