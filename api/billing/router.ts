@@ -50,9 +50,12 @@ async function viaStripe<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    const e = err as { type?: string; message?: string };
-    if (e?.type === 'StripeConnectionError') throw new HttpError(503, `Stripe is unreachable (${what}); try again later`);
-    if (typeof e?.type === 'string' && e.type.startsWith('Stripe')) throw new HttpError(502, `Stripe refused to ${what}: ${e.message}`);
+    const e = err as { type?: string; message?: string; statusCode?: number; code?: string };
+    if (e?.type === 'StripeConnectionError') throw new HttpError(503, `The payment provider is unreachable (${what}); try again later`);
+    if (typeof e?.type === 'string' && e.type.startsWith('Stripe')) {
+      // Stripe's own wording can name accounts, objects and settings: it goes to the log only.
+      throw Object.assign(new HttpError(502, `The payment provider refused to ${what}; nothing was changed`), { cause: err, providerMessage: e.message, providerCode: e.code });
+    }
     throw err;
   }
 }
@@ -102,7 +105,8 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
       return { state: await Promise.race([query, timeout]) };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return { state: null };
-      return { state: null, error: `live state unavailable: ${(err as Error).message}` };
+      deps.logger.warn({ err, userId }, 'billing: subscription workflow query failed');
+      return { state: null, error: 'live state unavailable right now' };
     }
   }
 

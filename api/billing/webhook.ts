@@ -69,8 +69,9 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
       let event;
       try {
         event = verifyWebhook(raw, signature, deps.config.STRIPE_WEBHOOK_SECRET!);
-      } catch (err) {
-        throw new HttpError(400, `Invalid Stripe signature: ${(err as Error).message}`, [{ location: 'headers', field: 'stripe-signature', message: 'does not match the body, or is too old' }]);
+      } catch {
+        // The SDK's wording (expected signatures, tolerance) stays out of the answer.
+        throw new HttpError(400, 'Invalid Stripe signature', [{ location: 'headers', field: 'stripe-signature', message: 'does not match the body, or is too old' }]);
       }
       const log = req.log.child({ stripeEventId: event.id, stripeEventType: event.type });
       if (!isHandledStripeEvent(event.type)) {

@@ -55,8 +55,9 @@ import {
 const fieldError = (field: string, message: string, status = 400) =>
   new HttpError(status, `Invalid body.${field}: ${message}`, [{ location: 'body', field, message }]);
 
+/** The cause goes to the log with the error (the handler logs every 5xx); the client learns only that it may retry. */
 const temporalUnavailable = (err: unknown) =>
-  new HttpError(503, `The reminder service (Temporal) is unavailable, nothing was changed: ${(err as Error).message}`);
+  Object.assign(new HttpError(503, 'The reminder service is unavailable right now, nothing was changed; retry later'), { cause: err });
 
 function gestationView(p: Gestation) {
   return {

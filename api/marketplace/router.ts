@@ -199,7 +199,7 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
     } catch (err) {
       if (err instanceof HttpError) throw err;
       logger.error({ err }, `marketplace: ${what} failed`);
-      throw new HttpError(503, `The listing was saved but its expiry workflow could not be ${what} (${(err as Error).message}); repeat the request, it is safe to`);
+      throw new HttpError(503, `The listing was saved but its expiry workflow could not be ${what} right now; repeat the request, it is safe to`);
     }
   }
 

@@ -94,9 +94,18 @@ describe('Outages answer 503 with Retry-After (integration)', function () {
       const lifecycle = `/api/marketplace/my/listings/${created.body.id}/lifecycle`;
       await eventually(async () => (await api.get(lifecycle, token)).status === 200, 30_000, 'the lifecycle query to answer');
 
+      const second = await api.post(
+        '/api/marketplace/my/listings',
+        { type: 'sale', title: 'Grey gelding for sale', description: 'Calm.', priceCents: 900_000, currency: 'EUR', country: 'FR' },
+        token,
+      );
+      expect(second.status).to.equal(201);
+
       proxy.blackhole();
       const during = await Promise.all(Array.from({ length: 5 }, () => api.get(lifecycle, token)));
       for (const res of during) expectUnavailable(res, 9);
+      // A write whose workflow start cannot get through: 503, and the message names no server.
+      expectUnavailable(await api.post(`/api/marketplace/my/listings/${second.body.id}/publish`, undefined, token), 9);
 
       await proxy.forward();
       await eventually(async () => (await api.get(lifecycle, token)).status === 200, 60_000, 'the lifecycle query to answer again');
