@@ -13,6 +13,7 @@ import { createMetrics } from './http/metrics';
 import { registerAiMetrics } from './http/ai-metrics';
 import { bodyTimeouts } from './http/slow-clients';
 import { metricsGuard } from './http/metrics-guard';
+import { methodNotAllowed } from './http/method-not-allowed';
 import { redactRequest } from './http/request-log';
 import { createPassport, authenticate as authenticateWith } from './accounts/passport';
 import { createAuthRouter } from './accounts/router';
@@ -110,6 +111,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use('/api/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Horse Tempo API' }));
 
+  app.use(methodNotAllowed(document));
   app.use(notFoundHandler);
   app.use(createErrorHandler({ retryAfterSeconds: config.OUTAGE_RETRY_AFTER_SECONDS }));
   return app;

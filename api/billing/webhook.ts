@@ -69,9 +69,10 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
       let event;
       try {
         event = verifyWebhook(raw, signature, deps.config.STRIPE_WEBHOOK_SECRET!);
-      } catch {
-        // The SDK's wording (expected signatures, tolerance) stays out of the answer.
-        throw new HttpError(400, 'Invalid Stripe signature', [{ location: 'headers', field: 'stripe-signature', message: 'does not match the body, or is too old' }]);
+      } catch (err) {
+        // Our own wording, not the SDK's (which quotes the expected signature scheme and payload hints).
+        const stale = /tolerance/i.test((err as Error).message);
+        throw new HttpError(400, stale ? 'Invalid Stripe signature: the timestamp is outside the tolerance (a delayed or replayed event)' : 'Invalid Stripe signature', [{ location: 'headers', field: 'stripe-signature', message: 'does not match the body, or is too old' }]);
       }
       const log = req.log.child({ stripeEventId: event.id, stripeEventType: event.type });
       if (!isHandledStripeEvent(event.type)) {

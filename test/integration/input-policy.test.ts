@@ -66,6 +66,17 @@ describe('One text and URL policy for every request (integration)', function () 
     expect(res.body.details[0]).to.include({ field: 'videos.0' });
   });
 
+  it('answers an undeclared method on a declared path with 405 and Allow, and an unknown path with 404', async () => {
+    const collection = await api.call('DELETE', '/api/horses', { token });
+    expect(collection.status).to.equal(405);
+    expect(collection.headers.get('allow')).to.equal('GET, HEAD, POST');
+    expect(collection.body).to.include({ statusCode: 405, error: 'Method Not Allowed' });
+    const item = await api.call('PUT', `/api/horses/${crypto.randomUUID()}`, { token, body: { name: 'x' } });
+    expect(item.status).to.equal(405);
+    expect(item.headers.get('allow')).to.equal('DELETE, GET, HEAD, PATCH');
+    expect((await api.get('/api/no-such-thing', token)).status).to.equal(404);
+  });
+
   it('states the same rules in the OpenAPI document (pattern, lengths)', async () => {
     const doc = (await api.get('/api/openapi.json')).body;
     const name = doc.components.schemas.CreateHorse.properties.name;

@@ -82,7 +82,9 @@ describe('Outages answer 503 with Retry-After (integration)', function () {
     });
 
     it('answers a workflow query with 503 + Retry-After once the call deadline passes, then answers again', async () => {
-      const { accessToken: token } = await registerUser(api);
+      const { accessToken: token, user } = await registerUser(api);
+      // Two active listings: more than the free plan allows.
+      await stack.orm.em.fork().getConnection().execute(`update users set plan = 'pro' where id = ?`, [user.id]);
       const created = await api.post(
         '/api/marketplace/my/listings',
         { type: 'sale', title: 'Bay mare for sale', description: 'Kind and sound.', priceCents: 1_500_000, currency: 'EUR', country: 'FR' },
