@@ -3,7 +3,7 @@
  * it): they must never reach the logs. The request logger replaces that segment.
  * Add a prefix here when a feature puts a bearer secret in a path.
  */
-export const CAPABILITY_PATH_PREFIXES = ['/api/uploads/'];
+export const CAPABILITY_PATH_PREFIXES = ['/api/uploads/', '/api/health/shared/', '/api/health/calendar/'];
 
 export const REDACTED = '[redacted]';
 

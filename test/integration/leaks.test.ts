@@ -61,6 +61,8 @@ describe('What the API lets out: metrics, logs, error bodies (integration)', fun
       expect(redactCapabilityUrl('/api/uploads/tok/extra')).to.equal('/api/uploads/[redacted]/extra');
       expect(redactCapabilityUrl('/api/uploads')).to.equal('/api/uploads');
       expect(redactCapabilityUrl('/api/horses/123')).to.equal('/api/horses/123');
+      expect(redactCapabilityUrl('/api/health/shared/abc_DEF-123')).to.equal('/api/health/shared/[redacted]');
+      expect(redactCapabilityUrl('/api/health/calendar/abc.ics')).to.equal('/api/health/calendar/[redacted]');
     });
 
     it('keeps the token of PUT /api/uploads/:token out of the request log (success and refusal)', async () => {
