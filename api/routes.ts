@@ -1,6 +1,6 @@
-import type { Express, RequestHandler } from 'express';
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { Express } from 'express';
 import type { AppDeps } from './deps';
+import type { MountContext } from './http/mount';
 import { createHorsesRouter } from './horses/router';
 import { createNotificationsRouter } from './notifications/router';
 import { createNotificationPreferencesRouter } from './notifications/preferences';
@@ -12,11 +12,6 @@ import { createUploadsRouter } from './analysis/uploads';
 import { createBillingRouter } from './billing/router';
 import { createBillingWebhookRouter } from './billing/webhook';
 import { createHealthRouter } from './health/router';
-
-export interface MountContext {
-  registry: OpenAPIRegistry;
-  authenticate: RequestHandler;
-}
 
 /**
  * Feature routers. Each feature adds one line here; accounts and the ops health check are

@@ -10,6 +10,7 @@ import { createAnalysisReconcileActivities } from '../activities/analysis/reconc
 import { createAccountsActivities } from '../activities/accounts';
 import { createNotifyActivities } from '../activities/notify';
 import { createBillingActivities } from '../activities/billing';
+import { createBillingSignalActivities } from '../activities/billing/signal';
 import { createMarketplaceActivities } from '../activities/marketplace';
 import { createMarketplaceReconcileActivities } from '../activities/marketplace/reconcile';
 import { createGestationActivities } from '../activities/gestation';
@@ -33,6 +34,7 @@ export function createActivities(deps: WorkerDeps) {
     ...createAccountsActivities(deps),
     ...createNotifyActivities(deps),
     ...createBillingActivities(deps),
+    ...createBillingSignalActivities(deps),
     ...createAnalysisActivities(deps),
     ...createAnalysisReconcileActivities(deps),
     ...createMarketplaceActivities(deps),

@@ -6,8 +6,7 @@ import { Analysis, closeAnalysis, type ClosedAnalysis } from '../../entities';
 import type { Mailer } from '../../adapters/email/mailer';
 import { createNotifyActivities } from '../notify';
 import { analysisFailedMessage } from '../../domain/analysis';
-import { analysisWorkflowId } from '../../workflows/ids';
-import { startAnalysisWorkflow } from '../../workflows/analysis/start';
+import { describeAnalysisWorkflow, startAnalysisWorkflow } from '../../workflows/analysis/client';
 
 export interface ReconcileReport {
   checked: number;
@@ -34,7 +33,7 @@ export async function reconcileStale(
   for (const row of rows) {
     let open: boolean | null;
     try {
-      const d = await deps.client.workflow.getHandle(analysisWorkflowId(row.id)).describe();
+      const d = await describeAnalysisWorkflow(deps.client, row.id);
       open = d.status.name === 'RUNNING';
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;

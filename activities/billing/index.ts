@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Logger } from 'pino';
@@ -18,7 +17,6 @@ import {
   type SubscriptionState,
 } from '../../domain/subscription';
 import { invoiceSubscriptionId, isPermanentStripeError, isResourceMissing, missingBillingSettings, subscriptionSnapshot, STRIPE_REJECTED, type Stripe } from '../../adapters/stripe';
-import { deliverBillingEvent } from '../../adapters/stripe/deliver';
 
 export interface BillingDrift {
   userId: string;
@@ -262,27 +260,6 @@ export function createBillingActivities(deps: { orm: MikroORM; config: Config; s
         if (row?.stripeSubscriptionId !== sub.id) drifts.push({ userId: user.id, subscriptionId: sub.id, reason: 'live at Stripe, unknown locally' });
       }
       return drifts;
-    },
-
-    /** Nudges the workflows of drifted users; each re-fetches Stripe and converges. */
-    async signalSubscriptionWorkflows(input: { drifts: BillingDrift[]; runKey: string }): Promise<{ signalled: number }> {
-      const client = Context.current().client;
-      const em = orm.em.fork();
-      let signalled = 0;
-      for (const drift of input.drifts) {
-        const user = await em.findOne(User, { id: drift.userId });
-        if (!user) continue;
-        await deliverBillingEvent(
-          client,
-          drift.userId,
-          { eventId: `reconcile:${input.runKey}:${drift.subscriptionId}`, type: 'reconcile', objectId: drift.subscriptionId, created: Math.floor(Date.now() / 1000) },
-          user.plan,
-          config.BILLING_GRACE_DAYS,
-        );
-        logger.info({ userId: drift.userId, subscriptionId: drift.subscriptionId, reason: drift.reason }, 'billing drift: workflow signalled');
-        signalled += 1;
-      }
-      return { signalled };
     },
   };
 }

@@ -3,8 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { MikroORM } from '../../entities/orm';
 import type { Config } from '../../config';
 import type { Logger } from '../../adapters/logger';
-import { listingWorkflowId } from '../../workflows/ids';
-import { startListingLifecycle } from '../../workflows/marketplace/start';
+import { describeListingWorkflow, startListingLifecycle } from '../../workflows/marketplace/client';
 import type { ListingNotice } from './index';
 
 export interface ExpireOverdueInput {
@@ -106,7 +105,7 @@ export async function startMissing(deps: { orm: MikroORM; client: Client; config
   const report: StartMissingReport = { checked: rows.length, started: [] };
   for (const row of rows) {
     try {
-      const d = await deps.client.workflow.getHandle(listingWorkflowId(row.id)).describe();
+      const d = await describeListingWorkflow(deps.client, row.id);
       if (d.status.name === 'RUNNING') continue;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;

@@ -13,9 +13,7 @@ import { newOpaqueToken } from './tokens';
 import { verifyPassword } from './passwords';
 import { API_KEY_SCOPES } from '../../domain/api-keys';
 import { ChangePasswordBody, CreateApiKeyBody, LoginBody, RefreshBody, RegisterBody, TokenPair, UserView } from './schemas';
-import { welcomeWorkflow } from '../../workflows/accounts/welcome';
-import { welcomeWorkflowId } from '../../workflows/ids';
-import { TaskQueue } from '../../workflows/queues';
+import { startWelcome as startWelcomeWorkflow } from '../../workflows/accounts/client';
 
 export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistry; authenticate: RequestHandler; authRateLimit: RequestHandler }) {
   const router = Router();
@@ -127,13 +125,7 @@ export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistr
 async function startWelcome(deps: AppDeps, userId: string, log: { error: (o: object, m: string) => void }) {
   try {
     const client = await deps.temporal.client();
-    await client.workflow.start(welcomeWorkflow, {
-      taskQueue: TaskQueue.accounts,
-      workflowId: welcomeWorkflowId(userId),
-      args: [{ userId }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
+    await startWelcomeWorkflow(client, userId);
   } catch (err) {
     log.error({ err, userId }, 'could not start the welcome workflow');
   }

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppDeps } from '../deps';
-import type { MountContext } from '../routes';
+import type { MountContext } from '../http/mount';
 import { text } from '../http/input-policy';
 import { routeBuilder, IdParams, PaginationQuery, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
@@ -26,8 +26,8 @@ import {
   type AnalysisStage,
 } from '../../domain/analysis';
 import { analysisWorkflowId } from '../../workflows/ids';
-import { startAnalysisWorkflow } from '../../workflows/analysis/start';
-import { cancelSignal, progressQuery, type AnalysisProgress } from '../../workflows/analysis/messages';
+import { cancelAnalysisWorkflow, queryAnalysisProgress, startAnalysisWorkflow } from '../../workflows/analysis/client';
+import type { AnalysisProgress } from '../../workflows/analysis/messages';
 
 export const CreateAnalysisBody = z.strictObject({
   horseId: z.uuid({ message: 'must be a UUID' }),
@@ -273,7 +273,7 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
     if (!isTerminal(row.status)) {
       try {
         const client = await withTimeout(deps.temporal.client(), 2000);
-        live = await withTimeout(client.workflow.getHandle(row.workflowId).query(progressQuery), 3000);
+        live = await withTimeout(queryAnalysisProgress(client, row.id), 3000);
       } catch {
         live = null; // no worker right now, or the workflow is not started yet: the stored stage answers
       }
@@ -306,7 +306,7 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
       if (isTerminal(row.status)) throw new HttpError(409, `Analysis ${row.id} is already ${row.status}`);
       try {
         const client = await deps.temporal.client();
-        await client.workflow.getHandle(row.workflowId).signal(cancelSignal, { reason: body?.reason });
+        await cancelAnalysisWorkflow(client, row.id, body?.reason);
         return { id: row.id, status: 'canceling' as const };
       } catch (err) {
         if ((err as Error).name !== 'WorkflowNotFoundError') {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps';
-import type { MountContext } from '../routes';
+import type { MountContext } from '../http/mount';
 import { routeBuilder } from '../http/route';
 import { text } from '../http/input-policy';
 import { HttpError } from '../http/errors';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { AppDeps } from '../deps';
-import type { MountContext } from '../routes';
+import type { MountContext } from '../http/mount';
 import { routeBuilder } from '../http/route';
 import { HttpError } from '../http/errors';
 import { Subscription, User } from '../../entities';
@@ -13,8 +13,8 @@ import { BILLING_INTERVALS, PAID_PLANS, PLANS, entitlementsOf } from '../../doma
 import { SUBSCRIPTION_STATUSES, isLive, type StripeSubscriptionStatus } from '../../domain/subscription';
 import { assertBillingConfigured, missingBillingSettings, subscriptionSnapshot, type BillingNeed, type Stripe } from '../../adapters/stripe';
 import { ensurePortalConfiguration } from '../../adapters/stripe/portal';
-import { deliverBillingEvent } from '../../adapters/stripe/deliver';
-import { stateQuery, type SubscriptionLiveState } from '../../workflows/billing/messages';
+import { deliverBillingEvent, querySubscriptionState } from '../../workflows/billing/client';
+import type { SubscriptionLiveState } from '../../workflows/billing/messages';
 import { subscriptionWorkflowId } from '../../workflows/ids';
 
 export const CheckoutBody = z.strictObject({
@@ -100,7 +100,7 @@ export function createBillingRouter(deps: AppDeps, ctx: MountContext) {
   async function liveState(userId: string): Promise<{ state: SubscriptionLiveState | null; error?: string }> {
     try {
       const client = await deps.temporal.client();
-      const query = client.workflow.getHandle(subscriptionWorkflowId(userId)).query(stateQuery);
+      const query = querySubscriptionState(client, userId);
       const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${QUERY_TIMEOUT_MS} ms`)), QUERY_TIMEOUT_MS).unref());
       return { state: await Promise.race([query, timeout]) };
     } catch (err) {

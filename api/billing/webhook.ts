@@ -3,13 +3,13 @@ import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { AppDeps } from '../deps';
-import type { MountContext } from '../routes';
+import type { MountContext } from '../http/mount';
 import { routeBuilder } from '../http/route';
 import { HttpError } from '../http/errors';
 import { StripeEvent, User } from '../../entities';
 import { isHandledStripeEvent } from '../../domain/subscription';
 import { assertBillingConfigured, verifyWebhook } from '../../adapters/stripe';
-import { deliverBillingEvent } from '../../adapters/stripe/deliver';
+import { deliverBillingEvent } from '../../workflows/billing/client';
 
 const WebhookAnswer = z.object({
   received: z.literal(true),

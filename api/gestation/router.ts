@@ -7,7 +7,7 @@ import type { SignalDefinition } from '@temporalio/common';
 import { Horse, Gestation, GestationCheck, ReminderLog } from '../../entities';
 import { GESTATION_MARE_ACTIVE_UNIQUE } from '../../entities/gestation';
 import type { AppDeps } from '../deps';
-import type { MountContext } from '../routes';
+import type { MountContext } from '../http/mount';
 import { wakeGestationWorkflow } from './wake';
 import type { AuthUser } from '../accounts/types';
 import { routeBuilder, IdParams, paginated } from '../http/route';
@@ -29,18 +29,15 @@ import {
   type GestationOptions,
 } from '../../domain/gestation';
 import { gestationWorkflowId } from '../../workflows/ids';
-import { TaskQueue } from '../../workflows/queues';
-import { HorseIdKey, GestationIdKey, UserIdKey } from '../../workflows/search-attributes';
 import {
   checkRecordedSignal,
   coverDateCorrectedSignal,
   foaledSignal,
   gestationLostSignal,
   remindersChangedSignal,
-  timelineQuery,
   type GestationInput,
 } from '../../workflows/gestation/messages';
-import type { gestationTracking } from '../../workflows/gestation/gestationTracking';
+import { queryGestationTimeline, startGestationTracking } from '../../workflows/gestation/client';
 import {
   CreateGestationBody,
   ListGestationsQuery,
@@ -135,7 +132,7 @@ export function createGestationRouter(deps: AppDeps, ctx: MountContext) {
     if (isActiveStatus(p.status)) {
       try {
         const c = await deps.temporal.client();
-        const live = await c.workflow.getHandle(gestationWorkflowId(p.id)).query(timelineQuery);
+        const live = await queryGestationTimeline(c, p.id);
         const { gestationId: _id, status: _status, ...rest } = live;
         return { source: 'workflow' as const, ...rest };
       } catch (err) {
@@ -240,18 +237,7 @@ export function createGestationRouter(deps: AppDeps, ctx: MountContext) {
       const input: GestationInput = { gestationId: gestation.id, userId: user.id, ...anchor, leadDays: prefs.leadDays, options, previousGestationDays };
       try {
         const c = await client();
-        await c.workflow.start<typeof gestationTracking>('gestationTracking', {
-          taskQueue: TaskQueue.gestation,
-          workflowId: gestationWorkflowId(gestation.id),
-          args: [input],
-          workflowIdConflictPolicy: 'FAIL',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: UserIdKey, value: user.id },
-            { key: HorseIdKey, value: mare.id },
-            { key: GestationIdKey, value: gestation.id },
-          ],
-        });
+        await startGestationTracking(c, input, { mareId: mare.id });
       } catch (err) {
         try {
           await em.fork().nativeDelete(Gestation, { id: gestation.id });

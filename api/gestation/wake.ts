@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { AppDeps } from '../deps';
-import { gestationWorkflowId } from '../../workflows/ids';
+import { signalGestation } from '../../workflows/gestation/client';
 
 /**
  * Wakes a gestation's workflow AFTER the change is committed. The database is the
@@ -13,7 +13,7 @@ import { gestationWorkflowId } from '../../workflows/ids';
 export async function wakeGestationWorkflow<A extends unknown[]>(deps: Pick<AppDeps, 'temporal' | 'logger'>, gestationId: string, def: SignalDefinition<A>, ...args: A): Promise<void> {
   try {
     const c = await deps.temporal.client();
-    await c.workflow.getHandle(gestationWorkflowId(gestationId)).signal(def, ...args);
+    await signalGestation(c, gestationId, def, ...args);
   } catch (err) {
     const level = err instanceof WorkflowNotFoundError ? 'info' : 'warn';
     deps.logger[level]({ gestationId, signal: def.name, err: (err as Error).message }, 'could not signal the gestation workflow; the change is saved and the workflow will catch up when it next wakes');

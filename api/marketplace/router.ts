@@ -2,22 +2,17 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { LockMode, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Horse, Listing, ListingFavorite, Organization, User } from '../../entities';
 import type { AppDeps } from '../deps';
-import type { MountContext } from '../routes';
+import type { MountContext } from '../http/mount';
 import type { AuthUser } from '../accounts/types';
 import { routeBuilder, IdParams, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
 import { memberOrgIds, targetOrganization } from '../organizations/access';
 import { toDateString } from '../horses/access';
 import { ageInYears, assertActiveLimit, assertCanApply, needsActiveSlot, publicationDates, renewalDates, statusAfter, type ListingAction } from '../../domain/listings';
-import { listingWorkflowId } from '../../workflows/ids';
-import { TaskQueue } from '../../workflows/queues';
-import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
-import { lifecycleInput, lifecycleSearchAttributes, startListingLifecycle, type LifecycleListing } from '../../workflows/marketplace/start';
-import { renewedSignal, soldSignal, statusQuery, withdrawnSignal } from '../../workflows/marketplace/messages';
+import { queryListingStatus, renewListingLifecycle, signalListingEnded, startListingLifecycle, type LifecycleListing } from '../../workflows/marketplace/client';
 import {
   CreateListingBody,
   FavoriteListingView,
@@ -219,15 +214,7 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
   async function signalRenewal(listing: Listing, renewedAt: Date) {
     await withTemporal('renewed', async () => {
       const client = await temporal.client();
-      await client.workflow.signalWithStart(listingLifecycle, {
-        workflowId: listingWorkflowId(listing.id),
-        taskQueue: TaskQueue.marketplace,
-        args: [lifecycleInput(lifecycleListing(listing), config.LISTING_REMINDER_DAYS, renewedAt)],
-        signal: renewedSignal,
-        signalArgs: [{ publication: listing.publication, expiresAt: listing.expiresAt!.toISOString() }],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        typedSearchAttributes: lifecycleSearchAttributes(lifecycleListing(listing)),
-      });
+      await renewListingLifecycle(client, lifecycleListing(listing), { reminderDays: config.LISTING_REMINDER_DAYS, renewedAt });
     });
   }
 
@@ -235,7 +222,7 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
   async function signalEnd(listing: Listing, action: 'sold' | 'withdraw') {
     try {
       const client = await temporal.client();
-      await client.workflow.getHandle(listingWorkflowId(listing.id)).signal(action === 'sold' ? soldSignal : withdrawnSignal);
+      await signalListingEnded(client, listing.id, action);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return; // the run had already ended (expired listing)
       logger.warn({ err, listingId: listing.id }, `marketplace: could not signal ${action}; the workflow will see it in the database`);
@@ -508,7 +495,7 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
     async ({ params, em, user }) => {
       await loadOwnedListing(em, user, params.id);
       const client = await temporal.client();
-      return client.workflow.getHandle(listingWorkflowId(params.id)).query(statusQuery);
+      return queryListingStatus(client, params.id);
     },
   );
 

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { Gestation, ReminderPreferences } from '../../entities';
 import type { AppDeps } from '../deps';
-import type { MountContext } from '../routes';
+import type { MountContext } from '../http/mount';
 import { routeBuilder } from '../http/route';
 import { reminderPreferencesOf } from '../../activities/gestation';
 import { ACTIVE_GESTATION_STATUSES } from '../../domain/gestation';

@@ -8,6 +8,7 @@ import { subscriptionLifecycle } from '../../workflows/billing/subscriptionLifec
 import { billingReconcile } from '../../workflows/billing/billingReconcile';
 import { stateQuery, stripeEventSignal, type SubscriptionLiveState } from '../../workflows/billing/messages';
 import type { BillingActivities, BillingDrift } from '../../activities/billing';
+import type { BillingSignalActivities } from '../../activities/billing/signal';
 import type { NotifyActivities } from '../../activities/notify';
 import { initialSubscriptionState, type BillingEventRef, type BillingEventType, type StripeSubscriptionSnapshot, type SubscriptionState } from '../../domain/subscription';
 import { DAY_MS } from '../../domain/time';
@@ -501,7 +502,7 @@ describe('billingReconcile (time-skipping)', () => {
   });
 
   it('pages through the subscriptions, signals every drifted user once, and reports the counts', async () => {
-    type R = Pick<BillingActivities, 'findBillingDrift' | 'findUntrackedSubscriptions' | 'signalSubscriptionWorkflows'>;
+    type R = Pick<BillingActivities, 'findBillingDrift' | 'findUntrackedSubscriptions'> & BillingSignalActivities;
     const drift = (userId: string): BillingDrift => ({ userId, subscriptionId: `sub_${userId}`, reason: 'status active locally, past_due at Stripe' });
     const findBillingDrift = sinon.stub<Parameters<R['findBillingDrift']>, ReturnType<R['findBillingDrift']>>();
     findBillingDrift.onFirstCall().resolves({ drifts: [drift('a')], checked: 2, nextCursor: 'row-2' });

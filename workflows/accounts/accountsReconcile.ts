@@ -4,14 +4,9 @@ import type { AccountsActivities } from '../../activities/accounts';
 import { welcomeWorkflow } from './welcome';
 import { welcomeWorkflowId } from '../ids';
 import { TaskQueue } from '../queues';
+import type { AccountsReconcileInput } from './messages';
 
 const { findUsersMissingWelcome } = proxyActivities<AccountsActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
-
-export interface AccountsReconcileInput {
-  olderThanMinutes?: number;
-  withinDays?: number;
-  limit?: number;
-}
 
 /**
  * Run by the `accounts-reconcile` Schedule: starts the welcome workflow of users whose

@@ -2,6 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { AccountsActivities } from '../../activities/accounts';
 import type { NotifyActivities } from '../../activities/notify';
 import { welcomeMessage } from '../../domain/messages';
+import type { WelcomeInput } from './messages';
 
 const { getUserProfile } = proxyActivities<AccountsActivities>({
   startToCloseTimeout: '30 seconds',
@@ -12,10 +13,6 @@ const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
-
-export interface WelcomeInput {
-  userId: string;
-}
 
 /** Sends the welcome email and the first in-app notification after a register. */
 export async function welcomeWorkflow({ userId }: WelcomeInput): Promise<{ emailed: boolean }> {

@@ -1,16 +1,11 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BillingActivities, BillingDrift } from '../../activities/billing';
+import type { BillingSignalActivities } from '../../activities/billing/signal';
+import type { BillingReconcileResult } from './messages';
 
-const { findBillingDrift, findUntrackedSubscriptions, signalSubscriptionWorkflows } = proxyActivities<BillingActivities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '10 seconds', maximumAttempts: 5 },
-});
-
-export interface BillingReconcileResult {
-  checked: number;
-  drifted: number;
-  signalled: number;
-}
+const reconcilePolicy = { startToCloseTimeout: '5 minutes', retry: { initialInterval: '10 seconds', maximumAttempts: 5 } } as const;
+const { findBillingDrift, findUntrackedSubscriptions } = proxyActivities<Pick<BillingActivities, 'findBillingDrift' | 'findUntrackedSubscriptions'>>(reconcilePolicy);
+const { signalSubscriptionWorkflows } = proxyActivities<BillingSignalActivities>(reconcilePolicy);
 
 /**
  * Run nightly by the `billing-reconcile` Schedule: compares Stripe with the database page by

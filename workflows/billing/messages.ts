@@ -12,3 +12,20 @@ export interface SubscriptionLiveState extends SubscriptionState {
   eventsApplied: number;
 }
 export const stateQuery = defineQuery<SubscriptionLiveState>('state');
+
+export interface SubscriptionLifecycleInput {
+  userId: string;
+  /** Carried over by continueAsNew. */
+  state?: SubscriptionState;
+  /** Events received but not yet applied when the previous run continued-as-new. */
+  pending?: BillingEventRef[];
+  /** Recently applied event ids (duplicates are ignored), newest last. */
+  seen?: string[];
+  graceDays?: number;
+}
+
+export interface BillingReconcileResult {
+  checked: number;
+  drifted: number;
+  signalled: number;
+}

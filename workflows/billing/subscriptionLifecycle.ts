@@ -17,6 +17,7 @@ import {
 } from '../../domain/subscription';
 import { stateQuery, stripeEventSignal, type SubscriptionLiveState } from './messages';
 import { bestEffort } from '../shared/best-effort';
+import type { SubscriptionLifecycleInput } from './messages';
 
 // Stripe and the database: patient retries (an outage must not lose the state machine).
 const { fetchStripeSubscription, applyEntitlements, grantPlanCredits, cancelStripeSubscription, loadSubscriptionState } = proxyActivities<BillingActivities>({
@@ -28,17 +29,6 @@ const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
-
-export interface SubscriptionLifecycleInput {
-  userId: string;
-  /** Carried over by continueAsNew. */
-  state?: SubscriptionState;
-  /** Events received but not yet applied when the previous run continued-as-new. */
-  pending?: BillingEventRef[];
-  /** Recently applied event ids (duplicates are ignored), newest last. */
-  seen?: string[];
-  graceDays?: number;
-}
 
 const SEEN_LIMIT = 200;
 const EVENTS_PER_RUN = 500;

@@ -9,7 +9,7 @@ import {
 } from '../../domain/listings';
 import { bestEffort } from '../shared/best-effort';
 import { sendListingExpiredNotice } from './notices';
-import { renewedSignal, soldSignal, statusQuery, withdrawnSignal, type LifecycleStatus, type ListingLifecycleStatus, type RenewedInput } from './messages';
+import { renewedSignal, soldSignal, statusQuery, withdrawnSignal, type LifecycleStatus, type ListingLifecycleInput, type ListingLifecycleResult, type ListingLifecycleStatus, type RenewedInput } from './messages';
 
 const { getListingNotice } = proxyActivities<MarketplaceActivities>({
   startToCloseTimeout: '30 seconds',
@@ -26,31 +26,6 @@ const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
-
-export interface ListingLifecycleInput {
-  listingId: string;
-  /** Publication number of the listing row this run (or this continuation) watches. */
-  publication: number;
-  /** ISO timestamp. */
-  expiresAt: string;
-  /**
-   * ISO time the current expiry was set (publish, republish or renewal); a reminder that
-   * would fall before it (+ REMINDER_MIN_NOTICE_MS) is skipped. Default: when the run starts.
-   */
-  expirySetAt?: string;
-  /** Days before expiry for the "expiring soon" reminder (LISTING_REMINDER_DAYS); 0 = none. */
-  reminderDays: number;
-  /** Carried over continueAsNew: the reminder for this expiry was already sent. */
-  reminderSent?: boolean;
-  renewals?: number;
-}
-
-export interface ListingLifecycleResult {
-  listingId: string;
-  status: Exclude<LifecycleStatus, 'active'>;
-  publication: number;
-  renewals: number;
-}
 
 /**
  * One published listing: a reminder `reminderDays` before `expiresAt`, expiry at

@@ -2,6 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { NotifyActivities } from '../../activities/notify';
 import type { MarketplaceReconcileActivities } from '../../activities/marketplace/reconcile';
 import { sendListingExpiredNotice } from './notices';
+import type { MarketplaceReconcileInput, MarketplaceReconcileResult } from './messages';
 
 // The expiry sweep is idempotent (a conditional update): retried until the database answers.
 const { expireOverdueListings } = proxyActivities<MarketplaceReconcileActivities>({
@@ -17,23 +18,6 @@ const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
-
-export interface MarketplaceReconcileInput {
-  /** How long past expires_at an active listing is left to its own workflow (default 5). */
-  graceMinutes?: number;
-  /** Rows changed more recently are left to the API's own start (default 10). */
-  olderThanMinutes?: number;
-  /** Only rows published or renewed within this window are checked for a missing workflow (default 7). */
-  withinDays?: number;
-  /** Per step and run (default 100); the Schedule comes back every 15 minutes for the rest. */
-  limit?: number;
-}
-
-export interface MarketplaceReconcileResult {
-  expired: string[];
-  checked: number;
-  started: string[];
-}
 
 /**
  * Run by the `marketplace-reconcile` Schedule (every 15 minutes) on the marketplace queue.

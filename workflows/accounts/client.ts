@@ -1,0 +1,21 @@
+/**
+ * The one place that starts the accounts workflows from outside Temporal (the register
+ * endpoint). Client side only; the workflow is imported as a type.
+ *
+ * Id policy: `welcome-<userId>`: a second start finds the running run (USE_EXISTING) and a
+ * closed one is never re-run (REJECT_DUPLICATE), so a user is welcomed once.
+ */
+import type { Client } from '@temporalio/client';
+import { welcomeWorkflowId } from '../ids';
+import { TaskQueue } from '../queues';
+import type { welcomeWorkflow } from './welcome';
+
+export async function startWelcome(client: Client, userId: string) {
+  return client.workflow.start<typeof welcomeWorkflow>('welcomeWorkflow', {
+    taskQueue: TaskQueue.accounts,
+    workflowId: welcomeWorkflowId(userId),
+    args: [{ userId }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+  });
+}
