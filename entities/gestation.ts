@@ -1,4 +1,4 @@
-import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { defineEntity, p, type EntityManager, type InferEntity } from '@mikro-orm/core';
 import { baseProperties } from './base';
 import { Organization } from './accounts';
 import { Horse } from './horses';
@@ -91,3 +91,19 @@ export const ReminderPreferences = defineEntity({
   },
 });
 export type ReminderPreferences = InferEntity<typeof ReminderPreferences>;
+
+export interface ReminderChannels {
+  leadDays: number;
+  email: boolean;
+  inApp: boolean;
+}
+
+/**
+ * A user's reminder preferences, or the defaults (REMINDER_LEAD_DAYS, email and in-app).
+ * Shared by the gestation activities and the API (preferences, timelines rebuilt from the database).
+ */
+export async function reminderPreferencesOf(em: EntityManager, userId: string, defaultLeadDays: number): Promise<ReminderChannels> {
+  const prefs = await em.findOne(ReminderPreferences, { userId });
+  return prefs ? { leadDays: prefs.leadDays, email: prefs.email, inApp: prefs.inApp } : { leadDays: defaultLeadDays, email: true, inApp: true };
+}
+

@@ -1,11 +1,11 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { MikroORM } from '../../entities/orm';
 import type { Mailer } from '../../adapters/email/mailer';
-import { Gestation, GestationCheck, ReminderLog, ReminderPreferences } from '../../entities';
+import { Gestation, GestationCheck, ReminderLog, reminderPreferencesOf } from '../../entities';
+export { reminderPreferencesOf, type ReminderChannels } from '../../entities/gestation';
 import { createNotifyActivities } from '../notify';
 import { reminderRecipients } from '../health';
 import { ErrorType } from '../../domain/errors';
@@ -20,18 +20,6 @@ import {
   type Milestone,
   type GestationStatus,
 } from '../../domain/gestation';
-
-export interface ReminderChannels {
-  leadDays: number;
-  email: boolean;
-  inApp: boolean;
-}
-
-/** A user's reminder preferences, or the defaults (REMINDER_LEAD_DAYS, email and in-app). */
-export async function reminderPreferencesOf(em: EntityManager, userId: string, defaultLeadDays: number): Promise<ReminderChannels> {
-  const prefs = await em.findOne(ReminderPreferences, { userId });
-  return prefs ? { leadDays: prefs.leadDays, email: prefs.email, inApp: prefs.inApp } : { leadDays: defaultLeadDays, email: true, inApp: true };
-}
 
 export const gestationReminderKey = (gestationId: string, milestoneId: string) => `gestation:${gestationId}:${milestoneId}`;
 

@@ -15,7 +15,7 @@ import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
 import { horseView, loadOwnedHorse, toDateString } from '../horses/access';
 import { HorseView } from '../horses/schemas';
-import { reminderPreferencesOf } from '../../activities/gestation';
+import { reminderPreferencesOf } from '../../entities/gestation';
 import {
   ACTIVE_GESTATION_STATUSES,
   doneMilestones,

@@ -3,7 +3,7 @@ import { Gestation, ReminderPreferences } from '../../entities';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../http/mount';
 import { routeBuilder } from '../http/route';
-import { reminderPreferencesOf } from '../../activities/gestation';
+import { reminderPreferencesOf } from '../../entities/gestation';
 import { ACTIVE_GESTATION_STATUSES } from '../../domain/gestation';
 import { remindersChangedSignal } from '../../workflows/gestation/messages';
 import { ReminderPreferencesBody, ReminderPreferencesView } from '../gestation/schemas';
