@@ -1,3 +1,4 @@
+import { waitFor } from './wait';
 /** A small JSON client over fetch, for driving the API like a real client does. */
 export interface ApiResponse<T = any> {
   status: number;
@@ -48,17 +49,6 @@ export async function registerUser(api: ApiClient, overrides: Partial<{ email: s
 }
 
 /** Polls until check() returns a truthy value, or fails after timeoutMs. */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+export function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  return waitFor(what, check, { timeoutMs, intervalMs: 200 });
 }

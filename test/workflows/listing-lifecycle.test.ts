@@ -10,6 +10,7 @@ import type { ExpireListingResult, ListingNotice } from '../../activities/market
 import type { ListingStatus } from '../../domain/listings';
 import { addDays, DAY_MS } from '../../domain/time';
 import { createTimeSkippingEnv, uniqueQueue, workflowBundle } from '../support/temporal-env';
+import { waitFor } from '../support/wait';
 
 /**
  * The activities run against a fake listing row: the test changes the row the way the
@@ -222,7 +223,7 @@ describe('listingLifecycle (time-skipping)', () => {
       const handle = await env.client.workflow.start(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] });
       // Awaiting the result lets the server skip time; it stops skipping while the email is held.
       const result = handle.result();
-      await waitFor(() => held.called);
+      await waitFor('the held activity to be called', () => held.called);
       expect((await handle.query(statusQuery)).status).to.equal('expired');
       const expiresAt = addDays(new Date(await env.currentTimeMs()), 30);
       Object.assign(t.row, { status: 'active', publication: 2, expiresAt });
@@ -348,11 +349,3 @@ describe('listingLifecycle (time-skipping)', () => {
     });
   });
 });
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -13,6 +13,7 @@ import type { NotifyActivities } from '../../activities/notify';
 import { initialSubscriptionState, type BillingEventRef, type BillingEventType, type StripeSubscriptionSnapshot, type SubscriptionState } from '../../domain/subscription';
 import { DAY_MS } from '../../domain/time';
 import { createTimeSkippingEnv, uniqueQueue, workflowBundle } from '../support/temporal-env';
+import { waitFor } from '../support/wait';
 
 type Acts = Pick<BillingActivities, 'fetchStripeSubscription' | 'applyEntitlements' | 'grantPlanCredits' | 'cancelStripeSubscription' | 'loadSubscriptionState'> & Pick<NotifyActivities, 'sendEmail' | 'notifyInApp'>;
 type Stubbed<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? sinon.SinonStub<A, R> : never };
@@ -52,13 +53,8 @@ function fakeStripe(start: number) {
   return { truth, acts, renew };
 }
 
-async function until(what: string, check: () => Promise<boolean>) {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Waits for a condition (10 s, as before the shared helper). */
+const until = (what: string, check: () => Promise<boolean>) => waitFor(what, check, { timeoutMs: 10_000 });
 
 /**
  * Ends a past_due scenario with the payment going through (no timer left). A run terminated
