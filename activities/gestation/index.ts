@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
