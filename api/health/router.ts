@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps';
-import type { MountContext } from '../routes';
+import type { MountContext } from '../http/mount';
 import { routeBuilder } from '../http/route';
 import type { CareItemKey } from '../../domain/health';
 import { createHealthService } from './service';
