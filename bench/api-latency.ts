@@ -19,7 +19,7 @@ import { apiClient, registerUser } from '../test/support/http';
 import { createHorse, testVideos, uploadVideo } from '../test/support/analysis';
 import { stopInfra } from '../test/support/infra';
 import { grantPeriodCredits } from '../entities/credit-ledger';
-import { startAnalysisWorkflow } from '../workflows/analysis/start';
+import { startAnalysisWorkflow } from '../workflows/analysis/client';
 import { benchMode, reportBench } from './lib/report';
 import { closedLoop, combineLoops, describeLoop, type LoopFigures } from './lib/closed-loop';
 

@@ -16,7 +16,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startTestStack, TEST_BILLING } from '../test/support/stack';
 import { apiClient, registerUser } from '../test/support/http';
 import { stopInfra } from '../test/support/infra';
-import { deliverBillingEvent } from '../adapters/stripe/deliver';
+import { deliverBillingEvent } from '../workflows/billing/client';
 import { subscriptionWorkflowId } from '../workflows/ids';
 import { benchMode, reportBench } from './lib/report';
 import { closedLoop, combineLoops, describeLoop, type LoopFigures } from './lib/closed-loop';
