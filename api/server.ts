@@ -47,8 +47,22 @@ export async function closeGracefully(server: Server, deps: AppDeps, drainMs = 1
     });
     server.closeIdleConnections();
   });
-  await deps.orm.close();
-  await deps.temporal.close();
+  // After a database outage the pool can hold a client whose socket died mid-query; pg's
+  // pool.end() then waits for it forever. Shutdown must finish, so each close gets the same
+  // drain budget and the process moves on (the OS reclaims whatever is left).
+  await closeWithin(deps.orm.close(), drainMs);
+  await closeWithin(deps.temporal.close(), drainMs);
+}
+
+function closeWithin(closing: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    closing.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
 }
 
 async function main() {

@@ -552,7 +552,8 @@ describe('AI video analysis through the HTTP API', () => {
       expect(refused.body.message).to.match(/analysis in progress: cancel it first/);
       expect((await api.get(`/api/horses/${horseId}`, token)).status).to.equal(200);
       expect((await api.post(`/api/analyses/${id}/cancel`, {}, token)).status).to.equal(202);
-      expect((await waitForAnalysis(api, token, id)).status).to.equal('canceled');
+      const closedView = await waitForAnalysis(api, token, id);
+      expect(closedView.status, JSON.stringify(closedView)).to.equal('canceled');
       expect((await api.delete(`/api/horses/${horseId}`, token)).status).to.equal(204);
       expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
     });

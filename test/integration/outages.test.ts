@@ -33,8 +33,10 @@ describe('Outages answer 503 with Retry-After (integration)', function () {
       api = apiClient(stack.baseUrl);
     });
     after(async () => {
-      await stack?.close();
+      // Cut the proxy first: a pool connection still waiting on it would otherwise hold the
+      // ORM's close (pool.end waits for checked-out clients) past the hook's timeout.
       await proxy?.close();
+      await stack?.close();
     });
 
     it('answers every request of a burst with 503 + Retry-After while it is down, writes nothing, and recovers when it is back', async () => {
