@@ -21,7 +21,7 @@ import { stopInfra } from '../test/support/infra';
 import { grantPeriodCredits } from '../entities/credit-ledger';
 import { startAnalysisWorkflow } from '../workflows/analysis/client';
 import { benchMode, reportBench } from './lib/report';
-import { closedLoop, combineLoops, describeLoop, type LoopFigures } from './lib/closed-loop';
+import { alternatingRounds, closedLoop } from './lib/closed-loop';
 
 const full = benchMode() === 'full';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -49,16 +49,7 @@ try {
   await closedLoop(CONCURRENCY, 2, ours);
   await closedLoop(CONCURRENCY, 2, raw);
   console.log(`POST /api/analyses (row + reservation committed, workflow started) vs raw client.workflow.start; concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${SECONDS} s`);
-  const o: LoopFigures[] = [];
-  const b: LoopFigures[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    o.push(await closedLoop(CONCURRENCY, SECONDS, ours));
-    console.log(`  round ${i + 1} ours: ${describeLoop(o[i])}`);
-    b.push(await closedLoop(CONCURRENCY, SECONDS, raw));
-    console.log(`  round ${i + 1} raw:  ${describeLoop(b[i])}`);
-  }
-  const oc = combineLoops(o);
-  const bc = combineLoops(b);
+  const { ours: oc, baseline: bc } = await alternatingRounds({ concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS }, ours, raw);
   const extra = { concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS, ours: oc, baseline: bc };
   reportBench({ name: 'POST /api/analyses → workflow started, throughput', ours: oc.rps, baseline: bc.rps, unit: 'starts/s', goal: 0.8, higherIsBetter: true, baselineLabel: 'raw client.workflow.start loop, same server', extra });
   reportBench({ name: 'POST /api/analyses → workflow started, p99', ours: oc.p99, baseline: bc.p99, unit: 'ms', goal: 1.3, higherIsBetter: false, baselineLabel: 'raw client.workflow.start loop, same server', extra });

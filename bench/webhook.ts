@@ -19,7 +19,7 @@ import { stopInfra } from '../test/support/infra';
 import { deliverBillingEvent } from '../workflows/billing/client';
 import { subscriptionWorkflowId } from '../workflows/ids';
 import { benchMode, reportBench } from './lib/report';
-import { closedLoop, combineLoops, describeLoop, type LoopFigures } from './lib/closed-loop';
+import { alternatingRounds, closedLoop } from './lib/closed-loop';
 
 const full = benchMode() === 'full';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -74,16 +74,7 @@ try {
   await closedLoop(CONCURRENCY, 2, ours);
   await closedLoop(CONCURRENCY, 2, raw);
   console.log(`Stripe webhook (signature, event row, signalWithStart) vs raw signalWithStart; concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${SECONDS} s`);
-  const o: LoopFigures[] = [];
-  const b: LoopFigures[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    o.push(await closedLoop(CONCURRENCY, SECONDS, ours));
-    console.log(`  round ${i + 1} ours: ${describeLoop(o[i])}`);
-    b.push(await closedLoop(CONCURRENCY, SECONDS, raw));
-    console.log(`  round ${i + 1} raw:  ${describeLoop(b[i])}`);
-  }
-  const oc = combineLoops(o);
-  const bc = combineLoops(b);
+  const { ours: oc, baseline: bc } = await alternatingRounds({ concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS }, ours, raw);
   const extra = { concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS, ours: oc, baseline: bc };
   reportBench({ name: 'Stripe webhook → signalWithStart, throughput', ours: oc.rps, baseline: bc.rps, unit: 'events/s', goal: 0.8, higherIsBetter: true, baselineLabel: 'raw signalWithStart loop, same server', extra });
 

@@ -55,3 +55,23 @@ export function combineLoops(rounds: LoopFigures[]): LoopFigures {
 }
 
 export const describeLoop = (f: LoopFigures) => `${f.rps.toFixed(1)}/s, p50 ${f.p50.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms (${f.calls} calls${f.failures ? `, ${f.failures} failed` : ''})`;
+
+/**
+ * Ours and the baseline in alternating rounds, so a noisy neighbour on the shared machine hits
+ * both sides alike; returns each side's rounds combined.
+ */
+export async function alternatingRounds(
+  opts: { concurrency: number; seconds: number; rounds: number },
+  ours: (i: number) => Promise<void>,
+  baseline: (i: number) => Promise<void>,
+): Promise<{ ours: LoopFigures; baseline: LoopFigures }> {
+  const o: LoopFigures[] = [];
+  const b: LoopFigures[] = [];
+  for (let i = 0; i < opts.rounds; i++) {
+    o.push(await closedLoop(opts.concurrency, opts.seconds, ours));
+    console.log(`  round ${i + 1} ours: ${describeLoop(o[i])}`);
+    b.push(await closedLoop(opts.concurrency, opts.seconds, baseline));
+    console.log(`  round ${i + 1} raw:  ${describeLoop(b[i])}`);
+  }
+  return { ours: combineLoops(o), baseline: combineLoops(b) };
+}
