@@ -102,6 +102,21 @@ export function assertCanApply(status: ListingStatus, action: ListingAction): vo
   );
 }
 
+/**
+ * The live-listing rule: a listing is in search, can be viewed publicly, favourited, and
+ * holds one of its owner's plan slots while it is active AND not past its expiry. The
+ * workflow (or the marketplace-reconcile sweep) marks it `expired` a little later, so the
+ * status alone is not enough. The SQL form is `liveListingSql` in entities/marketplace.ts.
+ */
+export function isLive(listing: { status: ListingStatus; expiresAt?: Date | null }, now: Date): boolean {
+  return listing.status === 'active' && !!listing.expiresAt && listing.expiresAt > now;
+}
+
+/** The status the rules act on: an `active` listing past its expiry is already expired (its workflow has not caught up). */
+export function effectiveStatus(listing: { status: ListingStatus; expiresAt?: Date | null }, now: Date): ListingStatus {
+  return listing.status === 'active' && listing.expiresAt && listing.expiresAt <= now ? 'expired' : listing.status;
+}
+
 /** The status an action leads to (after assertCanApply). */
 export function statusAfter(status: ListingStatus, action: ListingAction): ListingStatus {
   assertCanApply(status, action);

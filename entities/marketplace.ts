@@ -19,6 +19,16 @@ export const LISTING_SEARCH_DOCUMENT = `${doc('title', 'A')} || ${doc('breed', '
 /** Listings are searched only while active: the search and sort indexes are partial on that. */
 const ACTIVE = `status = 'active'`;
 
+/**
+ * The live-listing rule (domain/listings.ts `isLive`) as a SQL condition on the `listings`
+ * table, optionally through an alias: active and not past its expiry. Every query that
+ * shows, counts or touches live listings uses this one, so the rule cannot drift.
+ */
+export function liveListingSql(alias?: string): string {
+  const c = alias ? `${alias}.` : '';
+  return `${c}status = 'active' and ${c}expires_at > now()`;
+}
+
 export const Listing = defineEntity({
   name: 'Listing',
   tableName: 'listings',

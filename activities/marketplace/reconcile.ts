@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { MikroORM } from '../../entities/orm';
 import type { Config } from '../../config';
 import type { Logger } from '../../adapters/logger';
+import { liveListingSql } from '../../entities/marketplace';
 import { describeListingWorkflow, startListingLifecycle } from '../../workflows/marketplace/client';
 import type { ListingNotice } from './index';
 
@@ -95,7 +96,7 @@ export async function startMissing(deps: { orm: MikroORM; client: Client; config
   const conn = deps.orm.em.fork().getConnection();
   const rows = (await conn.execute(
     `select id, owner_id, horse_id, publication, published_at, expires_at from listings
-      where status = 'active' and expires_at > now()
+      where ${liveListingSql()}
         and updated_at <= now() - make_interval(mins => ?)
         and updated_at > now() - make_interval(days => ?)
       order by updated_at

@@ -1,6 +1,7 @@
 import { MAX_PRICE_CENTS, birthDateRange } from '../../domain/listings';
 import { HttpError } from '../http/errors';
 import type { ListingSort, SearchListingsQuery } from './schemas';
+import { liveListingSql } from '../../entities/marketplace';
 
 /**
  * Public marketplace search as one SQL statement (the API and bench/search.ts run the
@@ -89,7 +90,7 @@ export interface SearchSql {
 /** Builds the search statement; `limit + 1` rows are fetched to know whether a next page exists. */
 export function buildSearchSql(query: SearchListingsQuery, now = new Date(), opts: { relevanceCandidates?: number } = {}): SearchSql {
   const sort: ListingSort = query.sort ?? (query.q ? 'relevance' : 'newest');
-  const where: string[] = [`l.status = 'active'`, `l.expires_at > now()`];
+  const where: string[] = [liveListingSql('l')];
   const params: unknown[] = [];
   const selectParams: unknown[] = [];
 
