@@ -1,169 +1,72 @@
 /**
- * Benchmark: N gestationTracking workflows started and sleeping on the Temporal dev server.
- * Prints the start throughput and the worker's memory while they sleep. Not a test: no
- * assertions, just figures.
+ * Benchmark: gestationTracking workflows asleep on the Temporal dev server, with the
+ * gestation worker as production runs it (bundle, cache, WORKER_TUNING): its RSS with N
+ * asleep vs the same worker idle, and how late reminders go out when M fall due in the same
+ * minute vs raw Temporal timer workflows (bench/lib/sleeping-workflows.ts).
  *
- *   source ~/.cache/horse-tempo/env.sh
- *   node --expose-gc --import tsx bench/gestation-workflows.ts [count=10000] [--concurrency=100] [--cache=<n>] [--bundle=all|gestation]
+ *   npm run bench -- --only=gestation            # quick: 1,000 asleep, 200 due at once
+ *   npm run bench -- --only=gestation --full     # 10,000 asleep, 1,000 due at once
+ *   node --expose-gc --import tsx bench/gestation-workflows.ts --asleep=3000 --due=500
  *
- * --cache is the worker's maxCachedWorkflows (default: the SDK's, sized from the heap limit
- * as workers/run.ts runs it). Cached workflows cost memory; evicted ones cost nothing in the
- * worker until their next timer, when they are replayed from history. --cache=<count> shows
- * the worst case (every sleeping workflow kept in memory).
+ * Not a test: figures only.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { startTemporalDevServer } from '../scripts/lib/temporal';
-import { bundleWorkflows } from '../workers/run';
-import { TaskQueue } from '../workflows/queues';
+import { addDaysIso, dateOf } from '../domain/gestation';
+import type { GestationSnapshot, ReminderOutcome, ReminderRequest } from '../activities/gestation';
+import type { GestationInput } from '../workflows/gestation/messages';
 import { gestationWorkflowId } from '../workflows/ids';
-import { nextReminderQuery, type GestationInput } from '../workflows/gestation/messages';
-import type { gestationTracking } from '../workflows/gestation/gestationTracking';
-import { dateOf } from '../domain/gestation';
+import { TaskQueue } from '../workflows/queues';
+import { dueTimeOf, runSleepingBench } from './lib/sleeping-workflows';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const count = Number(args.find((a) => /^\d+$/.test(a)) ?? 10_000);
-const concurrency = Number(flag('concurrency') ?? 100);
-const cacheFlag = flag('cache');
-/** all = workflows/index.ts as the workers run it; gestation = only workflows/gestation/gestationTracking.ts. */
-const bundleKind = flag('bundle') ?? 'all';
+/** The first milestone (pregnancy check) is due this many days after the cover. */
+const FIRST_MILESTONE_DAY = 14;
 
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-const gc = () => (globalThis as { gc?: () => void }).gc?.();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const memory = () => {
-  gc();
-  const m = process.memoryUsage();
-  return { rss: m.rss, heap: m.heapUsed };
+/** A far gestation was covered today (first reminder in 12 days); a due one 14 days ago, reminded with no lead time at the key's HH:MM. */
+const planOf = (key: string) => {
+  const time = dueTimeOf(key);
+  const today = dateOf(Date.now());
+  return {
+    anchorDate: time ? addDaysIso(today, -FIRST_MILESTONE_DAY) : today,
+    anchor: 'cover' as const,
+    leadDays: time ? 0 : 2,
+    options: {},
+    previousGestationDays: [],
+    ...(time ? { reminderTimeUtc: time } : {}),
+  };
 };
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
-const logDir = mkdtempSync(join(tmpdir(), 'gestation-bench-'));
-
-const server = await startTemporalDevServer({ logFile: join(logDir, 'temporal.log') });
-const nativeConnection = await NativeConnection.connect({ address: server.address });
-const connection = await Connection.connect({ address: server.address });
-const client = new Client({ connection });
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
-const unexpected = async () => {
-  throw new Error('no reminder is due during the benchmark');
-};
-const worker = await Worker.create({
-  connection: nativeConnection,
-  taskQueue: TaskQueue.gestation,
-  workflowBundle:
-    bundleKind === 'gestation'
-      ? await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../workflows/gestation/gestationTracking.ts', import.meta.url)), logger: quiet })
-      : await bundleWorkflows(),
-  activities: {
-    // The workflow reads the gestation first: every bench gestation was covered today (nothing due yet).
-    loadGestation: async () => ({ found: true, status: 'tracking', plan: { anchorDate: dateOf(Date.now()), anchor: 'cover', leadDays: 2, options: {}, previousGestationDays: [] }, done: [], sent: {}, twinsChecks: [] }),
-    sendGestationReminder: unexpected,
-    sendGestationAlert: unexpected,
-  },
-  ...(cacheFlag ? { maxCachedWorkflows: Number(cacheFlag) } : {}),
-});
-const cache = worker.options.maxCachedWorkflows;
-console.log(`gestation bench: ${count} workflows, ${concurrency} concurrent starts, worker cache ${cache}${cacheFlag ? '' : ' (SDK default)'}, bundle ${bundleKind} (logs in ${logDir})`);
-const workerRun = worker.run();
-
-try {
-  await sleep(1000);
-  const baseline = memory();
-  console.log(`worker idle:            rss ${mb(baseline.rss)}, heap ${mb(baseline.heap)}`);
-
-  const anchorDate = dateOf(Date.now());
-  const run = Date.now().toString(36);
-  let next = 0;
-
-  /** Starts workflows [from, to) with `concurrency` clients in flight; returns seconds and per-start latencies. */
-  async function startBatch(from: number, to: number) {
-    next = from;
-    const latencies: number[] = [];
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, to - from) }, async () => {
-        for (let i = next++; i < to; i = next++) {
-          const input: GestationInput = { gestationId: `bench-${run}-${i}`, userId: 'bench', anchorDate, anchor: 'cover', leadDays: 2, options: {}, previousGestationDays: [] };
-          const s = performance.now();
-          await client.workflow.start<typeof gestationTracking>('gestationTracking', {
-            taskQueue: TaskQueue.gestation,
-            workflowId: gestationWorkflowId(input.gestationId),
-            args: [input],
-            workflowIdConflictPolicy: 'FAIL',
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          });
-          latencies.push(performance.now() - s);
-        }
-      }),
-    );
-    return { seconds: (performance.now() - t0) / 1000, latencies: latencies.sort((a, b) => a - b) };
-  }
-
-  /**
-   * Waits until the first workflow task of the started workflows has run (each ends in a
-   * timer): asks the server about the last 20 started and 20 random ones until none has a
-   * pending workflow task, and the worker has nothing in flight.
-   */
-  async function settle(upTo: number) {
-    const t = performance.now();
-    const sample = [...Array.from({ length: Math.min(20, upTo) }, (_, k) => upTo - 1 - k), ...Array.from({ length: 20 }, () => Math.floor(Math.random() * upTo))];
-    for (;;) {
-      const pending = await Promise.all(
-        sample.map(async (i) => {
-          const d = await client.workflow.getHandle(gestationWorkflowId(`bench-${run}-${i}`)).describe();
-          return d.raw.pendingWorkflowTask != null;
+await runSleepingBench(
+  {
+    feature: 'gestation',
+    queue: TaskQueue.gestation,
+    workflowType: 'gestationTracking',
+    workflowId: gestationWorkflowId,
+    args: (key): [GestationInput] => {
+      const { reminderTimeUtc: _, ...plan } = planOf(key);
+      return [{ gestationId: key, userId: 'bench', ...plan }];
+    },
+    script: import.meta.url,
+    activities: ({ sent }) => {
+      const sentAt = new Map<string, Record<string, string>>();
+      return {
+        loadGestation: async ({ gestationId }: { gestationId: string }): Promise<GestationSnapshot> => ({
+          found: true,
+          status: 'tracking',
+          plan: planOf(gestationId),
+          done: [],
+          sent: sentAt.get(gestationId) ?? {},
+          twinsChecks: [],
         }),
-      );
-      if (!pending.some(Boolean) && worker.getStatus().numInFlightWorkflowActivations === 0) break;
-      await sleep(1000);
-    }
-    return (performance.now() - t) / 1000;
-  }
-
-  async function sampledRss() {
-    const samples: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      samples.push(memory().rss);
-      await sleep(1000);
-    }
-    return Math.max(...samples);
-  }
-
-  // Warm-up: the first workflow tasks start the workflow threads and load the bundle; that is not per-workflow cost.
-  const warmup = Math.min(count, Math.max(1, Math.floor(count / 20)));
-  await startBatch(0, warmup);
-  await settle(warmup);
-  const warmRss = await sampledRss();
-  console.log(`after ${warmup} warm-up workflows: rss ${mb(warmRss)} (+${mb(warmRss - baseline.rss)} over idle: workflow threads, bundle, first contexts)`);
-
-  const { seconds, latencies } = await startBatch(warmup, count);
-  const started = count - warmup;
-  const pct = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(1) : '-');
-  console.log(`started ${started} more in ${seconds.toFixed(1)} s: ${(started / seconds).toFixed(0)} starts/s (latency p50 ${pct(50)} ms, p99 ${pct(99)} ms)`);
-  const settleSeconds = await settle(count);
-  console.log(`all first workflow tasks done ${settleSeconds.toFixed(1)} s after the last start; ${worker.getStatus().numCachedWorkflows} workflows cached in the worker`);
-
-  const rss = await sampledRss();
-  const sleeping = memory();
-  const cached = worker.getStatus().numCachedWorkflows;
-  console.log(`worker while ${count} sleep: rss ${mb(rss)} (max of 5 samples over 5 s), main heap ${mb(sleeping.heap)}, ${cached} workflows cached`);
-  console.log(`  +${mb(rss - baseline.rss)} rss over idle ≈ ${((rss - baseline.rss) / 1024 / Math.max(1, cached)).toFixed(0)} KB per cached workflow` + (count > cached ? `; the ${count - cached} evicted ones cost no worker memory until their next timer` : ''));
-  const running = await client.workflow.count(`WorkflowType = 'gestationTracking' AND ExecutionStatus = 'Running'`);
-  console.log(`server: ${running.count} gestationTracking workflows running`);
-
-  const t2 = performance.now();
-  const probe = await client.workflow.getHandle(gestationWorkflowId(`bench-${run}-0`)).query(nextReminderQuery);
-  console.log(`query of the first workflow${count > cached ? ' (evicted: replayed from history)' : ''}: ${(performance.now() - t2).toFixed(0)} ms, sleeps until ${probe?.id} at ${probe?.reminderAt}`);
-} finally {
-  worker.shutdown();
-  await workerRun.catch(() => {});
-  await nativeConnection.close();
-  await connection.close();
-  await server.stop();
-}
+        sendGestationReminder: async (req: ReminderRequest): Promise<ReminderOutcome> => {
+          sent(req.gestationId);
+          const at = new Date().toISOString();
+          sentAt.set(req.gestationId, { ...sentAt.get(req.gestationId), [req.milestone.id]: at });
+          return { outcome: 'sent', sentAt: at, channels: ['in-app'] };
+        },
+        sendGestationAlert: async () => {
+          throw new Error('no alert is due during the benchmark');
+        },
+      };
+    },
+  },
+  { quick: { asleep: 1_000, due: 200 }, full: { asleep: 10_000, due: 1_000 } },
+);

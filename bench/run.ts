@@ -34,6 +34,9 @@ export const BENCHES: BenchEntry[] = [
   { name: 'analyses', script: 'bench/api-latency.ts' },
   { name: 'webhook', script: 'bench/webhook.ts' },
   { name: 'search', script: 'bench/search.ts' },
+  // Sleeping workflows: quick 1,000 asleep + 200 due at once; --full 10,000 + 1,000 (≈ 10 min each).
+  { name: 'health', script: 'bench/health-workflows.ts', nodeFlags: ['--expose-gc'] },
+  { name: 'gestation', script: 'bench/gestation-workflows.ts', nodeFlags: ['--expose-gc'] },
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -22,6 +22,9 @@ const positiveInt = z.coerce.number().int().positive();
 const url = z.url();
 const optionalString = z.string().min(1).optional();
 
+/** HH:MM, 24-hour clock. */
+export const reminderTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a UTC time of day HH:MM (24-hour), like 08:00');
+
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-in-production-0123456789';
 
 const workerTuning = z
@@ -198,6 +201,13 @@ export const configSchema = z
 
     REMINDER_LEAD_DAYS: z.coerce.number().int().min(0).max(60).default(2),
     LISTING_REMINDER_DAYS: z.coerce.number().int().min(0).max(60).default(3),
+    /**
+     * Time of day (UTC, HH:MM) health and gestation reminders go out on their reminder date.
+     * Read by the reminder activities on every database read, so a change reaches each
+     * sleeping workflow at its next wake-up (bench/health-workflows.ts sets it to the next
+     * minute to make 1,000 reminders fall due at once).
+     */
+    REMINDER_TIME_UTC: reminderTime.default('08:00'),
     /** Marketplace relevance ranks the N newest matching listings (api/marketplace/search.ts). */
     SEARCH_RELEVANCE_CANDIDATES: z.coerce.number().int().min(20).max(100_000).default(500),
   })

@@ -62,8 +62,8 @@ export const GESTATION = {
    * this many days after the UTC date are accepted (not "in the future").
    */
   futureToleranceDays: 1,
-  /** Reminders go out at this hour (UTC) of their reminder date. */
-  reminderHourUtc: 8,
+  /** Reminders go out at this time of day (UTC, HH:MM) of their reminder date; REMINDER_TIME_UTC overrides it through the plan. */
+  reminderTimeUtc: '08:00',
 } as const;
 
 export interface Milestone {
@@ -76,7 +76,7 @@ export interface Milestone {
   dueDate: string;
   /** dueDate minus the lead time; overdue alerts go out on their day (lead 0). */
   reminderDate: string;
-  /** ISO timestamp the reminder is due to go out (reminderDate at reminderHourUtc). */
+  /** ISO timestamp the reminder is due to go out (reminderDate at the plan's reminder time). */
   reminderAt: string;
   optional: boolean;
 }
@@ -89,6 +89,8 @@ export interface PlanInput {
   options?: GestationOptions;
   /** The mare's previous gestation lengths in days, when she has foaled before. */
   previousGestationDays?: number[];
+  /** Time of day (UTC, HH:MM) reminders go out; GESTATION.reminderTimeUtc when absent. */
+  reminderTimeUtc?: string;
 }
 
 /** YYYY-MM-DD (UTC) of an epoch-ms or Date. */
@@ -198,6 +200,7 @@ export function gestationMilestones(input: PlanInput): Milestone[] {
     throw new Error(`anchorDate must be YYYY-MM-DD, got "${input.anchorDate}"`);
   }
   if (!Number.isInteger(input.leadDays) || input.leadDays < 0) throw new Error(`leadDays must be a non-negative integer, got ${input.leadDays}`);
+  if (input.reminderTimeUtc !== undefined && !/^([01]\d|2[0-3]):[0-5]\d$/.test(input.reminderTimeUtc)) throw new Error(`reminderTimeUtc must be HH:MM (UTC), got "${input.reminderTimeUtc}"`);
   const options = input.options ?? {};
   const centre = expectedGestationDays(input.previousGestationDays);
   const milestones = definitions(centre)
@@ -206,7 +209,7 @@ export function gestationMilestones(input: PlanInput): Milestone[] {
       const dueDate = addDaysIso(input.anchorDate, d.day);
       const lead = d.kind === 'overdue' ? 0 : input.leadDays;
       const reminderDate = addDaysIso(dueDate, -lead);
-      const hour = String(GESTATION.reminderHourUtc).padStart(2, '0');
+      const time = input.reminderTimeUtc ?? GESTATION.reminderTimeUtc;
       return {
         id: d.id,
         title: d.title,
@@ -215,7 +218,7 @@ export function gestationMilestones(input: PlanInput): Milestone[] {
         dueDay: d.day,
         dueDate,
         reminderDate,
-        reminderAt: `${reminderDate}T${hour}:00:00.000Z`,
+        reminderAt: `${reminderDate}T${time}:00.000Z`,
         optional: d.optional !== undefined,
       };
     });

@@ -199,8 +199,12 @@ export const HEALTH = {
   maxIntervalDays: 1826,
   /** "due soon" when the due date is this close (days) — the due view's default window. */
   dueSoonDays: 30,
-  /** Reminders go out at this hour (UTC); the overdue escalation at the same hour the day after the due date. */
-  reminderHourUtc: 8,
+  /**
+   * Reminders go out at this time of day (UTC, HH:MM); the overdue escalation at the same time
+   * the day after the due date. The workers' REMINDER_TIME_UTC setting overrides it (the
+   * snapshot the workflow reads carries it).
+   */
+  reminderTimeUtc: '08:00',
   /** Dates up to this many days after the UTC date are "today" somewhere east of UTC. */
   futureToleranceDays: 1,
 } as const;
@@ -781,11 +785,15 @@ export interface ReminderItem {
   leadDays?: number;
 }
 
-const atHour = (date: string) => Date.parse(`${date}T${String(HEALTH.reminderHourUtc).padStart(2, '0')}:00:00.000Z`);
+/** Epoch ms of `date` (YYYY-MM-DD) at `timeUtc` (HH:MM, UTC). */
+export function atTimeOfDay(date: string, timeUtc: string): number {
+  if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(timeUtc)) throw new Error(`reminder time must be HH:MM (UTC), got "${timeUtc}"`);
+  return Date.parse(`${date}T${timeUtc}:00.000Z`);
+}
 
-/** The reminder goes out `leadDays` before the due date; the escalation the day after it (the item is then overdue). */
-export function reminderTimes(dueDate: string, leadDays: number): { remindAt: number; overdueAt: number } {
-  return { remindAt: atHour(plusDays(dueDate, -leadDays)), overdueAt: atHour(plusDays(dueDate, 1)) };
+/** The reminder goes out `leadDays` before the due date; the escalation the day after it (the item is then overdue); both at `timeUtc`. */
+export function reminderTimes(dueDate: string, leadDays: number, timeUtc: string = HEALTH.reminderTimeUtc): { remindAt: number; overdueAt: number } {
+  return { remindAt: atTimeOfDay(plusDays(dueDate, -leadDays), timeUtc), overdueAt: atTimeOfDay(plusDays(dueDate, 1), timeUtc) };
 }
 
 export interface ReminderStep {
@@ -796,14 +804,14 @@ export interface ReminderStep {
 }
 
 /** What the reminder workflow does at `nowMs`: send what is due, then sleep until `wakeAt`. */
-export function reminderStep(items: readonly ReminderItem[], leadDays: number, nowMs: number): ReminderStep {
+export function reminderStep(items: readonly ReminderItem[], leadDays: number, nowMs: number, timeUtc: string = HEALTH.reminderTimeUtc): ReminderStep {
   const send: ReminderStep['send'] = [];
   let wakeAt: number | null = null;
   const later = (t: number) => {
     if (wakeAt === null || t < wakeAt) wakeAt = t;
   };
   for (const item of items) {
-    const { remindAt, overdueAt } = reminderTimes(item.dueDate, item.leadDays ?? leadDays);
+    const { remindAt, overdueAt } = reminderTimes(item.dueDate, item.leadDays ?? leadDays, timeUtc);
     const sentReminder = item.sent.includes('reminder');
     const sentOverdue = item.sent.includes('overdue');
     if (nowMs >= overdueAt) {

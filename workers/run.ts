@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, type LegacyTaskQueue, type TaskQueue } from '../workflows/queues';
 import { createActivities, type WorkerDeps } from './activities';
 import type { WorkerTuning } from '../config';
@@ -68,6 +68,30 @@ export const MAX_CACHED_WORKFLOWS: Partial<Record<TaskQueue, number>> = {
   health: 250,
 };
 
+/**
+ * The Worker options a queue runs with in production, apart from the connection, namespace
+ * and activities: its workflow bundle (own or shared), its workflow cache and the
+ * WORKER_TUNING fields set for it. The sleeping-workflow benches build their workers from
+ * this too, so they measure what production runs.
+ */
+export async function queueWorkerOptions(
+  queue: TaskQueue,
+  opts: {
+    tuning?: Partial<Record<TaskQueue, WorkerTuning>>;
+    /** The all-workflows bundle, for queues without their own. */
+    sharedBundle?: WorkflowBundleOption;
+    /** This queue's bundle, already built (a bench prebuilds it as `npm run build` does). */
+    queueBundle?: WorkflowBundleOption;
+  } = {},
+): Promise<Pick<WorkerOptions, 'workflowBundle' | 'shutdownGraceTime' | 'maxCachedWorkflows'> & WorkerTuning> {
+  return {
+    workflowBundle: opts.queueBundle ?? (await bundleQueueWorkflows(queue)) ?? opts.sharedBundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflows()),
+    shutdownGraceTime: '10s',
+    ...(MAX_CACHED_WORKFLOWS[queue] ? { maxCachedWorkflows: MAX_CACHED_WORKFLOWS[queue] } : {}),
+    ...opts.tuning?.[queue],
+  };
+}
+
 export interface RunningWorkers {
   /** Resolves when every worker has stopped. */
   done: Promise<void>;
@@ -90,7 +114,7 @@ export async function startWorkers(opts: {
   bundle?: WorkflowBundleOption;
 }): Promise<RunningWorkers> {
   const queues = opts.queues?.length ? opts.queues : ALL_TASK_QUEUES;
-  const bundle = opts.bundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflows());
+  const sharedBundle = opts.bundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflows());
   const connection = await NativeConnection.connect(opts.connection ?? { address: opts.address });
   const activities = createActivities(opts.deps);
   const polled: { taskQueue: string; like: TaskQueue }[] = [
@@ -103,11 +127,8 @@ export async function startWorkers(opts: {
         connection,
         namespace: opts.namespace,
         taskQueue,
-        workflowBundle: (await bundleQueueWorkflows(like)) ?? bundle,
         activities,
-        shutdownGraceTime: '10s',
-        ...(MAX_CACHED_WORKFLOWS[like] ? { maxCachedWorkflows: MAX_CACHED_WORKFLOWS[like] } : {}),
-        ...opts.tuning?.[like],
+        ...(await queueWorkerOptions(like, { tuning: opts.tuning, sharedBundle })),
       }),
     ),
   );

@@ -38,6 +38,8 @@ export interface GestationPlanSnapshot {
   leadDays: number;
   options: GestationOptions;
   previousGestationDays: number[];
+  /** REMINDER_TIME_UTC of the worker that read it (absent in histories written before it existed: 08:00). */
+  reminderTimeUtc?: string;
 }
 
 /**
@@ -136,6 +138,7 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
     leadDays,
     options: { ...p.options },
     previousGestationDays: [...p.previousGestationDays],
+    reminderTimeUtc: config.REMINDER_TIME_UTC,
   });
 
   return {

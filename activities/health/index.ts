@@ -19,7 +19,15 @@ import { parseHealthWorkflowId } from '../../workflows/ids';
  * due date, with the stages already sent for that due date and the lead time of its
  * recipients. `found: false` = the horse is gone; the workflow ends.
  */
-export type HealthReminderSnapshot = { found: false } | { found: true; horseName: string; items: (ReminderItem & { leadDays: number })[] };
+export type HealthReminderSnapshot =
+  | { found: false }
+  | {
+      found: true;
+      horseName: string;
+      items: (ReminderItem & { leadDays: number })[];
+      /** REMINDER_TIME_UTC (HH:MM) of the worker that read it; absent in older histories (08:00). */
+      reminderTimeUtc?: string;
+    };
 
 export interface HealthReminderRequest {
   horseId: string;
@@ -117,6 +125,7 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
       return {
         found: true,
         horseName: horse.name,
+        reminderTimeUtc: config.REMINDER_TIME_UTC,
         items: due.map((i) => {
           const recipients = recipientsByCreator.get(i.lastRecordedById) ?? [];
           // Several recipients: the earliest any of them asked for.

@@ -141,7 +141,7 @@ export function createGestationRouter(deps: AppDeps, ctx: MountContext) {
     }
     const prefs = await reminderPreferencesOf(em, p.createdById, deps.config.REMINDER_LEAD_DAYS);
     const anchor = anchorOf(p);
-    const plan = { ...anchor, leadDays: prefs.leadDays, options: p.options, previousGestationDays: p.previousGestationDays };
+    const plan = { ...anchor, leadDays: prefs.leadDays, options: p.options, previousGestationDays: p.previousGestationDays, reminderTimeUtc: deps.config.REMINDER_TIME_UTC };
     const logs = await em.find(ReminderLog, { gestationId: p.id });
     const checks = await em.find(GestationCheck, { gestation: p.id });
     const sent = Object.fromEntries(logs.map((l) => [l.milestoneId, l.sentAt.toISOString()]));

@@ -21,6 +21,14 @@ describe('config', () => {
     }
   });
 
+  it('sends reminders at 08:00 UTC unless REMINDER_TIME_UTC names another HH:MM, and refuses a malformed time', () => {
+    expect(loadConfig({}).REMINDER_TIME_UTC).to.equal('08:00');
+    expect(loadConfig({ REMINDER_TIME_UTC: '23:59' }).REMINDER_TIME_UTC).to.equal('23:59');
+    for (const bad of ['8:00', '24:00', '07:60', '08:00:00', 'noon']) {
+      expect(() => loadConfig({ REMINDER_TIME_UTC: bad }), bad).to.throw(ConfigError, /REMINDER_TIME_UTC must be a UTC time of day HH:MM/);
+    }
+  });
+
   it('refuses the development JWT secret in production, without echoing secrets', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).to.throw(ConfigError, /JWT_SECRET must be set/);
     try {

@@ -55,6 +55,11 @@ describe('gestation milestones (domain)', () => {
     expect(byId(plan({ leadDays: 0 }))['check-pregnancy'].reminderDate).to.equal('2025-03-15');
   });
 
+  it('sends reminders at the plan\'s time of day (REMINDER_TIME_UTC) when given, and refuses a malformed one', () => {
+    expect(byId(plan({ leadDays: 5, reminderTimeUtc: '06:30' }))['check-pregnancy'].reminderAt).to.equal('2025-03-10T06:30:00.000Z');
+    expect(() => plan({ leadDays: 5, reminderTimeUtc: '6:30' })).to.throw(/HH:MM/);
+  });
+
   it('returns the milestones in reminder order, each with id, title, description, kind and dates', () => {
     const ms = plan({ options: { fetalSexing: true, ehv1Month3: true, rotavirus: true, hasCaslick: true } });
     const times = ms.map((m) => m.reminderAt);

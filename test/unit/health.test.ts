@@ -454,6 +454,14 @@ describe('health reminders (domain)', () => {
     expect(new Date(reminderTimes(due, 0).remindAt).toISOString()).to.equal('2026-06-12T08:00:00.000Z');
   });
 
+  it('reminds and escalates at the configured time of day (REMINDER_TIME_UTC) instead of 08:00, and refuses a malformed time', () => {
+    const at = reminderTimes(due, 3, '17:45');
+    expect(new Date(at.remindAt).toISOString()).to.equal('2026-06-09T17:45:00.000Z');
+    expect(new Date(at.overdueAt).toISOString()).to.equal('2026-06-13T17:45:00.000Z');
+    expect(reminderStep(items(), 3, at.remindAt - 1, '17:45')).to.deep.equal({ send: [], wakeAt: at.remindAt });
+    expect(() => reminderTimes(due, 3, '25:00')).to.throw(/HH:MM/);
+  });
+
   it('sleeps until the reminder, sends it once, then sleeps until the escalation, which it sends once', () => {
     expect(reminderStep(items(), 3, remindAt - 1)).to.deep.equal({ send: [], wakeAt: remindAt });
     expect(reminderStep(items(), 3, remindAt)).to.deep.equal({ send: [{ key: 'farrier', dueDate: due, stage: 'reminder' }], wakeAt: overdueAt });
