@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use('/api/health', createOpsHealthRouter(deps));
   app.use('/api/auth', createAuthRouter(deps, { registry, authenticate, authRateLimit }));
-  mountFeatureRouters(app, deps, { registry, authenticate });
+  mountFeatureRouters(app, deps, { registry, authenticate, authRateLimit });
 
   const document = buildOpenApiDocument(registry, config.PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`);
   app.get('/api/openapi.json', (_req, res) => {

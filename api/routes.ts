@@ -5,6 +5,7 @@ import { createHorsesRouter } from './horses/router';
 import { createNotificationsRouter } from './notifications/router';
 import { createNotificationPreferencesRouter } from './notifications/preferences';
 import { createOrganizationsRouter } from './organizations/router';
+import { createInvitationsRouter } from './organizations/invitations';
 import { createGestationRouter } from './gestation/router';
 import { createMarketplaceRouter } from './marketplace/router';
 import { createAnalysesRouter } from './analysis/router';
@@ -23,7 +24,8 @@ export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountConte
   // Before the notifications router, whose '/:id' routes would otherwise see 'preferences'.
   app.use('/api/notifications/preferences', createNotificationPreferencesRouter(deps, ctx));
   app.use('/api/notifications', createNotificationsRouter(ctx));
-  app.use('/api/organizations', createOrganizationsRouter(ctx));
+  app.use('/api/organizations', createOrganizationsRouter(deps, ctx));
+  app.use('/api/invitations', createInvitationsRouter(ctx));
   app.use('/api/gestations', createGestationRouter(deps, ctx));
   app.use('/api/marketplace', createMarketplaceRouter(deps, ctx));
   app.use('/api/uploads', createUploadsRouter(deps, ctx));

@@ -102,6 +102,16 @@ export const configSchema = z
     AUTH_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
     REFRESH_TOKEN_TTL_DAYS: positiveInt.default(30),
     PASSWORD_HASH_MEMORY_KIB: positiveInt.default(19456),
+    /** The web client's base URL; emailed links (verify, reset, invitation) point there. */
+    APP_URL: url.default('http://localhost:3000'),
+    /** Lifetime of an email verification link. */
+    EMAIL_VERIFICATION_TTL_HOURS: positiveInt.default(48),
+    /** Lifetime of a password reset link. */
+    PASSWORD_RESET_TTL_MINUTES: positiveInt.default(60),
+    /** Lifetime of an organization invitation. */
+    INVITATION_TTL_DAYS: positiveInt.default(14),
+    /** Verification resends and password reset emails per account per hour (beyond: 429, or silence for resets). */
+    ACCOUNT_EMAILS_PER_HOUR: positiveInt.default(3),
 
     CORS_ORIGINS: csv.default(['http://localhost:3000', 'http://127.0.0.1:3000']),
     RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),

@@ -19,6 +19,11 @@ export const User = defineEntity({
     plan: p.enum(PLANS).default('free'),
     stripeCustomerId: p.string().nullable().unique(),
     lastLoginAt: p.datetime().nullable(),
+    /**
+     * When the owner proved they read this address (verification link or password reset).
+     * Until then: no credits spent, no invitations sent or accepted (api/accounts/verified.ts).
+     */
+    emailVerifiedAt: p.datetime().nullable(),
   },
 });
 export type User = InferEntity<typeof User>;
@@ -88,3 +93,55 @@ export const ApiKey = defineEntity({
   },
 });
 export type ApiKey = InferEntity<typeof ApiKey>;
+
+export const ACCOUNT_TOKEN_PURPOSES = ['verify-email', 'reset-password'] as const;
+export type AccountTokenPurpose = (typeof ACCOUNT_TOKEN_PURPOSES)[number];
+
+/**
+ * Single-use links sent by email. Only the sha256 of the token is stored; the token itself
+ * is derived from the row id and a server secret (entities/account-tokens.ts), so the
+ * worker that emails it can rebuild the same link on a retry without it ever being written.
+ */
+export const AccountToken = defineEntity({
+  name: 'AccountToken',
+  tableName: 'account_tokens',
+  indexes: [{ properties: ['user', 'purpose', 'createdAt'] }],
+  properties: {
+    ...baseProperties,
+    user: () => p.manyToOne(User).deleteRule('cascade'),
+    purpose: p.enum(ACCOUNT_TOKEN_PURPOSES),
+    tokenHash: p.string().unique(),
+    expiresAt: p.datetime(),
+    /** Set once, by the one request that used the link (or by a reset that ends the others). */
+    usedAt: p.datetime().nullable(),
+  },
+});
+export type AccountToken = InferEntity<typeof AccountToken>;
+
+export const INVITATION_STATUSES = ['pending', 'accepted', 'declined', 'revoked'] as const;
+export type InvitationStatus = (typeof INVITATION_STATUSES)[number];
+
+/**
+ * An organization's offer of membership to an email address. Nobody becomes a member
+ * until the verified owner of that address accepts; the organization learns nothing about
+ * the address (whether it has an account, a name) before that.
+ */
+export const Invitation = defineEntity({
+  name: 'Invitation',
+  tableName: 'invitations',
+  indexes: [{ properties: ['email', 'status'] }, { properties: ['organization', 'status'] }],
+  properties: {
+    ...baseProperties,
+    organization: () => p.manyToOne(Organization).deleteRule('cascade'),
+    email: p.string(),
+    role: p.enum(ORG_ROLES),
+    /** The member who invited (a user id, kept when that user is gone). */
+    invitedBy: p.uuid(),
+    status: p.enum(INVITATION_STATUSES).default('pending'),
+    expiresAt: p.datetime(),
+    respondedAt: p.datetime().nullable(),
+    /** The account that accepted or declined. */
+    respondedBy: p.uuid().nullable(),
+  },
+});
+export type Invitation = InferEntity<typeof Invitation>;

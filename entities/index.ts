@@ -2,7 +2,7 @@
  * Every entity the ORM knows about. A feature adds its entities here (and a migration
  * under entities/migrations/).
  */
-import { User, Organization, Membership, RefreshToken, ApiKey } from './accounts';
+import { User, Organization, Membership, RefreshToken, ApiKey, AccountToken, Invitation } from './accounts';
 import { Horse } from './horses';
 import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
@@ -28,6 +28,8 @@ export const entities = [
   Membership,
   RefreshToken,
   ApiKey,
+  AccountToken,
+  Invitation,
   Horse,
   CreditAccount,
   CreditTransaction,

@@ -8,6 +8,7 @@ import type { AiClients } from '../adapters/ai/types';
 import { createAnalysisActivities } from '../activities/analysis';
 import { createAnalysisReconcileActivities } from '../activities/analysis/reconcile';
 import { createAccountsActivities } from '../activities/accounts';
+import { createAccountEmailActivities } from '../activities/accounts/emails';
 import { createNotifyActivities } from '../activities/notify';
 import { createBillingActivities } from '../activities/billing';
 import { createBillingSignalActivities } from '../activities/billing/signal';
@@ -32,6 +33,7 @@ export interface WorkerDeps {
 export function createActivities(deps: WorkerDeps) {
   return {
     ...createAccountsActivities(deps),
+    ...createAccountEmailActivities(deps),
     ...createNotifyActivities(deps),
     ...createBillingActivities(deps),
     ...createBillingSignalActivities(deps),

@@ -20,6 +20,7 @@ const subscription = idHelper('subscription');
 const gestation = idHelper('gestation');
 const listing = idHelper('listing');
 const health = idHelper('health');
+const accountEmail = idHelper('account-email');
 
 export const welcomeWorkflowId = welcome.build;
 export const parseWelcomeWorkflowId = welcome.parse;
@@ -33,3 +34,6 @@ export const listingWorkflowId = listing.build;
 export const parseListingWorkflowId = listing.parse;
 export const healthWorkflowId = health.build;
 export const parseHealthWorkflowId = health.parse;
+/** `account-email-<kind>-<row id>`: one email per verification/reset token or invitation. */
+export const accountEmailWorkflowId = (kind: string, id: string) => accountEmail.build(`${kind}-${id}`);
+export const parseAccountEmailWorkflowId = accountEmail.parse;

@@ -33,81 +33,94 @@ export type EmailResult = { status: 'sent' | 'already-sent'; outboxId: string };
  * between the provider accepting the email and our row being marked) finds the outbox
  * row, and the provider gets the same idempotency key.
  */
-export function createNotifyActivities(deps: { orm: MikroORM; mailer: Mailer; logger: Logger }) {
-  const { orm, mailer, logger } = deps;
-
-  async function findOrCreate<T extends object>(create: () => Promise<T>, find: () => Promise<T | null>): Promise<T> {
-    const existing = await find();
-    if (existing) return existing;
-    try {
-      return await create();
-    } catch (err) {
-      if (!(err instanceof UniqueConstraintViolationException)) throw err;
-      const again = await find();
-      if (!again) throw err;
-      return again;
-    }
+async function findOrCreate<T extends object>(create: () => Promise<T>, find: () => Promise<T | null>): Promise<T> {
+  const existing = await find();
+  if (existing) return existing;
+  try {
+    return await create();
+  } catch (err) {
+    if (!(err instanceof UniqueConstraintViolationException)) throw err;
+    const again = await find();
+    if (!again) throw err;
+    return again;
   }
+}
+
+/**
+ * Delivers one email through the outbox: one row per key, sent at most once. `textToSend`,
+ * when given, goes to the provider instead of the stored `text`: account emails store a
+ * text with the link withheld and send the one with the link (rebuilt identically on a
+ * retry), so the outbox never holds a usable token.
+ */
+export function createEmailDelivery(deps: { orm: MikroORM; mailer: Mailer; logger: Logger }) {
+  const { orm, mailer, logger } = deps;
+  return async function deliverEmail(req: EmailRequest, opts: { textToSend?: string } = {}): Promise<EmailResult> {
+    const em = orm.em.fork();
+    let to = req.to;
+    if (!to) {
+      if (!req.userId) throw ApplicationFailure.nonRetryable(`email ${req.key} has neither to nor userId`, ErrorType.Validation);
+      const user = await em.findOne(User, { id: req.userId });
+      if (!user) throw ApplicationFailure.nonRetryable(`user ${req.userId} not found for email ${req.key}`, ErrorType.NotFound);
+      to = user.email;
+    }
+    await findOrCreate(
+      async () => {
+        const created = em.create(EmailOutbox, {
+          key: req.key,
+          userId: req.userId ?? null,
+          to: to!,
+          subject: req.subject,
+          text: req.text,
+          html: req.html ?? null,
+        });
+        await em.flush();
+        return created;
+      },
+      () => em.fork().findOne(EmailOutbox, { key: req.key }),
+    );
+    const outbox = await em.findOneOrFail(EmailOutbox, { key: req.key });
+    if (outbox.status === 'sent') return { status: 'already-sent', outboxId: outbox.id };
+    if (outbox.status === 'failed') {
+      throw ApplicationFailure.nonRetryable(`email ${req.key} failed permanently: ${outbox.lastError}`, ErrorType.Validation);
+    }
+
+    outbox.attempts += 1;
+    try {
+      const sent = await mailer.send({
+        to: outbox.to,
+        subject: outbox.subject,
+        text: opts.textToSend ?? outbox.text,
+        html: outbox.html,
+        idempotencyKey: outbox.key,
+      });
+      outbox.status = 'sent';
+      outbox.provider = mailer.name;
+      outbox.providerMessageId = sent.id;
+      outbox.sentAt = new Date();
+      outbox.lastError = null;
+      await em.flush();
+      logger.info({ key: req.key, to: outbox.to, provider: mailer.name }, 'email sent');
+      return { status: 'sent', outboxId: outbox.id };
+    } catch (err) {
+      outbox.lastError = (err as Error).message;
+      if (err instanceof PermanentEmailError) {
+        outbox.status = 'failed';
+        await em.flush();
+        throw ApplicationFailure.nonRetryable(outbox.lastError, ErrorType.Validation);
+      }
+      await em.flush();
+      throw err;
+    }
+  };
+}
+
+export function createNotifyActivities(deps: { orm: MikroORM; mailer: Mailer; logger: Logger }) {
+  const { orm } = deps;
+  const deliverEmail = createEmailDelivery(deps);
 
   return {
     async sendEmail(req: EmailRequest): Promise<EmailResult> {
-      const em = orm.em.fork();
-      let to = req.to;
-      if (!to) {
-        if (!req.userId) throw ApplicationFailure.nonRetryable(`email ${req.key} has neither to nor userId`, ErrorType.Validation);
-        const user = await em.findOne(User, { id: req.userId });
-        if (!user) throw ApplicationFailure.nonRetryable(`user ${req.userId} not found for email ${req.key}`, ErrorType.NotFound);
-        to = user.email;
-      }
-      const row = await findOrCreate(
-        async () => {
-          const created = em.create(EmailOutbox, {
-            key: req.key,
-            userId: req.userId ?? null,
-            to: to!,
-            subject: req.subject,
-            text: req.text,
-            html: req.html ?? null,
-          });
-          await em.flush();
-          return created;
-        },
-        () => em.fork().findOne(EmailOutbox, { key: req.key }),
-      );
-      void row;
-      const outbox = await em.findOneOrFail(EmailOutbox, { key: req.key });
-      if (outbox.status === 'sent') return { status: 'already-sent', outboxId: outbox.id };
-      if (outbox.status === 'failed') {
-        throw ApplicationFailure.nonRetryable(`email ${req.key} failed permanently: ${outbox.lastError}`, ErrorType.Validation);
-      }
-
-      outbox.attempts += 1;
-      try {
-        const sent = await mailer.send({
-          to: outbox.to,
-          subject: outbox.subject,
-          text: outbox.text,
-          html: outbox.html,
-          idempotencyKey: outbox.key,
-        });
-        outbox.status = 'sent';
-        outbox.provider = mailer.name;
-        outbox.providerMessageId = sent.id;
-        outbox.sentAt = new Date();
-        outbox.lastError = null;
-        await em.flush();
-        logger.info({ key: req.key, to: outbox.to, provider: mailer.name }, 'email sent');
-        return { status: 'sent', outboxId: outbox.id };
-      } catch (err) {
-        outbox.lastError = (err as Error).message;
-        if (err instanceof PermanentEmailError) {
-          outbox.status = 'failed';
-          await em.flush();
-          throw ApplicationFailure.nonRetryable(outbox.lastError, ErrorType.Validation);
-        }
-        await em.flush();
-        throw err;
-      }
+      return deliverEmail(req);
     },
 
     async notifyInApp(req: InAppRequest): Promise<{ notificationId: string; created: boolean }> {

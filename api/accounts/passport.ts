@@ -45,6 +45,7 @@ interface CallerRow {
   last_name: string;
   plan: AuthUser['plan'];
   token_version: number;
+  email_verified: boolean;
   memberships: { organizationId: string; role: AuthUser['memberships'][number]['role'] }[];
 }
 
@@ -53,7 +54,7 @@ interface CallerRow {
  * authenticated request, where two ORM queries with entity hydration cost more CPU than the
  * route itself (bench/api-auth.ts profile).
  */
-const CALLER_SQL = `select u.id, u.email, u.first_name, u.last_name, u.plan, u.token_version,
+const CALLER_SQL = `select u.id, u.email, u.first_name, u.last_name, u.plan, u.token_version, u.email_verified_at is not null as email_verified,
        coalesce((select json_agg(json_build_object('organizationId', m.organization_id, 'role', m.role) order by m.created_at, m.id)
                    from memberships m where m.user_id = u.id), '[]'::json) as memberships
   from users u
@@ -70,6 +71,7 @@ export async function loadAuthUser(orm: MikroORM, userId: string, via: AuthUser[
     firstName: row.first_name,
     lastName: row.last_name,
     plan: row.plan,
+    emailVerified: row.email_verified,
     memberships,
     defaultOrganizationId: own?.organizationId ?? memberships[0]?.organizationId ?? null,
     via,

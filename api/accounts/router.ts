@@ -12,29 +12,56 @@ import { loadAuthUser } from './passport';
 import { newOpaqueToken } from './tokens';
 import { verifyPassword } from './passwords';
 import { API_KEY_SCOPES } from '../../domain/api-keys';
-import { ChangePasswordBody, CreateApiKeyBody, LoginBody, RefreshBody, RegisterBody, TokenPair, UserView } from './schemas';
+import {
+  Accepted,
+  ChangePasswordBody,
+  CreateApiKeyBody,
+  LoginBody,
+  PasswordResetBody,
+  PasswordResetRequestBody,
+  RefreshBody,
+  RegisterBody,
+  TokenPair,
+  UserView,
+  VerifyEmailBody,
+} from './schemas';
+import { dummyPasswordHash } from './passwords';
+import { createAccountEmails } from './email-links';
+import { actionsRequired } from './verified';
 import { startWelcome as startWelcomeWorkflow } from '../../workflows/accounts/client';
 
 export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistry; authenticate: RequestHandler; authRateLimit: RequestHandler }) {
   const router = Router();
   const r = routeBuilder({ router, registry: opts.registry, basePath: '/api/auth', tag: 'auth', authenticate: opts.authenticate });
   const auth = createAuthService(deps.config);
+  const emails = createAccountEmails(deps);
   const limited = [opts.authRateLimit];
 
   async function userView(em: EntityManager, user: User) {
     const authUser = await loadAuthUser(deps.orm, user.id, 'jwt');
     if (!authUser) throw new HttpError(404, 'User not found');
     const { memberships, via: _via, tokenVersion: _tv, ...profile } = authUser;
-    return { ...profile, organizations: memberships, credits: await getBalance(em, user.id) };
+    return { ...profile, actionsRequired: actionsRequired(authUser), organizations: memberships, credits: await getBalance(em, user.id) };
   }
   const pair = async (em: EntityManager, user: User, tokens: IssuedTokens) => ({ ...tokens, user: await userView(em, user) });
 
   r.post(
     '/register',
-    { summary: 'Create an account and its own organization (stable)', auth: false, body: RegisterBody, status: 201, response: TokenPair, errors: [409, 429], middleware: limited },
+    {
+      summary: 'Create an account and its own organization (stable); a verification link is emailed',
+      description: 'The account can sign in at once; spending credits and sending or accepting invitations wait until the emailed link is used (POST /api/auth/verification/confirm).',
+      auth: false,
+      body: RegisterBody,
+      status: 201,
+      response: TokenPair,
+      errors: [409, 429],
+      middleware: limited,
+    },
     async ({ body, em, req }) => {
-      const user = await auth.register(em, body);
+      const { user, verificationTokenId } = await auth.register(em, body);
       await startWelcome(deps, user.id, req.log);
+      // Committed already: if Temporal is unreachable the account stands, and /me points at the resend.
+      await emails.send({ kind: 'verify-email', id: verificationTokenId }, req.log);
       const { tokens } = await auth.login(em.fork(), body.email, body.password, req.get('user-agent'));
       return pair(em, user, tokens);
     },
@@ -71,6 +98,93 @@ export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistr
     async ({ body, em, user, req }) => {
       const result = await auth.changePassword(em, user.id, body.currentPassword, body.newPassword, req.get('user-agent'));
       return pair(em, result.user, result.tokens);
+    },
+  );
+
+  r.post(
+    '/verification/resend',
+    {
+      summary: 'Email a new verification link',
+      description: 'At most ACCOUNT_EMAILS_PER_HOUR links per hour (the one sent at register counts); 429 with Retry-After beyond. 409 when already verified.',
+      status: 202,
+      response: Accepted,
+      errors: [409, 429, 503],
+      middleware: limited,
+    },
+    async ({ em, user, req, res }) => {
+      const account = await em.findOneOrFail(User, { id: user.id });
+      if (account.emailVerifiedAt) throw new HttpError(409, 'Your email address is already confirmed');
+      const issued = await emails.issuePaced(em, user.id, 'verify-email');
+      if ('retryAfterSeconds' in issued) {
+        res.setHeader('Retry-After', String(issued.retryAfterSeconds));
+        throw new HttpError(429, `Too many verification emails: at most ${deps.config.ACCOUNT_EMAILS_PER_HOUR} per hour, try again in ${issued.retryAfterSeconds}s`);
+      }
+      if (!(await emails.send({ kind: 'verify-email', id: issued.tokenId }, req.log))) {
+        await emails.discard(em, issued.tokenId);
+        throw new HttpError(503, 'Could not queue the verification email; nothing was sent, try again shortly');
+      }
+      return { message: `A new verification link is on its way to ${account.email}` };
+    },
+  );
+
+  r.post(
+    '/verification/confirm',
+    {
+      summary: 'Confirm the email address with the emailed token (single use, expiring; no sign-in needed)',
+      auth: false,
+      body: VerifyEmailBody,
+      response: z.object({ emailVerified: z.literal(true) }),
+      errors: [429],
+      middleware: limited,
+    },
+    async ({ body, em }) => {
+      await auth.verifyEmail(em, body.token);
+      return { emailVerified: true as const };
+    },
+  );
+
+  r.post(
+    '/password-reset',
+    {
+      summary: 'Email a password reset link; the same 202 whether or not the address has an account',
+      description:
+        'Never tells whether an account exists: the answer, its status and (by waiting on one argon2 verification on every path) its timing are the same. At most ACCOUNT_EMAILS_PER_HOUR links per account per hour; beyond, the answer is still 202 and nothing is sent.',
+      auth: false,
+      body: PasswordResetRequestBody,
+      status: 202,
+      response: Accepted,
+      errors: [429],
+      middleware: limited,
+    },
+    async ({ body, em, req }) => {
+      // The answer waits for one argon2 verification on both paths, under which the lookup,
+      // insert and workflow start of the known-address path hide (README: figures).
+      const pace = dummyPasswordHash(deps.config.PASSWORD_HASH_MEMORY_KIB).then((h) => verifyPassword(h, body.email));
+      const work = (async () => {
+        const account = await em.findOne(User, { email: body.email });
+        if (!account) return;
+        const issued = await emails.issuePaced(em, account.id, 'reset-password');
+        if ('tokenId' in issued && !(await emails.send({ kind: 'reset-password', id: issued.tokenId }, req.log))) await emails.discard(em, issued.tokenId);
+      })().catch((err: unknown) => req.log.error({ err }, 'password reset request failed'));
+      await Promise.all([pace, work]);
+      return { message: 'If an account uses this address, a reset link is on its way. It works once and expires soon.' };
+    },
+  );
+
+  r.post(
+    '/password-reset/confirm',
+    {
+      summary: 'Set a new password with the emailed token; every session and API key ends',
+      description: 'Single use and expiring. Signs out every session (refresh and access tokens), revokes every API key, marks the address verified, and emails a notice.',
+      auth: false,
+      body: PasswordResetBody,
+      status: 204,
+      errors: [429],
+      middleware: limited,
+    },
+    async ({ body, em, req }) => {
+      const { tokenId } = await auth.resetPassword(em, body.token, body.newPassword);
+      await emails.send({ kind: 'password-reset-notice', id: tokenId }, req.log);
     },
   );
 

@@ -38,6 +38,13 @@ export const CreateApiKeyBody = z.strictObject({
     .optional(),
 });
 
+/** An emailed link's token (`hta_…`); kept out of URLs so it never reaches access logs. */
+const linkToken = z.string().regex(/^hta_[A-Za-z0-9_-]{43}$/, 'must be the token from the emailed link (hta_…)');
+export const VerifyEmailBody = z.strictObject({ token: linkToken }).openapi('VerifyEmailRequest');
+export const PasswordResetRequestBody = z.strictObject({ email }).openapi('PasswordResetRequest');
+export const PasswordResetBody = z.strictObject({ token: linkToken, newPassword: strongPassword }).openapi('PasswordResetConfirmRequest');
+export const Accepted = z.object({ message: z.string() }).openapi('Accepted');
+
 export const UserView = z
   .object({
     id: z.uuid(),
@@ -45,6 +52,10 @@ export const UserView = z
     firstName: z.string(),
     lastName: z.string(),
     plan: z.enum(PLANS),
+    emailVerified: z.boolean(),
+    actionsRequired: z
+      .array(z.object({ action: z.enum(['verify-email']), message: z.string() }))
+      .describe('What the account must still do; empty when nothing is pending'),
     defaultOrganizationId: z.uuid().nullable(),
     organizations: z.array(z.object({ organizationId: z.uuid(), role: z.string() })),
     credits: z.object({ balance: z.number().int(), reserved: z.number().int() }).optional(),

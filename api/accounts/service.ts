@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Config } from '../../config';
-import { ApiKey, Membership, Organization, RefreshToken, User } from '../../entities';
+import { AccountToken, ApiKey, Membership, Organization, RefreshToken, User } from '../../entities';
+import { consumeAccountToken, createAccountToken } from '../../entities/account-tokens';
 import { grantPeriodCredits } from '../../entities/credit-ledger';
 import { entitlementsOf } from '../../domain/plans';
 import { HttpError } from '../http/errors';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords';
 import { newOpaqueToken, sha256, signAccessToken } from './tokens';
+import { forgetCallers } from './caller-cache';
 
-type AuthConfig = Pick<Config, 'JWT_SECRET' | 'JWT_ACCESS_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_DAYS' | 'PASSWORD_HASH_MEMORY_KIB'>;
+type AuthConfig = Pick<Config, 'JWT_SECRET' | 'JWT_ACCESS_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_DAYS' | 'PASSWORD_HASH_MEMORY_KIB' | 'EMAIL_VERIFICATION_TTL_HOURS'>;
 
 export interface IssuedTokens {
   accessToken: string;
@@ -50,7 +52,11 @@ export function createAuthService(config: AuthConfig) {
   }
 
   return {
-    /** Creates the user, their own organization (stable) and free-plan credits in one transaction. */
+    /**
+     * Creates the user, their own organization (stable), free-plan credits (spendable once
+     * the email is verified) and the verification token in one transaction. The caller
+     * emails the token after the commit (`verificationTokenId`).
+     */
     async register(em: EntityManager, input: { email: string; password: string; firstName: string; lastName: string }) {
       const passwordHash = await hashPassword(input.password, config.PASSWORD_HASH_MEMORY_KIB);
       try {
@@ -63,7 +69,9 @@ export function createAuthService(config: AuthConfig) {
           tx.create(Membership, { organization: org, user, role: 'owner' });
           await tx.flush();
           await grantPeriodCredits(tx, user.id, entitlementsOf('free').monthlyAnalysisCredits, `grant:${user.id}:signup`, 'free plan on signup');
-          return user;
+          const verification = createAccountToken(tx, config.JWT_SECRET, { userId: user.id, purpose: 'verify-email', ttlMs: config.EMAIL_VERIFICATION_TTL_HOURS * 3_600_000 });
+          await tx.flush();
+          return { user, verificationTokenId: verification.id };
         });
       } catch (err) {
         if (err instanceof UniqueConstraintViolationException) {
@@ -132,7 +140,58 @@ export function createAuthService(config: AuthConfig) {
       await em.flush();
       return { user, tokens: await issueTokens(em, user, undefined, userAgent) };
     },
+
+    /**
+     * Uses a reset link: the new password is set, the address counts as verified (the link
+     * proved it), every session (refresh token), old access token and API key stops working,
+     * and every other reset link of the user is used up. One transaction; the token is
+     * consumed by a conditional update, so two requests with one link cannot both succeed.
+     */
+    async resetPassword(em: EntityManager, token: string, newPassword: string) {
+      const passwordHash = await hashPassword(newPassword, config.PASSWORD_HASH_MEMORY_KIB);
+      const outcome = await em.transactional(async (tx) => {
+        const consumed = await consumeAccountToken(tx, token, 'reset-password');
+        if (!consumed.ok) return consumed;
+        const now = new Date();
+        await tx
+          .getConnection()
+          .execute(
+            'update users set password_hash = ?, token_version = token_version + 1, email_verified_at = coalesce(email_verified_at, now()), updated_at = now() where id = ?',
+            [passwordHash, consumed.userId],
+            'run',
+            tx.getTransactionContext(),
+          );
+        await tx.nativeUpdate(RefreshToken, { user: consumed.userId, revokedAt: null }, { revokedAt: now });
+        await tx.nativeUpdate(ApiKey, { user: consumed.userId, revokedAt: null }, { revokedAt: now });
+        await tx.nativeUpdate(AccountToken, { user: consumed.userId, purpose: 'reset-password', usedAt: null }, { usedAt: now });
+        return consumed;
+      });
+      if (!outcome.ok) throw invalidLink(outcome.reason, 'password reset', 'POST /api/auth/password-reset');
+      // Written with SQL, not through a User flush: forget the cached caller ourselves.
+      forgetCallers(outcome.userId);
+      return outcome;
+    },
+
+    /** Uses a verification link (no sign-in needed: the link proves the address). */
+    async verifyEmail(em: EntityManager, token: string) {
+      const outcome = await em.transactional(async (tx) => {
+        const consumed = await consumeAccountToken(tx, token, 'verify-email');
+        if (!consumed.ok) return consumed;
+        await tx
+          .getConnection()
+          .execute('update users set email_verified_at = coalesce(email_verified_at, now()), updated_at = now() where id = ?', [consumed.userId], 'run', tx.getTransactionContext());
+        return consumed;
+      });
+      if (!outcome.ok) throw invalidLink(outcome.reason, 'verification', 'POST /api/auth/verification/resend');
+      forgetCallers(outcome.userId);
+      return outcome;
+    },
   };
+}
+
+function invalidLink(reason: 'invalid' | 'expired', what: string, again: string) {
+  const message = reason === 'expired' ? `This ${what} link has expired: ask for a new one (${again})` : `This ${what} link is invalid or was already used: ask for a new one (${again})`;
+  return new HttpError(400, message, [{ location: 'body', field: 'token', message: reason === 'expired' ? 'has expired' : 'is invalid or already used' }]);
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

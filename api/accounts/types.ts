@@ -8,6 +8,8 @@ export interface AuthUser {
   firstName: string;
   lastName: string;
   plan: Plan;
+  /** The address was proven (link or reset); needed to spend credits and to send or accept invitations. */
+  emailVerified: boolean;
   /** Organizations the user belongs to, with the role in each. */
   memberships: { organizationId: string; role: OrgRole }[];
   /** The organization created on register (their own stable). */

@@ -12,6 +12,7 @@ import { loadOwnedHorse } from '../horses/access';
 import type { AuthUser } from '../accounts/types';
 import { Analysis, AnalysisRequest, Horse, analysisReservationKey, closeAnalysis } from '../../entities';
 import { reserveCredits } from '../../entities/credit-ledger';
+import { assertVerified } from '../accounts/verified';
 import { AnalysisLimitReached, assertAnalysisStartAllowed } from '../../entities/analysis-limits';
 import { SNIFF_BYTES, looksLikeVideo } from '../../adapters/media/sniff';
 import {
@@ -173,7 +174,7 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
       body: CreateAnalysisBody,
       status: 202,
       response: z.object({ id: z.uuid(), status: z.enum(ANALYSIS_STATUSES), workflowId: z.string(), credits: z.number().int() }),
-      errors: [402, 404, 409, 413, 422, 429, 503],
+      errors: [402, 403, 404, 409, 413, 422, 429, 503],
     },
     async ({ body, em, user, req, res }) => {
       const idemKey = idempotencyKeyOf(req);
@@ -182,6 +183,8 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
         const prior = await replay(em, user.id, idemKey, requestHash, res);
         if (prior) return prior;
       }
+      // Free credits are for proven addresses: throwaway accounts must not burn AI spend.
+      assertVerified(user, 'spend analysis credits');
       const horse = await loadOwnedHorse(em, user, body.horseId);
       const key = parseVideoKey(body.videoKey);
       if (!key) {

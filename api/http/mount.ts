@@ -9,4 +9,6 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 export interface MountContext {
   registry: OpenAPIRegistry;
   authenticate: RequestHandler;
+  /** The stricter per-address limit of sign-in style routes (AUTH_RATE_LIMIT_MAX), for routes that send email. */
+  authRateLimit: RequestHandler;
 }

@@ -1,12 +1,14 @@
-import { Router, type RequestHandler } from 'express';
-import { LockMode } from '@mikro-orm/core';
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { Router } from 'express';
 import { z } from 'zod';
 import { text } from '../http/input-policy';
 import { Membership, Organization, User, ORG_ROLES } from '../../entities';
 import { routeBuilder, IdParams } from '../http/route';
 import { HttpError } from '../http/errors';
 import { assertMember } from './access';
+import { lockOrganization } from './locks';
+import { createInvitationService, InvitationView } from './invitations';
+import type { AppDeps } from '../deps';
+import type { MountContext } from '../http/mount';
 
 const OrganizationView = z
   .object({ id: z.uuid(), name: z.string(), role: z.enum(ORG_ROLES), createdAt: z.date() })
@@ -18,12 +20,13 @@ const MemberParams = z.object({ id: z.uuid(), userId: z.uuid() });
 const Role = z.enum(ORG_ROLES, { message: `must be one of ${ORG_ROLES.join(', ')}` });
 
 /**
- * Organizations (stables) and their members. Owners and admins manage members; only an
+ * Organizations (stables) and their members. Owners and admins invite and manage members; only an
  * owner can make or unmake owners; the last owner can neither leave nor be demoted.
  */
-export function createOrganizationsRouter(opts: { registry: OpenAPIRegistry; authenticate: RequestHandler }) {
+export function createOrganizationsRouter(deps: AppDeps, ctx: MountContext) {
   const router = Router();
-  const r = routeBuilder({ router, registry: opts.registry, basePath: '/api/organizations', tag: 'organizations', authenticate: opts.authenticate });
+  const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/organizations', tag: 'organizations', authenticate: ctx.authenticate });
+  const invitations = createInvitationService(deps);
 
   r.get('/', { summary: 'Organizations I belong to, with my role', response: z.array(OrganizationView) }, async ({ em, user }) => {
     const rows = await em.find(Membership, { user: user.id }, { populate: ['organization'], orderBy: { createdAt: 'asc' } });
@@ -50,44 +53,45 @@ export function createOrganizationsRouter(opts: { registry: OpenAPIRegistry; aut
     });
   });
 
+  // Members join by invitation only (api/organizations/invitations.ts): the direct
+  // "add a registered email" route was removed, as it told whether an address had an account
+  // and pushed strangers into organizations without their consent.
   r.post(
-    '/:id/members',
+    '/:id/invitations',
     {
-      summary: 'Add a registered user by email',
+      summary: 'Invite an email address to join (owners and admins; owners only for role owner)',
+      description:
+        'The answer is the same whether or not the address has an account and never names anyone; an email with the invitation link goes to the address. ' +
+        'Membership starts only when the verified owner of the address accepts (POST /api/invitations/{id}/accept). Needs a verified email. ' +
+        '409 when the address is already a member or has a pending invitation.',
       params: IdParams,
-      body: z.strictObject({ email: z.string().trim().toLowerCase().pipe(z.email()), role: Role.default('member') }),
+      body: z.strictObject({ email: z.string().trim().toLowerCase().pipe(z.email({ message: 'must be a valid email address' }).max(254)), role: Role.default('member') }),
       status: 201,
-      response: MemberView,
+      response: InvitationView,
+      errors: [403, 404, 409, 429, 503],
+      middleware: [ctx.authRateLimit],
+    },
+    async ({ params, body, em, user, req }) => invitations.invite(em, user, params.id, body, req.log),
+  );
+  r.get(
+    '/:id/invitations',
+    { summary: "The organization's invitations, newest first (owners and admins)", params: IdParams, response: z.array(InvitationView), errors: [403, 404] },
+    async ({ params, em, user }) => invitations.list(em, user, params.id),
+  );
+  r.delete(
+    '/:id/invitations/:invitationId',
+    {
+      summary: 'Revoke a pending invitation (owners and admins)',
+      params: z.object({ id: z.uuid({ message: 'must be a UUID' }), invitationId: z.uuid({ message: 'must be a UUID' }) }),
+      status: 204,
       errors: [403, 404, 409],
     },
-    async ({ params, body, em, user }) => {
-      assertMember(user, params.id, 'Organization', ['owner', 'admin']);
-      if (body.role === 'owner') assertMember(user, params.id, 'Organization', ['owner']);
-      const invitee = await em.findOne(User, { email: body.email });
-      if (!invitee) throw new HttpError(404, `No account with email ${body.email}: ask them to register first`, [{ location: 'body', field: 'email', message: 'has no account' }]);
-      if (await em.count(Membership, { organization: params.id, user: invitee.id })) throw new HttpError(409, `${body.email} is already a member`);
-      const m = em.create(Membership, { organization: params.id, user: invitee, role: body.role });
-      await em.flush();
-      return { userId: invitee.id, email: invitee.email, firstName: invitee.firstName, lastName: invitee.lastName, role: m.role, since: m.createdAt };
-    },
+    async ({ params, em, user }) => invitations.revoke(em, user, params.id, params.invitationId),
   );
 
   type Em = Parameters<Parameters<typeof r.get>[2]>[0]['em'];
   async function ownersLeft(em: Em, orgId: string) {
     return em.count(Membership, { organization: orgId, role: 'owner' });
-  }
-
-  /**
-   * Role changes and removals run under a lock on the organization row and re-read the
-   * caller's role from the database: two owners demoting each other (or leaving) at once are
-   * serialised, so the second sees the first's change and the organization keeps an owner.
-   */
-  async function lockOrganization(tx: Em, orgId: string, callerId: string, roles?: readonly (typeof ORG_ROLES)[number][]) {
-    const org = await tx.findOne(Organization, { id: orgId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    const caller = org ? await tx.findOne(Membership, { organization: orgId, user: callerId }, { refresh: true }) : null;
-    if (!org || !caller) throw new HttpError(404, `Organization ${orgId} not found`);
-    if (roles && !roles.includes(caller.role)) throw new HttpError(403, `Only ${roles.join(' or ')} of this organization can do this (you are ${caller.role})`);
-    return caller;
   }
 
   r.patch(

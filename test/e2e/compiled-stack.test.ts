@@ -8,8 +8,8 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { startService, type Service } from '../../scripts/lib/process';
 import { freePort, waitForPort } from '../../scripts/lib/ports';
-import { logDir, testAnthropic, testDatabase, testOpenAi, testTemporal } from '../support/infra';
-import { apiClient, eventually, uniqueEmail } from '../support/http';
+import { logDir, testAnthropic, testDatabase, testOpenAi, testResend, testTemporal } from '../support/infra';
+import { apiClient, eventually, registerVerifiedUser, uniqueEmail } from '../support/http';
 import { createHorse, uploadVideo, waitForAnalysis } from '../support/analysis';
 import { generateTestVideo } from '../../adapters/media/generate';
 
@@ -58,7 +58,7 @@ describe('compiled stack (npm run build, npm start)', function () {
   });
 
   it('migrates, starts the compiled API and worker, and runs register → horse → upload → analysis', async () => {
-    const [temporal, anthropic, openai] = await Promise.all([testTemporal(), testAnthropic(), testOpenAi()]);
+    const [temporal, anthropic, openai, resend] = await Promise.all([testTemporal(), testAnthropic(), testOpenAi(), testResend()]);
     const port = await freePort();
     const env = childEnv({
       NODE_ENV: 'production',
@@ -72,6 +72,9 @@ describe('compiled stack (npm run build, npm start)', function () {
       ANTHROPIC_BASE_URL: anthropic.baseURL,
       OPENAI_API_KEY: 'sandbox-openai-key',
       OPENAI_BASE_URL: openai.baseURL,
+      // The verification link reaches the test through the Resend stand-in.
+      RESEND_API_KEY: 're_test_key',
+      RESEND_BASE_URL: resend.url,
       HOST: '127.0.0.1',
       PORT: String(port),
     });
@@ -95,9 +98,9 @@ describe('compiled stack (npm run build, npm start)', function () {
     const client = apiClient(base);
     await eventually(async () => (await client.get('/api/health')).status === 200, 60_000, 'a healthy compiled API');
 
-    const reg = await client.post('/api/auth/register', { email: uniqueEmail('compiled'), password: 'Str0ngPassw0rd', firstName: 'New', lastName: 'Comer' });
-    expect(reg.status, JSON.stringify(reg.body)).to.equal(201);
-    const token = reg.body.accessToken as string;
+    // Verified through the emailed link: unverified accounts cannot spend credits.
+    const reg = await registerVerifiedUser(client, resend, { email: uniqueEmail('compiled'), firstName: 'New', lastName: 'Comer' });
+    const token = reg.accessToken;
     const horseId = await createHorse(client, token, 'Compiled Star');
     const clip = join(storageDir, 'clip.mp4');
     await generateTestVideo(clip, { seconds: 3, width: 320, height: 240 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
 import { createHorse, credits, uniqueVideo, uploadVideo, waitForAnalysis } from '../support/analysis';
 import { logDir } from '../support/infra';
 import { startService, type Service } from '../../scripts/lib/process';
@@ -73,7 +73,7 @@ describe('analysis survives a worker killed mid-analysis', () => {
   it('ends with exactly one result, one credit debit and one email after a SIGKILL during the Claude call and a restart', async function () {
     this.timeout(180_000);
     const first = await startAnalysisWorker('analysis-worker-1');
-    const user = await registerUser(api);
+    const user = await registerVerifiedUser(api, stack.resend);
     const horseId = await createHorse(api, user.accessToken, 'Ourasi');
     const videoKey = await uploadVideo(api, user.accessToken, await uniqueVideo());
 

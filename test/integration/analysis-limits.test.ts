@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser, type ApiClient } from '../support/http';
+import { apiClient, registerVerifiedUser, type ApiClient } from '../support/http';
 import { createHorse, credits, testVideos, uploadVideo, waitForAnalysis, type TestVideos } from '../support/analysis';
 import { Analysis, Horse } from '../../entities';
 import { analysisWorkflowId } from '../../workflows/ids';
@@ -28,7 +28,7 @@ describe('analysis start limits (per user and organization per hour, organizatio
   });
 
   async function owner() {
-    const user = await registerUser(api);
+    const user = await registerVerifiedUser(api, stack.resend);
     const horseId = await createHorse(api, user.accessToken);
     return { user, token: user.accessToken, horseId, organizationId: user.user.organizations[0].organizationId as string };
   }

@@ -5,7 +5,7 @@ import sinon from 'sinon';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
 import { createHorse, credits, testVideos, uniqueVideo, uploadVideo, waitForAnalysis, type TestVideos } from '../support/analysis';
 import { Analysis, AnalysisCacheEntry, CreditTransaction, Horse, Notification, analysisReservationKey, closeAnalysis } from '../../entities';
 import { reserveCredits } from '../../entities/credit-ledger';
@@ -47,7 +47,7 @@ describe('AI video analysis through the HTTP API', () => {
   });
 
   async function owner(name = 'Jappeloup') {
-    const user = await registerUser(api);
+    const user = await registerVerifiedUser(api, stack.resend);
     const horseId = await createHorse(api, user.accessToken, name);
     return { user, token: user.accessToken, horseId };
   }
@@ -411,7 +411,9 @@ describe('AI video analysis through the HTTP API', () => {
     it('tells a member of two organizations that the video belongs to another organization than the horse (400)', async () => {
       const a = await owner('Horse of A');
       const b = await owner('Horse of B');
-      expect((await api.post(`/api/organizations/${b.user.user.defaultOrganizationId}/members`, { email: a.user.email }, b.token)).status).to.equal(201);
+      const invitation = await api.post(`/api/organizations/${b.user.user.defaultOrganizationId}/invitations`, { email: a.user.email }, b.token);
+      expect(invitation.status).to.equal(201);
+      expect((await api.post(`/api/invitations/${invitation.body.id}/accept`, {}, a.token)).status).to.equal(200);
       const keyA = await uploadVideo(api, a.token, videos.short);
       const res = await api.post('/api/analyses', { horseId: b.horseId, type: 'locomotion', videoKey: keyA }, a.token);
       expect(res.status).to.equal(400);

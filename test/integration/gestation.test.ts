@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
 import { gestationWorkflowId } from '../../workflows/ids';
 import { GestationIdKey, HorseIdKey, UserIdKey } from '../../workflows/search-attributes';
 import { remindersChangedSignal } from '../../workflows/gestation/messages';
@@ -30,7 +30,7 @@ describe('gestation: tracking through the HTTP API', () => {
   });
 
   async function owner() {
-    const reg = await registerUser(api, { firstName: 'Marie' });
+    const reg = await registerVerifiedUser(api, stack.resend, { firstName: 'Marie' });
     const token = reg.accessToken;
     const horse = async (name: string, gender: 'mare' | 'stallion' | 'gelding') => {
       const res = await api.post('/api/horses', { name, gender }, token);
@@ -401,9 +401,11 @@ describe('gestation: tracking through the HTTP API', () => {
   it('stops telling a member who left the organization: their gestation reminders and alerts go to the owners instead', async function () {
     this.timeout(60_000);
     const { reg: ownerReg, token: ownerToken, horse } = await owner();
-    const member = await registerUser(api, { firstName: 'Leaving' });
+    const member = await registerVerifiedUser(api, stack.resend, { firstName: 'Leaving' });
     const orgId = ownerReg.user.organizations[0].organizationId;
-    expect((await api.post(`/api/organizations/${orgId}/members`, { email: member.email }, ownerToken)).status).to.equal(201);
+    const invitation = await api.post(`/api/organizations/${orgId}/invitations`, { email: member.email }, ownerToken);
+    expect(invitation.status).to.equal(201);
+    expect((await api.post(`/api/invitations/${invitation.body.id}/accept`, {}, member.accessToken)).status).to.equal(200);
     const mare = await horse('Nova', 'mare');
     const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Away', coverDates: [today()], method: 'natural' }, member.accessToken)).body;
     expect(p.organizationId).to.equal(orgId);

@@ -1,58 +1,68 @@
 import { expect } from 'chai';
 import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser, type ApiClient } from '../support/http';
+import { apiClient, registerUser, registerVerifiedUser, uniqueEmail, type ApiClient } from '../support/http';
+import { TaskQueue } from '../../workflows/queues';
 
 describe('organizations and members through the HTTP API', () => {
   let stack: TestStack;
   let api: ApiClient;
   before(async function () {
     this.timeout(180_000);
-    stack = await startTestStack({ workers: false });
+    // The accounts worker sends verification and invitation emails.
+    stack = await startTestStack({ queues: [TaskQueue.accounts] });
     api = apiClient(stack.baseUrl);
   });
   after(async () => {
     await stack?.close();
   });
 
-  it('lets an added member see and edit the stable horses, and cuts access when removed', async () => {
-    const owner = await registerUser(api);
-    const rider = await registerUser(api);
+  /** Invites by email and accepts as the invitee: the one way into an organization. */
+  async function join(orgId: string, inviter: { accessToken: string }, invitee: { email: string; accessToken: string }, role = 'member') {
+    const invitation = await api.post(`/api/organizations/${orgId}/invitations`, { email: invitee.email, role }, inviter.accessToken);
+    expect(invitation.status, JSON.stringify(invitation.body)).to.equal(201);
+    const accepted = await api.post(`/api/invitations/${invitation.body.id}/accept`, {}, invitee.accessToken);
+    expect(accepted.status, JSON.stringify(accepted.body)).to.equal(200);
+  }
+
+  it('lets an invited member who accepted see and edit the stable horses, and cuts access when removed', async () => {
+    const owner = await registerVerifiedUser(api, stack.resend);
+    const rider = await registerVerifiedUser(api, stack.resend);
     const orgId = owner.user.defaultOrganizationId;
     const horse = (await api.post('/api/horses', { name: 'Shared', gender: 'mare' }, owner.accessToken)).body;
     expect((await api.get(`/api/horses/${horse.id}`, rider.accessToken)).status).to.equal(404);
 
-    const added = await api.post(`/api/organizations/${orgId}/members`, { email: rider.email }, owner.accessToken);
-    expect(added.status).to.equal(201);
-    expect(added.body).to.include({ email: rider.email, role: 'member' });
+    await join(orgId, owner, rider);
+    const members = await api.get(`/api/organizations/${orgId}/members`, owner.accessToken);
+    expect(members.body.find((m: { email: string }) => m.email === rider.email)).to.include({ role: 'member', userId: rider.user.id });
     expect((await api.get(`/api/horses/${horse.id}`, rider.accessToken)).status).to.equal(200);
     const orgs = await api.get('/api/organizations', rider.accessToken);
     expect(orgs.body.map((o: { id: string; role: string }) => [o.id === orgId, o.role])).to.deep.include([true, 'member']);
 
-    // A plain member cannot manage members.
-    const third = await registerUser(api);
-    expect((await api.post(`/api/organizations/${orgId}/members`, { email: third.email }, rider.accessToken)).status).to.equal(403);
+    // A plain member cannot invite.
+    expect((await api.post(`/api/organizations/${orgId}/invitations`, { email: uniqueEmail('third') }, rider.accessToken)).status).to.equal(403);
 
     expect((await api.delete(`/api/organizations/${orgId}/members/${rider.user.id}`, owner.accessToken)).status).to.equal(204);
     expect((await api.get(`/api/horses/${horse.id}`, rider.accessToken)).status).to.equal(404);
   });
 
-  it('keeps at least one owner, refuses duplicates and unknown emails, and hides foreign organizations', async () => {
-    const owner = await registerUser(api);
-    const other = await registerUser(api);
+  it('keeps at least one owner, refuses members and bad roles, and hides foreign organizations', async () => {
+    const owner = await registerVerifiedUser(api, stack.resend);
+    const other = await registerVerifiedUser(api, stack.resend);
     const orgId = owner.user.defaultOrganizationId;
     expect((await api.delete(`/api/organizations/${orgId}/members/${owner.user.id}`, owner.accessToken)).status).to.equal(409);
     expect((await api.patch(`/api/organizations/${orgId}/members/${owner.user.id}`, { role: 'admin' }, owner.accessToken)).status).to.equal(409);
-    expect((await api.post(`/api/organizations/${orgId}/members`, { email: 'nobody@example.test' }, owner.accessToken)).status).to.equal(404);
-    await api.post(`/api/organizations/${orgId}/members`, { email: other.email, role: 'admin' }, owner.accessToken);
-    expect((await api.post(`/api/organizations/${orgId}/members`, { email: other.email }, owner.accessToken)).status).to.equal(409);
+    await join(orgId, owner, other, 'admin');
+    expect((await api.post(`/api/organizations/${orgId}/invitations`, { email: other.email }, owner.accessToken)).status).to.equal(409);
     // An admin cannot make owners.
-    const third = await registerUser(api);
-    expect((await api.post(`/api/organizations/${orgId}/members`, { email: third.email, role: 'owner' }, other.accessToken)).status).to.equal(403);
+    const otherToken = (await api.post('/api/auth/login', { email: other.email, password: other.password })).body.accessToken;
+    expect((await api.post(`/api/organizations/${orgId}/invitations`, { email: uniqueEmail('third'), role: 'owner' }, otherToken)).status).to.equal(403);
     const stranger = await registerUser(api);
     expect((await api.get(`/api/organizations/${orgId}/members`, stranger.accessToken)).status).to.equal(404);
-    const bad = await api.post(`/api/organizations/${orgId}/members`, { email: third.email, role: 'king' }, owner.accessToken);
+    expect((await api.post(`/api/organizations/${orgId}/invitations`, { email: uniqueEmail('x') }, stranger.accessToken)).status).to.equal(404);
+    const bad = await api.post(`/api/organizations/${orgId}/invitations`, { email: uniqueEmail('third'), role: 'king' }, owner.accessToken);
     expect(bad.status).to.equal(400);
     expect(bad.body.details[0].field).to.equal('role');
+    expect((await api.get(`/api/organizations/${orgId}/invitations`, owner.accessToken)).body.map((i: { role: string }) => i.role)).to.deep.equal(['admin']);
   });
 
   it('creates a second stable and puts horses into it on request', async () => {

@@ -13,7 +13,7 @@ import { sha256 } from '../../api/accounts/tokens';
  */
 describe('refresh-token rotation under concurrent use (real Postgres)', () => {
   let orm: MikroORM;
-  const auth = createAuthService({ JWT_SECRET: 'x'.repeat(40), JWT_ACCESS_TTL_SECONDS: 900, REFRESH_TOKEN_TTL_DAYS: 30, PASSWORD_HASH_MEMORY_KIB: 8192 });
+  const auth = createAuthService({ JWT_SECRET: 'x'.repeat(40), JWT_ACCESS_TTL_SECONDS: 900, REFRESH_TOKEN_TTL_DAYS: 30, PASSWORD_HASH_MEMORY_KIB: 8192, EMAIL_VERIFICATION_TTL_HOURS: 48 });
   before(async function () {
     this.timeout(120_000);
     orm = await createOrm({ databaseUrl: (await testDatabase()).url });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser, type ApiClient } from '../support/http';
+import { apiClient, registerUser, registerVerifiedUser, type ApiClient } from '../support/http';
 import { addDaysIso, dateOf } from '../../domain/gestation';
 import { Horse, Membership } from '../../entities';
 
@@ -23,11 +23,13 @@ describe('tenancy under concurrent requests', () => {
 
   /** An organization with two owners, A (its creator) and B. */
   async function twoOwners() {
-    const a = await registerUser(api);
-    const b = await registerUser(api);
+    const a = await registerVerifiedUser(api, stack.resend);
+    const b = await registerVerifiedUser(api, stack.resend);
     const orgId = a.user.organizations[0].organizationId as string;
-    const add = await api.post(`/api/organizations/${orgId}/members`, { email: b.email, role: 'owner' }, a.accessToken);
-    expect(add.status, JSON.stringify(add.body)).to.equal(201);
+    const invitation = await api.post(`/api/organizations/${orgId}/invitations`, { email: b.email, role: 'owner' }, a.accessToken);
+    expect(invitation.status, JSON.stringify(invitation.body)).to.equal(201);
+    const accepted = await api.post(`/api/invitations/${invitation.body.id}/accept`, {}, b.accessToken);
+    expect(accepted.status, JSON.stringify(accepted.body)).to.equal(200);
     return { a, b, orgId };
   }
   const owners = (orgId: string) => stack.orm.em.fork().count(Membership, { organization: orgId, role: 'owner' });

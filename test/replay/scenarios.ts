@@ -2,6 +2,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { welcomeWorkflow } from '../../workflows/accounts/welcome';
 import { accountsReconcile } from '../../workflows/accounts/accountsReconcile';
 import { grantFreePlanCredits } from '../../workflows/accounts/grantFreePlanCredits';
+import { accountEmail } from '../../workflows/accounts/accountEmail';
 import { gestationTracking } from '../../workflows/gestation/gestationTracking';
 import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/gestation/messages';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
@@ -49,6 +50,14 @@ export const replayScenarios: ReplayScenario[] = [
     workflowType: 'accountsReconcile',
     activities: () => ({ findUsersMissingWelcome: async () => ['u-replay'] }),
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(accountsReconcile, { taskQueue, workflowId, args: [{}] }),
+  },
+  {
+    // A verification link email: only the token row's id is in the history.
+    name: 'account-email',
+    workflowType: 'accountEmail',
+    activities: () => ({ deliverAccountEmail: async () => ({ status: 'sent' }) }),
+    run: (env, { taskQueue, workflowId }) =>
+      env.client.workflow.execute(accountEmail, { taskQueue, workflowId, args: [{ kind: 'verify-email', id: '00000000-0000-4000-8000-000000000001' }] }),
   },
   {
     // Two pages of free-plan users.

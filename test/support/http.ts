@@ -52,3 +52,34 @@ export async function registerUser(api: ApiClient, overrides: Partial<{ email: s
 export function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
   return waitFor(what, check, { timeoutMs, intervalMs: 200 });
 }
+
+/** Captured emails, as the Resend stand-in records them (stack.resend). */
+interface Outbox {
+  emails: { to: string[]; subject: string; text?: string }[];
+}
+
+/**
+ * The token of the newest emailed link of this kind sent to `to`, read from the email the
+ * Resend stand-in received (waits for it). `after` skips links already seen.
+ */
+export async function emailedLinkToken(resend: Outbox, to: string, kind: 'verify-email' | 'reset-password', after = 0): Promise<string> {
+  const pattern = new RegExp(`/${kind}#token=(hta_[A-Za-z0-9_-]+)`);
+  return waitFor(`a ${kind} email to ${to}`, async () => {
+    const tokens = resend.emails.filter((e) => e.to.includes(to)).flatMap((e) => pattern.exec(e.text ?? '')?.[1] ?? []);
+    return tokens.length > after ? tokens[tokens.length - 1] : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 100 });
+}
+
+/**
+ * Registers a user and confirms the address through the real verification link (emailed by
+ * the worker through the outbox and the Resend stand-in), like a person would. The stack
+ * must run the accounts queue's worker.
+ */
+export async function registerVerifiedUser(api: ApiClient, resend: Outbox, overrides: Parameters<typeof registerUser>[1] = {}) {
+  const reg = await registerUser(api, overrides);
+  const token = await emailedLinkToken(resend, reg.email, 'verify-email');
+  const confirmed = await api.post('/api/auth/verification/confirm', { token });
+  if (confirmed.status !== 200) throw new Error(`verification failed: ${confirmed.status} ${JSON.stringify(confirmed.body)}`);
+  const me = await api.get('/api/auth/me', reg.accessToken);
+  return { ...reg, user: me.body };
+}
