@@ -5,6 +5,7 @@
  * not prescribe: every text says "ask / plan with your vet".
  */
 import { DAY_MS } from './time';
+import { DomainError, ErrorType } from './errors';
 
 export const GESTATION_STATUSES = ['tracking', 'confirmed', 'twins', 'lost', 'foaled', 'not_pregnant'] as const;
 export type GestationStatus = (typeof GESTATION_STATUSES)[number];
@@ -252,6 +253,43 @@ export function statusAfterCheck(current: GestationStatus, result: CheckResult):
   if (result === 'negative') return 'not_pregnant';
   if (result === 'twins' || current === 'twins') return 'twins';
   return 'confirmed';
+}
+
+/** Recorded events (checks, loss, foaling, corrections) apply only while the tracking runs: 409 after. */
+export function assertTracking(status: GestationStatus): void {
+  if (!isActiveStatus(status)) throw new DomainError(ErrorType.InvalidTransition, `This gestation's tracking has ended (status ${status}); nothing was changed`);
+}
+
+/** What a recorded event changes on a gestation: its status and, when it ends the tracking, the outcome date and the end time. */
+export interface GestationTransition {
+  status: GestationStatus;
+  outcomeDate?: string;
+  endedAt?: Date;
+}
+
+/** A vet check on `date`: a negative one ends the tracking (not_pregnant) on that date. */
+export function checkRecorded(current: GestationStatus, result: CheckResult, date: string, now: Date): GestationTransition {
+  assertTracking(current);
+  const status = statusAfterCheck(current, result);
+  return status === 'not_pregnant' ? { status, outcomeDate: date, endedAt: now } : { status };
+}
+
+/** The loss of the gestation on `date` (ends the tracking). */
+export function gestationLost(current: GestationStatus, date: string, now: Date): GestationTransition {
+  assertTracking(current);
+  return { status: 'lost', outcomeDate: date, endedAt: now };
+}
+
+/** The foaling on `date` (ends the tracking; the foal's record is created beside it). */
+export function gestationFoaled(current: GestationStatus, date: string, now: Date): GestationTransition {
+  assertTracking(current);
+  return { status: 'foaled', outcomeDate: date, endedAt: now };
+}
+
+/** Notes given with an event are appended on a new line, never replacing earlier ones. */
+export function appendNotes(current: string | null | undefined, added: string | null | undefined): string | null {
+  if (!added) return current ?? null;
+  return current ? `${current}\n${added}` : added;
 }
 
 /** Milestones completed by recorded events: a non-negative check of a kind, the foaling. */
