@@ -37,6 +37,8 @@ export const BENCHES: BenchEntry[] = [
   // Sleeping workflows: quick 1,000 asleep + 200 due at once; --full 10,000 + 1,000 (≈ 10 min each).
   { name: 'health', script: 'bench/health-workflows.ts', nodeFlags: ['--expose-gc'] },
   { name: 'gestation', script: 'bench/gestation-workflows.ts', nodeFlags: ['--expose-gc'] },
+  // Compiled build vs tsx entrypoints: start-up, idle and loaded RSS (quick ≈ 5 min).
+  { name: 'production', script: 'bench/production.ts' },
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
