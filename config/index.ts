@@ -91,6 +91,20 @@ export const configSchema = z
         }
       })
       .pipe(z.partialRecord(z.enum(ALL_TASK_QUEUES as [string, ...string[]]), workerTuning)),
+    /**
+     * Temporal SDK metrics of the worker process (task slots, schedule-to-start latency,
+     * sticky cache; adapters/temporal/telemetry.ts). Prometheus: set WORKER_METRICS_PORT and
+     * scrape http://WORKER_METRICS_HOST:PORT/metrics (the host stays 127.0.0.1 unless a
+     * scraper outside the machine needs it, e.g. 0.0.0.0 in a pod). OpenTelemetry instead:
+     * WORKER_METRICS_OTEL_URL (grpc:// or http(s)://…/v1/metrics with PROTOCOL=http). Unset: no export.
+     */
+    WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    WORKER_METRICS_HOST: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IP address to bind, like 127.0.0.1 or 0.0.0.0' }).default('127.0.0.1'),
+    WORKER_METRICS_OTEL_URL: z
+      .url()
+      .regex(/^(grpcs?|https?):\/\//, 'must start with grpc://, grpcs://, http:// or https://')
+      .optional(),
+    WORKER_METRICS_OTEL_PROTOCOL: z.enum(['grpc', 'http']).default('grpc'),
     /** Comma-separated task queues this worker process polls; empty means all. */
     WORKER_QUEUES: csv.default([]),
     /** Renamed task queues still polled until their runs have drained (workflows/queues.ts LEGACY_TASK_QUEUES). */
@@ -232,6 +246,9 @@ export const configSchema = z
     }
     if (c.TEMPORAL_TLS === false && (c.TEMPORAL_API_KEY || c.TEMPORAL_TLS_CLIENT_CERT_FILE || c.TEMPORAL_TLS_SERVER_CA_FILE || c.TEMPORAL_TLS_SERVER_NAME)) {
       ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS'], message: 'is false but TLS files or an API key are set (an API key is only sent over TLS)' });
+    }
+    if (c.WORKER_METRICS_PORT !== undefined && c.WORKER_METRICS_OTEL_URL) {
+      ctx.addIssue({ code: 'custom', path: ['WORKER_METRICS_OTEL_URL'], message: 'and WORKER_METRICS_PORT are both set: the worker exports to Prometheus or to OpenTelemetry, set one' });
     }
     if (c.NODE_ENV === 'production' && c.JWT_SECRET === DEV_JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set to a secret of your own in production' });

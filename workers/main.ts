@@ -1,4 +1,3 @@
-import { Runtime } from '@temporalio/worker';
 import { loadConfig, ConfigError } from '../config';
 import { createLogger } from '../adapters/logger';
 import { createMailer } from '../adapters/email/mailer';
@@ -7,6 +6,7 @@ import { createStorage } from '../adapters/storage';
 import { createAiClients } from '../adapters/ai';
 import { TemporalGateway } from '../adapters/temporal/client';
 import { temporalConnectionSettings } from '../adapters/temporal/connection';
+import { installWorkerRuntime, WorkerMetricsProblem } from '../adapters/temporal/telemetry';
 import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, isLegacyTaskQueue, type TaskQueue } from '../workflows/queues';
 import { startWorkers } from './run';
 import { createStripeClient } from '../adapters/stripe';
@@ -37,7 +37,18 @@ async function main() {
   }
   const legacyQueues = config.WORKER_LEGACY_QUEUES.filter(isLegacyTaskQueue);
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-  Runtime.install({ shutdownSignals: [] });
+  try {
+    installWorkerRuntime(config);
+  } catch (err) {
+    if (err instanceof WorkerMetricsProblem) {
+      console.error(err.message);
+      process.exit(78);
+    }
+    throw err;
+  }
+  if (config.WORKER_METRICS_PORT !== undefined) {
+    logger.info({ url: `http://${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT}/metrics` }, 'Temporal SDK metrics (Prometheus)');
+  }
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   const mailer = createMailer(config, logger);
   const queues = config.WORKER_QUEUES as TaskQueue[];

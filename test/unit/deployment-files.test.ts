@@ -108,6 +108,15 @@ describe('deployment files', function () {
       expect(rendered).to.match(/path: \/api\/health/);
       expect(rendered).to.match(/secretRef:\s+name: horse-tempo-secrets/);
       expect(rendered).to.match(/namespace: horse-tempo/);
+      // Every worker Deployment exports the Temporal SDK metrics on a named port Prometheus is told to scrape.
+      const workers = rendered.split(/^---$/m).filter((doc) => /^kind: Deployment$/m.test(doc) && /name: worker-/.test(doc));
+      expect(workers).to.have.length(3);
+      for (const doc of workers) {
+        expect(doc).to.match(/prometheus\.io\/scrape: "true"/);
+        expect(doc).to.match(/prometheus\.io\/port: "9464"/);
+        expect(doc).to.match(/containerPort: 9464\s+name: metrics/);
+        expect(doc).to.match(/name: WORKER_METRICS_PORT\s+value: "9464"/);
+      }
     });
 
     it('the validator rejects a broken resource (it really checks)', () => {
