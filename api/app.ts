@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import cors from 'cors';
 import helmet from 'helmet';
 import { rateLimit } from 'express-rate-limit';
-import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
-import { RequestContext } from '@mikro-orm/core';
 import type { AppDeps } from './deps';
 import { createRegistry, buildOpenApiDocument } from './http/openapi';
 import { createErrorHandler, notFoundHandler, HttpError } from './http/errors';
@@ -14,7 +11,8 @@ import { registerAiMetrics } from './http/ai-metrics';
 import { bodyTimeouts } from './http/slow-clients';
 import { metricsGuard } from './http/metrics-guard';
 import { methodNotAllowed } from './http/method-not-allowed';
-import { redactRequest } from './http/request-log';
+import { requestLogger } from './http/request-logger';
+import { lazyEntityManager } from './http/request-em';
 import { createPassport, authenticate as authenticateWith } from './accounts/passport';
 import { createAuthRouter } from './accounts/router';
 import { createOpsHealthRouter } from './ops/health';
@@ -31,20 +29,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', 'loopback');
   app.set('query parser', 'simple');
 
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      // Upload URLs carry their capability token in the path: it never reaches the logs.
-      serializers: { req: redactRequest },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
-    }),
-  );
+  // Request ids, req.log and the request line (capability tokens in paths redacted).
+  app.use(requestLogger(logger));
   app.use(
     helmet({
       // Swagger UI needs inline styles; everything else keeps helmet's defaults.
@@ -93,8 +79,8 @@ export function createApp(deps: AppDeps): Express {
     }
     next();
   });
-  // After the body parsers, so each request gets its own identity map.
-  app.use((_req, _res, next) => RequestContext.create(orm.em, next));
+  // Each request gets its own identity map, forked when a route first asks for it.
+  app.use(lazyEntityManager(orm));
 
   const registry = createRegistry();
   const passport = createPassport(orm, config.JWT_SECRET, config.AUTH_CACHE_TTL_SECONDS);

@@ -1,9 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
-import { RequestContext } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { HttpError } from './errors';
+import { requestEntityManager } from './request-em';
 import { ErrorBodySchema } from './openapi';
 import type { AuthUser } from '../accounts/types';
 
@@ -123,7 +123,10 @@ export function routeBuilder(opts: {
         query: def.query ? validate(def.query, req.query, 'query') : undefined,
         body: def.body ? validate(def.body, req.body, 'body') : undefined,
         user: req.user as AuthUser | undefined,
-        em: RequestContext.getEntityManager() as EntityManager,
+        // Forked on first read: a route that never touches the database pays nothing for it.
+        get em() {
+          return requestEntityManager(req);
+        },
         req,
         res,
       };
