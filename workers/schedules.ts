@@ -13,6 +13,7 @@ export const ScheduleId = {
   billingReconcile: 'billing-reconcile',
   analysisReconcile: 'analysis-reconcile',
   accountsReconcile: 'accounts-reconcile',
+  accountEmailsReconcile: 'account-emails-reconcile',
   freePlanCredits: 'free-plan-credits',
   marketplaceReconcile: 'marketplace-reconcile',
   healthReconcile: 'health-reconcile',
@@ -62,6 +63,23 @@ export function accountsReconcileSchedule(): ScheduleOptions {
       type: 'startWorkflow',
       workflowType: 'accountsReconcile',
       workflowId: ScheduleId.accountsReconcile,
+      args: [{}],
+      taskQueue: TaskQueue.accounts,
+      workflowRunTimeout: '10 minutes',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+  };
+}
+
+/** Starts the email of verification/reset links and invitations whose workflow never started. */
+export function accountEmailsReconcileSchedule(): ScheduleOptions {
+  return {
+    scheduleId: ScheduleId.accountEmailsReconcile,
+    spec: { intervals: [{ every: '5 minutes' }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'accountEmailsReconcile',
+      workflowId: ScheduleId.accountEmailsReconcile,
       args: [{}],
       taskQueue: TaskQueue.accounts,
       workflowRunTimeout: '10 minutes',
@@ -155,6 +173,7 @@ export function schedulesFor(config: Pick<Config, 'BILLING_RECONCILE_CRON'>, que
     [TaskQueue.billing, billingReconcileSchedule(config.BILLING_RECONCILE_CRON)],
     [TaskQueue.analysis, analysisReconcileSchedule()],
     [TaskQueue.accounts, accountsReconcileSchedule()],
+    [TaskQueue.accounts, accountEmailsReconcileSchedule()],
     [TaskQueue.accounts, freePlanCreditsSchedule()],
     [TaskQueue.marketplace, marketplaceReconcileSchedule()],
     [TaskQueue.health, healthReconcileSchedule()],

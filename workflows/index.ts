@@ -1,6 +1,7 @@
 /** Every workflow the workers run. One workflow per file; this file only re-exports. */
 export { welcomeWorkflow } from './accounts/welcome';
 export { accountEmail } from './accounts/accountEmail';
+export { accountEmailsReconcile } from './accounts/accountEmailsReconcile';
 export { accountsReconcile } from './accounts/accountsReconcile';
 export { grantFreePlanCredits } from './accounts/grantFreePlanCredits';
 export { subscriptionLifecycle } from './billing/subscriptionLifecycle';

@@ -30,6 +30,31 @@ export function createAccountEmailActivities(deps: Deps) {
   }
 
   return {
+    /**
+     * Account emails whose request committed but whose workflow never started (the API
+     * crashed or Temporal was unreachable between the commit and the start): unused,
+     * unexpired links and pending invitations older than `olderThanMinutes` with no outbox row.
+     * Only ids are returned. Reset notices are not swept (a used reset token does not say
+     * whether its own reset or a later one used it).
+     */
+    async findUnsentAccountEmails(input: { olderThanMinutes: number; limit: number }): Promise<AccountEmailInput[]> {
+      const rows: { kind: AccountEmailInput['kind']; id: string }[] = await deps.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `select t.purpose as kind, t.id from account_tokens t
+            where t.used_at is null and t.expires_at > now() and t.created_at < now() - make_interval(mins => ?)
+              and not exists (select 1 from email_outbox e where e.key = t.purpose || ':' || t.id::text)
+           union all
+           select 'invitation' as kind, i.id from invitations i
+            where i.status = 'pending' and i.expires_at > now() and i.created_at < now() - make_interval(mins => ?)
+              and not exists (select 1 from email_outbox e where e.key = 'invitation:' || i.id::text)
+           limit ?`,
+          [input.olderThanMinutes, input.olderThanMinutes, input.limit],
+        );
+      return rows.map((r) => ({ kind: r.kind, id: r.id }));
+    },
+
     async deliverAccountEmail(input: AccountEmailInput): Promise<AccountEmailResult> {
       const em = deps.orm.em.fork();
       const key = `${input.kind}:${input.id}`;

@@ -6,6 +6,9 @@ import { waitFor } from '../support/wait';
 import { accountEmailWorkflowId } from '../../workflows/ids';
 import { createAccountEmailActivities } from '../../activities/accounts/emails';
 import { ResendMailer } from '../../adapters/email/mailer';
+import { accountTokenFor, createAccountToken } from '../../entities/account-tokens';
+import { accountEmailsReconcile } from '../../workflows/accounts/accountEmailsReconcile';
+import { TaskQueue } from '../../workflows/queues';
 
 /**
  * Email verification, password reset and invitations, attacked through the HTTP API:
@@ -82,6 +85,26 @@ describe('accounts: verification, password reset, invitations', () => {
         .catch((e: Error) => e);
       expect(again).to.be.instanceOf(Error);
       expect(mailsTo(reg.email, 'verify-email:')).to.have.length(1);
+    });
+
+    it('sends, once, the email of a link whose workflow never started (the API died between commit and start)', async () => {
+      const reg = await registerUser(api);
+      await emailedLinkToken(stack.resend, reg.email, 'verify-email');
+      // What a resend leaves behind when the process dies after its commit: a token row, no workflow.
+      const em = stack.orm.em.fork();
+      const orphan = createAccountToken(em, stack.config.JWT_SECRET, { userId: reg.user.id, purpose: 'verify-email', ttlMs: 3_600_000 });
+      await em.flush();
+      await sql(`update account_tokens set created_at = now() - interval '10 minutes' where id = ?`, [orphan.id]);
+      const client = await stack.temporal.client();
+      const sweep = () => client.workflow.execute(accountEmailsReconcile, { taskQueue: TaskQueue.accounts, workflowId: `account-emails-reconcile-test-${orphan.id}-${Date.now()}`, args: [{}] });
+      // (The account-emails-reconcile Schedule of the stack's worker may get there first: either way, one email.)
+      await sweep();
+      const token = await emailedLinkToken(stack.resend, reg.email, 'verify-email', 1);
+      expect(token).to.equal(accountTokenFor(stack.config.JWT_SECRET, orphan.id));
+      await client.workflow.getHandle(accountEmailWorkflowId('verify-email', orphan.id)).result();
+      await sweep();
+      expect(mailsTo(reg.email, 'verify-email:')).to.have.length(2);
+      expect((await api.post('/api/auth/verification/confirm', { token })).status).to.equal(200);
     });
 
     it('refuses an unverified account credits and invitations, tells it what to do, and lets it sign in', async () => {

@@ -3,6 +3,7 @@ import { welcomeWorkflow } from '../../workflows/accounts/welcome';
 import { accountsReconcile } from '../../workflows/accounts/accountsReconcile';
 import { grantFreePlanCredits } from '../../workflows/accounts/grantFreePlanCredits';
 import { accountEmail } from '../../workflows/accounts/accountEmail';
+import { accountEmailsReconcile } from '../../workflows/accounts/accountEmailsReconcile';
 import { gestationTracking } from '../../workflows/gestation/gestationTracking';
 import { checkRecordedSignal, coverDateCorrectedSignal, foaledSignal } from '../../workflows/gestation/messages';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
@@ -58,6 +59,16 @@ export const replayScenarios: ReplayScenario[] = [
     activities: () => ({ deliverAccountEmail: async () => ({ status: 'sent' }) }),
     run: (env, { taskQueue, workflowId }) =>
       env.client.workflow.execute(accountEmail, { taskQueue, workflowId, args: [{ kind: 'verify-email', id: '00000000-0000-4000-8000-000000000001' }] }),
+  },
+  {
+    // A sweep that starts the one email whose workflow never started (the child is abandoned).
+    name: 'account-emails-reconcile',
+    workflowType: 'accountEmailsReconcile',
+    activities: () => ({
+      findUnsentAccountEmails: async () => [{ kind: 'invitation', id: '00000000-0000-4000-8000-000000000002' }],
+      deliverAccountEmail: async () => ({ status: 'sent' }),
+    }),
+    run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(accountEmailsReconcile, { taskQueue, workflowId, args: [{}] }),
   },
   {
     // Two pages of free-plan users.

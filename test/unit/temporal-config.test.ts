@@ -19,7 +19,7 @@ describe('schedules', () => {
     const { schedulesFor } = await import('../../workers/schedules');
     const ids = (queues: Parameters<typeof schedulesFor>[1]) => schedulesFor({ BILLING_RECONCILE_CRON: '5 4 * * *' }, queues).map((s) => s.scheduleId);
     expect(ids([])).to.include.members(['billing-reconcile', 'analysis-reconcile', 'accounts-reconcile', 'free-plan-credits']);
-    expect(ids(['accounts'])).to.deep.equal(['accounts-reconcile', 'free-plan-credits']);
+    expect(ids(['accounts'])).to.deep.equal(['accounts-reconcile', 'account-emails-reconcile', 'free-plan-credits']);
     expect(ids(['gestation'])).to.deep.equal([]);
     const billing = schedulesFor({ BILLING_RECONCILE_CRON: '5 4 * * *' }, ['billing'])[0];
     expect(billing.spec.cronExpressions).to.deep.equal(['5 4 * * *']);

@@ -18,6 +18,11 @@ export interface AccountEmailInput {
   id: string;
 }
 
+export interface AccountEmailsReconcileInput {
+  olderThanMinutes?: number;
+  limit?: number;
+}
+
 export interface AccountEmailResult {
   status: 'sent' | 'already-sent' | 'skipped';
 }
