@@ -35,7 +35,6 @@ await runSleepingBench(
           const dueDate = time ? dayOf(Date.now()) : plusDays(dayOf(Date.now()), 30);
           return {
             found: true,
-            horseName: 'Bench',
             ...(time ? { reminderTimeUtc: time } : {}),
             items: [{ key: 'farrier', title: 'Farrier', dueDate, sent: sentStages.get(horseId) ?? [], leadDays: time ? 0 : 2 }],
           };

@@ -4,9 +4,12 @@ export interface MessageText {
   text: string;
 }
 
+/** The welcome subject carries no personal data, so the workflow may word the in-app notice with it. */
+export const WELCOME_SUBJECT = 'Welcome to Horse Tempo';
+
 export function welcomeMessage(firstName: string): MessageText {
   return {
-    subject: 'Welcome to Horse Tempo',
+    subject: WELCOME_SUBJECT,
     text:
       `Hello ${firstName},\n\n` +
       'Your stable is ready. Add your horses, upload a video for an AI gait analysis, ' +

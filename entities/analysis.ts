@@ -44,6 +44,12 @@ export const Analysis = defineEntity({
     latencyMs: p.integer().nullable(),
     errorType: p.string().nullable(),
     error: p.text().nullable(),
+    /**
+     * What the user typed when canceling, written by the API before it signals the workflow:
+     * the signal carries no free text (workflow histories must hold no personal data), and
+     * closing the row as canceled records this as its error.
+     */
+    cancelReason: p.text().nullable(),
     startedAt: p.datetime().nullable(),
     completedAt: p.datetime().nullable(),
     /** Who ended the row (workflow, api, reconcile): the workflow tells the owner only about its own outcome. */
@@ -89,6 +95,82 @@ export const AnalysisCacheEntry = defineEntity({
 });
 export type AnalysisCacheEntry = InferEntity<typeof AnalysisCacheEntry>;
 
+/**
+ * Running AI usage totals per provider and model, kept at write time (every provider answer,
+ * valid or not, and every analysis an AI answered) so /metrics reads a handful of rows
+ * instead of aggregating the analyses table on every scrape.
+ */
+export const AiUsageTotal = defineEntity({
+  name: 'AiUsageTotal',
+  tableName: 'ai_usage_totals',
+  uniques: [{ properties: ['provider', 'model'] }],
+  properties: {
+    ...baseProperties,
+    provider: p.string(),
+    model: p.string(),
+    /** Provider calls that answered (billed), whether or not the answer was valid. */
+    calls: p.double().default(0),
+    inputTokens: p.double().default(0),
+    outputTokens: p.double().default(0),
+    estimatedCostUsd: p.double().default(0),
+    /** Analyses completed with this provider's answer (not the cache); `fallbackAnalyses` of them by the fallback. */
+    analyses: p.double().default(0),
+    fallbackAnalyses: p.double().default(0),
+  },
+});
+export type AiUsageTotal = InferEntity<typeof AiUsageTotal>;
+
+/** One provider answer: tokens and estimated cost, counted once it is known (before validating it). */
+export interface ProviderUsage {
+  provider: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  estimatedCostUsd: number | null;
+}
+
+/**
+ * Adds one provider answer's usage to its analysis (so a failed analysis still shows, and
+ * counts toward the organization's monthly spend cap with, what its calls cost) and to the
+ * running totals /metrics reads, in one transaction.
+ */
+export async function recordProviderUsage(em: EntityManager, analysisId: string, u: ProviderUsage): Promise<void> {
+  const cost = u.estimatedCostUsd ?? 0;
+  await em.transactional(async (tx) => {
+    const conn = tx.getConnection();
+    await conn.execute(
+      `update analyses set input_tokens = coalesce(input_tokens, 0) + ?, output_tokens = coalesce(output_tokens, 0) + ?,
+              estimated_cost_usd = coalesce(estimated_cost_usd, 0) + ?, updated_at = now()
+        where id = ?`,
+      [u.inputTokens, u.outputTokens, cost, analysisId],
+      'run',
+    );
+    await conn.execute(
+      `insert into ai_usage_totals (id, created_at, updated_at, provider, model, calls, input_tokens, output_tokens, estimated_cost_usd, analyses, fallback_analyses)
+       values (gen_random_uuid(), now(), now(), ?, ?, 1, ?, ?, ?, 0, 0)
+       on conflict (provider, model) do update set calls = ai_usage_totals.calls + 1,
+              input_tokens = ai_usage_totals.input_tokens + excluded.input_tokens,
+              output_tokens = ai_usage_totals.output_tokens + excluded.output_tokens,
+              estimated_cost_usd = ai_usage_totals.estimated_cost_usd + excluded.estimated_cost_usd,
+              updated_at = now()`,
+      [u.provider, u.model, u.inputTokens, u.outputTokens, cost],
+      'run',
+    );
+  });
+}
+
+/** Counts an analysis an AI answered (not the cache) in the running totals; inside the completing transaction. */
+export async function countAnsweredAnalysis(tx: EntityManager, provider: string, model: string, fallbackUsed: boolean): Promise<void> {
+  await tx.getConnection().execute(
+    `insert into ai_usage_totals (id, created_at, updated_at, provider, model, calls, input_tokens, output_tokens, estimated_cost_usd, analyses, fallback_analyses)
+     values (gen_random_uuid(), now(), now(), ?, ?, 0, 0, 0, 0, 1, ?)
+     on conflict (provider, model) do update set analyses = ai_usage_totals.analyses + 1,
+            fallback_analyses = ai_usage_totals.fallback_analyses + excluded.fallback_analyses, updated_at = now()`,
+    [provider, model, fallbackUsed ? 1 : 0],
+    'run',
+  );
+}
+
 export interface ClosedAnalysis {
   /** False when the row was already terminal (a retry) or does not exist. */
   changed: boolean;
@@ -130,7 +212,8 @@ export async function closeAnalysis(
     row.status = outcome.status;
     row.stage = outcome.status;
     row.errorType = outcome.errorType;
-    row.error = outcome.error.slice(0, 2000);
+    // A cancel's reason is the one the user typed (stored by the API), never carried by the workflow.
+    row.error = (outcome.status === 'canceled' && row.cancelReason ? row.cancelReason : outcome.error).slice(0, 2000);
     row.completedAt = new Date();
     row.closedBy = outcome.closedBy;
     await settleReservation(tx, row.userId, row.credits, analysisReservationKey(row.id), outcome.charge ? 'commit' : 'release', `analysis ${row.id} ${outcome.status}${outcome.charge ? ' (charged: a provider was called)' : ''}`);

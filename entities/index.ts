@@ -8,7 +8,7 @@ import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
 import { Subscription, StripeEvent } from './billing';
 import { Listing, ListingFavorite } from './marketplace';
-import { Analysis, AnalysisCacheEntry, AnalysisRequest } from './analysis';
+import { AiUsageTotal, Analysis, AnalysisCacheEntry, AnalysisRequest } from './analysis';
 import { Gestation, GestationCheck, ReminderLog, ReminderPreferences } from './gestation';
 import { HealthRecord, HealthRecordAudit, HealthPlanOverride, HealthAttachment, HealthShareLink, CalendarFeed, HealthReminderLog } from './health';
 
@@ -40,6 +40,7 @@ export const entities = [
   Listing,
   ListingFavorite,
   Analysis,
+  AiUsageTotal,
   AnalysisCacheEntry,
   AnalysisRequest,
   Gestation,

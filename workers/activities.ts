@@ -7,6 +7,7 @@ import type { StoragePort } from '../adapters/storage/port';
 import type { AiClients } from '../adapters/ai/types';
 import { createAnalysisActivities } from '../activities/analysis';
 import { createAnalysisReconcileActivities } from '../activities/analysis/reconcile';
+import { createAnalysisNoticeActivities } from '../activities/analysis/notices';
 import { createAccountsActivities } from '../activities/accounts';
 import { createAccountEmailActivities } from '../activities/accounts/emails';
 import { createNotifyActivities } from '../activities/notify';
@@ -39,6 +40,7 @@ export function createActivities(deps: WorkerDeps) {
     ...createBillingSignalActivities(deps),
     ...createAnalysisActivities(deps),
     ...createAnalysisReconcileActivities(deps),
+    ...createAnalysisNoticeActivities(deps),
     ...createMarketplaceActivities(deps),
     ...createMarketplaceReconcileActivities(deps),
     ...createGestationActivities(deps),

@@ -1,23 +1,26 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
 import type { MikroORM } from '../../entities/orm';
+import type { Mailer } from '../../adapters/email/mailer';
 import { User } from '../../entities';
 import { ErrorType } from '../../domain/errors';
+import { welcomeMessage } from '../../domain/messages';
+import { createNotifyActivities, type EmailResult } from '../notify';
 import { entitlementsOf } from '../../domain/plans';
 import { grantPeriodCredits } from '../../entities/credit-ledger';
 
-export interface UserProfile {
-  userId: string;
-  email: string;
-  firstName: string;
-  plan: string;
-}
-
-export function createAccountsActivities(deps: { orm: MikroORM }) {
+export function createAccountsActivities(deps: { orm: MikroORM; mailer: Mailer; logger: Logger }) {
+  const notify = createNotifyActivities(deps);
   return {
-    async getUserProfile(userId: string): Promise<UserProfile> {
-      const user = await deps.orm.em.fork().findOne(User, { id: userId });
-      if (!user) throw ApplicationFailure.nonRetryable(`user ${userId} not found`, ErrorType.NotFound);
-      return { userId: user.id, email: user.email, firstName: user.firstName, plan: user.plan };
+    /**
+     * The welcome email, worded here from the user row: the address and the first name never
+     * pass through the workflow, so they never land in its history (ops can read histories).
+     * Keyed `welcome:<userId>` like every send, so a retry emails nobody twice.
+     */
+    async sendWelcomeEmail(input: { userId: string }): Promise<EmailResult> {
+      const user = await deps.orm.em.fork().findOne(User, { id: input.userId });
+      if (!user) throw ApplicationFailure.nonRetryable(`user ${input.userId} not found`, ErrorType.NotFound);
+      return notify.sendEmail({ key: `welcome:${user.id}`, userId: user.id, to: user.email, ...welcomeMessage(user.firstName) });
     },
 
     /**

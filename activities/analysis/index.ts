@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { MikroORM } from '../../entities/orm';
-import { Analysis, AnalysisCacheEntry, analysisReservationKey, closeAnalysis, type ClosedAnalysis } from '../../entities';
+import { Analysis, AnalysisCacheEntry, analysisReservationKey, closeAnalysis, countAnsweredAnalysis, recordProviderUsage, type ClosedAnalysis, type ProviderUsage } from '../../entities';
 import { settleReservation } from '../../entities/credit-ledger';
 import type { StoragePort } from '../../adapters/storage/port';
 import { AiProviderError, type AiClients, type VisionClient } from '../../adapters/ai/types';
@@ -41,13 +41,14 @@ export interface AnalysisActivityDeps {
   ai: AiClients;
   /** The worker's media adapter (one per worker: its semaphore bounds ffmpeg processes); built from config when absent. */
   media?: Media;
+  /** Where a provider answer's usage is counted; default: the analysis row and the AI usage totals (recordProviderUsage). */
+  recordUsage?: (analysisId: string, usage: ProviderUsage) => Promise<void>;
 }
 
 export interface PreparedVideo {
   analysisId: string;
   /** The organization owning the row (the failure path cleans its storage even if the row is gone by then). */
   organizationId?: string;
-  horseName: string;
   type: AnalysisType;
   sha256: string;
   durationSec: number;
@@ -67,7 +68,13 @@ export interface AiOutcome {
   sandbox: boolean;
 }
 
-export type FinishedAnalysis = ClosedAnalysis;
+/**
+ * How the row ended, as the workflow sees it: no horse name (user-typed text stays out of
+ * workflow histories; the notice activity reads it from the row).
+ */
+export type FinishedAnalysis = Omit<ClosedAnalysis, 'horseName'>;
+
+const finished = <T extends ClosedAnalysis>({ horseName: _horseName, ...rest }: T): Omit<T, 'horseName'> => rest;
 
 /** The activity context when running as an activity; null when called directly (tests, scripts). */
 function activityContext(): Context | null {
@@ -103,6 +110,7 @@ function videoCopyKey(row: Analysis): string {
 export function createAnalysisActivities(deps: AnalysisActivityDeps) {
   const { orm, storage, ai, config, logger } = deps;
   const media = deps.media ?? createMedia(mediaOptionsFrom(config));
+  const recordUsage = deps.recordUsage ?? ((analysisId: string, usage: ProviderUsage) => recordProviderUsage(orm.em.fork(), analysisId, usage));
 
   async function loadRow(analysisId: string) {
     const em = orm.em.fork();
@@ -170,6 +178,12 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
         details: [{ provider: e.provider, kind: e.kind, status: e.status ?? null }],
       });
     }
+    // The provider answered: we pay for it whether or not the answer is usable, so its usage
+    // counts now (on the row, toward the organization's spend cap, and in the metrics) —
+    // before validation, so an invalid answer is not free.
+    const answeredModel = response.model || model;
+    const estimatedCostUsd = estimateCostUsd(answeredModel, response.inputTokens, response.outputTokens);
+    await recordUsage(input.analysisId, { provider: client.provider, model: answeredModel, inputTokens: response.inputTokens, outputTokens: response.outputTokens, estimatedCostUsd });
     const parsed = parseModelAnswer(response.text);
     if (!parsed.ok) {
       logger.warn({ analysisId: input.analysisId, provider: client.provider, error: parsed.error }, 'AI answer failed validation');
@@ -182,7 +196,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
       result: { ...parsed.value, aiModel: response.model || model, processingTime: response.latencyMs },
       inputTokens: response.inputTokens,
       outputTokens: response.outputTokens,
-      estimatedCostUsd: estimateCostUsd(response.model || model, response.inputTokens, response.outputTokens),
+      estimatedCostUsd,
       latencyMs: response.latencyMs,
       sandbox: ai.sandbox || response.sandbox,
     };
@@ -219,7 +233,6 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
         return {
           analysisId: row.id,
           organizationId: row.organization.id,
-          horseName: row.horse.name,
           type: row.type,
           sha256,
           durationSec: info.durationSec,
@@ -315,6 +328,8 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
     /**
      * Saves the result, commits the credits and fills the cache, in one transaction.
      * Idempotent: a retry after a crash finds the row completed and changes nothing.
+     * Tokens and cost are already on the row (every provider answer added its own, the
+     * invalid ones included); a cache hit leaves them at 0.
      */
     async completeAnalysis(input: { analysisId: string; outcome: AiOutcome; fallbackUsed: boolean; cacheHit: boolean; organizationId?: string }): Promise<FinishedAnalysis & { globalScore: number }> {
       const result = AnalysisResultSchema.parse(input.outcome.result);
@@ -336,9 +351,9 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
           fallbackUsed: input.fallbackUsed,
           cacheHit: input.cacheHit,
           sandbox: o.sandbox,
-          inputTokens: o.inputTokens,
-          outputTokens: o.outputTokens,
-          estimatedCostUsd: o.estimatedCostUsd,
+          inputTokens: row.inputTokens ?? 0,
+          outputTokens: row.outputTokens ?? 0,
+          estimatedCostUsd: row.estimatedCostUsd ?? 0,
           latencyMs: o.latencyMs,
           completedAt: new Date(),
           error: null,
@@ -346,6 +361,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
           closedBy: 'workflow',
         });
         await settleReservation(tx, row.userId, row.credits, analysisReservationKey(row.id), 'commit', `analysis ${row.id} (${row.type}) completed`);
+        if (!input.cacheHit) await countAnsweredAnalysis(tx, o.provider, o.model, input.fallbackUsed);
         if (!input.cacheHit && row.videoSha256) {
           const cacheKey = cacheKeyOf(row.organization.id, row.videoSha256, row.type, PROMPT_VERSION);
           const expiresAt = new Date(Date.now() + parseDuration(config.AI_CACHE_TTL));
@@ -359,7 +375,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
         return { ...base, changed: true, status: 'completed', closedBy: 'workflow' as const };
       });
       await cleanup(input.analysisId, out.organizationId ?? input.organizationId);
-      return out;
+      return finished(out);
     },
 
     /**
@@ -371,7 +387,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
       const em = orm.em.fork();
       const out = await closeAnalysis(em, input.analysisId, { status: input.status, errorType: input.errorType, error: input.error, closedBy: 'workflow', charge: input.charge });
       await cleanup(input.analysisId, out.organizationId ?? input.organizationId);
-      return out;
+      return finished(out);
     },
   };
 

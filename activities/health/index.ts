@@ -17,13 +17,13 @@ import { parseHealthWorkflowId } from '../../workflows/ids';
 /**
  * What the reminder workflow plans from: every enabled item of the horse's plan that has a
  * due date, with the stages already sent for that due date and the lead time of its
- * recipients. `found: false` = the horse is gone; the workflow ends.
+ * recipients. `found: false` = the horse is gone; the workflow ends. No horse name: the
+ * snapshot is an activity result, written to the workflow history (no user-typed text there).
  */
 export type HealthReminderSnapshot =
   | { found: false }
   | {
       found: true;
-      horseName: string;
       items: (ReminderItem & { leadDays: number })[];
       /** REMINDER_TIME_UTC (HH:MM) of the worker that read it; absent in older histories (08:00). */
       reminderTimeUtc?: string;
@@ -124,7 +124,6 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
       const prefs = await preferences(em, [...new Set([...recipientsByCreator.values()].flat())], config.REMINDER_LEAD_DAYS);
       return {
         found: true,
-        horseName: horse.name,
         reminderTimeUtc: config.REMINDER_TIME_UTC,
         items: due.map((i) => {
           const recipients = recipientsByCreator.get(i.lastRecordedById) ?? [];

@@ -1,19 +1,27 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
 import type { MikroORM } from '../../entities/orm';
+import type { Mailer } from '../../adapters/email/mailer';
 import { Listing, User } from '../../entities';
-import type { ListingStatus } from '../../domain/listings';
+import { listingExpiredKey, listingExpiredMessage, listingReminderKey, listingReminderMessage, type ListingStatus } from '../../domain/listings';
+import { createNotifyActivities } from '../notify';
+import { reminderRecipients } from '../health';
 
-/** What the lifecycle workflow needs to word a notice and decide whether it still applies. */
-export interface ListingNotice {
+/**
+ * What the lifecycle workflow needs to decide whether a listing still is the publication it
+ * watches: ids, status and dates only. The title and the owner's address and name are read
+ * by the notice activities themselves, so they never enter a workflow history.
+ */
+export interface ListingState {
   listingId: string;
-  title: string;
   status: ListingStatus;
   publication: number;
   expiresAt: string | null;
   ownerId: string;
-  /** null when the owner's account is gone: there is nobody to tell (the workflow skips the notice). */
-  ownerEmail: string | null;
-  ownerFirstName: string | null;
 }
+
+/** What a notice activity did: sent to these users on these channels, or skipped (and why). */
+export type ListingNoticeOutcome = { outcome: 'sent'; recipients: string[]; channels: string[] } | { outcome: 'skipped'; reason: 'gone' | 'changed' | 'no-recipient' };
 
 export interface ExpireListingInput {
   listingId: string;
@@ -23,7 +31,7 @@ export interface ExpireListingInput {
 
 export type ExpireListingResult =
   /** The listing is expired for this publication (now, or by an earlier attempt of this activity). */
-  | { outcome: 'expired'; notice: ListingNotice }
+  | { outcome: 'expired' }
   /** Still active and not due: renewed (maybe into a newer publication) before the signal reached the workflow. */
   | { outcome: 'active'; publication: number; expiresAt: string }
   /** Sold, withdrawn or deleted meanwhile: nothing to expire. */
@@ -41,30 +49,104 @@ const CLOCK_TOLERANCE_SECONDS = 5;
  * conditional update (active, same publication, expires_at passed) — running it twice,
  * or after a renewal the workflow has not heard of yet, changes nothing wrong.
  */
-export function createMarketplaceActivities(deps: { orm: MikroORM }) {
-  const { orm } = deps;
+export function createMarketplaceActivities(deps: { orm: MikroORM; mailer: Mailer; logger: Logger }) {
+  const { orm, logger } = deps;
+  const notify = createNotifyActivities(deps);
 
-  async function notice(listingId: string): Promise<ListingNotice | null> {
-    const em = orm.em.fork();
-    const listing = await em.findOne(Listing, { id: listingId });
+  async function state(listingId: string): Promise<ListingState | null> {
+    const listing = await orm.em.fork().findOne(Listing, { id: listingId });
     if (!listing) return null;
-    const owner = await em.findOne(User, { id: listing.ownerId });
     return {
       listingId,
-      title: listing.title,
       status: listing.status,
       publication: listing.publication,
       expiresAt: listing.expiresAt ? listing.expiresAt.toISOString() : null,
       ownerId: listing.ownerId,
-      ownerEmail: owner?.email ?? null,
-      ownerFirstName: owner?.firstName ?? null,
     };
   }
 
+  /**
+   * In-app then email to each recipient, resolved now from the listing's organization: the
+   * owner while still a member, else the organization's owners (a member who left must not
+   * keep hearing about its listings). The owner keeps the plain key (the workflow and the
+   * reconcile share it); a fallback owner gets `<key>:to:<userId>`. A refused address is
+   * logged and skipped; a transient failure is thrown after the other channels went out
+   * (the retry re-sends nothing that was keyed already).
+   */
+  async function deliver(listing: Listing, key: string, kind: string, body: string, data: Record<string, unknown>, wording: (firstName: string) => { subject: string; text: string }): Promise<ListingNoticeOutcome> {
+    const em = orm.em.fork();
+    const recipients = await reminderRecipients(em, listing.organization.id, listing.ownerId);
+    const users = recipients.length ? await em.find(User, { id: { $in: recipients } }) : [];
+    if (!users.length) {
+      logger.warn({ listingId: listing.id, key }, 'listing notice: nobody to tell (owner gone, organization without owners)');
+      return { outcome: 'skipped', reason: 'no-recipient' };
+    }
+    const channels = new Set<string>();
+    let transient: unknown = null;
+    for (const user of users) {
+      const k = user.id === listing.ownerId ? key : `${key}:to:${user.id}`;
+      const message = wording(user.firstName);
+      try {
+        await notify.notifyInApp({ key: k, userId: user.id, kind, title: message.subject, body, data });
+        channels.add('in_app');
+      } catch (err) {
+        transient ??= err;
+      }
+      try {
+        await notify.sendEmail({ key: k, userId: user.id, to: user.email, ...message });
+        channels.add('email');
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.nonRetryable) logger.warn({ listingId: listing.id, key: k, err: err.message }, 'listing notice email refused for good');
+        else transient ??= err;
+      }
+    }
+    if (transient) throw transient;
+    return { outcome: 'sent', recipients: users.map((u) => u.id), channels: [...channels].sort() };
+  }
+
   return {
-    /** The listing as it is now, with its owner's address; null when it was deleted. */
-    async getListingNotice(listingId: string): Promise<ListingNotice | null> {
-      return notice(listingId);
+    /** The listing as it is now (ids, status, dates); null when it was deleted. */
+    async getListingState(listingId: string): Promise<ListingState | null> {
+      return state(listingId);
+    },
+
+    /**
+     * The "expires soon" reminder, only while the row still is this publication with this
+     * expiry (a renewal may be in flight). Worded here from the row: the title and the
+     * recipients' names and addresses stay out of the workflow history.
+     */
+    async sendListingReminder(input: { listingId: string; publication: number; expiresAt: string; daysLeft: number }): Promise<ListingNoticeOutcome> {
+      const listing = await orm.em.fork().findOne(Listing, { id: input.listingId });
+      if (!listing) return { outcome: 'skipped', reason: 'gone' };
+      if (listing.status !== 'active' || listing.publication !== input.publication || listing.expiresAt?.toISOString() !== input.expiresAt) return { outcome: 'skipped', reason: 'changed' };
+      const expiresAt = new Date(input.expiresAt);
+      return deliver(
+        listing,
+        listingReminderKey(listing.id, input.publication, expiresAt),
+        'listing.expiring',
+        'Renew it in one click to keep it in search.',
+        { listingId: listing.id, publication: input.publication, expiresAt: input.expiresAt },
+        (firstName) => listingReminderMessage(firstName, listing.title, expiresAt, input.daysLeft),
+      );
+    },
+
+    /**
+     * Tells the organization a listing expired (email + in-app), keyed by listing and
+     * publication, so the lifecycle workflow and the reconcile sweep never both reach anyone.
+     * Nothing is sent once the row moved on (renewed into a new publication, deleted).
+     */
+    async sendListingExpiredNotice(input: { listingId: string; publication: number }): Promise<ListingNoticeOutcome> {
+      const listing = await orm.em.fork().findOne(Listing, { id: input.listingId });
+      if (!listing) return { outcome: 'skipped', reason: 'gone' };
+      if (listing.status !== 'expired' || listing.publication !== input.publication) return { outcome: 'skipped', reason: 'changed' };
+      return deliver(
+        listing,
+        listingExpiredKey(listing.id, input.publication),
+        'listing.expired',
+        'It no longer appears in search. Renew it to publish it again.',
+        { listingId: listing.id, publication: input.publication },
+        (firstName) => listingExpiredMessage(firstName, listing.title),
+      );
     },
 
     /** Moves active → expired when expires_at has passed for the same publication; idempotent. */
@@ -76,9 +158,9 @@ export function createMarketplaceActivities(deps: { orm: MikroORM }) {
         [input.listingId, input.publication, CLOCK_TOLERANCE_SECONDS],
         'run',
       );
-      const current = await notice(input.listingId);
+      const current = await state(input.listingId);
       if (!current) return { outcome: 'ended', status: 'deleted' };
-      if (current.status === 'expired') return { outcome: 'expired', notice: current };
+      if (current.status === 'expired') return { outcome: 'expired' };
       if (current.status === 'active') return { outcome: 'active', publication: current.publication, expiresAt: current.expiresAt! };
       return { outcome: 'ended', status: current.status };
     },

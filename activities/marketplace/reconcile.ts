@@ -5,7 +5,6 @@ import type { Config } from '../../config';
 import type { Logger } from '../../adapters/logger';
 import { liveListingSql } from '../../entities/marketplace';
 import { describeListingWorkflow, startListingLifecycle } from '../../workflows/marketplace/client';
-import type { ListingNotice } from './index';
 
 export interface ExpireOverdueInput {
   /** Leave the lifecycle workflow this long past expires_at to do it itself first. */
@@ -29,12 +28,13 @@ export interface StartMissingReport {
 
 interface OverdueRow {
   id: string;
-  title: string;
   publication: number;
-  expires_at: Date | string;
-  owner_id: string;
-  owner_email: string | null;
-  owner_first_name: string | null;
+}
+
+/** A listing the sweep expired: ids only (the notice activity reads the rest itself). */
+export interface ExpiredListing {
+  listingId: string;
+  publication: number;
 }
 
 /**
@@ -42,10 +42,10 @@ interface OverdueRow {
  * net for listings whose lifecycle workflow never started or died. The same conditional
  * update as the workflow's expireListing (status active and expires_at passed, rows locked
  * one by one, SKIP LOCKED so an owner's renewal in flight wins), so running it twice — or
- * racing the workflow — changes nothing twice. Returns the rows it expired, with their
- * owner's address for the (best-effort) notice; null fields when the owner is gone.
+ * racing the workflow — changes nothing twice. Returns the listings it expired (ids and
+ * publication: the best-effort notice reads title and recipients itself).
  */
-export async function expireOverdue(deps: { orm: MikroORM }, input: ExpireOverdueInput): Promise<ListingNotice[]> {
+export async function expireOverdue(deps: { orm: MikroORM }, input: ExpireOverdueInput): Promise<ExpiredListing[]> {
   const conn = deps.orm.em.fork().getConnection();
   const rows = (await conn.execute(
     `with due as (
@@ -57,23 +57,12 @@ export async function expireOverdue(deps: { orm: MikroORM }, input: ExpireOverdu
      ), expired as (
        update listings l set status = 'expired', updated_at = now()
          from due where l.id = due.id and l.status = 'active'
-       returning l.id, l.title, l.publication, l.expires_at, l.owner_id
+       returning l.id, l.publication, l.expires_at
      )
-     select e.id, e.title, e.publication, e.expires_at, e.owner_id, u.email as owner_email, u.first_name as owner_first_name
-       from expired e left join users u on u.id = e.owner_id
-      order by e.expires_at, e.id`,
+     select e.id, e.publication from expired e order by e.expires_at, e.id`,
     [input.graceMinutes, input.limit],
   )) as OverdueRow[];
-  return rows.map((r) => ({
-    listingId: r.id,
-    title: r.title,
-    status: 'expired' as const,
-    publication: r.publication,
-    expiresAt: new Date(r.expires_at).toISOString(),
-    ownerId: r.owner_id,
-    ownerEmail: r.owner_email,
-    ownerFirstName: r.owner_first_name,
-  }));
+  return rows.map((r) => ({ listingId: r.id, publication: r.publication }));
 }
 
 interface ActiveRow {
@@ -125,7 +114,7 @@ export async function startMissing(deps: { orm: MikroORM; client: Client; config
 /** The activities of the `marketplace-reconcile` Schedule's workflow (marketplaceReconcile). */
 export function createMarketplaceReconcileActivities(deps: { orm: MikroORM; config: Config; logger: Logger }) {
   return {
-    async expireOverdueListings(input: ExpireOverdueInput): Promise<ListingNotice[]> {
+    async expireOverdueListings(input: ExpireOverdueInput): Promise<ExpiredListing[]> {
       const expired = await expireOverdue(deps, input);
       if (expired.length) deps.logger.warn({ listingIds: expired.map((n) => n.listingId) }, 'marketplace reconcile: expired overdue active listings');
       return expired;

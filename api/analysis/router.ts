@@ -309,7 +309,9 @@ export function createAnalysesRouter(deps: AppDeps, ctx: MountContext) {
       if (isTerminal(row.status)) throw new HttpError(409, `Analysis ${row.id} is already ${row.status}`);
       try {
         const client = await deps.temporal.client();
-        await cancelAnalysisWorkflow(client, row.id, body?.reason);
+        // The reason is user-typed text: it stays in our database (closing the row records it), out of Temporal.
+        if (body?.reason) await em.nativeUpdate(Analysis, { id: row.id }, { cancelReason: body.reason });
+        await cancelAnalysisWorkflow(client, row.id);
         return { id: row.id, status: 'canceling' as const };
       } catch (err) {
         if ((err as Error).name !== 'WorkflowNotFoundError') {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerVerifiedUser, type ApiClient } from '../support/http';
+import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
 import { createHorse, credits, testVideos, uploadVideo, waitForAnalysis, type TestVideos } from '../support/analysis';
 import { Analysis, Horse } from '../../entities';
 import { analysisWorkflowId } from '../../workflows/ids';
@@ -81,6 +81,54 @@ describe('analysis start limits (per user and organization per hour, organizatio
     expect(value(/^ai_estimated_cost_usd\{provider="anthropic"/)).to.be.greaterThan(0);
     expect(value(/^ai_analyses\{provider="anthropic",model="[^"]+",fallback="false"\}/)).to.be.at.least(1);
     expect(value(/^ai_fallback_ratio /)).to.be.within(0, 1);
+  });
+
+  it('given both models answer invalid output: the analysis is charged, and the cost of its two calls is on the row, counts toward the spend cap and shows in the metrics', async function () {
+    this.timeout(90_000);
+    const em = () => stack.orm.em.fork();
+    // The stand-ins' script is shared: let analyses started by earlier tests finish first.
+    await eventually(async () => (await em().count(Analysis, { status: { $in: ['pending', 'running'] } })) === 0, 60_000, 'earlier analyses to finish');
+    const scrape = async () => {
+      const text = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+      const sum = (prefix: string) =>
+        text
+          .split('\n')
+          .filter((l) => l.startsWith(prefix))
+          .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+      return { anthropicCalls: sum('ai_provider_calls{provider="anthropic"'), openaiCalls: sum('ai_provider_calls{provider="openai"'), cost: sum('ai_estimated_cost_usd{'), tokens: sum('ai_tokens{') };
+    };
+    const before = await scrape();
+
+    const { token, horseId, organizationId, user } = await owner();
+    stack.anthropic.script('invalid');
+    stack.openai.script('invalid');
+    const res = await start(token, horseId);
+    expect(res.status, JSON.stringify(res.body)).to.equal(202);
+    const done = await waitForAnalysis(api, token, res.body.id);
+    expect(done.status).to.equal('failed');
+    // Charged per the policy: a provider answered.
+    expect(await credits(api, token)).to.deep.equal({ balance: 2, reserved: 0 });
+
+    const row = await em().findOneOrFail(Analysis, { id: res.body.id });
+    expect(row.inputTokens, 'tokens of both calls').to.be.greaterThan(0);
+    expect(row.outputTokens).to.be.greaterThan(0);
+    const cost = Number(row.estimatedCostUsd ?? 0);
+    expect(cost, 'estimated cost of both calls').to.be.greaterThan(0);
+
+    // The metrics count both calls (the scrape reads the running totals; wait past its 1 s memo).
+    const after = await eventually(async () => {
+      const m = await scrape();
+      return m.anthropicCalls >= before.anthropicCalls + 1 && m.openaiCalls >= before.openaiCalls + 1 ? m : null;
+    });
+    expect(after.cost - before.cost).to.be.closeTo(cost, 1e-9);
+    expect(after.tokens - before.tokens).to.equal((row.inputTokens ?? 0) + (row.outputTokens ?? 0));
+
+    // The spend cap counts it: earlier spend of 1 − cost/2 USD is under the 1 USD cap alone, over it with this analysis.
+    await startedByOthers(organizationId, horseId, 1, 1 - cost / 2);
+    const refused = await start(token, horseId);
+    expect(refused.status, JSON.stringify(refused.body)).to.equal(402);
+    expect(refused.body.details.spentUsd).to.be.closeTo(1 + cost / 2, 1e-3);
+    expect(await em().count(Analysis, { userId: user.user.id })).to.equal(1);
   });
 
   it('given an organization whose members started its hourly allowance, refuses a new account in it too (429)', async () => {

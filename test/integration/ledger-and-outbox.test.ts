@@ -138,7 +138,7 @@ describe('accounts, credits and notifications on real Postgres', () => {
       const fresh = await insert(1);
       const ancient = await insert(60 * 24 * 30);
       await conn.execute(`insert into email_outbox (id, created_at, updated_at, key, "to", subject, text) values (gen_random_uuid(), now(), now(), ?, 'x', 's', 't')`, [`welcome:${welcomed}`]);
-      const found = await createAccountsActivities({ orm }).findUsersMissingWelcome({ olderThanMinutes: 10, withinDays: 7, limit: 10_000 });
+      const found = await createAccountsActivities({ orm, mailer: { name: 'unused', send: () => Promise.reject(new Error('no email in this test')) }, logger: createLogger({ level: 'silent', name: 't' }) }).findUsersMissingWelcome({ olderThanMinutes: 10, withinDays: 7, limit: 10_000 });
       expect(found).to.include(missing);
       expect(found).not.to.include.members([welcomed, fresh, ancient]);
     });
@@ -161,7 +161,7 @@ describe('accounts, credits and notifications on real Postgres', () => {
       await settleReservation(orm.em.fork(), free, 3, `${free}:spent`, 'commit', 'used');
       expect(await getBalance(orm.em.fork(), free)).to.deep.equal({ balance: 0, reserved: 0 });
 
-      const acts = createAccountsActivities({ orm });
+      const acts = createAccountsActivities({ orm, mailer: { name: 'unused', send: () => Promise.reject(new Error('no email in this test')) }, logger: createLogger({ level: 'silent', name: 't' }) });
       const period = `t-${randomUUID().slice(0, 8)}`;
       let afterId: string | null = null;
       do afterId = (await acts.grantFreePlanCreditsBatch({ period, afterId, limit: 1000 })).lastId;

@@ -39,8 +39,7 @@ export const replayScenarios: ReplayScenario[] = [
     name: 'welcome',
     workflowType: 'welcomeWorkflow',
     activities: () => ({
-      getUserProfile: async () => ({ userId: 'u1', email: 'ada@example.test', firstName: 'Ada', plan: 'free' }),
-      sendEmail: async () => ({ status: 'sent', outboxId: 'o1' }),
+      sendWelcomeEmail: async () => ({ status: 'sent', outboxId: 'o1' }),
       notifyInApp: async () => ({ notificationId: 'n1', created: true }),
     }),
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(welcomeWorkflow, { taskQueue, workflowId, args: [{ userId: 'u1' }] }),
@@ -144,15 +143,14 @@ function gestationScenario(): ReplayScenario {
 /** A listing renewed once (both timers move), reminded before the new expiry, then expired. */
 function listingScenario(): ReplayScenario {
   let expiresAt = '';
-  const notice = () => ({ listingId: 'l1', title: 'Bay mare', status: 'active', publication: 1, expiresAt, ownerId: 'u1', ownerEmail: 'ada@example.test', ownerFirstName: 'Ada' });
+  const sent = { outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] };
   return {
     name: 'listing',
     workflowType: 'listingLifecycle',
     activities: () => ({
-      getListingNotice: async () => notice(),
-      expireListing: async () => ({ outcome: 'expired', notice: { ...notice(), status: 'expired' } }),
-      sendEmail: async () => ({ status: 'sent', outboxId: 'o1' }),
-      notifyInApp: async () => ({ notificationId: 'n1', created: true }),
+      expireListing: async () => ({ outcome: 'expired' }),
+      sendListingReminder: async () => sent,
+      sendListingExpiredNotice: async () => sent,
     }),
     run: async (env, { taskQueue, workflowId }) => {
       const start = await env.currentTimeMs();
@@ -166,20 +164,21 @@ function listingScenario(): ReplayScenario {
   };
 }
 
-/** One marketplace-reconcile run: two overdue listings expired (one owner's address bounces), one missing workflow started. */
+/** One marketplace-reconcile run: two overdue listings expired (one notice fails for good), one missing workflow started. */
 function marketplaceReconcileScenario(): ReplayScenario {
-  const notice = (id: string) => ({ listingId: id, title: `Listing ${id}`, status: 'expired', publication: 1, expiresAt: '2026-11-01T10:00:00.000Z', ownerId: `u-${id}`, ownerEmail: `${id}@example.test`, ownerFirstName: 'Ada' });
   return {
     name: 'marketplace-reconcile',
     workflowType: 'marketplaceReconcile',
     activities: () => ({
-      expireOverdueListings: async () => [notice('l1'), notice('l2')],
+      expireOverdueListings: async () => [
+        { listingId: 'l1', publication: 1 },
+        { listingId: 'l2', publication: 1 },
+      ],
       startMissingListingWorkflows: async () => ({ checked: 3, started: ['l3'] }),
-      sendEmail: async (req: { key: string }) => {
-        if (req.key.includes(':l1:')) throw ApplicationFailure.nonRetryable('address bounced', 'EmailBounced');
-        return { status: 'sent', outboxId: 'o1' };
+      sendListingExpiredNotice: async (req: { listingId: string }) => {
+        if (req.listingId === 'l1') throw ApplicationFailure.nonRetryable('no channel went out', 'EmailBounced');
+        return { outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] };
       },
-      notifyInApp: async () => ({ notificationId: 'n1', created: true }),
     }),
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(marketplaceReconcile, { taskQueue, workflowId, args: [{}] }),
   };
@@ -201,17 +200,16 @@ function analyzeVideoScenario(): ReplayScenario {
     name: 'analyze-video',
     workflowType: 'analyzeVideo',
     activities: () => ({
-      prepareVideo: async () => ({ analysisId: 'a1', horseName: 'Jappeloup', type: 'locomotion', sha256: 'abc', durationSec: 4, width: 320, height: 240 }),
+      prepareVideo: async () => ({ analysisId: 'a1', type: 'locomotion', sha256: 'abc', durationSec: 4, width: 320, height: 240 }),
       lookupCachedResult: async () => null,
       extractFrames: async () => ({ frameKeys: ['f0', 'f1'] }),
       analyzeWithClaude: async () => {
         throw ApplicationFailure.nonRetryable('anthropic: 400 bad request', 'AiProviderFailed');
       },
       analyzeWithOpenAI: async () => outcome,
-      completeAnalysis: async () => ({ changed: true, found: true, status: 'completed', horseName: 'Jappeloup', type: 'locomotion', credits: 1, globalScore: 70 }),
-      failAnalysis: async () => ({ changed: true, found: true, status: 'failed', horseName: 'Jappeloup', type: 'locomotion', credits: 1 }),
-      sendEmail: async () => ({ status: 'sent', outboxId: 'o1' }),
-      notifyInApp: async () => ({ notificationId: 'n1', created: true }),
+      completeAnalysis: async () => ({ changed: true, found: true, status: 'completed', type: 'locomotion', credits: 1, globalScore: 70 }),
+      failAnalysis: async () => ({ changed: true, found: true, status: 'failed', type: 'locomotion', credits: 1 }),
+      sendAnalysisNotice: async () => ({ sent: true, emailed: true }),
     }),
     run: async (env, { taskQueue, workflowId }) => {
       const handle = await env.client.workflow.start(analyzeVideo, { taskQueue, workflowId, args: [{ analysisId: 'a1', userId: 'u1', type: 'locomotion' }] });
@@ -308,7 +306,6 @@ function healthRemindersScenario(): ReplayScenario {
           ? { found: false }
           : {
               found: true,
-              horseName: 'Comet',
               items: [
                 {
                   key: 'farrier',

@@ -101,10 +101,19 @@ describe('AI adapters through the real SDKs against the local stand-ins', () => 
     const keys = ['orgs/o/analyses/a/frames/000.jpg', 'orgs/o/analyses/a/frames/001.jpg'];
     const config = loadConfig({ NODE_ENV: 'test', AI_TIMEOUT_SECONDS: '30' });
     let acts: ReturnType<typeof createAnalysisActivities>;
+    // What the activities report as spent (in the worker: the analysis row and the AI usage totals).
+    const usage: { analysisId: string; provider: string; inputTokens: number; estimatedCostUsd: number | null }[] = [];
     before(async () => {
       for (const k of keys) await storage.putObject(k, FRAME, 'image/jpeg');
       const logger = { warn() {}, info() {}, error() {} } as never;
-      acts = createAnalysisActivities({ config, orm: {} as never, logger, storage, ai: { primary: claude, fallback: gpt, sandbox: true } });
+      acts = createAnalysisActivities({
+        config,
+        orm: {} as never,
+        logger,
+        storage,
+        ai: { primary: claude, fallback: gpt, sandbox: true },
+        recordUsage: async (analysisId, u) => void usage.push({ analysisId, ...u }),
+      });
     });
     const input = { analysisId: 'act-1', type: 'locomotion' as const, frameKeys: keys };
 
@@ -116,13 +125,20 @@ describe('AI adapters through the real SDKs against the local stand-ins', () => 
       expect(anthropic.requests[0]).to.include({ images: 2, type: 'locomotion' });
     });
 
-    it('turns invalid output into a non-retryable AiOutputInvalid and a 429 into a retryable AiProviderFailed', async () => {
+    it('turns invalid output into a non-retryable AiOutputInvalid (its usage still counted) and a 429 into a retryable AiProviderFailed (nothing counted)', async () => {
       openai.script('invalid', 429);
+      usage.length = 0;
       const invalid = await mockEnv().run(acts.analyzeWithOpenAI, input).catch((e) => e);
       expect(invalid).to.be.instanceOf(ApplicationFailure);
       expect(invalid).to.include({ type: ErrorType.AiOutputInvalid, nonRetryable: true });
+      // The answer was paid for: tokens and cost are counted before validation.
+      expect(usage).to.have.length(1);
+      expect(usage[0]).to.include({ analysisId: 'act-1', provider: 'openai' });
+      expect(usage[0].inputTokens).to.be.greaterThan(0);
+      expect(usage[0].estimatedCostUsd).to.be.greaterThan(0);
       const limited = await mockEnv().run(acts.analyzeWithOpenAI, input).catch((e) => e);
       expect(limited).to.include({ type: ErrorType.AiProviderFailed, nonRetryable: false });
+      expect(usage).to.have.length(1);
     });
 
     it('heartbeats while waiting for the model and aborts the HTTP call when cancelled', async () => {

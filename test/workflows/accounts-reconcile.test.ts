@@ -19,11 +19,10 @@ describe('accountsReconcile (time-skipping)', () => {
   });
 
   it('starts the missing welcome workflows once: a second pass skips users whose welcome already ran', async () => {
-    const sendEmail = sinon.stub().resolves({ status: 'sent', outboxId: 'o' });
+    const sendWelcomeEmail = sinon.stub().resolves({ status: 'sent', outboxId: 'o' });
     const acts = {
       findUsersMissingWelcome: sinon.stub().resolves(['u-a', 'u-b']),
-      getUserProfile: sinon.stub().callsFake(async (userId: string) => ({ userId, email: `${userId}@example.test`, firstName: 'X', plan: 'free' })),
-      sendEmail,
+      sendWelcomeEmail,
       notifyInApp: sinon.stub().resolves({ notificationId: 'n', created: true }),
     };
     // The children run on the accounts queue, so this worker polls it.
@@ -35,7 +34,7 @@ describe('accountsReconcile (time-skipping)', () => {
       const second = await env.client.workflow.execute(accountsReconcile, { taskQueue: TaskQueue.accounts, workflowId: 'reconcile-2', args: [{}] });
       expect(second).to.deep.equal({ checked: 2, started: 0 });
     });
-    expect(sendEmail.callCount).to.equal(2);
+    expect(sendWelcomeEmail.callCount).to.equal(2);
     expect(acts.findUsersMissingWelcome.firstCall.args[0]).to.deep.equal({ olderThanMinutes: 10, withinDays: 7, limit: 500 });
   });
 });

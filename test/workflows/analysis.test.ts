@@ -36,15 +36,14 @@ describe('analyzeVideo workflow (time-skipping)', () => {
 
   function activities(overrides: Record<string, sinon.SinonStub | ((...a: any[]) => Promise<unknown>)> = {}) {
     return {
-      prepareVideo: sinon.stub().resolves({ analysisId: 'a1', horseName: 'Jappeloup', type: 'locomotion', sha256: 'abc', durationSec: 4, width: 320, height: 240 }),
+      prepareVideo: sinon.stub().resolves({ analysisId: 'a1', type: 'locomotion', sha256: 'abc', durationSec: 4, width: 320, height: 240 }),
       lookupCachedResult: sinon.stub().resolves(null),
       extractFrames: sinon.stub().resolves({ frameKeys: ['f0', 'f1', 'f2'] }),
       analyzeWithClaude: sinon.stub().resolves(outcome('anthropic')),
       analyzeWithOpenAI: sinon.stub().resolves(outcome('openai')),
-      completeAnalysis: sinon.stub().resolves({ changed: true, found: true, status: 'completed', horseName: 'Jappeloup', type: 'locomotion', credits: 1, globalScore: 72 }),
-      failAnalysis: sinon.stub().callsFake(async (i: { status: string }) => ({ changed: true, found: true, status: i.status, horseName: 'Jappeloup', type: 'locomotion', credits: 1 })),
-      sendEmail: sinon.stub().resolves({ status: 'sent', outboxId: 'o1' }),
-      notifyInApp: sinon.stub().resolves({ notificationId: 'n1', created: true }),
+      completeAnalysis: sinon.stub().resolves({ changed: true, found: true, status: 'completed', type: 'locomotion', credits: 1, globalScore: 72 }),
+      failAnalysis: sinon.stub().callsFake(async (i: { status: string }) => ({ changed: true, found: true, status: i.status, type: 'locomotion', credits: 1 })),
+      sendAnalysisNotice: sinon.stub().resolves({ sent: true, emailed: true }),
       ...overrides,
     };
   }
@@ -68,11 +67,11 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(acts.analyzeWithOpenAI.called).to.equal(false);
     expect(acts.completeAnalysis.calledOnceWith(sinon.match({ analysisId: 'a1', fallbackUsed: false, cacheHit: false }))).to.equal(true);
     expect(acts.completeAnalysis.firstCall.args[0].outcome.provider).to.equal('anthropic');
-    expect(acts.sendEmail.calledOnceWith(sinon.match({ key: 'analysis:a1:completed', userId: 'u1' }))).to.equal(true);
-    expect(acts.sendEmail.firstCall.args[0].subject).to.contain('Jappeloup');
-    expect(acts.notifyInApp.calledOnceWith(sinon.match({ key: 'analysis:a1:completed', kind: 'analysis.completed' }))).to.equal(true);
+    // Ids and the outcome only: the activity words the notice from the row (no horse name in the history).
+    expect(acts.sendAnalysisNotice.calledOnce).to.equal(true);
+    expect(acts.sendAnalysisNotice.firstCall.args[0]).to.deep.equal({ analysisId: 'a1', outcome: 'completed' });
     expect(acts.failAnalysis.called).to.equal(false);
-    sinon.assert.callOrder(acts.prepareVideo, acts.lookupCachedResult, acts.extractFrames, acts.analyzeWithClaude, acts.completeAnalysis, acts.sendEmail);
+    sinon.assert.callOrder(acts.prepareVideo, acts.lookupCachedResult, acts.extractFrames, acts.analyzeWithClaude, acts.completeAnalysis, acts.sendAnalysisNotice);
   });
 
   it('retries a retryable Claude failure (429/5xx/529) a few times, then falls back to OpenAI with fallbackUsed', async () => {
@@ -110,9 +109,8 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(out.error).to.match(/both AI providers failed.*Claude: anthropic: 500.*OpenAI: openai answer failed validation/);
     expect(acts.completeAnalysis.called).to.equal(false);
     expect(acts.failAnalysis.calledOnceWith(sinon.match({ analysisId: 'a1', status: 'failed', errorType: ErrorType.AiProviderFailed, charge: true }))).to.equal(true);
-    expect(acts.sendEmail.calledOnceWith(sinon.match({ key: 'analysis:a1:failed' }))).to.equal(true);
-    expect(acts.sendEmail.firstCall.args[0].text).to.contain('1 credit was charged: an AI provider had already processed the video');
-    expect(acts.notifyInApp.calledOnceWith(sinon.match({ kind: 'analysis.failed' }))).to.equal(true);
+    expect(acts.sendAnalysisNotice.calledOnce).to.equal(true);
+    expect(acts.sendAnalysisNotice.firstCall.args[0]).to.deep.equal({ analysisId: 'a1', outcome: 'failed', charged: true });
   });
 
   it('charges nothing when both providers are down (errors, no answer)', async () => {
@@ -123,7 +121,7 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     const out = await run(acts);
     expect(out).to.include({ status: 'failed', errorType: ErrorType.AiProviderFailed });
     expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'failed', charge: false }))).to.equal(true);
-    expect(acts.sendEmail.firstCall.args[0].text).to.contain('1 credit was not charged');
+    expect(acts.sendAnalysisNotice.firstCall.args[0]).to.deep.equal({ analysisId: 'a1', outcome: 'failed', charged: false });
   });
 
   it('charges the credits when both models answer invalid output (crafted frames cost two vision calls)', async () => {
@@ -143,7 +141,7 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(acts.prepareVideo.callCount).to.equal(1);
     expect(acts.extractFrames.called || acts.analyzeWithClaude.called || acts.analyzeWithOpenAI.called).to.equal(false);
     expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'failed', charge: false }))).to.equal(true);
-    expect(acts.sendEmail.calledOnceWith(sinon.match({ key: 'analysis:a1:failed' }))).to.equal(true);
+    expect(acts.sendAnalysisNotice.calledOnceWith(sinon.match({ analysisId: 'a1', outcome: 'failed' }))).to.equal(true);
   });
 
   it('uses a cached result without extracting frames or calling any AI', async () => {
@@ -180,15 +178,16 @@ describe('analyzeVideo workflow (time-skipping)', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect((await handle.query(progressQuery)).percent).to.be.greaterThan(0);
-      await handle.signal(cancelSignal, { reason: 'wrong video' });
+      await handle.signal(cancelSignal);
       return handle.result();
     });
-    expect(out).to.include({ status: 'canceled', errorType: 'Canceled', error: 'wrong video' });
+    // The user's own reason is stored on the row by the API (closeAnalysis records it); none goes through Temporal.
+    expect(out).to.include({ status: 'canceled', errorType: 'Canceled', error: 'canceled by the user' });
     expect(acts.failAnalysis.calledOnceWith(sinon.match({ status: 'canceled', charge: true }))).to.equal(true);
     expect(acts.completeAnalysis.called).to.equal(false);
     expect(acts.analyzeWithOpenAI.called).to.equal(false);
-    expect(acts.sendEmail.called).to.equal(false);
-    expect(acts.notifyInApp.calledOnceWith(sinon.match({ kind: 'analysis.canceled' }))).to.equal(true);
+    expect(acts.sendAnalysisNotice.calledOnce).to.equal(true);
+    expect(acts.sendAnalysisNotice.firstCall.args[0]).to.deep.equal({ analysisId: 'a1', outcome: 'canceled', charged: true });
     expect(claudeCancelled).to.equal(true);
   });
 
@@ -196,31 +195,22 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     const acts = activities({
       prepareVideo: sinon.stub().rejects(nonRetryable('analysis a1 does not exist', ErrorType.NotFound)),
       // closeAnalysis on a missing row releases the `analysis:a1:reserve` credits by key.
-      failAnalysis: sinon.stub().resolves({ changed: false, found: false, status: 'missing', horseName: '', type: null, credits: 1, closedBy: null }),
+      failAnalysis: sinon.stub().resolves({ changed: false, found: false, status: 'missing', type: null, credits: 1, closedBy: null }),
     });
     const out = await run(acts);
     expect(out).to.include({ status: 'failed', errorType: ErrorType.NotFound });
     expect(acts.failAnalysis.calledOnceWith(sinon.match({ analysisId: 'a1', status: 'failed' }))).to.equal(true);
-    expect(acts.sendEmail.called).to.equal(false);
-    expect(acts.notifyInApp.called).to.equal(false);
+    expect(acts.sendAnalysisNotice.called).to.equal(false);
   });
 
-  /** Email and in-app stubs that, like the real activities, do something once per key. */
+  /** A notice stub recording what it was asked to send (the real activity is keyed `analysis:<id>:<outcome>`). */
   function keyedNotify() {
-    const emails = new Set<string>();
-    const notes = new Set<string>();
+    const keys: string[] = [];
     return {
-      emails,
-      notes,
-      sendEmail: sinon.stub().callsFake(async (r: { key: string }) => {
-        const first = !emails.has(r.key);
-        emails.add(r.key);
-        return { status: first ? 'sent' : 'already-sent', outboxId: 'o1' };
-      }),
-      notifyInApp: sinon.stub().callsFake(async (r: { key: string }) => {
-        const created = !notes.has(r.key);
-        notes.add(r.key);
-        return { notificationId: 'n1', created };
+      keys,
+      sendAnalysisNotice: sinon.stub().callsFake(async (r: { analysisId: string; outcome: string }) => {
+        keys.push(`analysis:${r.analysisId}:${r.outcome}`);
+        return { sent: true, emailed: true };
       }),
     };
   }
@@ -232,16 +222,13 @@ describe('analyzeVideo workflow (time-skipping)', () => {
       const changed = !committed;
       committed = true;
       if (changed) throw retryable('worker lost after the commit'); // the commit happened, the attempt did not report it
-      return { changed: false, found: true, status: 'completed', horseName: 'Jappeloup', type: 'locomotion', credits: 1, globalScore: 72, closedBy: 'workflow' };
+      return { changed: false, found: true, status: 'completed', type: 'locomotion', credits: 1, globalScore: 72, closedBy: 'workflow' };
     });
-    const acts = activities({ completeAnalysis, sendEmail: n.sendEmail, notifyInApp: n.notifyInApp });
+    const acts = activities({ completeAnalysis, sendAnalysisNotice: n.sendAnalysisNotice });
     const out = await run(acts);
     expect(out.status).to.equal('completed');
     expect(completeAnalysis.callCount).to.equal(2);
-    expect([...n.emails]).to.deep.equal(['analysis:a1:completed']);
-    expect([...n.notes]).to.deep.equal(['analysis:a1:completed']);
-    expect(n.sendEmail.callCount).to.equal(1);
-    expect(n.notifyInApp.callCount).to.equal(1);
+    expect(n.keys).to.deep.equal(['analysis:a1:completed']);
   });
 
   it('still tells the owner once when failAnalysis committed but its attempt failed', async () => {
@@ -251,25 +238,23 @@ describe('analyzeVideo workflow (time-skipping)', () => {
       const changed = !closed;
       closed = true;
       if (changed) throw retryable('connection reset after the commit');
-      return { changed: false, found: true, status: i.status, horseName: 'Jappeloup', type: 'locomotion', credits: 1, closedBy: 'workflow' };
+      return { changed: false, found: true, status: i.status, type: 'locomotion', credits: 1, closedBy: 'workflow' };
     });
     const acts = activities({
       prepareVideo: sinon.stub().rejects(nonRetryable('Invalid video: the video has zero length', ErrorType.InvalidVideo)),
       failAnalysis,
-      sendEmail: n.sendEmail,
-      notifyInApp: n.notifyInApp,
+      sendAnalysisNotice: n.sendAnalysisNotice,
     });
     const out = await run(acts);
     expect(out).to.include({ status: 'failed', errorType: ErrorType.InvalidVideo });
     expect(failAnalysis.callCount).to.equal(2);
-    expect([...n.emails]).to.deep.equal(['analysis:a1:failed']);
-    expect([...n.notes]).to.deep.equal(['analysis:a1:failed']);
+    expect(n.keys).to.deep.equal(['analysis:a1:failed']);
   });
 
   it('does not announce a row the API closed (start failed and the caller got a 503), nor one already closed otherwise', async () => {
     for (const finished of [
-      { changed: false, found: true, status: 'failed', horseName: 'Jappeloup', type: 'locomotion', credits: 1, closedBy: 'api' },
-      { changed: false, found: true, status: 'canceled', horseName: 'Jappeloup', type: 'locomotion', credits: 1, closedBy: 'workflow' },
+      { changed: false, found: true, status: 'failed', type: 'locomotion', credits: 1, closedBy: 'api' },
+      { changed: false, found: true, status: 'canceled', type: 'locomotion', credits: 1, closedBy: 'workflow' },
     ]) {
       const acts = activities({
         prepareVideo: sinon.stub().rejects(nonRetryable('analysis a1 is already failed', ErrorType.Conflict)),
@@ -277,18 +262,16 @@ describe('analyzeVideo workflow (time-skipping)', () => {
       });
       const out = await run(acts);
       expect(out).to.include({ status: 'failed', errorType: ErrorType.Conflict });
-      expect(acts.sendEmail.called, finished.closedBy).to.equal(false);
-      expect(acts.notifyInApp.called, finished.closedBy).to.equal(false);
+      expect(acts.sendAnalysisNotice.called, finished.closedBy).to.equal(false);
     }
   });
 
-  it('sends the in-app notice first and completes even when the email fails permanently', async () => {
-    const acts = activities({ sendEmail: sinon.stub().rejects(nonRetryable('422 invalid recipient', ErrorType.Validation)) });
+  it('completes even when the notice fails for good (logged, not fatal)', async () => {
+    const acts = activities({ sendAnalysisNotice: sinon.stub().rejects(nonRetryable('notifications table unavailable', ErrorType.Validation)) });
     const out = await run(acts);
     expect(out.status).to.equal('completed');
-    expect(acts.notifyInApp.calledOnceWith(sinon.match({ key: 'analysis:a1:completed' }))).to.equal(true);
-    expect(acts.sendEmail.callCount).to.equal(1);
-    sinon.assert.callOrder(acts.completeAnalysis, acts.notifyInApp, acts.sendEmail);
+    expect(acts.sendAnalysisNotice.callCount).to.equal(1);
+    sinon.assert.callOrder(acts.completeAnalysis, acts.sendAnalysisNotice);
   });
 
   it('on cancel during frame extraction waits for the extraction to stop before cleaning up (no frame uploaded after the cleanup)', async () => {
@@ -310,14 +293,14 @@ describe('analyzeVideo workflow (time-skipping)', () => {
       },
       failAnalysis: sinon.stub().callsFake(async (i: { status: string }) => {
         stoppedBeforeCleanup = extractionStopped;
-        return { changed: true, found: true, status: i.status, horseName: 'Jappeloup', type: 'locomotion', credits: 1, closedBy: 'workflow' };
+        return { changed: true, found: true, status: i.status, type: 'locomotion', credits: 1, closedBy: 'workflow' };
       }),
     });
     const out = await withWorker(acts, async (taskQueue) => {
       const handle = await env.client.workflow.start(analyzeVideo, { taskQueue, workflowId: `analysis-${taskQueue}`, args: [{ analysisId: 'a1', userId: 'u1', type: 'locomotion' }] });
       for (let i = 0; i < 100 && (await handle.query(progressQuery)).stage !== 'extracting'; i++) await new Promise((r) => setTimeout(r, 100));
       await new Promise((r) => setTimeout(r, 300));
-      await handle.signal(cancelSignal, { reason: 'wrong video' });
+      await handle.signal(cancelSignal);
       return handle.result();
     });
     expect(out).to.include({ status: 'canceled' });

@@ -80,7 +80,6 @@ describe('healthReminders workflow (time-skipping)', () => {
         if (db.gone) return { found: false };
         return {
           found: true,
-          horseName: 'Comet',
           items: plan().map((i) => ({ key: i.key, title: i.title, dueDate: i.nextDue!, sent: db.logs.get(`${i.key}|${i.nextDue}`) ?? [], leadDays: db.leadDays })),
         };
       }),

@@ -6,43 +6,47 @@ import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
 import type { ListingLifecycleInput } from '../../workflows/marketplace/messages';
 import { renewedSignal, soldSignal, statusQuery, withdrawnSignal } from '../../workflows/marketplace/messages';
-import type { ExpireListingResult, ListingNotice } from '../../activities/marketplace';
+import type { ExpireListingResult, ListingNoticeOutcome } from '../../activities/marketplace';
 import type { ListingStatus } from '../../domain/listings';
+import { listingExpiredKey, listingReminderKey } from '../../domain/listings';
 import { addDays, DAY_MS } from '../../domain/time';
 import { createTimeSkippingEnv, uniqueQueue, workflowBundle } from '../support/temporal-env';
 import { waitFor } from '../support/wait';
 
+type ReminderReq = { listingId: string; publication: number; expiresAt: string; daysLeft: number };
+type ExpiredReq = { listingId: string; publication: number };
+
 /**
  * The activities run against a fake listing row: the test changes the row the way the
- * API would (then signals), and the stubs read and write it like the real activities.
+ * API would (then signals), and the stubs read and write it like the real activities
+ * (the notice activities check the row and record what they "sent" by key). Wording and
+ * recipients are the real activities' job: test/integration/listing-notices.test.ts.
  */
 function fakeListing(expiresAt: Date, clock: () => Promise<number>) {
-  const row = { status: 'active' as ListingStatus, publication: 1, expiresAt, title: 'Bay mare, 7, dressage' };
-  const notice = (): ListingNotice => ({
-    listingId: 'l1',
-    title: row.title,
-    status: row.status,
-    publication: row.publication,
-    expiresAt: row.expiresAt.toISOString(),
-    ownerId: 'u1',
-    ownerEmail: 'ada@example.test',
-    ownerFirstName: 'Ada',
-  });
+  const row = { status: 'active' as ListingStatus, publication: 1, expiresAt };
+  const sent: string[] = [];
   const acts = {
-    getListingNotice: sinon.spy(async (_id: string) => notice()),
     expireListing: sinon.spy(async ({ publication }: { listingId: string; publication: number }): Promise<ExpireListingResult> => {
       if (row.status === 'active' && row.publication === publication && row.expiresAt.getTime() <= (await clock()) + 5000) row.status = 'expired';
-      if (row.status === 'expired') return { outcome: 'expired', notice: notice() };
+      if (row.status === 'expired') return { outcome: 'expired' };
       if (row.status === 'active') return { outcome: 'active', publication: row.publication, expiresAt: row.expiresAt.toISOString() };
       return { outcome: 'ended', status: row.status };
     }),
-    sendEmail: sinon.spy(async (_req: { key: string; subject: string; text: string }) => ({ status: 'sent' as const, outboxId: 'o1' })),
-    notifyInApp: sinon.spy(async (_req: { key: string; kind: string }) => ({ notificationId: 'n1', created: true })),
+    sendListingReminder: sinon.spy(async (req: ReminderReq): Promise<ListingNoticeOutcome> => {
+      if (row.status !== 'active' || row.publication !== req.publication || row.expiresAt.toISOString() !== req.expiresAt) return { outcome: 'skipped', reason: 'changed' };
+      sent.push(listingReminderKey(req.listingId, req.publication, new Date(req.expiresAt)));
+      return { outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] };
+    }),
+    sendListingExpiredNotice: sinon.spy(async (req: ExpiredReq): Promise<ListingNoticeOutcome> => {
+      if (row.status !== 'expired' || row.publication !== req.publication) return { outcome: 'skipped', reason: 'changed' };
+      sent.push(listingExpiredKey(req.listingId, req.publication));
+      return { outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] };
+    }),
   };
-  return { row, acts };
+  return { row, acts, sent };
 }
 
-const emailsOfKind = (spy: sinon.SinonSpy, prefix: string) => spy.getCalls().filter((c) => c.args[0].key.startsWith(prefix)).map((c) => c.args[0]);
+const sentOfKind = (sent: string[], prefix: string) => sent.filter((k) => k.startsWith(prefix));
 
 describe('listingLifecycle (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
@@ -78,10 +82,9 @@ describe('listingLifecycle (time-skipping)', () => {
       expect(result).to.deep.equal({ listingId: 'l1', status: 'expired', publication: 1, renewals: 0 });
     });
     expect(t.row.status).to.equal('expired');
-    const expired = emailsOfKind(t.acts.sendEmail, 'listing-expired:');
-    expect(expired).to.have.length(1);
-    expect(expired[0]).to.include({ key: 'listing-expired:l1:1', to: 'ada@example.test', subject: 'Your listing "Bay mare, 7, dressage" has expired' });
-    expect(t.acts.notifyInApp.getCalls().map((c) => c.args[0].kind)).to.deep.equal(['listing.expiring', 'listing.expired']);
+    expect(t.sent).to.deep.equal([listingReminderKey('l1', 1, t.expiresAt), 'listing-expired:l1:1']);
+    // Ids only: no title, address or name passes through the workflow.
+    expect(t.acts.sendListingExpiredNotice.firstCall.args[0]).to.deep.equal({ listingId: 'l1', publication: 1 });
   });
 
   it('sends the expiring-soon reminder once, 3 days before expiry', async () => {
@@ -89,17 +92,15 @@ describe('listingLifecycle (time-skipping)', () => {
     await t.worker.runUntil(async () => {
       const handle = await env.client.workflow.start(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] });
       await env.sleep(26 * DAY_MS + 23 * 3_600_000);
-      expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(0);
+      expect(sentOfKind(t.sent, 'listing-reminder:')).to.have.length(0);
       await env.sleep(2 * 3_600_000);
       const status = await handle.query(statusQuery);
       expect(status.reminderSent).to.equal(true);
       expect(status.reminderAt).to.equal(new Date(t.expiresAt.getTime() - 3 * DAY_MS).toISOString());
       await handle.result();
     });
-    const reminders = emailsOfKind(t.acts.sendEmail, 'listing-reminder:');
-    expect(reminders).to.have.length(1);
-    expect(reminders[0].key).to.equal(`listing-reminder:l1:1:${t.expiresAt.toISOString()}`);
-    expect(reminders[0].subject).to.equal('Your listing "Bay mare, 7, dressage" expires in 3 days');
+    expect(sentOfKind(t.sent, 'listing-reminder:')).to.deep.equal([`listing-reminder:l1:1:${t.expiresAt.toISOString()}`]);
+    expect(t.acts.sendListingReminder.firstCall.args[0]).to.deep.equal({ listingId: 'l1', publication: 1, expiresAt: t.expiresAt.toISOString(), daysLeft: 3 });
   });
 
   it('uses the configured reminder lead and sends none with a lead of 0', async () => {
@@ -109,8 +110,9 @@ describe('listingLifecycle (time-skipping)', () => {
       await env.sleep(31 * DAY_MS);
       expect((await handle.result()).status).to.equal('expired');
     });
-    expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(0);
-    expect(emailsOfKind(t.acts.sendEmail, 'listing-expired:')).to.have.length(1);
+    expect(sentOfKind(t.sent, 'listing-reminder:')).to.have.length(0);
+    expect(t.acts.sendListingReminder.called).to.equal(false);
+    expect(sentOfKind(t.sent, 'listing-expired:')).to.have.length(1);
   });
 
   it('moves both timers on renewal: a new reminder before the new expiry, expiry at the new date', async () => {
@@ -118,7 +120,7 @@ describe('listingLifecycle (time-skipping)', () => {
     await t.worker.runUntil(async () => {
       const handle = await env.client.workflow.start(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] });
       await env.sleep(28 * DAY_MS); // the first reminder went out on day 27
-      expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(1);
+      expect(sentOfKind(t.sent, 'listing-reminder:')).to.have.length(1);
       // The API renews the row (now + 30 days), then signals.
       const renewedTo = addDays(new Date(await env.currentTimeMs()), 30);
       t.row.expiresAt = renewedTo;
@@ -134,8 +136,7 @@ describe('listingLifecycle (time-skipping)', () => {
       await env.sleep(25 * DAY_MS + 3_600_000); // past the new expiry (day 58)
       expect(await handle.result()).to.deep.equal({ listingId: 'l1', status: 'expired', publication: 1, renewals: 1 });
     });
-    const reminders = emailsOfKind(t.acts.sendEmail, 'listing-reminder:');
-    expect(reminders.map((r) => r.key)).to.deep.equal([
+    expect(sentOfKind(t.sent, 'listing-reminder:')).to.deep.equal([
       `listing-reminder:l1:1:${t.expiresAt.toISOString()}`,
       `listing-reminder:l1:1:${t.row.expiresAt.toISOString()}`,
     ]);
@@ -156,8 +157,8 @@ describe('listingLifecycle (time-skipping)', () => {
         expect(await handle.result()).to.deep.equal({ listingId: 'l1', status: final, publication: 1, renewals: 0 });
       });
       expect(t.acts.expireListing.called).to.equal(false);
-      expect(t.acts.sendEmail.called).to.equal(false);
-      expect(t.acts.notifyInApp.called).to.equal(false);
+      expect(t.acts.sendListingReminder.called).to.equal(false);
+      expect(t.acts.sendListingExpiredNotice.called).to.equal(false);
       expect(t.row.status).to.equal(final);
     });
   }
@@ -203,20 +204,20 @@ describe('listingLifecycle (time-skipping)', () => {
       await env.sleep(31 * DAY_MS);
       expect(await second.result()).to.deep.include({ status: 'expired', publication: 2 });
     });
-    expect(emailsOfKind(t.acts.sendEmail, 'listing-expired:').map((e) => e.key)).to.deep.equal(['listing-expired:l1:1', 'listing-expired:l1:2']);
+    expect(sentOfKind(t.sent, 'listing-expired:')).to.deep.equal(['listing-expired:l1:1', 'listing-expired:l1:2']);
   });
 
   it('a renewal that reaches a run still finishing its expiry continues into the new publication', async () => {
-    // Hold the expiry email until the renewal has been signalled.
+    // Hold the expiry notice until the renewal has been signalled.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const held = sinon.spy();
     const t = await setup(30, 0, (acts) => ({
       ...acts,
-      sendEmail: async (req: { key: string; subject: string; text: string }) => {
+      sendListingExpiredNotice: async (req: ExpiredReq) => {
         held();
         await gate;
-        return acts.sendEmail(req);
+        return acts.sendListingExpiredNotice(req);
       },
     }));
     await t.worker.runUntil(async () => {
@@ -234,15 +235,13 @@ describe('listingLifecycle (time-skipping)', () => {
     expect(t.acts.expireListing.getCalls().map((c) => c.args[0].publication)).to.deep.equal([1, 2]);
   });
 
-  describe('notices are best effort: the listing expires whatever happens to the email', () => {
-    const bounced = () => ApplicationFailure.nonRetryable('recipient address bounced', 'EmailBounced');
-
-    it('expires on time when the owner address bounces (non-retryable email) and still sends the in-app notices', async () => {
+  describe('notices are best effort: the listing expires whatever happens to them', () => {
+    it('expires on time when a notice fails for good (no channel went out)', async () => {
+      const refused = () => ApplicationFailure.nonRetryable('no channel went out', 'EmailBounced');
       const t = await setup(30, 3, (acts) => ({
         ...acts,
-        sendEmail: sinon.spy(async () => {
-          throw bounced();
-        }),
+        sendListingReminder: sinon.stub().rejects(refused()),
+        sendListingExpiredNotice: sinon.stub().rejects(refused()),
       }));
       await t.worker.runUntil(async () => {
         const result = await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] });
@@ -250,48 +249,19 @@ describe('listingLifecycle (time-skipping)', () => {
       });
       expect(t.row.status).to.equal('expired');
       expect(t.acts.expireListing.callCount).to.equal(1);
-      expect(t.acts.notifyInApp.getCalls().map((c) => c.args[0].kind)).to.deep.equal(['listing.expiring', 'listing.expired']);
     });
 
-    it('expires on time when email and in-app notices fail on every attempt', async () => {
-      const sendEmail = sinon.stub().rejects(new Error('provider down'));
-      const notifyInApp = sinon.stub().rejects(new Error('database hiccup'));
-      const t = await setup(30, 3, (acts) => ({ ...acts, sendEmail, notifyInApp }));
+    it('expires on time when the notices fail on every attempt (5 each)', async () => {
+      const sendListingReminder = sinon.stub().rejects(new Error('provider down'));
+      const sendListingExpiredNotice = sinon.stub().rejects(new Error('database hiccup'));
+      const t = await setup(30, 3, (acts) => ({ ...acts, sendListingReminder, sendListingExpiredNotice }));
       await t.worker.runUntil(async () => {
         const result = await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] });
         expect(result.status).to.equal('expired');
       });
       expect(t.row.status).to.equal('expired');
-      // reminder + expiry, 5 attempts each
-      expect(sendEmail.callCount).to.equal(10);
-      expect(notifyInApp.callCount).to.equal(10);
-    });
-
-    it("expires on time without any notice when the owner's account is gone", async () => {
-      const t = await setup(30, 3, (acts) => ({
-        ...acts,
-        getListingNotice: sinon.spy(async (id: string) => ({ ...(await acts.getListingNotice(id)), ownerEmail: null, ownerFirstName: null })),
-        expireListing: sinon.spy(async (input: { listingId: string; publication: number }) => {
-          const r = await acts.expireListing(input);
-          return r.outcome === 'expired' ? { ...r, notice: { ...r.notice, ownerEmail: null, ownerFirstName: null } } : r;
-        }),
-      }));
-      await t.worker.runUntil(async () => {
-        expect((await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] })).status).to.equal('expired');
-      });
-      expect(t.row.status).to.equal('expired');
-      expect(t.acts.sendEmail.called).to.equal(false);
-      expect(t.acts.notifyInApp.called).to.equal(false);
-    });
-
-    it('expires on time when reading the listing for the reminder keeps failing', async () => {
-      const t = await setup(30, 3, (acts) => ({ ...acts, getListingNotice: sinon.stub().rejects(new Error('database down')) }));
-      await t.worker.runUntil(async () => {
-        expect((await env.client.workflow.execute(listingLifecycle, { taskQueue: t.taskQueue, workflowId: t.workflowId, args: [t.input] })).status).to.equal('expired');
-      });
-      expect(t.row.status).to.equal('expired');
-      expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(0);
-      expect(emailsOfKind(t.acts.sendEmail, 'listing-expired:')).to.have.length(1);
+      expect(sendListingReminder.callCount).to.equal(5);
+      expect(sendListingExpiredNotice.callCount).to.equal(5);
     });
 
     it('keeps retrying the expiry itself (idempotent) past 20 failures until it succeeds', async () => {
@@ -326,12 +296,11 @@ describe('listingLifecycle (time-skipping)', () => {
         const status = await handle.query(statusQuery);
         expect(status.reminderAt).to.equal(null);
         await env.sleep(DAY_MS);
-        expect(t.acts.sendEmail.called).to.equal(false);
-        expect(t.acts.getListingNotice.called).to.equal(false);
+        expect(t.acts.sendListingReminder.called).to.equal(false);
         expect((await handle.result()).status).to.equal('expired');
       });
-      expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(0);
-      expect(emailsOfKind(t.acts.sendEmail, 'listing-expired:')).to.have.length(1);
+      expect(sentOfKind(t.sent, 'listing-reminder:')).to.have.length(0);
+      expect(sentOfKind(t.sent, 'listing-expired:')).to.have.length(1);
     });
 
     it('sends no reminder at renewal either when the lead covers the new duration', async () => {
@@ -345,7 +314,7 @@ describe('listingLifecycle (time-skipping)', () => {
         expect(await handle.query(statusQuery)).to.include({ reminderAt: null, renewals: 1 });
         expect((await handle.result()).status).to.equal('expired');
       });
-      expect(emailsOfKind(t.acts.sendEmail, 'listing-reminder:')).to.have.length(0);
+      expect(sentOfKind(t.sent, 'listing-reminder:')).to.have.length(0);
     });
   });
 });

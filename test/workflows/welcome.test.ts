@@ -20,8 +20,7 @@ describe('welcomeWorkflow (time-skipping)', () => {
 
   function activities(overrides: Record<string, sinon.SinonStub> = {}) {
     return {
-      getUserProfile: sinon.stub().resolves({ userId: 'u1', email: 'ada@example.test', firstName: 'Ada', plan: 'free' }),
-      sendEmail: sinon.stub().resolves({ status: 'sent', outboxId: 'o1' }),
+      sendWelcomeEmail: sinon.stub().resolves({ status: 'sent', outboxId: 'o1' }),
       notifyInApp: sinon.stub().resolves({ notificationId: 'n1', created: true }),
       ...overrides,
     };
@@ -33,34 +32,32 @@ describe('welcomeWorkflow (time-skipping)', () => {
     return worker.runUntil(env.client.workflow.execute(welcomeWorkflow, { taskQueue, workflowId: `welcome-${taskQueue}`, args: [{ userId: 'u1' }] }));
   }
 
-  it('emails the user once with an idempotency key of their id, then adds an in-app notification', async () => {
+  it('emails the user once by their id only (the activity reads address and name), then adds an in-app notification', async () => {
     const acts = activities();
     expect(await run(acts)).to.deep.equal({ emailed: true });
-    expect(acts.sendEmail.calledOnce).to.equal(true);
-    const email = acts.sendEmail.firstCall.args[0];
-    expect(email).to.include({ key: 'welcome:u1', to: 'ada@example.test', subject: 'Welcome to Horse Tempo' });
-    expect(email.text).to.contain('Hello Ada');
-    expect(acts.notifyInApp.calledOnceWith(sinon.match({ key: 'welcome:u1', kind: 'welcome' }))).to.equal(true);
-    sinon.assert.callOrder(acts.getUserProfile, acts.sendEmail, acts.notifyInApp);
+    expect(acts.sendWelcomeEmail.calledOnce).to.equal(true);
+    expect(acts.sendWelcomeEmail.firstCall.args[0]).to.deep.equal({ userId: 'u1' });
+    expect(acts.notifyInApp.calledOnceWith(sinon.match({ key: 'welcome:u1', kind: 'welcome', title: 'Welcome to Horse Tempo' }))).to.equal(true);
+    sinon.assert.callOrder(acts.sendWelcomeEmail, acts.notifyInApp);
   });
 
   it('retries a flaky email provider and still sends exactly one email call that succeeds', async () => {
-    const sendEmail = sinon.stub();
-    sendEmail.onFirstCall().rejects(new Error('provider 503'));
-    sendEmail.onSecondCall().resolves({ status: 'sent', outboxId: 'o1' });
-    const acts = activities({ sendEmail });
+    const sendWelcomeEmail = sinon.stub();
+    sendWelcomeEmail.onFirstCall().rejects(new Error('provider 503'));
+    sendWelcomeEmail.onSecondCall().resolves({ status: 'sent', outboxId: 'o1' });
+    const acts = activities({ sendWelcomeEmail });
     expect(await run(acts)).to.deep.equal({ emailed: true });
-    expect(sendEmail.callCount).to.equal(2);
+    expect(sendWelcomeEmail.callCount).to.equal(2);
   });
 
-  it('fails without emailing when the user does not exist (non-retryable NotFound)', async () => {
-    const acts = activities({ getUserProfile: sinon.stub().rejects(ApplicationFailure.nonRetryable('user u1 not found', ErrorType.NotFound)) });
+  it('fails without an in-app notice when the user does not exist (non-retryable NotFound)', async () => {
+    const acts = activities({ sendWelcomeEmail: sinon.stub().rejects(ApplicationFailure.nonRetryable('user u1 not found', ErrorType.NotFound)) });
     const err = await run(acts).catch((e) => e);
     expect(err).to.be.instanceOf(WorkflowFailedError);
     expect(err.cause).to.be.instanceOf(ActivityFailure);
     expect(err.cause.cause).to.be.instanceOf(ApplicationFailure);
     expect(err.cause.cause.type).to.equal(ErrorType.NotFound);
-    expect(acts.getUserProfile.callCount).to.equal(1);
-    expect(acts.sendEmail.called).to.equal(false);
+    expect(acts.sendWelcomeEmail.callCount).to.equal(1);
+    expect(acts.notifyInApp.called).to.equal(false);
   });
 });

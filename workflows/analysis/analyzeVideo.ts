@@ -11,9 +11,9 @@ import {
   ApplicationFailure,
 } from '@temporalio/workflow';
 import type { AnalysisActivities, AiOutcome, FinishedAnalysis, PreparedVideo } from '../../activities/analysis';
-import type { EmailRequest, InAppRequest, NotifyActivities } from '../../activities/notify';
+import type { AnalysisNoticeActivities, AnalysisNoticeRequest } from '../../activities/analysis/notices';
 import { ErrorType } from '../../domain/errors';
-import { ANALYSIS_FRAME_COUNT, STAGE_PERCENT, analysisCompletedMessage, analysisFailedMessage, chargeUnfinishedAnalysis, creditsLine, type AnalysisStage } from '../../domain/analysis';
+import { ANALYSIS_FRAME_COUNT, STAGE_PERCENT, chargeUnfinishedAnalysis, type AnalysisStage } from '../../domain/analysis';
 import { cancelSignal, progressQuery, type AnalysisProgress, type AnalyzeVideoInput, type AnalyzeVideoOutcome } from './messages';
 
 /** Longest an analysis may run before it is failed and its credits released. */
@@ -43,20 +43,19 @@ const aiPolicy: ActivityOptions = {
 const { analyzeWithClaude } = proxyActivities<AnalysisActivities>(aiPolicy);
 const { analyzeWithOpenAI } = proxyActivities<AnalysisActivities>(aiPolicy);
 // Few attempts for email, to avoid spamming if a provider misbehaves.
-const notify = proxyActivities<NotifyActivities>({ startToCloseTimeout: '1 minute', retry: { initialInterval: '5 seconds', maximumAttempts: 5 } });
+const notices = proxyActivities<AnalysisNoticeActivities>({ startToCloseTimeout: '1 minute', retry: { initialInterval: '5 seconds', maximumAttempts: 5 } });
 
 /**
- * Tells the owner: in-app first (our own table, cannot fail for the recipient's sake), then
- * the email, whose final failure (e.g. a permanently refused address) is logged, not fatal.
- * Both are keyed, so a retried workflow step never sends twice.
+ * Tells the owner (in-app, then email), worded by the activity from the row: only ids and
+ * the outcome pass through the workflow, never the horse's name or other user-typed text.
+ * Keyed, so a retried step never sends twice; a final failure is logged, not fatal.
  */
-async function tell(inApp: InAppRequest, email: EmailRequest | null): Promise<void> {
-  await notify.notifyInApp(inApp);
-  if (!email) return;
+async function tell(req: AnalysisNoticeRequest): Promise<void> {
   try {
-    await notify.sendEmail(email);
+    await notices.sendAnalysisNotice(req);
   } catch (err) {
-    log.warn('analysis email could not be sent', { key: email.key, error: describe(err).message });
+    if (isCancellation(err)) throw err;
+    log.warn('analysis notice could not be sent', { analysisId: req.analysisId, outcome: req.outcome, error: describe(err).message });
   }
 }
 
@@ -83,7 +82,7 @@ class AnalysisFailed extends Error {
  * the row in failed / canceled; the row is the record, the workflow completes normally.
  */
 export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVideoOutcome> {
-  const { analysisId, userId, type } = input;
+  const { analysisId, type } = input;
   const progress: AnalysisProgress = { stage: 'queued', percent: 0, provider: null, fallbackUsed: false, cacheHit: false, frames: 0, cancelRequested: false };
   const stage = (s: AnalysisStage) => {
     progress.stage = s;
@@ -94,9 +93,10 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   const main = new CancellationScope();
   let cancelReason: string | null = null;
   let timedOut = false;
-  setHandler(cancelSignal, (req) => {
+  // The signal carries no text: a reason the user typed is stored on the row by the API.
+  setHandler(cancelSignal, () => {
     if (cancelReason !== null) return;
-    cancelReason = req?.reason?.trim() || 'canceled by the user';
+    cancelReason = 'canceled by the user';
     progress.cancelRequested = true;
     main.cancel();
   });
@@ -171,27 +171,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
       // notification a crash may have skipped). A row closed by the API (start failed: the caller
       // got a 503) or by the reconcile is not this workflow's to announce.
       const ours = finished.changed || (finished.status === status && finished.closedBy === 'workflow');
-      if (ours && finished.type) {
-        if (status === 'failed') {
-          const text = analysisFailedMessage({ horseName: finished.horseName, type: finished.type, reason: message, analysisId, credits: finished.credits, charged: charge });
-          await tell(
-            { key: `analysis:${analysisId}:failed`, userId, kind: 'analysis.failed', title: text.subject, body: message, data: { analysisId, errorType } },
-            { key: `analysis:${analysisId}:failed`, userId, ...text },
-          );
-        } else {
-          await tell(
-            {
-              key: `analysis:${analysisId}:canceled`,
-              userId,
-              kind: 'analysis.canceled',
-              title: 'Analysis canceled',
-              body: `The analysis was canceled. ${creditsLine(finished.credits, charge)}`,
-              data: { analysisId, charged: charge },
-            },
-            null,
-          );
-        }
-      }
+      if (ours && finished.type) await tell({ analysisId, outcome: status, charged: charge });
     });
     return { analysisId, status, provider: null, fallbackUsed: progress.fallbackUsed, cacheHit: progress.cacheHit, errorType, error: message };
   }
@@ -200,13 +180,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   // completeAnalysis returns only for a completed row (only this workflow completes it): a retry
   // after the commit (changed: false) still notifies; the keys make it once.
   if (saved.status === 'completed' && saved.type) {
-    await CancellationScope.nonCancellable(async () => {
-      const text = analysisCompletedMessage({ horseName: saved.horseName, type: saved.type!, globalScore: saved.globalScore, analysisId });
-      await tell(
-        { key: `analysis:${analysisId}:completed`, userId, kind: 'analysis.completed', title: text.subject, body: `Overall score ${Math.round(saved.globalScore)}/100.`, data: { analysisId } },
-        { key: `analysis:${analysisId}:completed`, userId, ...text },
-      );
-    });
+    await CancellationScope.nonCancellable(() => tell({ analysisId, outcome: 'completed' }));
   }
   stage('done');
   return {

@@ -34,8 +34,9 @@ export function queryAnalysisProgress(client: Client, analysisId: string): Promi
   return client.workflow.getHandle<typeof analyzeVideo>(analysisWorkflowId(analysisId)).query(progressQuery);
 }
 
-export function cancelAnalysisWorkflow(client: Client, analysisId: string, reason?: string): Promise<void> {
-  return client.workflow.getHandle<typeof analyzeVideo>(analysisWorkflowId(analysisId)).signal(cancelSignal, { reason });
+/** A bare wake-up: the caller stores the user's reason on the row first (no free text goes through Temporal). */
+export function cancelAnalysisWorkflow(client: Client, analysisId: string): Promise<void> {
+  return client.workflow.getHandle<typeof analyzeVideo>(analysisWorkflowId(analysisId)).signal(cancelSignal);
 }
 
 export function describeAnalysisWorkflow(client: Client, analysisId: string) {

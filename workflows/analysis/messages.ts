@@ -1,10 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { AnalysisStage, AnalysisStatus, AnalysisType } from '../../domain/analysis';
 
-export interface CancelRequest {
-  reason?: string;
-}
-
 export interface AnalysisProgress {
   stage: AnalysisStage;
   percent: number;
@@ -31,7 +27,11 @@ export interface AnalyzeVideoOutcome {
   error?: string;
 }
 
-/** Stops the analysis cleanly: in-flight work is cancelled, credits released. */
-export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
+/**
+ * Stops the analysis cleanly: in-flight work is cancelled, credits released (or charged, per
+ * the policy). No payload: the user's reason is free text, stored on the row by the API,
+ * never sent through Temporal.
+ */
+export const cancelSignal = defineSignal('cancel');
 /** Live stage and percent while the workflow runs. */
 export const progressQuery = defineQuery<AnalysisProgress>('progress');

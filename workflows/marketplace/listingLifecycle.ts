@@ -1,28 +1,19 @@
-import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { MarketplaceActivities } from '../../activities/marketplace';
-import type { NotifyActivities } from '../../activities/notify';
-import {
-  daysLeft,
-  listingReminderKey,
-  listingReminderMessage,
-  reminderDate,
-} from '../../domain/listings';
+import { daysLeft, reminderDate } from '../../domain/listings';
 import { bestEffort } from '../shared/best-effort';
 import { sendListingExpiredNotice } from './notices';
 import { renewedSignal, soldSignal, statusQuery, withdrawnSignal, type LifecycleStatus, type ListingLifecycleInput, type ListingLifecycleResult, type ListingLifecycleStatus, type RenewedInput } from './messages';
 
-const { getListingNotice } = proxyActivities<MarketplaceActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 20, maximumInterval: '5 minutes' },
-});
 // Expiry must happen (an active row past its date blocks a plan slot) and is idempotent
 // (a conditional update): retried without an attempt limit, e.g. through a database outage.
 const { expireListing } = proxyActivities<MarketplaceActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumInterval: '5 minutes' },
 });
-// Few attempts for email, to avoid spamming if a provider misbehaves.
-const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
+// Notices (email + in-app, worded and addressed inside the activity): few attempts, to avoid
+// spamming if a provider misbehaves; keyed, so a retry re-sends nothing that went out.
+const notices = proxyActivities<MarketplaceActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
@@ -141,31 +132,15 @@ export async function listingLifecycle(input: ListingLifecycleInput): Promise<Li
     }
     if (result.outcome === 'ended') return done(result.status === 'sold' || result.status === 'withdrawn' ? result.status : 'deleted');
     status = 'expired';
-    await sendListingExpiredNotice({ sendEmail, notifyInApp }, listingId, publication, result.notice);
+    await sendListingExpiredNotice(notices, listingId, publication);
   }
 
 
+  /** The activity checks the row still is this publication with this expiry (a renewal may be in flight). */
   async function sendReminder() {
-    const notice = await bestEffort('reading the listing for the reminder', { listingId, publication }, () => getListingNotice(listingId));
-    // Only while the row still is this publication with this expiry (a renewal may be in flight).
-    if (!notice || notice.status !== 'active' || notice.publication !== publication || notice.expiresAt !== expiresAt.toISOString()) return;
-    if (!notice.ownerEmail) {
-      log.warn('listing owner is gone: no reminder', { listingId, publication, ownerId: notice.ownerId });
-      return;
-    }
     const days = daysLeft(new Date(Date.now()), expiresAt);
-    const message = listingReminderMessage(notice.ownerFirstName ?? 'there', notice.title, expiresAt, days);
-    const key = listingReminderKey(listingId, publication, expiresAt);
-    await bestEffort('listing reminder email', { listingId, publication }, () => sendEmail({ key, userId: notice.ownerId, to: notice.ownerEmail!, ...message }));
-    await bestEffort('listing reminder in-app notice', { listingId, publication }, () =>
-      notifyInApp({
-        key,
-        userId: notice.ownerId,
-        kind: 'listing.expiring',
-        title: message.subject,
-        body: 'Renew it in one click to keep it in search.',
-        data: { listingId, publication, expiresAt: expiresAt.toISOString() },
-      }),
+    await bestEffort('listing reminder', { listingId, publication }, () =>
+      notices.sendListingReminder({ listingId, publication, expiresAt: expiresAt.toISOString(), daysLeft: days }),
     );
   }
 }

@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { NotifyActivities } from '../../activities/notify';
+import type { MarketplaceActivities } from '../../activities/marketplace';
 import type { MarketplaceReconcileActivities } from '../../activities/marketplace/reconcile';
 import { sendListingExpiredNotice } from './notices';
 import type { MarketplaceReconcileInput, MarketplaceReconcileResult } from './messages';
@@ -13,8 +13,8 @@ const { startMissingListingWorkflows } = proxyActivities<MarketplaceReconcileAct
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
 });
-// Few attempts for email, to avoid spamming if a provider misbehaves.
-const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
+// Few attempts for notices, to avoid spamming if a provider misbehaves.
+const notices = proxyActivities<MarketplaceActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
@@ -24,13 +24,14 @@ const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
  * (1) Expires `active` listings past their expiry whose workflow did not (it never started,
  * or it died): they leave search and stop holding a plan slot; the owner is told by email
  * and in-app with the lifecycle's own idempotency keys, so a workflow that expires the same
- * publication later sends nothing twice. Notices are best effort. (2) Starts the lifecycle
+ * publication later sends nothing twice. Notices are best effort and go to the organization's
+ * current members (the notice activity resolves them). (2) Starts the lifecycle
  * workflow of active, unexpired listings that have none.
  */
 export async function marketplaceReconcile(input: MarketplaceReconcileInput = {}): Promise<MarketplaceReconcileResult> {
   const limit = input.limit ?? 100;
   const expired = await expireOverdueListings({ graceMinutes: input.graceMinutes ?? 5, limit });
-  for (const n of expired) await sendListingExpiredNotice({ sendEmail, notifyInApp }, n.listingId, n.publication, n);
+  for (const n of expired) await sendListingExpiredNotice(notices, n.listingId, n.publication);
   const { checked, started } = await startMissingListingWorkflows({ olderThanMinutes: input.olderThanMinutes ?? 10, withinDays: input.withinDays ?? 7, limit });
   return { expired: expired.map((n) => n.listingId), checked, started };
 }

@@ -1,35 +1,16 @@
-import { log } from '@temporalio/workflow';
-import type { NotifyActivities } from '../../activities/notify';
-import type { ListingNotice } from '../../activities/marketplace';
-import { listingExpiredKey, listingExpiredMessage } from '../../domain/listings';
+import type { MarketplaceActivities } from '../../activities/marketplace';
 import { bestEffort } from '../shared/best-effort';
 
 /**
- * Tells the owner a listing expired (email + in-app), keyed by listing and publication, so
- * the lifecycle workflow and the reconcile sweep never both reach the owner. Best effort.
+ * Tells the listing's organization that it expired (email + in-app), keyed by listing and
+ * publication, so the lifecycle workflow and the reconcile sweep never both reach anyone.
+ * Best effort. Only ids go through the workflow: the activity reads the title and resolves
+ * the recipients (and their addresses) from current membership when it sends.
  */
 export async function sendListingExpiredNotice(
-  notify: Pick<NotifyActivities, 'sendEmail' | 'notifyInApp'>,
+  acts: Pick<MarketplaceActivities, 'sendListingExpiredNotice'>,
   listingId: string,
   publication: number,
-  n: ListingNotice,
 ): Promise<void> {
-  const context = { listingId, publication };
-  if (!n.ownerEmail) {
-    log.warn('listing expired but its owner is gone: no notice', { ...context, ownerId: n.ownerId });
-    return;
-  }
-  const message = listingExpiredMessage(n.ownerFirstName ?? 'there', n.title);
-  const key = listingExpiredKey(listingId, publication);
-  await bestEffort('listing expiry email', context, () => notify.sendEmail({ key, userId: n.ownerId, to: n.ownerEmail!, ...message }));
-  await bestEffort('listing expiry in-app notice', context, () =>
-    notify.notifyInApp({
-      key,
-      userId: n.ownerId,
-      kind: 'listing.expired',
-      title: message.subject,
-      body: 'It no longer appears in search. Renew it to publish it again.',
-      data: { listingId, publication },
-    }),
-  );
+  await bestEffort('listing expiry notice', { listingId, publication }, () => acts.sendListingExpiredNotice({ listingId, publication }));
 }

@@ -8,6 +8,6 @@ const a = proxyActivities<AccountsActivities & NotifyActivities>({ startToCloseT
 
 export async function welcomeWorkflow({ userId }: { userId: string }) {
   await a.notifyInApp({ key: `welcome:${userId}`, userId, kind: 'welcome', title: 't', body: 'b' });
-  await a.getUserProfile(userId);
+  await a.sendWelcomeEmail({ userId });
   return { emailed: false };
 }
