@@ -340,6 +340,28 @@ describe('accounts: verification, password reset, invitations', () => {
       expect(stale.body.message).to.contain('can no longer grant');
     });
 
+    it('documents every new endpoint with its statuses and required bodies in the OpenAPI document', async () => {
+      const doc = (await api.get('/api/openapi.json')).body;
+      const statuses = (path: string, method: string) => Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort();
+      expect(statuses('/api/auth/verification/confirm', 'post')).to.deep.equal(['200', '400', '429']);
+      expect(statuses('/api/auth/verification/resend', 'post')).to.deep.equal(['202', '400', '401', '409', '429', '503']);
+      expect(statuses('/api/auth/password-reset', 'post')).to.deep.equal(['202', '400', '429']);
+      expect(statuses('/api/auth/password-reset/confirm', 'post')).to.deep.equal(['204', '400', '429']);
+      expect(statuses('/api/organizations/{id}/invitations', 'post')).to.deep.equal(['201', '400', '401', '403', '404', '409', '429', '503']);
+      expect(statuses('/api/organizations/{id}/invitations', 'get')).to.deep.equal(['200', '400', '401', '403', '404']);
+      expect(statuses('/api/organizations/{id}/invitations/{invitationId}', 'delete')).to.deep.equal(['204', '400', '401', '403', '404', '409']);
+      expect(statuses('/api/invitations', 'get')).to.deep.equal(['200', '400', '401', '403']);
+      expect(statuses('/api/invitations/{id}/accept', 'post')).to.deep.equal(['200', '400', '401', '403', '404', '409']);
+      expect(statuses('/api/invitations/{id}/decline', 'post')).to.deep.equal(['204', '400', '401', '403', '404', '409']);
+      expect(doc.paths['/api/organizations/{id}/members'].post, 'the direct add is gone').to.equal(undefined);
+      const body = (path: string) => doc.paths[path].post.requestBody.content['application/json'].schema;
+      const resolved = (schema: { $ref?: string }) => (schema.$ref ? doc.components.schemas[schema.$ref.split('/').pop()!] : schema);
+      expect(resolved(body('/api/auth/password-reset/confirm')).required).to.have.members(['token', 'newPassword']);
+      expect(resolved(body('/api/auth/verification/confirm')).required).to.deep.equal(['token']);
+      expect(resolved(body('/api/auth/password-reset')).required).to.deep.equal(['email']);
+      expect(resolved(body('/api/organizations/{id}/invitations')).required).to.deep.equal(['email']);
+    });
+
     it('has no direct "add member by email" route any more', async () => {
       const owner = await registerVerifiedUser(api, stack.resend);
       const other = await registerVerifiedUser(api, stack.resend);
