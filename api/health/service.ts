@@ -25,7 +25,7 @@ import {
   type Problem,
   type VaccinationDetails,
 } from '../../domain/health';
-import { healthBookChanged } from '../../workflows/health/client';
+import { healthBookChanged, healthRemindersChanged } from '../../workflows/health/client';
 import { DETAILS_SCHEMAS, type BulkRecordBody, type RecordBody, type UpdateRecordBody } from './schemas';
 
 type Tx = EntityManager;
@@ -134,6 +134,40 @@ export function createHealthService(deps: AppDeps) {
     }
   }
 
+  /**
+   * A user changed their reminder lead time: wake the running reminder workflows of every
+   * horse whose reminders may reach them (horses with a health record in the organizations
+   * they belong to: they are reminded of what they recorded, owners of the rest), so the
+   * reminders move now rather than at each workflow's weekly re-read. Wake-ups only: each
+   * workflow reads the lead time from the database; one that cannot be told catches up then.
+   */
+  async function remindersChanged(em: EntityManager, user: AuthUser, change: { leadDays: number }): Promise<{ signalled: number }> {
+    const orgIds = memberOrgIds(user);
+    if (!orgIds.length) return { signalled: 0 };
+    const rows = await em.find(HealthRecord, { horse: { organization: { $in: orgIds } }, deletedAt: null }, { fields: ['horse'] });
+    const horseIds = [...new Set(rows.map((r) => r.horse.id))];
+    let signalled = 0;
+    let next = 0;
+    const client = await deps.temporal.client().catch((err: unknown) => {
+      deps.logger.warn({ userId: user.id, err: (err as Error).message }, 'could not reach Temporal to move health reminders; the workflows read the new lead time at their weekly re-read');
+      return null;
+    });
+    if (!client) return { signalled: 0 };
+    // A few at a time: an owner of a hundred horses should not wait for a hundred round trips in a row.
+    await Promise.all(
+      Array.from({ length: Math.min(8, horseIds.length) }, async () => {
+        for (let i = next++; i < horseIds.length; i = next++) {
+          try {
+            if (await healthRemindersChanged(client, horseIds[i], change)) signalled += 1;
+          } catch (err) {
+            deps.logger.warn({ horseId: horseIds[i], err: (err as Error).message }, 'could not wake the health reminders workflow for a new lead time; it catches up at its weekly re-read');
+          }
+        }
+      }),
+    );
+    return { signalled };
+  }
+
   async function ownedRecord(em: EntityManager, user: AuthUser, horseId: string, recordId: string): Promise<HealthRecord> {
     const record = await em.findOne(HealthRecord, { id: recordId, horse: { id: horseId, organization: { $in: memberOrgIds(user) } }, deletedAt: null });
     if (!record) throw new HttpError(404, `Health record ${recordId} not found`);
@@ -141,6 +175,7 @@ export function createHealthService(deps: AppDeps) {
   }
 
   return {
+    remindersChanged,
     async book(em: EntityManager, user: AuthUser, horseId: string, q: { kind?: HealthRecordKind; page: number; limit: number }) {
       const horse = await loadOwnedHorse(em, user, horseId);
       const { records, overrides } = await healthBookFacts(em, horse);

@@ -8,13 +8,15 @@ import { ACTIVE_GESTATION_STATUSES } from '../../domain/gestation';
 import { remindersChangedSignal } from '../../workflows/gestation/messages';
 import { ReminderPreferencesBody, ReminderPreferencesView } from '../gestation/schemas';
 import { wakeGestationWorkflow } from '../gestation/wake';
+import { createHealthService } from '../health/service';
 
 /**
  * How a user wants reminders (lead time, channels). Lives under notifications because it
- * is about how we reach the user; today only gestation reminders read it.
+ * is about how we reach the user; gestation and health book reminders read it.
  */
 export function createNotificationPreferencesRouter(deps: AppDeps, ctx: MountContext) {
   const router = Router();
+  const health = createHealthService(deps);
   const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/notifications/preferences', tag: 'notifications', authenticate: ctx.authenticate });
 
   r.get('/', { summary: 'My reminder preferences (defaults when never set)', response: ReminderPreferencesView }, async ({ em, user }) => {
@@ -27,7 +29,7 @@ export function createNotificationPreferencesRouter(deps: AppDeps, ctx: MountCon
     '/',
     {
       summary: 'Set my reminder lead time and channels',
-      description: 'A new lead time reschedules the reminders of every gestation I am tracking; channels apply to the next reminder sent.',
+      description: 'A new lead time reschedules the reminders of every gestation I am tracking and of the health book of every horse in my organizations; channels apply to the next reminder sent.',
       body: ReminderPreferencesBody,
       response: ReminderPreferencesView,
     },
@@ -41,6 +43,8 @@ export function createNotificationPreferencesRouter(deps: AppDeps, ctx: MountCon
         const active = await em.find(Gestation, { createdById: user.id, status: { $in: [...ACTIVE_GESTATION_STATUSES] } }, { fields: ['id'] });
         // Wake-ups only: each workflow reads the lead time from the database.
         for (const g of active) await wakeGestationWorkflow(deps, g.id, remindersChangedSignal, { leadDays: body.leadDays });
+        // The health book's reminders use the same lead time.
+        await health.remindersChanged(em, user, { leadDays: body.leadDays });
       }
       return { ...body, isDefault: false };
     },

@@ -18,7 +18,7 @@ import { billingReconcile } from '../../workflows/billing/billingReconcile';
 import { stripeEventSignal } from '../../workflows/billing/messages';
 import { healthReminders } from '../../workflows/health/healthReminders';
 import { healthReconcile } from '../../workflows/health/healthReconcile';
-import { planChangedSignal, recordChangedSignal } from '../../workflows/health/messages';
+import { planChangedSignal, recordChangedSignal, remindersChangedSignal } from '../../workflows/health/messages';
 
 /**
  * One representative run per workflow, with canned activity results. Captured once into
@@ -292,11 +292,11 @@ function billingReconcileScenario(): ReplayScenario {
 
 /**
  * One horse's care reminders over the database the workflow re-reads: a farrier reminder
- * and its escalation, a record that moves the due date (signal), a plan change, the horse
- * deleted.
+ * and its escalation, a record that moves the due date (signal), a plan change, a new
+ * lead time (remindersChanged), the horse deleted.
  */
 function healthRemindersScenario(): ReplayScenario {
-  const db = { farrierDue: '2030-01-20', sent: [] as string[], gone: false };
+  const db = { farrierDue: '2030-01-20', sent: [] as string[], gone: false, leadDays: 2 };
   return {
     name: 'health-reminders',
     workflowType: 'healthReminders',
@@ -312,7 +312,7 @@ function healthRemindersScenario(): ReplayScenario {
                   title: 'Farrier (trim or shoes)',
                   dueDate: db.farrierDue,
                   sent: db.sent.filter((x) => x.startsWith(db.farrierDue)).map((x) => x.split(' ')[1]),
-                  leadDays: 2,
+                  leadDays: db.leadDays,
                 },
               ],
             },
@@ -332,7 +332,10 @@ function healthRemindersScenario(): ReplayScenario {
       await handle.signal(recordChangedSignal, { recordId: 'r2' });
       await env.sleep('1 day');
       await handle.signal(planChangedSignal, { key: 'farrier' });
-      await env.sleep('45 days'); // reminder on day 52
+      await env.sleep('30 days');
+      db.leadDays = 10; // the recipient wants 10 days' notice: the reminder moves from day 52 to day 44
+      await handle.signal(remindersChangedSignal, { leadDays: 10 });
+      await env.sleep('15 days'); // reminder on day 44
       db.gone = true;
       await handle.signal(recordChangedSignal, {});
       return handle.result();

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { healthReminders } from '../../workflows/health/healthReminders';
-import { nextDueQuery, planChangedSignal, recordChangedSignal } from '../../workflows/health/messages';
+import { nextDueQuery, planChangedSignal, recordChangedSignal, remindersChangedSignal } from '../../workflows/health/messages';
 import { healthWorkflowId } from '../../workflows/ids';
 import { carePlan, dayOf, plusDays, plusMonths, type CareItemKey, type HealthRecordFacts, type PlanOverride, type ReminderStage } from '../../domain/health';
 import { ErrorType } from '../../domain/errors';
@@ -150,6 +150,10 @@ describe('healthReminders workflow (time-skipping)', () => {
         db.overrides = [...db.overrides.filter((x) => x.key !== o.key), o];
         return h.signal(planChangedSignal, { key: o.key });
       },
+      setLeadDays: (h: Handle, leadDays: number) => {
+        db.leadDays = leadDays;
+        return h.signal(remindersChangedSignal, { leadDays });
+      },
     };
     return { taskQueue, today, db, worker, start, api, ...recorder };
   }
@@ -245,6 +249,25 @@ describe('healthReminders workflow (time-skipping)', () => {
       ['farrier', plusDays(s.today, 14), 'reminder'],
       ['farrier', plusDays(s.today, 14), 'overdue'],
     ]);
+  });
+
+  it('moves the reminder at once when a recipient changes their lead time (remindersChanged), not at the weekly re-read', async () => {
+    // Farrier due on day 10: with 2 days' lead the reminder is on day 8, so the workflow sleeps
+    // until its weekly re-read on day 7. A lead time of 7 days set on day 0 means day 3: only
+    // the signal can make it go out then.
+    const s = await setup({ records: (today) => [record('farrier', plusDays(today, -32), { work: 'trim' })] });
+    const due = plusDays(s.today, 10);
+    await s.worker.runUntil(async () => {
+      const h = await s.start();
+      await env.sleep('1 hour');
+      const before = await h.query(nextDueQuery);
+      expect(before.upcoming[0]).to.include({ key: 'farrier', stage: 'reminder', at: at8(plusDays(due, -2)) });
+      await s.api.setLeadDays(h, 7);
+      await env.sleep('4 days');
+      await h.terminate('test over');
+    });
+    expect(s.sent.map((x) => [x.key, x.dueDate, x.stage])).to.deep.equal([['farrier', due, 'reminder']]);
+    expectAt(s.sent[0].at, at8(plusDays(due, -7)), 'the reminder with the new lead time');
   });
 
   it('continues after a worker restart: nothing resent, the next reminder on time', async function () {

@@ -1,11 +1,11 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { healthWorkflowId } from '../ids';
 import { TaskQueue } from '../queues';
 import { HorseIdKey } from '../search-attributes';
 import type { CareItemKey } from '../../domain/health';
 import type { healthReminders } from './healthReminders';
-import { nextDueQuery, planChangedSignal, recordChangedSignal, type HealthRemindersState } from './messages';
+import { nextDueQuery, planChangedSignal, recordChangedSignal, remindersChangedSignal, type HealthRemindersState } from './messages';
 
 /**
  * The one typed place that starts, signals and queries the health workflows (used by the
@@ -38,6 +38,21 @@ export async function healthBookChanged(client: Client, horseId: string, change:
     await client.workflow.signalWithStart<typeof healthReminders, [{ key?: CareItemKey }]>('healthReminders', { ...opts, signal: planChangedSignal, signalArgs: [change] });
   } else {
     await client.workflow.signalWithStart<typeof healthReminders, [{ recordId?: string }]>('healthReminders', { ...opts, signal: recordChangedSignal, signalArgs: [change] });
+  }
+}
+
+/**
+ * Tells a horse's running workflow that a recipient's lead time changed. Never starts one:
+ * a horse without a running workflow has nothing planned (the reconcile starts missing ones,
+ * and they read the new lead time). False when no workflow was running.
+ */
+export async function healthRemindersChanged(client: Client, horseId: string, change: { leadDays?: number }): Promise<boolean> {
+  try {
+    await client.workflow.getHandle<typeof healthReminders>(healthWorkflowId(horseId)).signal(remindersChangedSignal, change);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
   }
 }
 

@@ -1,7 +1,7 @@
 import { ActivityFailure, allHandlersFinished, condition, continueAsNew, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { HealthActivities, HealthReminderSnapshot } from '../../activities/health';
 import { reminderStep, reminderTimes, type ReminderStage } from '../../domain/health';
-import { nextDueQuery, planChangedSignal, recordChangedSignal, type HealthRemindersInput, type HealthRemindersResult, type UpcomingReminder } from './messages';
+import { nextDueQuery, planChangedSignal, recordChangedSignal, remindersChangedSignal, type HealthRemindersInput, type HealthRemindersResult, type UpcomingReminder } from './messages';
 
 const HOUR_MS = 3_600_000;
 /** The longest the workflow sleeps without re-reading the database (bounds how long a lost signal goes unnoticed). */
@@ -51,6 +51,7 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
   };
   setHandler(recordChangedSignal, wake);
   setHandler(planChangedSignal, wake);
+  setHandler(remindersChangedSignal, wake);
 
   const timeUtc = () => (snapshot?.found ? snapshot.reminderTimeUtc : undefined);
   const itemsNow = () =>

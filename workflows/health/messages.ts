@@ -43,5 +43,11 @@ export interface HealthRemindersState {
  */
 export const recordChangedSignal = defineSignal<[{ recordId?: string }]>('recordChanged');
 export const planChangedSignal = defineSignal<[{ key?: CareItemKey }]>('planChanged');
+/**
+ * A recipient changed their reminder preferences (lead time): the reminder dates move, so
+ * the workflow re-reads now instead of at its weekly re-read. Sent by the API to every
+ * running workflow of the horses whose reminders may reach that user.
+ */
+export const remindersChangedSignal = defineSignal<[{ leadDays?: number }]>('remindersChanged');
 /** The reminders still to go out, soonest first. */
 export const nextDueQuery = defineQuery<HealthRemindersState>('nextDue');

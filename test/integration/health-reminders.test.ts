@@ -1,0 +1,104 @@
+import { expect } from 'chai';
+import { startTestStack, type TestStack } from '../support/stack';
+import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { healthWorkflowId } from '../../workflows/ids';
+import { dayOf, plusDays } from '../../domain/health';
+import { HealthReminderLog, Horse, Notification } from '../../entities';
+
+/**
+ * Who the health book's reminders reach, and when, through the real stack (API, Postgres,
+ * Temporal dev server, the health worker): the recorder while they are a member of the
+ * horse's organization, else its owners; a new lead time moves the reminders at once.
+ */
+describe('health reminders: recipients and lead time (HTTP API + worker)', () => {
+  let stack: TestStack;
+  let api: ApiClient;
+  const daysAgo = (n: number) => plusDays(dayOf(Date.now()), -n);
+  const em = () => stack.orm.em.fork();
+
+  before(async function () {
+    this.timeout(240_000);
+    stack = await startTestStack();
+    api = apiClient(stack.baseUrl);
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  async function user(firstName: string) {
+    const reg = await registerUser(api, { firstName });
+    const orgs = await api.get('/api/organizations', reg.accessToken);
+    return { ...reg, orgId: orgs.body[0].id as string };
+  }
+  async function ok<T = Record<string, unknown>>(res: Promise<{ status: number; body: unknown }>, status = 200): Promise<T> {
+    const r = await res;
+    expect(r.status, JSON.stringify(r.body)).to.equal(status);
+    return r.body as T;
+  }
+  /** The workflow has read the health book once: it is asleep until the farrier reminder. */
+  async function asleepUntilFarrier(horseId: string) {
+    const handle = (await stack.temporal.client()).workflow.getHandle(healthWorkflowId(horseId));
+    return eventually(async () => {
+      const q = (await handle.query('nextDue' as never).catch(() => null)) as { loadedAt: string | null; upcoming: { key: string; stage: string; at: string }[] } | null;
+      return q?.loadedAt ? q.upcoming.find((u) => u.key === 'farrier' && u.stage === 'reminder') : null;
+    }, 30_000, 'the health workflow asleep until the farrier reminder');
+  }
+  const farrierLog = (horseId: string) =>
+    eventually(async () => em().findOne(HealthReminderLog, { horseId, itemKey: 'farrier', stage: 'reminder' }), 45_000, 'the farrier reminder');
+
+  it('moves a reminder at once when the recipient lengthens their lead time (no wait for the weekly re-read)', async function () {
+    this.timeout(120_000);
+    const marie = await user('Marie');
+    const horse = await ok<{ id: string }>(api.post('/api/horses', { name: 'Lead', gender: 'mare' }, marie.accessToken), 201);
+    // Farrier 30 days ago: due in 12 days; with the default 2 days' lead the reminder is 10 days away.
+    await ok(api.post(`/api/horses/${horse.id}/health/records`, { kind: 'farrier', date: daysAgo(30), details: { work: 'trim' } }, marie.accessToken), 201);
+    const planned = await asleepUntilFarrier(horse.id);
+    expect(Date.parse(planned.at)).to.be.greaterThan(Date.now() + 8 * 86_400_000);
+    expect(await em().count(HealthReminderLog, { horseId: horse.id })).to.equal(0);
+
+    // 14 days' notice: the reminder is due now. The workflow would otherwise sleep for a week.
+    await ok(api.put('/api/notifications/preferences', { leadDays: 14, email: true, inApp: true }, marie.accessToken));
+    const log = await farrierLog(horse.id);
+    expect(log.recipients).to.deep.equal([marie.user.id]);
+  });
+
+  it('reminds the organization\'s owners, not the recorder, once the recorder has left the organization', async function () {
+    this.timeout(120_000);
+    const marie = await user('Marie');
+    const paul = await user('Paul');
+    await ok(api.post(`/api/organizations/${marie.orgId}/members`, { email: paul.email, role: 'member' }, marie.accessToken), 201);
+    const horse = await ok<{ id: string }>(api.post('/api/horses', { name: 'Stays', gender: 'gelding', organizationId: marie.orgId }, marie.accessToken), 201);
+    // Paul records the farrier visit (due in 32 days), then leaves the yard.
+    await ok(api.post(`/api/horses/${horse.id}/health/records`, { kind: 'farrier', date: daysAgo(10), details: { work: 'trim' } }, paul.accessToken), 201);
+    await asleepUntilFarrier(horse.id);
+    await ok(api.delete(`/api/organizations/${marie.orgId}/members/${paul.user.id}`, paul.accessToken), 204);
+
+    // An 11-day interval makes the farrier due tomorrow: the reminder goes out now.
+    await ok(api.put(`/api/horses/${horse.id}/health/plan/farrier`, { enabled: true, intervalDays: 11 }, marie.accessToken));
+    const log = await farrierLog(horse.id);
+    expect(log.recipients).to.deep.equal([marie.user.id]);
+    expect(await em().count(Notification, { userId: paul.user.id, kind: 'health_reminder' })).to.equal(0);
+    expect(await em().count(Notification, { userId: marie.user.id, kind: 'health_reminder' })).to.equal(1);
+    await eventually(async () => stack.resend.emails.some((m) => m.to.includes(marie.email) && m.subject.includes('Stays')), 20_000, 'the email to the owner');
+    expect(stack.resend.emails.filter((m) => m.to.includes(paul.email) && m.subject.includes('Stays')), 'no reminder email to the recorder who left').to.have.length(0);
+  });
+
+  it('reminds the new organization\'s owners, not the former one\'s recorder, after the horse moves organization', async function () {
+    this.timeout(120_000);
+    const marie = await user('Marie');
+    const bob = await user('Bob');
+    const horse = await ok<{ id: string }>(api.post('/api/horses', { name: 'Sold', gender: 'mare' }, marie.accessToken), 201);
+    await ok(api.post(`/api/horses/${horse.id}/health/records`, { kind: 'farrier', date: daysAgo(10), details: { work: 'trim' } }, marie.accessToken), 201);
+    await asleepUntilFarrier(horse.id);
+
+    // The horse is transferred to Bob's yard (no transfer route exists yet: the row changes as one would).
+    await em().nativeUpdate(Horse, { id: horse.id }, { organization: bob.orgId });
+    expect((await api.get(`/api/horses/${horse.id}`, marie.accessToken)).status).to.equal(404);
+
+    await ok(api.put(`/api/horses/${horse.id}/health/plan/farrier`, { enabled: true, intervalDays: 11 }, bob.accessToken));
+    const log = await farrierLog(horse.id);
+    expect(log.recipients).to.deep.equal([bob.user.id]);
+    expect(await em().count(Notification, { userId: marie.user.id, kind: 'health_reminder' })).to.equal(0);
+    expect(await em().count(Notification, { userId: bob.user.id, kind: 'health_reminder' })).to.equal(1);
+  });
+});
