@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
 import { healthWorkflowId } from '../../workflows/ids';
 import { dayOf, plusDays } from '../../domain/health';
 import { HealthReminderLog, Horse, Notification } from '../../entities';
@@ -26,7 +26,7 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
   });
 
   async function user(firstName: string) {
-    const reg = await registerUser(api, { firstName });
+    const reg = await registerVerifiedUser(api, stack.resend, { firstName });
     const orgs = await api.get('/api/organizations', reg.accessToken);
     return { ...reg, orgId: orgs.body[0].id as string };
   }
@@ -66,7 +66,8 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
     this.timeout(120_000);
     const marie = await user('Marie');
     const paul = await user('Paul');
-    await ok(api.post(`/api/organizations/${marie.orgId}/members`, { email: paul.email, role: 'member' }, marie.accessToken), 201);
+    const invitation = await ok<{ id: string }>(api.post(`/api/organizations/${marie.orgId}/invitations`, { email: paul.email, role: 'member' }, marie.accessToken), 201);
+    await ok(api.post(`/api/invitations/${invitation.id}/accept`, {}, paul.accessToken));
     const horse = await ok<{ id: string }>(api.post('/api/horses', { name: 'Stays', gender: 'gelding', organizationId: marie.orgId }, marie.accessToken), 201);
     // Paul records the farrier visit (due in 32 days), then leaves the yard.
     await ok(api.post(`/api/horses/${horse.id}/health/records`, { kind: 'farrier', date: daysAgo(10), details: { work: 'trim' } }, paul.accessToken), 201);
