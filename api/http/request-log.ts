@@ -19,7 +19,7 @@ export function redactCapabilityUrl(url: string): string {
   return url;
 }
 
-/** pino-http `req` serializer: the std-serialized request with capability segments redacted. */
+/** The request logger's `req` serializer (api/http/request-logger.ts): the std-serialized request with capability segments redacted. */
 export function redactRequest<T extends { url?: string; params?: Record<string, unknown> }>(req: T): T {
   if (typeof req.url === 'string') {
     const redacted = redactCapabilityUrl(req.url);
