@@ -98,7 +98,10 @@ async function withHeartbeats<T>(work: () => Promise<T>, details?: () => unknown
   }
 }
 
-const workDir = (analysisId: string) => join(tmpdir(), 'horse-tempo-analysis', analysisId);
+// One scratch root per OS user: a shared /tmp/horse-tempo-analysis made by another user (root
+// on the same machine) is not writable, and every analysis then failed with EACCES.
+const scratchRoot = join(tmpdir(), `horse-tempo-analysis-${process.getuid?.() ?? 'user'}`);
+const workDir = (analysisId: string) => join(scratchRoot, analysisId);
 /** One folder per activity attempt: an attempt that timed out but still runs never shares files with its retry. */
 const attemptDir = (analysisId: string) => join(workDir(analysisId), randomUUID());
 
