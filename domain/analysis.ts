@@ -65,6 +65,8 @@ export const framesPrefix = (organizationId: string, analysisId: string) => `${a
  */
 export const analysisVideoKey = (organizationId: string, analysisId: string, ext: string) => `${analysisPrefix(organizationId, analysisId)}video.${ext}`;
 const VIDEO_KEY_RE = new RegExp(`^orgs/(${UUID})/videos/(${UUID})\\.([a-z0-9]{2,4})$`);
+/** The shape of a video key, for the API document. */
+export const VIDEO_KEY_PATTERN = VIDEO_KEY_RE.source;
 /** The organization a video key belongs to, or null when the key is not one of ours. */
 export function parseVideoKey(key: string): { organizationId: string; id: string; ext: string } | null {
   const m = VIDEO_KEY_RE.exec(key);

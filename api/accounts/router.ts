@@ -67,7 +67,7 @@ export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistr
     },
   );
 
-  r.post('/login', { summary: 'Sign in with email and password', auth: false, body: LoginBody, response: TokenPair, errors: [429], middleware: limited }, async ({ body, em, req }) => {
+  r.post('/login', { summary: 'Sign in with email and password', auth: false, body: LoginBody, response: TokenPair, errors: [401, 429], middleware: limited }, async ({ body, em, req }) => {
     const { user, tokens } = await auth.login(em, body.email, body.password, req.get('user-agent'));
     await em.flush();
     return pair(em, user, tokens);
@@ -75,7 +75,7 @@ export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistr
 
   r.post(
     '/refresh',
-    { summary: 'Exchange a refresh token for a new pair (the old one stops working)', auth: false, body: RefreshBody, response: TokenPair, errors: [429], middleware: limited },
+    { summary: 'Exchange a refresh token for a new pair (the old one stops working)', auth: false, body: RefreshBody, response: TokenPair, errors: [401, 429], middleware: limited },
     async ({ body, em, req }) => {
       const { user, tokens } = await auth.refresh(em, body.refreshToken, req.get('user-agent'));
       return pair(em, user, tokens);
@@ -206,13 +206,13 @@ export function createAuthRouter(deps: AppDeps, opts: { registry: OpenAPIRegistr
       body: CreateApiKeyBody,
       status: 201,
       response: ApiKeyView.extend({ key: z.string() }),
-      errors: [400, 403],
+      errors: [400, 403, 422],
       middleware: limited,
     },
     async ({ body, em, user }) => {
       const account = await em.findOneOrFail(User, { id: user.id });
       if (!(await verifyPassword(account.passwordHash, body.currentPassword))) {
-        throw new HttpError(400, 'Current password is incorrect', [{ location: 'body', field: 'currentPassword', message: 'does not match' }]);
+        throw new HttpError(422, 'Current password is incorrect', [{ location: 'body', field: 'currentPassword', message: 'does not match' }]);
       }
       const { token, hash } = newOpaqueToken('htk');
       const row = em.create(ApiKey, { user: user.id, name: body.name, prefix: token.slice(0, 10), keyHash: hash, scopes: body.scopes, expiresAt: body.expiresAt ?? null });

@@ -1,21 +1,17 @@
 import { z } from 'zod';
-import { text } from '../http/input-policy';
-import { passwordProblems, PASSWORD_MAX_LENGTH } from '../../domain/password';
+import { emailInput, text, unprocessable } from '../http/input-policy';
+import { passwordProblems, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PASSWORD_PATTERN } from '../../domain/password';
 import { PLANS } from '../../domain/plans';
 import { API_KEY_SCOPES } from '../../domain/api-keys';
 
-const email = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.email({ message: 'must be a valid email address' }).max(254));
+const email = emailInput();
 const strongPassword = z
   .string()
-  .max(PASSWORD_MAX_LENGTH)
   .superRefine((value, ctx) => {
     const problems = passwordProblems(value);
     if (problems.length) ctx.addIssue({ code: 'custom', message: `password ${problems.join(', ')}` });
-  });
+  })
+  .openapi({ type: 'string', pattern: PASSWORD_PATTERN, minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH });
 const name = text({ max: 100 });
 
 export const RegisterBody = z.strictObject({ email, password: strongPassword, firstName: name, lastName: name }).openapi('RegisterRequest');
@@ -34,7 +30,7 @@ export const CreateApiKeyBody = z.strictObject({
     .transform((s) => [...new Set(s)]),
   expiresAt: z.coerce
     .date()
-    .refine((d) => d.getTime() > Date.now(), 'must be in the future')
+    .refine((d) => d.getTime() > Date.now(), unprocessable('must be in the future'))
     .optional(),
 });
 

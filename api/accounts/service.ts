@@ -127,7 +127,7 @@ export function createAuthService(config: AuthConfig) {
     async changePassword(em: EntityManager, userId: string, currentPassword: string, newPassword: string, userAgent?: string) {
       const user = await em.findOneOrFail(User, { id: userId });
       if (!(await verifyPassword(user.passwordHash, currentPassword))) {
-        throw new HttpError(400, 'Current password is incorrect', [{ location: 'body', field: 'currentPassword', message: 'does not match' }]);
+        throw new HttpError(422, 'Current password is incorrect', [{ location: 'body', field: 'currentPassword', message: 'does not match' }]);
       }
       if (currentPassword === newPassword) {
         throw new HttpError(400, 'New password must differ from the current one', [{ location: 'body', field: 'newPassword', message: 'is the same as the current password' }]);

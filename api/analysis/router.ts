@@ -20,6 +20,7 @@ import {
   STAGE_PERCENT,
   isTerminal,
   type AnalysisStage,
+  VIDEO_KEY_PATTERN,
 } from '../../domain/analysis';
 import { cancelAnalysisWorkflow, queryAnalysisProgress } from '../../workflows/analysis/client';
 import type { AnalysisProgress } from '../../workflows/analysis/messages';
@@ -28,7 +29,7 @@ import { analysisUnavailable, createAnalysisService } from './service';
 export const CreateAnalysisBody = z.strictObject({
   horseId: z.uuid({ message: 'must be a UUID' }),
   type: z.enum(ANALYSIS_TYPES, { message: `must be one of ${ANALYSIS_TYPES.join(', ')}` }),
-  videoKey: text({ max: 500 }),
+  videoKey: text({ max: 500 }).openapi({ pattern: VIDEO_KEY_PATTERN, description: 'The videoKey returned by POST /api/uploads' }),
 });
 
 const ProgressView = z.object({

@@ -17,7 +17,9 @@ export const CreateUploadBody = z.strictObject({
   contentType: z
     .string()
     .max(100)
-    .refine(isVideoContentType, { message: `must be a video content type (${VIDEO_CONTENT_TYPES.join(', ')})` }),
+    .refine(isVideoContentType, { message: `must be a video content type (${VIDEO_CONTENT_TYPES.join(', ')})` })
+    // isVideoContentType ignores parameters (codecs=…) and case; the document states the bare types.
+    .openapi({ enum: [...VIDEO_CONTENT_TYPES] }),
   size: z.number().int().positive({ message: 'must be the exact size in bytes (> 0)' }),
   filename: text({ max: 255 }).optional(),
   organizationId: z.uuid().optional(),
@@ -87,6 +89,7 @@ export function createUploadsRouter(deps: AppDeps, ctx: MountContext) {
       params: z.object({ token: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'is not an upload token').min(10).max(2000) }),
       response: z.object({ videoKey: z.string(), size: z.number().int() }),
       errors: [401, 404, 409, 413, 415],
+      rawBody: { contentTypes: VIDEO_CONTENT_TYPES, description: 'The video, with the Content-Type declared when the URL was issued' },
     },
     async ({ params, req, res }) => {
       if (!(deps.storage instanceof LocalStorage)) throw new HttpError(404, 'Uploads go to object storage directly (presigned URL) with this configuration');

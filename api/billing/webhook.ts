@@ -58,8 +58,11 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
       summary: 'Stripe webhook endpoint (signed with STRIPE_WEBHOOK_SECRET)',
       description: 'Raw JSON body, Stripe-Signature header. Unknown event types are acknowledged and ignored; a redelivered event answers duplicate: true.',
       auth: false,
+      headers: z.object({ 'stripe-signature': z.string().min(1).describe('Stripe\'s signature over the raw body (t=…,v1=…)') }),
+      rawBody: { contentTypes: ['application/json'], description: 'The Stripe event, exactly as Stripe sent it (the signature covers these bytes)' },
       response: WebhookAnswer,
-      errors: [503],
+      // 401: the signature does not match the body (or is too old): the sender is not Stripe.
+      errors: [401, 503],
     },
     async ({ req, em }) => {
       assertBillingConfigured(deps.config, ['webhook']);
@@ -72,7 +75,7 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
       } catch (err) {
         // Our own wording, not the SDK's (which quotes the expected signature scheme and payload hints).
         const stale = /tolerance/i.test((err as Error).message);
-        throw new HttpError(400, stale ? 'Invalid Stripe signature: the timestamp is outside the tolerance (a delayed or replayed event)' : 'Invalid Stripe signature', [{ location: 'headers', field: 'stripe-signature', message: 'does not match the body, or is too old' }]);
+        throw new HttpError(401, stale ? 'Invalid Stripe signature: the timestamp is outside the tolerance (a delayed or replayed event)' : 'Invalid Stripe signature', [{ location: 'headers', field: 'stripe-signature', message: 'does not match the body, or is too old' }]);
       }
       const log = req.log.child({ stripeEventId: event.id, stripeEventType: event.type });
       if (!isHandledStripeEvent(event.type)) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text as policyText } from '../http/input-policy';
+import { text as policyText, unprocessable } from '../http/input-policy';
 import {
   COVER_METHODS,
   CHECK_KINDS,
@@ -24,12 +24,12 @@ const IsoDate = z.iso.date({ message: 'must be a date like 2025-04-23' });
 /** A cover or event date: not in the future (1 day of tolerance), not more than 400 days ago. */
 const GestationDate = IsoDate.superRefine((d, ctx) => {
   const problem = coverDateProblem(d, today());
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  if (problem) ctx.addIssue({ code: 'custom', ...unprocessable(problem) });
 });
 /** An event date (check, loss, foaling): not in the future (1 day of tolerance). Its relation to the cover date is checked by the route. */
 const EventDate = IsoDate.superRefine((d, ctx) => {
   const problem = eventDateProblem(d, today());
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  if (problem) ctx.addIssue({ code: 'custom', ...unprocessable(problem) });
 });
 const text = (max: number) => policyText({ max, multiline: max >= 2000 });
 
@@ -47,7 +47,7 @@ function checkOvulation(ovulationDate: string | null | undefined, coverDates: st
   if (!ovulationDate || !coverDates.length) return;
   const nearest = Math.min(...coverDates.map((c) => Math.abs(daysFrom(c, ovulationDate))));
   if (nearest > OVULATION_MAX_DAYS_FROM_COVER) {
-    ctx.addIssue({ code: 'custom', path: [path], message: `must be within ${OVULATION_MAX_DAYS_FROM_COVER} days of a cover date` });
+    ctx.addIssue({ code: 'custom', path: [path], ...unprocessable(`must be within ${OVULATION_MAX_DAYS_FROM_COVER} days of a cover date`) });
   }
 }
 
@@ -73,7 +73,8 @@ export const CreateGestationBody = z
     if (!b.stallionId && !b.stallionName) ctx.addIssue({ code: 'custom', path: ['stallionId'], message: 'stallionId (our stallion) or stallionName (an external one) is required' });
     checkOvulation(b.ovulationDate, b.coverDates, ctx, 'ovulationDate');
   })
-  .openapi('CreateGestation');
+  // Exactly one of stallionId / stallionName, stated for the document.
+  .openapi('CreateGestation', { oneOf: [{ required: ['stallionId'] }, { required: ['stallionName'] }] } as never);
 
 export const UpdateGestationBody = z
   .strictObject({
@@ -88,7 +89,7 @@ export const UpdateGestationBody = z
     if (Object.keys(b).length === 0) ctx.addIssue({ code: 'custom', message: 'must change at least one field' });
     if (b.coverDate && b.coverDates) ctx.addIssue({ code: 'custom', path: ['coverDate'], message: 'give coverDate or coverDates, not both' });
   })
-  .openapi('UpdateGestation');
+  .openapi('UpdateGestation', { minProperties: 1, not: { required: ['coverDate', 'coverDates'] } });
 
 export const RecordCheckBody = z
   .strictObject({
@@ -127,7 +128,7 @@ export const ReminderPreferencesBody = z
     email: z.boolean(),
     inApp: z.boolean(),
   })
-  .refine((b) => b.email || b.inApp, { path: ['email'], message: 'at least one channel (email or inApp) must be on' })
+  .refine((b) => b.email || b.inApp, { path: ['email'], ...unprocessable('at least one channel (email or inApp) must be on') })
   .openapi('ReminderPreferencesInput');
 
 export const ReminderPreferencesView = z

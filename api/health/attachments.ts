@@ -42,7 +42,7 @@ export function createHealthAttachments(deps: AppDeps) {
       const type = bareType(contentTypeHeader);
       if (!isAttachmentType(type)) throw new HttpError(415, `Content-Type must be one of ${TYPES} (got "${type || 'none'}")`);
       if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'Send the file as the request body (it was empty)');
-      if (!attachmentBytesMatch(type, body)) throw new HttpError(415, `The file is not a ${type}: its first bytes do not match the type`);
+      if (!attachmentBytesMatch(type, body)) throw new HttpError(422, `The file is not a ${type}: its first bytes do not match the type`);
       const record = await ownedRecord(em, user, recordId);
       const id = randomUUID();
       const key = attachmentKey(record.horse.organization.id, record.horse.id, id, type);

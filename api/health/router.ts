@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../http/mount';
 import { routeBuilder } from '../http/route';
-import type { CareItemKey } from '../../domain/health';
+import { ATTACHMENT_TYPES, type CareItemKey } from '../../domain/health';
 import { createHealthService } from './service';
 import { createHealthAttachments } from './attachments';
 import { createCalendarFeeds } from './calendar';
@@ -156,6 +156,7 @@ export function createHealthRouter(deps: AppDeps, ctx: MountContext) {
       status: 201,
       response: AttachmentView,
       errors: [404, 413, 415],
+      rawBody: { contentTypes: Object.keys(ATTACHMENT_TYPES), description: 'The file itself; its first bytes must match the Content-Type (else 422)' },
       // After authentication: a stranger's body is never read.
       middleware: [express.raw({ type: () => true, limit: deps.config.HEALTH_ATTACHMENT_MAX_BYTES })],
     },

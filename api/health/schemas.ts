@@ -11,14 +11,15 @@ import {
   HEALTH_RECORD_KINDS,
   TEST_TYPES,
   VACCINE_DISEASES,
-  isIsoDate,
 } from '../../domain/health';
+import { text as policyText } from '../http/input-policy';
 
 const oneOf = (values: readonly string[]) => `must be one of ${values.join(', ')}`;
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max).refine((s) => !s.includes('\u0000'), 'must not contain a NUL character');
+/** The shared text policy (api/http/input-policy.ts): no control characters, trimmed, bounded; long fields may span lines. */
+const text = (max: number) => policyText({ max, multiline: max >= 2000 });
 const optionalText = (max: number) => text(max).nullable().optional();
 /** A real calendar date (2026-02-30 is refused). */
-export const IsoDate = z.string().refine(isIsoDate, 'must be a date like 2026-04-23');
+export const IsoDate = z.iso.date({ message: 'must be a date like 2026-04-23' });
 const optionalDate = IsoDate.nullable().optional();
 
 export const VaccinationDetails = z.strictObject({
@@ -103,11 +104,16 @@ export type RecordBody = z.output<typeof RecordBody>;
 export const UpdateRecordBody = z
   .strictObject({ date: IsoDate.optional(), notes: optionalText(5000), details: z.record(z.string(), z.unknown()).optional() })
   .refine((b) => Object.keys(b).length > 0, 'must change at least one field')
-  .openapi('HealthRecordUpdate');
+  .openapi('HealthRecordUpdate', { minProperties: 1 });
 
 export const BulkRecordBody = z
   .strictObject({
-    horseIds: z.array(z.uuid({ message: 'must be a UUID' })).min(1).max(200).refine((ids) => new Set(ids).size === ids.length, 'must not repeat a horse'),
+    horseIds: z
+      .array(z.uuid({ message: 'must be a UUID' }))
+      .min(1)
+      .max(200)
+      .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a horse')
+      .openapi({ uniqueItems: true }),
     kind: Kind,
     date: IsoDate,
     notes: optionalText(5000),
@@ -128,6 +134,8 @@ export const DueQuery = z.object({
   within: z
     .string()
     .regex(/^\d{1,3}d$/, 'must be a number of days like 30d')
+    // The document states the whole rule (0d–365d) as a pattern; the refine below says it in words.
+    .openapi({ pattern: '^(?:[0-2]?[0-9]{1,2}|3[0-5][0-9]|36[0-5])d$' })
     .default('30d')
     .transform((s) => Number(s.slice(0, -1)))
     .refine((n) => n >= 0 && n <= 365, 'must be between 0d and 365d'),

@@ -34,7 +34,7 @@ const today = () => dayOf(Date.now());
 /** A 400 that names each field and why, like the route builder's own validation errors. */
 export function invalid(problems: Problem[], prefix = 'body'): HttpError {
   const details = problems.map((p) => ({ location: 'body', field: p.field, message: p.message }));
-  return new HttpError(400, `Invalid ${prefix}.${problems[0].field}: ${problems[0].message}`, details);
+  return new HttpError(422, `Invalid ${prefix}.${problems[0].field}: ${problems[0].message}`, details);
 }
 
 /** Per-kind details, checked against the kind's schema (bulk and edits carry untyped details). */

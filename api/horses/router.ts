@@ -22,7 +22,7 @@ async function checkParents(em: EntityManager, organizationId: string, refs: Par
     if (!id) continue;
     const parent = id === selfId ? null : await em.findOne(Horse, { id, organization: organizationId });
     if (!parent || parent.gender !== gender) {
-      throw new HttpError(400, `Invalid body.${field}: must be a ${gender} of the same organization`, [
+      throw new HttpError(422, `Invalid body.${field}: must be a ${gender} of the same organization`, [
         { location: 'body', field, message: `must be a ${gender} of the same organization` },
       ]);
     }
@@ -33,7 +33,7 @@ export function createHorsesRouter(opts: { registry: OpenAPIRegistry; authentica
   const router = Router();
   const r = routeBuilder({ router, registry: opts.registry, basePath: '/api/horses', tag: 'horses', authenticate: opts.authenticate });
 
-  r.post('/', { summary: 'Add a horse', body: CreateHorseBody, status: 201, response: HorseView, errors: [404] }, async ({ body, em, user }) => {
+  r.post('/', { summary: 'Add a horse', body: CreateHorseBody, status: 201, response: HorseView, errors: [404, 422] }, async ({ body, em, user }) => {
     const { organizationId: requested, ...fields } = body;
     const organizationId = targetOrganization(user, requested);
     await checkParents(em, organizationId, fields);
@@ -67,7 +67,7 @@ export function createHorsesRouter(opts: { registry: OpenAPIRegistry; authentica
     return loadOwnedHorseView(em, user, params.id);
   });
 
-  r.patch('/:id', { summary: 'Change a horse', params: IdParams, body: UpdateHorseBody, response: HorseView, errors: [404] }, async ({ params, body, em, user }) => {
+  r.patch('/:id', { summary: 'Change a horse', params: IdParams, body: UpdateHorseBody, response: HorseView, errors: [404, 422] }, async ({ params, body, em, user }) => {
     const horse = await loadOwnedHorse(em, user, params.id);
     await checkParents(em, horse.organization.id, body, horse.id);
     em.assign(horse, body as never);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HORSE_GENDERS } from '../../domain/horses';
-import { mediaUrls, optionalText, text } from '../http/input-policy';
+import { mediaUrls, optionalText, text, unprocessable } from '../http/input-policy';
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -9,7 +9,7 @@ export const HorseFields = {
   breed: optionalText(100),
   birthDate: z.iso
     .date({ message: 'must be a date like 2019-04-23' })
-    .refine((d) => d <= today(), 'must not be in the future')
+    .refine((d) => d <= today(), unprocessable('must not be in the future'))
     .nullable()
     .optional(),
   gender: z.enum(HORSE_GENDERS, { message: `must be one of ${HORSE_GENDERS.join(', ')}` }),
@@ -39,7 +39,7 @@ export const CreateHorseBody = z.strictObject({ ...HorseFields, organizationId: 
 export const UpdateHorseBody = z
   .strictObject({ ...HorseFields, name: HorseFields.name.optional(), gender: HorseFields.gender.optional() })
   .refine((b) => Object.keys(b).length > 0, 'must change at least one field')
-  .openapi('UpdateHorse');
+  .openapi('UpdateHorse', { minProperties: 1 });
 
 export const HORSE_SORTS = ['name', '-name', 'birthDate', '-birthDate', 'createdAt', '-createdAt'] as const;
 export const ListHorsesQuery = z.object({

@@ -63,7 +63,8 @@ export function text(opts: TextOptions) {
     .trim()
     .refine((s) => codePoints(s) >= min, opts.minMessage ?? (min === 1 ? 'must not be empty' : `must be at least ${min} characters`))
     .refine((s) => codePoints(s) <= opts.max, `must be at most ${opts.max} characters`)
-    .openapi({ type: 'string', pattern: textPattern(opts), ...(min > 0 ? { minLength: min } : {}), maxLength: opts.max });
+    // No `type` in the metadata: with one, zod-to-openapi drops `nullable` from a .nullable() around it.
+    .openapi({ pattern: textPattern(opts), ...(min > 0 ? { minLength: min } : {}), maxLength: opts.max });
 }
 
 /** An optional text field that may also be cleared with null. */
@@ -101,7 +102,38 @@ export function mediaUrl(max = 2048) {
     .string()
     .refine((s) => codePoints(s) <= max, `must be at most ${max} characters`)
     .refine((s) => mediaUrlProblem(s) === null, MEDIA_URL_MESSAGE)
-    .openapi({ type: 'string', pattern: MEDIA_URL_PATTERN, maxLength: max, description: MEDIA_URL_MESSAGE.replace(/^must be/, 'An') });
+    // No `type` in the metadata: with one, zod-to-openapi drops `nullable` from a .nullable() around it.
+    .openapi({ pattern: MEDIA_URL_PATTERN, maxLength: max, description: MEDIA_URL_MESSAGE.replace(/^must be an?/, 'An') });
 }
 
 export const mediaUrls = (maxItems: number) => z.array(mediaUrl()).max(maxItems, `at most ${maxItems} URLs`);
+
+/**
+ * Marks a refinement as a rule the document cannot state (a date relative to today, a
+ * combination of fields): a request that breaks only such rules is valid per the
+ * document, so it is answered 422, not 400 (api/http/route.ts). Use as the refine
+ * options, or spread into ctx.addIssue.
+ */
+export const unprocessable = (message: string) => ({ message, params: { unprocessable: true } });
+export const isUnprocessableIssue = (issue: { code: string; params?: Record<string, unknown> }) =>
+  issue.code === 'custom' && issue.params?.unprocessable === true;
+
+/** Any-case spelling of each code, as one pattern (for fields upper-cased on the way in). */
+export function anyCasePattern(codes: Iterable<string>, opts: { trimmed?: boolean } = {}): string {
+  const any = (c: string) => (/[a-z]/i.test(c) ? `[${c.toUpperCase()}${c.toLowerCase()}]` : c);
+  const alternatives = [...codes].map((code) => [...code].map(any).join('')).join('|');
+  const space = opts.trimmed ? '\\s*' : '';
+  return `^${space}(?:${alternatives})${space}$`;
+}
+
+/** An email address as clients may send it (surrounding spaces trimmed, any case), for the document. */
+export const EMAIL_INPUT_PATTERN = `^\\s*${z.regexes.email.source.slice(1, -1)}\\s*$`;
+
+/** An email address: trimmed and lower-cased on the way in; the document states the same rule. */
+export const emailInput = (message = 'must be a valid email address') =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.email({ message }).max(254))
+    .openapi({ type: 'string', format: 'email', pattern: EMAIL_INPUT_PATTERN, maxLength: 254 });

@@ -5,6 +5,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { HttpError } from './errors';
 import { requestEntityManager } from './request-em';
 import { ErrorBodySchema } from './openapi';
+import { isUnprocessableIssue } from './input-policy';
 import type { AuthUser } from '../accounts/types';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -32,9 +33,33 @@ export interface RouteDef<B extends Schema, P extends Schema, Q extends Schema, 
   /** Success status; 204 sends no body. Defaults to 200. */
   status?: number;
   response?: z.ZodType;
-  /** Error statuses worth documenting besides 400/401/500. */
+  /**
+   * Error statuses this route answers besides the ones every route of its kind answers
+   * (documented automatically: 400, 429, 503; 401 and 403 with auth; 404 with path
+   * params; 413 and 415 with a body).
+   */
   errors?: number[];
+  /**
+   * OpenAPI links from the success response to other operations, so a stateful client
+   * (and the contract fuzzer) can chain a create into the reads, updates and deletes of
+   * what it created. Keys name the link; `to` is "METHOD /api/path/{param}".
+   */
+  links?: Record<string, RouteLink>;
+  /** Request headers the route reads, for the document only (e.g. Stripe-Signature). */
+  headers?: z.ZodObject;
+  /**
+   * A body that is not JSON (files, signed payloads), for the document only: the route's
+   * middleware reads it. Keys are the accepted media types.
+   */
+  rawBody?: { contentTypes: readonly string[]; description: string };
   middleware?: RequestHandler[];
+}
+
+export interface RouteLink {
+  to: `${Uppercase<Method>} /api/${string}`;
+  /** Target parameter name → runtime expression, e.g. { id: '$response.body#/id' }. */
+  parameters: Record<string, string>;
+  description?: string;
 }
 
 type Handler<B extends Schema, P extends Schema, Q extends Schema, A extends boolean> = (
@@ -49,10 +74,38 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'Not found (or not yours)',
   409: 'Conflict with the current state',
   413: 'Body too large',
-  422: 'Understood but not processable',
-  429: 'Too many requests',
-  503: 'A dependency is unavailable',
+  415: 'Content-Type is not application/json (or, for uploads, not an accepted media type)',
+  422:
+    'Valid per this document, but refused by a rule the document cannot state (a date relative to today, a ' +
+    'combination of fields, or what is already stored); the message and details say which',
+  429: 'Too many requests (rate limit); retry after the RateLimit reset',
+  502: 'An upstream provider refused or failed the request',
+  503: 'A dependency is unavailable; retry after the Retry-After delay, nothing was changed',
 };
+
+/** "POST /api/horses/{id}" → a JSON pointer to that operation in this document. */
+const operationRef = (to: string) => {
+  const [method, path] = to.split(' ');
+  return `#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method.toLowerCase()}`;
+};
+
+/**
+ * Whether a query or body names other objects by id (organizationId, horseId, mareId,
+ * horseIds …): an unknown id, or one of another organization, answers 404 like a
+ * foreign path id does (never 403, which would confirm that the object exists).
+ */
+function referencesObjects(schema: z.ZodType | undefined): boolean {
+  if (!schema) return false;
+  try {
+    const json = JSON.stringify(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }));
+    return /"[A-Za-z]*Ids?":/.test(json);
+  } catch {
+    return true; // not representable: document the 404 rather than miss it
+  }
+}
+
+/** Whether a body schema accepts "no body": then the document must not mark the body required. */
+const bodyOptional = (schema: z.ZodType) => schema.safeParse(undefined).success;
 
 function validate(schema: z.ZodType, value: unknown, location: 'body' | 'params' | 'query'): unknown {
   const parsed = schema.safeParse(value ?? (location === 'body' ? undefined : {}));
@@ -65,7 +118,9 @@ function validate(schema: z.ZodType, value: unknown, location: 'body' | 'params'
   }));
   const first = details[0];
   const where = first.field ? `${location}.${first.field}` : location;
-  throw new HttpError(400, `Invalid ${where}: ${first.message}`, details);
+  // Only rules the document cannot state were broken: the request is valid per the document.
+  const status = parsed.error.issues.every((i) => isUnprocessableIssue(i as never)) ? 422 : 400;
+  throw new HttpError(status, `Invalid ${where}: ${first.message}`, details);
 }
 
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -96,10 +151,30 @@ export function routeBuilder(opts: {
       [status]: {
         description: def.summary,
         ...(def.response && status !== 204 ? { content: { 'application/json': { schema: def.response } } } : {}),
+        ...(def.links
+          ? {
+              links: Object.fromEntries(
+                Object.entries(def.links).map(([name, l]) => [name, { operationRef: operationRef(l.to), parameters: l.parameters, ...(l.description ? { description: l.description } : {}) }]),
+              ),
+            }
+          : {}),
       },
     };
-    const errorStatuses = new Set([400, ...(needsAuth ? [401] : []), ...(def.errors ?? [])]);
-    for (const code of errorStatuses) {
+    // What every route of this kind can answer: validation (400), the /api rate limit (429),
+    // an outage of Postgres or Temporal (503); credentials (401) and API-key scopes (403);
+    // an unknown or foreign id in the path (404); a body too large (413) or not JSON (415).
+    const errorStatuses = new Set([
+      400,
+      429,
+      503,
+      ...(needsAuth ? [401, 403] : []),
+      ...(def.params || referencesObjects(def.query) || referencesObjects(def.body) ? [404] : []),
+      // A body can also break a rule the document cannot state (dates relative to today,
+      // combinations of fields, what is already stored): 422, see ERROR_TEXT.
+      ...(def.body || def.rawBody ? [413, 415, 422] : []),
+      ...(def.errors ?? []),
+    ]);
+    for (const code of [...errorStatuses].sort()) {
       responses[code] = { description: ERROR_TEXT[code] ?? 'Error', content: { 'application/json': { schema: ErrorBodySchema } } };
     }
     registry.registerPath({
@@ -112,7 +187,17 @@ export function routeBuilder(opts: {
       request: {
         ...(def.params ? { params: def.params as never } : {}),
         ...(def.query ? { query: def.query as never } : {}),
-        ...(def.body ? { body: { content: { 'application/json': { schema: def.body } } } } : {}),
+        ...(def.headers ? { headers: def.headers as never } : {}),
+        ...(def.body ? { body: { required: !bodyOptional(def.body), content: { 'application/json': { schema: def.body } } } } : {}),
+        ...(def.rawBody
+          ? {
+              body: {
+                required: true,
+                description: def.rawBody.description,
+                content: Object.fromEntries(def.rawBody.contentTypes.map((t) => [t, { schema: { type: 'string', format: 'binary', minLength: 1 } }])),
+              },
+            }
+          : {}),
       },
       responses,
     });

@@ -1,9 +1,12 @@
 import '../http/openapi'; // extends zod with .openapi() before the schemas below use it
 import { z } from 'zod';
-import { CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_CENTS, isCountryCode } from '../../domain/listings';
+import { COUNTRY_CODES, CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_CENTS, isCountryCode } from '../../domain/listings';
 import { HORSE_GENDERS } from '../../domain/horses';
 
-import { mediaUrls, optionalText, text } from '../http/input-policy';
+import { anyCasePattern, mediaUrls, optionalText, text, unprocessable } from '../http/input-policy';
+
+/** Country codes as accepted: any case, surrounding spaces trimmed. */
+const COUNTRY_PATTERN = anyCasePattern(COUNTRY_CODES, { trimmed: true });
 
 
 export const ListingFields = {
@@ -28,6 +31,7 @@ export const ListingFields = {
     .trim()
     .transform((c) => c.toUpperCase())
     .refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 country code like FR or DE')
+    .openapi({ pattern: COUNTRY_PATTERN })
     .nullable()
     .optional(),
   latitude: z.number().min(-90).max(90).nullable().optional(),
@@ -46,7 +50,7 @@ const coordinatesTogether = (b: { latitude?: number | null; longitude?: number |
 
 export const CreateListingBody = z
   .strictObject({ ...ListingFields, organizationId: z.uuid().optional() })
-  .refine(coordinatesTogether, { message: 'latitude and longitude go together', path: ['longitude'] })
+  .refine(coordinatesTogether, { ...unprocessable('latitude and longitude go together'), path: ['longitude'] })
   .openapi('CreateListing');
 
 export const UpdateListingBody = z
@@ -59,8 +63,8 @@ export const UpdateListingBody = z
     currency: ListingFields.currency.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, 'must change at least one field')
-  .refine(coordinatesTogether, { message: 'latitude and longitude go together', path: ['longitude'] })
-  .openapi('UpdateListing');
+  .refine(coordinatesTogether, { ...unprocessable('latitude and longitude go together'), path: ['longitude'] })
+  .openapi('UpdateListing', { minProperties: 1 });
 
 export const LISTING_SORTS = ['newest', 'price', '-price', 'relevance'] as const;
 export type ListingSort = (typeof LISTING_SORTS)[number];
@@ -79,6 +83,7 @@ export const SearchListingsQuery = z
       .trim()
       .transform((c) => c.toUpperCase())
       .refine(isCountryCode, 'must be an ISO 3166-1 alpha-2 country code like FR')
+      .openapi({ pattern: COUNTRY_PATTERN })
       .optional(),
     breed: text({ max: 100 }).optional(),
     minAge: int(0, 60).optional().describe("The linked horse's age in whole years"),

@@ -53,7 +53,7 @@ export function createMarketplaceService(deps: Pick<AppDeps, 'config' | 'tempora
     if (horseId === null) return null;
     const horse = await em.findOne(Horse, { id: horseId, organization: organizationId });
     if (!horse) {
-      throw new HttpError(400, 'Invalid body.horseId: must be a horse of the listing organization', [
+      throw new HttpError(422, 'Invalid body.horseId: must be a horse of the listing organization', [
         { location: 'body', field: 'horseId', message: 'must be a horse of the listing organization' },
       ]);
     }
@@ -70,7 +70,7 @@ export function createMarketplaceService(deps: Pick<AppDeps, 'config' | 'tempora
   function assertNoBreedWithHorse(breed: unknown, horseLinked: boolean) {
     if (breed === undefined || !horseLinked) return;
     const message = 'breed comes from the linked horse: change it on the horse, or unlink the horse (horseId: null)';
-    throw new HttpError(400, `Invalid body.breed: ${message}`, [{ location: 'body', field: 'breed', message }]);
+    throw new HttpError(422, `Invalid body.breed: ${message}`, [{ location: 'body', field: 'breed', message }]);
   }
 
   /**

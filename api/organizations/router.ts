@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { text } from '../http/input-policy';
+import { emailInput, text } from '../http/input-policy';
 import { Membership, Organization, User, ORG_ROLES } from '../../entities';
 import { routeBuilder, IdParams } from '../http/route';
 import { HttpError } from '../http/errors';
@@ -65,7 +65,7 @@ export function createOrganizationsRouter(deps: AppDeps, ctx: MountContext) {
         'Membership starts only when the verified owner of the address accepts (POST /api/invitations/{id}/accept). Needs a verified email. ' +
         '409 when the address is already a member or has a pending invitation.',
       params: IdParams,
-      body: z.strictObject({ email: z.string().trim().toLowerCase().pipe(z.email({ message: 'must be a valid email address' }).max(254)), role: Role.default('member') }),
+      body: z.strictObject({ email: emailInput(), role: Role.default('member') }),
       status: 201,
       response: InvitationView,
       errors: [403, 404, 409, 429, 503],

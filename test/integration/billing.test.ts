@@ -352,20 +352,20 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     await client.schedule.getHandle(BILLING_RECONCILE_SCHEDULE_ID).delete();
   });
 
-  it('rejects bad, stale and missing signatures with 400 and records nothing; ignores unknown event types with 2xx', async () => {
+  it('rejects bad and stale signatures with 401, a missing one with 400, and records nothing; ignores unknown event types with 2xx', async () => {
     const evt = event('invoice.paid', { id: 'in_x', object: 'invoice', customer: 'cus_x' });
     const wrong = await deliver(evt, { secret: 'whsec_someone_else' });
-    expect(wrong.status).to.equal(400);
+    expect(wrong.status).to.equal(401);
     expect(wrong.body.message).to.match(/Invalid Stripe signature/);
     const stale = await deliver(evt, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
-    expect(stale.status).to.equal(400);
+    expect(stale.status).to.equal(401);
     expect(stale.body.message).to.match(/tolerance/);
     const missing = await deliver(evt, { signature: null });
     expect(missing.status).to.equal(400);
     expect(missing.body.message).to.match(/Missing Stripe-Signature/);
     const tampered = JSON.stringify(evt).replace('cus_x', 'cus_y');
     const header = Stripe.webhooks.generateTestHeaderString({ payload: JSON.stringify(evt), secret: TEST_BILLING.STRIPE_WEBHOOK_SECRET });
-    expect((await api.call('POST', '/api/billing/webhook', { raw: tampered, headers: { 'stripe-signature': header, 'content-type': 'application/json' } })).status).to.equal(400);
+    expect((await api.call('POST', '/api/billing/webhook', { raw: tampered, headers: { 'stripe-signature': header, 'content-type': 'application/json' } })).status).to.equal(401);
     expect(await count('select count(*) as n from stripe_events where event_id = ?', [evt.id])).to.equal(0);
 
     const unknown = await deliver(event('charge.refunded', { id: 'ch_1', object: 'charge' }));

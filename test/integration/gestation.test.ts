@@ -258,10 +258,11 @@ describe('gestation: tracking through the HTTP API', () => {
     expect((await api.post('/api/gestations', { ...base, mareId: othersMare.id }, token)).status).to.equal(404);
 
     const future = await api.post('/api/gestations', { ...base, mareId: mare.id, coverDates: [daysAgo(-2)] }, token);
-    expect(future.status).to.equal(400);
+    // Dates relative to today are rules the document cannot state: 422, not 400.
+    expect(future.status).to.equal(422);
     expect(future.body.message).to.equal('Invalid body.coverDates.0: must not be in the future');
     const old = await api.post('/api/gestations', { ...base, mareId: mare.id, coverDates: [daysAgo(401)] }, token);
-    expect(old.status).to.equal(400);
+    expect(old.status).to.equal(422);
     expect(old.body.message).to.match(/coverDates\.0: must not be more than 400 days ago/);
     const both = await api.post('/api/gestations', { ...base, mareId: mare.id, stallionId: stallion.id }, token);
     expect(both.status).to.equal(400);
@@ -305,7 +306,7 @@ describe('gestation: tracking through the HTTP API', () => {
     const loss = await api.post(`/api/gestations/${p.body.id}/loss`, { date: tomorrow }, token);
     expect(loss.status, JSON.stringify(loss.body)).to.equal(200);
     const tooFar = await api.post(`/api/gestations/${p.body.id}/checks`, { kind: 'pregnancy', date: daysAgo(-2), result: 'positive' }, token);
-    expect(tooFar.status).to.equal(400);
+    expect(tooFar.status).to.equal(422);
     expect(tooFar.body.message).to.equal('Invalid body.date: must not be in the future');
   });
 

@@ -128,25 +128,25 @@ describe('health book through the HTTP API', () => {
     expect((await api.patch(`/api/horses/${h.id}/health/records/${r.id}`, { notes: 'again' }, token)).status, 'a deleted record cannot be edited').to.equal(404);
   });
 
-  it('refuses bad input with a 400 that names the field, and writes nothing', async () => {
+  it('refuses bad input with a 400 (against the document) or 422 (a rule it cannot state) that names the field, and writes nothing', async () => {
     const { token, horse, record } = await owner();
     const h = await horse('Strict');
     await record(h.id, { kind: 'vaccination', date: daysAgo(30), details: { diseases: ['influenza'], doseNumber: 1 } });
     const before = await countRecords(h.id);
     const auditsBefore = await em().count(HealthRecordAudit, { horseId: h.id });
-    const cases: [string, Record<string, unknown>, string][] = [
-      ['a dose in the future', { kind: 'vaccination', date: plusDays(today(), 3), details: { diseases: ['influenza'], doseNumber: 2 } }, 'date'],
-      ['dose 2 before dose 1', { kind: 'vaccination', date: daysAgo(40), details: { diseases: ['influenza'], doseNumber: 2 } }, 'details.doseNumber'],
-      ['an unknown kind', { kind: 'massage', date: daysAgo(1), details: {} }, 'kind'],
-      ['an unknown disease', { kind: 'vaccination', date: daysAgo(1), details: { diseases: ['flu'] } }, 'details.diseases.0'],
-      ['an impossible date', { kind: 'farrier', date: '2026-02-30', details: { work: 'trim' } }, 'date'],
-      ['an expiry before the test', { kind: 'test', date: daysAgo(1), details: { testType: 'coggins', expiresOn: daysAgo(2) } }, 'details.expiresOn'],
-      ['an unknown field', { kind: 'dental', date: daysAgo(1), details: {}, extra: 1 }, ''],
-      ['a negative egg count', { kind: 'fecal_egg_count', date: daysAgo(1), details: { eggsPerGram: -5 } }, 'details.eggsPerGram'],
+    const cases: [string, Record<string, unknown>, string, number][] = [
+      ['a dose in the future', { kind: 'vaccination', date: plusDays(today(), 3), details: { diseases: ['influenza'], doseNumber: 2 } }, 'date', 422],
+      ['dose 2 before dose 1', { kind: 'vaccination', date: daysAgo(40), details: { diseases: ['influenza'], doseNumber: 2 } }, 'details.doseNumber', 422],
+      ['an unknown kind', { kind: 'massage', date: daysAgo(1), details: {} }, 'kind', 400],
+      ['an unknown disease', { kind: 'vaccination', date: daysAgo(1), details: { diseases: ['flu'] } }, 'details.diseases.0', 400],
+      ['an impossible date', { kind: 'farrier', date: '2026-02-30', details: { work: 'trim' } }, 'date', 400],
+      ['an expiry before the test', { kind: 'test', date: daysAgo(1), details: { testType: 'coggins', expiresOn: daysAgo(2) } }, 'details.expiresOn', 422],
+      ['an unknown field', { kind: 'dental', date: daysAgo(1), details: {}, extra: 1 }, '', 400],
+      ['a negative egg count', { kind: 'fecal_egg_count', date: daysAgo(1), details: { eggsPerGram: -5 } }, 'details.eggsPerGram', 400],
     ];
-    for (const [what, body, field] of cases) {
+    for (const [what, body, field, status] of cases) {
       const res = await api.post(`/api/horses/${h.id}/health/records`, body, token);
-      expect(res.status, `${what}: ${JSON.stringify(res.body)}`).to.equal(400);
+      expect(res.status, `${what}: ${JSON.stringify(res.body)}`).to.equal(status);
       expect(res.body.message, what).to.be.a('string');
       if (field) expect(res.body.details.map((d: { field: string }) => d.field), what).to.include(field);
     }

@@ -250,7 +250,6 @@ describe('marketplace through the HTTP API', () => {
         [{ currency: 'XYZ' }, 'currency', /must be one of EUR/],
         [{ type: 'lease' }, 'type', /must be one of sale, rental, stud, breeding, service/],
         [{ country: 'QQ' }, 'country', /ISO 3166-1 alpha-2/],
-        [{ latitude: 48.8 }, 'longitude', /go together/],
         [{ isFeatured: true }, '', /isFeatured|Unrecognized/i],
       ];
       for (const [override, field, message] of cases) {
@@ -259,6 +258,10 @@ describe('marketplace through the HTTP API', () => {
         expect(res.body.message, JSON.stringify(override)).to.match(message);
         if (field) expect(res.body.details[0].field).to.equal(field);
       }
+      // A combination of fields the document cannot state: 422, and nothing created either.
+      const alone = await api.post('/api/marketplace/my/listings', draft({ latitude: 48.8 }), owner.accessToken);
+      expect(alone.status).to.equal(422);
+      expect(alone.body.details[0]).to.include({ field: 'longitude', message: 'latitude and longitude go together' });
       expect((await api.get('/api/marketplace/my/listings', owner.accessToken)).body.total).to.equal(0);
 
       const l = await createListing(owner);
@@ -470,6 +473,10 @@ describe('marketplace through the HTTP API', () => {
         expect(res.status, url).to.equal(400);
         expect(res.body.details[0].field, url).to.equal(`${field}.0`);
       }
+      // A combination of fields the document cannot state: 422, and nothing created either.
+      const alone = await api.post('/api/marketplace/my/listings', draft({ latitude: 48.8 }), owner.accessToken);
+      expect(alone.status).to.equal(422);
+      expect(alone.body.details[0]).to.include({ field: 'longitude', message: 'latitude and longitude go together' });
       expect((await api.get('/api/marketplace/my/listings', owner.accessToken)).body.total).to.equal(0);
       const ok = await createListing(owner, { images: ['https://cdn.example.com/mare.jpg'], videos: ['https://video.example.com/mare.mp4'] });
       expect(ok.images).to.deep.equal(['https://cdn.example.com/mare.jpg']);
@@ -532,16 +539,16 @@ describe('marketplace through the HTTP API', () => {
       const hanoverian = await horse('Dancer', 'Hanoverian');
       const kwpn = await horse('Sire', 'KWPN');
       const both = await api.post('/api/marketplace/my/listings', draft({ horseId: hanoverian, breed: 'Arabian' }), owner.accessToken);
-      expect(both.status).to.equal(400);
+      expect(both.status).to.equal(422);
       expect(both.body.details[0]).to.include({ location: 'body', field: 'breed' });
       expect(both.body.message).to.match(/breed comes from the linked horse/);
 
       const l = await createListing(owner, { horseId: hanoverian });
       expect(l.breed).to.equal('Hanoverian');
       const breedOnly = await api.patch(`/api/marketplace/my/listings/${l.id}`, { breed: 'Arabian' }, owner.accessToken);
-      expect(breedOnly.status).to.equal(400);
+      expect(breedOnly.status).to.equal(422);
       expect(breedOnly.body.message).to.match(/breed comes from the linked horse/);
-      expect((await api.patch(`/api/marketplace/my/listings/${l.id}`, { horseId: kwpn, breed: 'Arabian' }, owner.accessToken)).status).to.equal(400);
+      expect((await api.patch(`/api/marketplace/my/listings/${l.id}`, { horseId: kwpn, breed: 'Arabian' }, owner.accessToken)).status).to.equal(422);
       expect((await api.get(`/api/marketplace/my/listings/${l.id}`, owner.accessToken)).body).to.include({ breed: 'Hanoverian', horseId: hanoverian });
 
       const relinked = await api.patch(`/api/marketplace/my/listings/${l.id}`, { horseId: kwpn }, owner.accessToken);
