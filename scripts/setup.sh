@@ -85,13 +85,15 @@ fi
 # 6. Validators for the deployment files (test/unit/deployment-files.test.ts), pinned:
 #    kustomize (Go module) renders k8s/; kubernetes-validate (PyPI, carries the Kubernetes
 #    schemas offline) checks the result; podman-compose (PyPI) parses docker-compose.yml.
+#    schemathesis (PyPI) fuzzes the API against its OpenAPI document
+#    (test/integration/contract-fuzz.test.ts).
 KUSTOMIZE_VERSION=v5.8.1
 if [ ! -x "$BIN/kustomize" ] || ! "$BIN/kustomize" version 2>/dev/null | grep -qx "$KUSTOMIZE_VERSION"; then
   log "building kustomize $KUSTOMIZE_VERSION (go install)"
   GOBIN="$BIN" GOFLAGS=-buildvcs=false go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 VENV="$CACHE/venv"
-PY_PINS="kubernetes-validate==1.37.0 podman-compose==1.6.0"
+PY_PINS="kubernetes-validate==1.37.0 podman-compose==1.6.0 schemathesis==4.32.5"
 if [ ! -f "$VENV/.pins" ] || [ "$(cat "$VENV/.pins")" != "$PY_PINS" ]; then
   log "installing $PY_PINS (pip, venv in $VENV)"
   python3 -m venv "$VENV"
@@ -108,5 +110,6 @@ export HORSE_TEMPO_S3_SERVER="$BIN/gofakes3"
 export HORSE_TEMPO_KUSTOMIZE="$BIN/kustomize"
 export HORSE_TEMPO_KUBERNETES_VALIDATE="$VENV/bin/kubernetes-validate"
 export HORSE_TEMPO_PODMAN_COMPOSE="$VENV/bin/podman-compose"
+export HORSE_TEMPO_SCHEMATHESIS="$VENV/bin/schemathesis"
 ENV
 log "tools ready ($CACHE)"

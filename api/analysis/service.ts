@@ -58,7 +58,7 @@ export function createAnalysisService(deps: Pick<AppDeps, 'config' | 'temporal' 
     const notFound = new HttpError(404, `Video ${body.videoKey} not found: upload it first (POST /api/uploads)`);
     if (key.organizationId !== horse.organization.id) {
       if (!memberOrgIds(user).includes(key.organizationId)) throw notFound;
-      throw new HttpError(400, "Invalid body.videoKey: the video belongs to another organization than the horse; upload it to the horse's organization (POST /api/uploads with organizationId)", [
+      throw new HttpError(422, "Invalid body.videoKey: the video belongs to another organization than the horse; upload it to the horse's organization (POST /api/uploads with organizationId)", [
         { location: 'body', field: 'videoKey', message: 'belongs to another organization than the horse' },
       ]);
     }

@@ -58,7 +58,8 @@ export function createUploadsRouter(deps: AppDeps, ctx: MountContext) {
     {
       summary: `Get an upload URL for a video (at most ${mb(max)})`,
       description: 'The URL is single-use: once the bytes are stored, another PUT to it is refused (409 locally, 412 from S3). Send exactly the returned headers.',
-      body: CreateUploadBody,
+      // The document states this deployment's limit; a larger declared size is still a 413.
+      body: CreateUploadBody.extend({ size: CreateUploadBody.shape.size.openapi({ maximum: max }) }),
       status: 201,
       response: UploadTargetView,
       errors: [404, 413],

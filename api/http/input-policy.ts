@@ -136,4 +136,5 @@ export const emailInput = (message = 'must be a valid email address') =>
     .trim()
     .toLowerCase()
     .pipe(z.email({ message }).max(254))
-    .openapi({ type: 'string', format: 'email', pattern: EMAIL_INPUT_PATTERN, maxLength: 254 });
+    // A pattern, not format: email: the server trims, and a format checker would not.
+    .openapi({ type: 'string', pattern: EMAIL_INPUT_PATTERN, maxLength: 254 });

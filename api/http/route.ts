@@ -169,9 +169,10 @@ export function routeBuilder(opts: {
       503,
       ...(needsAuth ? [401, 403] : []),
       ...(def.params || referencesObjects(def.query) || referencesObjects(def.body) ? [404] : []),
-      // A body can also break a rule the document cannot state (dates relative to today,
-      // combinations of fields, what is already stored): 422, see ERROR_TEXT.
-      ...(def.body || def.rawBody ? [413, 415, 422] : []),
+      ...(def.body || def.rawBody ? [413, 415] : []),
+      // A body or query can also break a rule the document cannot state (dates relative to
+      // today, combinations of fields, what is already stored): 422, see ERROR_TEXT.
+      ...(def.body || def.rawBody || def.query ? [422] : []),
       ...(def.errors ?? []),
     ]);
     for (const code of [...errorStatuses].sort()) {

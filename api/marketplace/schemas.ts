@@ -4,6 +4,7 @@ import { COUNTRY_CODES, CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_C
 import { HORSE_GENDERS } from '../../domain/horses';
 
 import { anyCasePattern, mediaUrls, optionalText, text, unprocessable } from '../http/input-policy';
+import { CURSOR_PATTERN } from './search';
 
 /** Country codes as accepted: any case, surrounding spaces trimmed. */
 const COUNTRY_PATTERN = anyCasePattern(COUNTRY_CODES, { trimmed: true });
@@ -90,7 +91,7 @@ export const SearchListingsQuery = z
     maxAge: int(0, 60).optional(),
     sort: z.enum(LISTING_SORTS, { message: `must be one of ${LISTING_SORTS.join(', ')}` }).optional().describe('Default: relevance with q, else newest'),
     limit: int(1, 50).default(20),
-    cursor: z.string().min(1).max(500).optional().describe('nextCursor of the previous page'),
+    cursor: z.string().min(1).max(500).openapi({ pattern: CURSOR_PATTERN }).optional().describe('nextCursor of the previous page'),
   })
   .refine((q) => q.minPrice === undefined || q.maxPrice === undefined || q.minPrice <= q.maxPrice, {
     message: 'must not be above maxPrice',

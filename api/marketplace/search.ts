@@ -63,13 +63,20 @@ export function encodeCursor(c: CursorKey): string {
   return Buffer.from(JSON.stringify({ s: c.sort, k: c.key, id: c.id })).toString('base64url');
 }
 
-/** Throws 400 for anything that is not a cursor of this sort. */
+/** What the document states about a cursor: base64url text. */
+export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+$';
+
+/**
+ * Throws for anything that is not a cursor of this sort: 400 when it is not even base64url
+ * (the document's pattern), 422 when it is well-formed text but no cursor this API issued
+ * (a rule the document cannot state).
+ */
 export function decodeCursor(text: string, sort: ListingSort): CursorKey {
-  const bad = (why: string) =>
-    new HttpError(400, `Invalid query.cursor: ${why}`, [{ location: 'query', field: 'cursor', message: why }]);
+  const bad = (why: string, status = 422) =>
+    new HttpError(status, `Invalid query.cursor: ${why}`, [{ location: 'query', field: 'cursor', message: why }]);
+  if (!new RegExp(CURSOR_PATTERN).test(text)) throw bad('not a cursor returned by this API', 400);
   let raw: unknown;
   try {
-    if (!/^[A-Za-z0-9_-]+$/.test(text)) throw new Error('not base64url');
     raw = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
     throw bad('not a cursor returned by this API');

@@ -408,7 +408,7 @@ describe('AI video analysis through the HTTP API', () => {
       expect(await stack.storage.head(foreignKey)).to.equal(null);
     });
 
-    it('tells a member of two organizations that the video belongs to another organization than the horse (400)', async () => {
+    it('tells a member of two organizations that the video belongs to another organization than the horse (422)', async () => {
       const a = await owner('Horse of A');
       const b = await owner('Horse of B');
       const invitation = await api.post(`/api/organizations/${b.user.user.defaultOrganizationId}/invitations`, { email: a.user.email }, b.token);
@@ -416,7 +416,7 @@ describe('AI video analysis through the HTTP API', () => {
       expect((await api.post(`/api/invitations/${invitation.body.id}/accept`, {}, a.token)).status).to.equal(200);
       const keyA = await uploadVideo(api, a.token, videos.short);
       const res = await api.post('/api/analyses', { horseId: b.horseId, type: 'locomotion', videoKey: keyA }, a.token);
-      expect(res.status).to.equal(400);
+      expect(res.status).to.equal(422);
       expect(res.body.message).to.match(/belongs to another organization than the horse/);
       expect(res.body.details[0]).to.include({ field: 'videoKey' });
     });

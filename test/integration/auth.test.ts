@@ -115,7 +115,7 @@ describe('accounts through the HTTP API', () => {
   it('changes the password: old password and old access tokens stop working, new ones work', async () => {
     const reg = await registerUser(api);
     const wrong = await api.post('/api/auth/change-password', { currentPassword: 'Nope12345', newPassword: 'N3wPassword!' }, reg.accessToken);
-    expect(wrong.status).to.equal(400);
+    expect(wrong.status).to.equal(422);
     expect(wrong.body.details[0].field).to.equal('currentPassword');
 
     const changed = await api.post('/api/auth/change-password', { currentPassword: reg.password, newPassword: 'N3wPassword!' }, reg.accessToken);
@@ -176,10 +176,10 @@ describe('accounts through the HTTP API', () => {
       expect(listed.every((k) => k.lastUsedAt !== null)).to.equal(true);
     });
 
-    it('refuses an expired key (401) and a past expiry at creation (400)', async () => {
+    it('refuses an expired key (401) and a past expiry at creation (422: a date relative to now)', async () => {
       const reg = await registerUser(api);
       const past = await api.post('/api/auth/api-keys', { name: 'k', scopes: ['read'], currentPassword: reg.password, expiresAt: '2020-01-01T00:00:00Z' }, reg.accessToken);
-      expect(past.status).to.equal(400);
+      expect(past.status).to.equal(422);
       const soon = await api.post('/api/auth/api-keys', { name: 'k', scopes: ['read'], currentPassword: reg.password, expiresAt: new Date(Date.now() + 3_600_000).toISOString() }, reg.accessToken);
       expect(soon.status).to.equal(201);
       expect((await withKey(soon.body.key).get('/api/horses')).status).to.equal(200);

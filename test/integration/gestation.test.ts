@@ -195,7 +195,7 @@ describe('gestation: tracking through the HTTP API', () => {
     const { reg, token, horse } = await owner();
     expect((await api.get('/api/notifications/preferences', token)).body).to.deep.equal({ leadDays: 2, email: true, inApp: true, isDefault: true });
     const none = await api.put('/api/notifications/preferences', { leadDays: 5, email: false, inApp: false }, token);
-    expect(none.status).to.equal(400);
+    expect(none.status).to.equal(422);
     expect(none.body.details[0].field).to.equal('email');
     const put = await api.put('/api/notifications/preferences', { leadDays: 5, email: false, inApp: true }, token);
     expect(put.body).to.deep.equal({ leadDays: 5, email: false, inApp: true, isDefault: false });
@@ -286,7 +286,7 @@ describe('gestation: tracking through the HTTP API', () => {
     expect(still.body.status).to.equal('tracking');
     expect(((await (await workflow(p.id)).query('timeline')) as { status: string }).status).to.equal('tracking');
     const futureCover = await api.patch(`/api/gestations/${p.id}`, { coverDate: daysAgo(-2) }, token);
-    expect(futureCover.status).to.equal(400);
+    expect(futureCover.status).to.equal(422);
     expect((await api.get(`/api/gestations/${p.id}`, token)).body.coverDates).to.deep.equal([daysAgo(20)]);
 
     // Another organization's gestation is not found, whatever the verb.

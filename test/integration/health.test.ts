@@ -154,7 +154,7 @@ describe('health book through the HTTP API', () => {
     expect((await interval('farrier', { enabled: true, intervalDays: 0 })).body.details[0]).to.include({ field: 'intervalDays', message: 'must be at least 1 day' });
     expect((await interval('farrier', { enabled: true, intervalDays: 1827 })).body.details[0].message).to.contain('5 years');
     expect((await interval('massage', { enabled: true })).status).to.equal(400);
-    expect((await interval('test:coggins', { enabled: true, intervalDays: 30 })).status).to.equal(400);
+    expect((await interval('test:coggins', { enabled: true, intervalDays: 30 })).status).to.equal(422);
     expect((await api.get(`/api/health/due?within=abc`, token)).status).to.equal(400);
     expect((await api.get(`/api/horses/${h.id}/health/competition-eligibility?date=2026-13-01`, token)).status).to.equal(400);
     expect((await api.get(`/api/horses/${h.id}/health/competition-eligibility?date=${today()}&rules=usef`, token)).status).to.equal(400);
@@ -175,7 +175,7 @@ describe('health book through the HTTP API', () => {
     const foreign = await api.post('/api/health/records/bulk', { horseIds: [mine[0].id, theirs.id], kind: 'dental', date: daysAgo(0), details: {} }, token);
     expect(foreign.status).to.equal(404);
     const bad = await api.post('/api/health/records/bulk', { horseIds: [mine[0].id], kind: 'farrier', date: daysAgo(0), details: { work: 'polish' } }, token);
-    expect(bad.status).to.equal(400);
+    expect(bad.status).to.equal(422);
     expect(bad.body.details[0].field).to.equal('details.work');
     const repeated = await api.post('/api/health/records/bulk', { horseIds: [mine[0].id, mine[0].id], kind: 'dental', date: daysAgo(0), details: {} }, token);
     expect(repeated.status).to.equal(400);
@@ -256,7 +256,7 @@ describe('health book through the HTTP API', () => {
     expect(listed.body.audit.map((a: { action: string }) => a.action)).to.deep.equal(['create', 'attach', 'attach']);
 
     expect((await upload(token, r.id, PDF, 'application/x-msdownload')).status, 'type not allowed').to.equal(415);
-    expect((await upload(token, r.id, Buffer.from('MZ this is not a pdf'), 'application/pdf')).status, 'bytes do not match').to.equal(415);
+    expect((await upload(token, r.id, Buffer.from('MZ this is not a pdf'), 'application/pdf')).status, 'bytes do not match').to.equal(422);
     const big = await upload(token, r.id, Buffer.concat([PDF, Buffer.alloc(MAX_BYTES)]), 'application/pdf');
     expect(big.status, JSON.stringify(big.body)).to.equal(413);
     expect((await upload(token, r.id, Buffer.alloc(0), 'application/pdf')).status).to.equal(400);

@@ -236,7 +236,7 @@ describe('marketplace through the HTTP API', () => {
       const other = await registerUser(api);
       const horse = await api.post('/api/horses', { name: 'Not yours', gender: 'mare' }, other.accessToken);
       const res = await api.post('/api/marketplace/my/listings', draft({ horseId: horse.body.id }), owner.accessToken);
-      expect(res.status).to.equal(400);
+      expect(res.status).to.equal(422);
       expect(res.body.details[0].field).to.equal('horseId');
     });
   });
@@ -271,7 +271,10 @@ describe('marketplace through the HTTP API', () => {
     });
 
     it('answers 400 to bad search parameters and cursors, 400 for a non-UUID id', async () => {
-      for (const q of ['minPrice=-1', 'type=lease', 'minPrice=500&maxPrice=100', 'sort=relevance', 'cursor=%25%25%25', 'cursor=eyJmb28iOjF9', 'limit=500', 'country=QQ']) {
+      const forgedCursor = await api.get('/api/marketplace/listings?cursor=eyJmb28iOjF9');
+      expect(forgedCursor.status, 'well-formed but never issued: 422').to.equal(422);
+      expect(forgedCursor.body.details[0]).to.include({ location: 'query', field: 'cursor' });
+      for (const q of ['minPrice=-1', 'type=lease', 'minPrice=500&maxPrice=100', 'sort=relevance', 'cursor=%25%25%25', 'limit=500', 'country=QQ']) {
         const res = await api.get(`/api/marketplace/listings?${q}`);
         expect(res.status, q).to.equal(400);
         expect(res.body.details[0].location, q).to.equal('query');
@@ -384,7 +387,7 @@ describe('marketplace through the HTTP API', () => {
       }
       const page = await search({ q: nonce, currency: 'EUR', sort: 'price', limit: 2 });
       const wrongSort = await api.get(`/api/marketplace/listings?q=${nonce}&sort=newest&cursor=${page.nextCursor}`);
-      expect(wrongSort.status).to.equal(400);
+      expect(wrongSort.status).to.equal(422);
       expect(wrongSort.body.message).to.match(/sort=price/);
     });
 
@@ -415,14 +418,14 @@ describe('marketplace through the HTTP API', () => {
   });
 
   describe('hardening (review fixes)', () => {
-    const expectQuery400 = async (query: string, field: string) => {
+    const expectQuery400 = async (query: string, field: string, status = 400) => {
       const res = await api.get(`/api/marketplace/listings?${query}`);
-      expect(res.status, `${query} → ${JSON.stringify(res.body)}`).to.equal(400);
+      expect(res.status, `${query} → ${JSON.stringify(res.body)}`).to.equal(status);
       expect(res.body.details[0], query).to.include({ location: 'query', field });
       return res;
     };
 
-    it('answers 400 on query.cursor to forged cursor keys Postgres cannot take, never a 500', async () => {
+    it('answers 422 on query.cursor to forged cursor keys Postgres cannot take, never a 500', async () => {
       const id = '0b4f3c1e-6a8d-4f3e-9a62-2d5c8b7e1f00';
       const forged = (sort: string, k: unknown) => Buffer.from(JSON.stringify({ s: sort, k, id })).toString('base64url');
       for (const query of [
@@ -434,7 +437,7 @@ describe('marketplace through the HTTP API', () => {
         `sort=price&currency=EUR&cursor=${forged('price', 1e300)}`,
         `sort=-price&currency=EUR&cursor=${forged('-price', 2 ** 40)}`,
       ]) {
-        const res = await expectQuery400(query, 'cursor');
+        const res = await expectQuery400(query, 'cursor', 422);
         expect(res.body.message).to.equal('Invalid query.cursor: its sort key is malformed');
       }
       // A real cursor of each kind still works (the newest key is exact to the microsecond).
