@@ -10,6 +10,7 @@ import type { Config } from '../../config';
 import type { MikroORM } from '../../entities/orm';
 import { Analysis, AnalysisCacheEntry, analysisReservationKey, closeAnalysis, countAnsweredAnalysis, recordProviderUsage, type ClosedAnalysis, type ProviderUsage } from '../../entities';
 import { settleReservation } from '../../entities/credit-ledger';
+import { aiFailureText, invalidAnswerText } from './ai-failure-text';
 import type { StoragePort } from '../../adapters/storage/port';
 import { AiProviderError, type AiClients, type VisionClient } from '../../adapters/ai/types';
 import { InvalidVideoError, createMedia, mediaOptionsFrom, sha256File, type Media } from '../../adapters/media/ffmpeg';
@@ -173,9 +174,10 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
       );
     } catch (err) {
       const e = err instanceof AiProviderError ? err : new AiProviderError(client.provider, 'server', (err as Error).message);
-      logger.warn({ analysisId: input.analysisId, provider: e.provider, kind: e.kind, status: e.status, attempt }, 'AI provider call failed');
+      // The provider's own message stays in this log; the analysis stores our words (ai-failure-text.ts).
+      logger.warn({ analysisId: input.analysisId, provider: e.provider, kind: e.kind, status: e.status, attempt, providerMessage: e.message }, 'AI provider call failed');
       throw ApplicationFailure.create({
-        message: e.message,
+        message: aiFailureText(e.provider, e.kind, e.status),
         type: ErrorType.AiProviderFailed,
         nonRetryable: !e.retryable,
         details: [{ provider: e.provider, kind: e.kind, status: e.status ?? null }],
@@ -191,7 +193,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
     if (!parsed.ok) {
       logger.warn({ analysisId: input.analysisId, provider: client.provider, error: parsed.error }, 'AI answer failed validation');
       // Never saved; the workflow treats it as this provider's failure and tries the other one.
-      throw ApplicationFailure.nonRetryable(`${client.provider} answer failed validation: ${parsed.error}`, ErrorType.AiOutputInvalid);
+      throw ApplicationFailure.nonRetryable(invalidAnswerText(client.provider), ErrorType.AiOutputInvalid);
     }
     return {
       provider: client.provider,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OpenAPIRegistry, OpenApiGeneratorV3, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { addOpenApiLinks } from './openapi-links';
 
 extendZodWithOpenApi(z);
 
@@ -53,6 +54,7 @@ export function buildOpenApiDocument(registry: OpenAPIRegistry, serverUrl: strin
   });
   stateImplicitBounds(document.paths);
   stateImplicitBounds(document.components);
+  addOpenApiLinks(document as never);
   return document;
 }
 

@@ -39,12 +39,6 @@ export interface RouteDef<B extends Schema, P extends Schema, Q extends Schema, 
    * params; 413 and 415 with a body).
    */
   errors?: number[];
-  /**
-   * OpenAPI links from the success response to other operations, so a stateful client
-   * (and the contract fuzzer) can chain a create into the reads, updates and deletes of
-   * what it created. Keys name the link; `to` is "METHOD /api/path/{param}".
-   */
-  links?: Record<string, RouteLink>;
   /** Request headers the route reads, for the document only (e.g. Stripe-Signature). */
   headers?: z.ZodObject;
   /**
@@ -53,13 +47,6 @@ export interface RouteDef<B extends Schema, P extends Schema, Q extends Schema, 
    */
   rawBody?: { contentTypes: readonly string[]; description: string };
   middleware?: RequestHandler[];
-}
-
-export interface RouteLink {
-  to: `${Uppercase<Method>} /api/${string}`;
-  /** Target parameter name → runtime expression, e.g. { id: '$response.body#/id' }. */
-  parameters: Record<string, string>;
-  description?: string;
 }
 
 type Handler<B extends Schema, P extends Schema, Q extends Schema, A extends boolean> = (
@@ -81,12 +68,6 @@ const ERROR_TEXT: Record<number, string> = {
   429: 'Too many requests (rate limit); retry after the RateLimit reset',
   502: 'An upstream provider refused or failed the request',
   503: 'A dependency is unavailable; retry after the Retry-After delay, nothing was changed',
-};
-
-/** "POST /api/horses/{id}" → a JSON pointer to that operation in this document. */
-const operationRef = (to: string) => {
-  const [method, path] = to.split(' ');
-  return `#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method.toLowerCase()}`;
 };
 
 /**
@@ -151,13 +132,6 @@ export function routeBuilder(opts: {
       [status]: {
         description: def.summary,
         ...(def.response && status !== 204 ? { content: { 'application/json': { schema: def.response } } } : {}),
-        ...(def.links
-          ? {
-              links: Object.fromEntries(
-                Object.entries(def.links).map(([name, l]) => [name, { operationRef: operationRef(l.to), parameters: l.parameters, ...(l.description ? { description: l.description } : {}) }]),
-              ),
-            }
-          : {}),
       },
     };
     // What every route of this kind can answer: validation (400), the /api rate limit (429),

@@ -93,15 +93,16 @@ export const SearchListingsQuery = z
     limit: int(1, 50).default(20),
     cursor: z.string().min(1).max(500).openapi({ pattern: CURSOR_PATTERN }).optional().describe('nextCursor of the previous page'),
   })
+  // Combinations of parameters, which the document cannot state: 422 (api/http/route.ts).
   .refine((q) => q.minPrice === undefined || q.maxPrice === undefined || q.minPrice <= q.maxPrice, {
-    message: 'must not be above maxPrice',
+    ...unprocessable('must not be above maxPrice'),
     path: ['minPrice'],
   })
-  .refine((q) => q.minAge === undefined || q.maxAge === undefined || q.minAge <= q.maxAge, { message: 'must not be above maxAge', path: ['minAge'] })
-  .refine((q) => q.sort !== 'relevance' || q.q !== undefined, { message: 'relevance needs a search text (q)', path: ['sort'] })
+  .refine((q) => q.minAge === undefined || q.maxAge === undefined || q.minAge <= q.maxAge, { ...unprocessable('must not be above maxAge'), path: ['minAge'] })
+  .refine((q) => q.sort !== 'relevance' || q.q !== undefined, { ...unprocessable('relevance needs a search text (q)'), path: ['sort'] })
   // Prices are in the listing's currency: comparing or ordering them across currencies is meaningless.
   .refine((q) => q.currency !== undefined || (q.minPrice === undefined && q.maxPrice === undefined && q.sort !== 'price' && q.sort !== '-price'), {
-    message: 'is required with minPrice, maxPrice or sort=price/-price (prices are compared in one currency)',
+    ...unprocessable('is required with minPrice, maxPrice or sort=price/-price (prices are compared in one currency)'),
     path: ['currency'],
   });
 export type SearchListingsQuery = z.output<typeof SearchListingsQuery>;

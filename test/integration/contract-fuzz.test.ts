@@ -15,11 +15,11 @@ import { apiClient, registerUser } from '../support/http';
  * schema, an undeclared method not answered 405 …) fails this test.
  *
  * Bounded and repeatable: a fixed seed, deterministic generation and CONTRACT_FUZZ_EXAMPLES
- * cases per operation and phase (default 10). No --max-time: with one, schemathesis keeps
+ * cases per operation and phase (default 6). No --max-time: with one, schemathesis keeps
  * generating until the budget is spent, so a faster machine would test other cases.
  */
 const SCHEMATHESIS = process.env.HORSE_TEMPO_SCHEMATHESIS ?? join(process.env.HOME ?? '', '.cache/horse-tempo/venv/bin/schemathesis');
-const EXAMPLES = process.env.CONTRACT_FUZZ_EXAMPLES ?? '10';
+const EXAMPLES = process.env.CONTRACT_FUZZ_EXAMPLES ?? '6';
 const SEED = process.env.CONTRACT_FUZZ_SEED ?? '20261203';
 const here = resolve(import.meta.dirname, '../contract');
 

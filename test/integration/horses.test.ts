@@ -81,7 +81,7 @@ describe('horses through the HTTP API', () => {
     expect(wrong.status).to.equal(422);
     expect(wrong.body.details[0].field).to.equal('sireId');
     const foreignDam = (await api.post('/api/horses', { name: 'Foreign', gender: 'mare' }, stranger.accessToken)).body;
-    expect((await api.patch(`/api/horses/${foal.id}`, { damId: foreignDam.id }, user.accessToken)).status).to.equal(400);
+    expect((await api.patch(`/api/horses/${foal.id}`, { damId: foreignDam.id }, user.accessToken)).status).to.equal(422);
     const renamed = await api.patch(`/api/horses/${foal.id}`, { name: 'Grown', color: 'grey' }, user.accessToken);
     expect(renamed.body).to.include({ name: 'Grown', color: 'grey', sireId: sire.id, gender: 'gelding' });
     expect((await api.delete(`/api/horses/${foal.id}`, user.accessToken)).status).to.equal(204);

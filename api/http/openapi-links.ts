@@ -1,0 +1,164 @@
+/**
+ * OpenAPI links: which response feeds which next request (a created horse's id is the
+ * {id} of GET /api/horses/{id} …). They let a client generator, and the stateful phase of
+ * the contract fuzzer (test/integration/contract-fuzz.test.ts), walk the API from what it
+ * creates instead of guessing ids that only ever answer 404.
+ *
+ * One table for the whole API, added to the generated document (buildOpenApiDocument),
+ * so feature routers stay declarations of their routes. test/unit/openapi-links.test.ts
+ * checks that every link names an existing operation and each of its path parameters.
+ */
+type Op = `${'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'} /api/${string}`;
+
+interface LinkSource {
+  /** The operation whose success response carries the values. */
+  from: Op;
+  /** Link name → target operation and its parameters (runtime expressions). */
+  to: Record<string, { op: Op; parameters: Record<string, string> }>;
+}
+
+const id = '$response.body#/id';
+const pathId = '$request.path.id';
+
+/** The same parameters for several targets. */
+const each = (prefix: string, ops: Op[], parameters: Record<string, string>) =>
+  Object.fromEntries(ops.map((op) => [`${prefix}${op.replace(/[^A-Za-z]+/g, '_')}`, { op, parameters }]));
+
+export const OPENAPI_LINKS: LinkSource[] = [
+  {
+    from: 'POST /api/horses',
+    to: each(
+      'horse',
+      [
+        'GET /api/horses/{id}',
+        'PATCH /api/horses/{id}',
+        'DELETE /api/horses/{id}',
+        'GET /api/horses/{id}/analyses',
+        'GET /api/horses/{id}/health',
+        'GET /api/horses/{id}/health/records',
+        'POST /api/horses/{id}/health/records',
+        'GET /api/horses/{id}/health/plan',
+        'GET /api/horses/{id}/health/competition-eligibility',
+        'POST /api/horses/{id}/health/share-links',
+        'GET /api/horses/{id}/health/share-links',
+      ],
+      { id },
+    ),
+  },
+  {
+    from: 'POST /api/horses/{id}/health/records',
+    to: {
+      ...each(
+        'record',
+        ['GET /api/horses/{id}/health/records/{recordId}', 'PATCH /api/horses/{id}/health/records/{recordId}', 'DELETE /api/horses/{id}/health/records/{recordId}'],
+        { id: pathId, recordId: id },
+      ),
+      ...each('attach', ['POST /api/health/attachments/records/{recordId}'], { recordId: id }),
+    },
+  },
+  {
+    from: 'POST /api/health/attachments/records/{recordId}',
+    to: each('attachment', ['GET /api/health/attachments/{attachmentId}', 'DELETE /api/health/attachments/{attachmentId}'], { attachmentId: id }),
+  },
+  {
+    from: 'POST /api/horses/{id}/health/share-links',
+    to: {
+      ...each('link', ['DELETE /api/horses/{id}/health/share-links/{linkId}'], { id: pathId, linkId: id }),
+      ...each('shared', ['GET /api/health/shared/{token}'], { token: '$response.body#/token' }),
+    },
+  },
+  {
+    from: 'POST /api/health/calendar-feeds',
+    to: each('feed', ['DELETE /api/health/calendar-feeds/{feedId}'], { feedId: id }),
+  },
+  {
+    from: 'POST /api/gestations',
+    to: each(
+      'gestation',
+      ['GET /api/gestations/{id}', 'PATCH /api/gestations/{id}', 'POST /api/gestations/{id}/checks', 'POST /api/gestations/{id}/loss', 'POST /api/gestations/{id}/foaling'],
+      { id },
+    ),
+  },
+  {
+    from: 'POST /api/marketplace/my/listings',
+    to: each(
+      'listing',
+      [
+        'GET /api/marketplace/my/listings/{id}',
+        'PATCH /api/marketplace/my/listings/{id}',
+        'DELETE /api/marketplace/my/listings/{id}',
+        'POST /api/marketplace/my/listings/{id}/publish',
+        'POST /api/marketplace/my/listings/{id}/renew',
+        'POST /api/marketplace/my/listings/{id}/sold',
+        'POST /api/marketplace/my/listings/{id}/withdraw',
+        'GET /api/marketplace/my/listings/{id}/lifecycle',
+        'GET /api/marketplace/listings/{id}',
+        'POST /api/marketplace/listings/{id}/favorite',
+        'DELETE /api/marketplace/listings/{id}/favorite',
+      ],
+      { id },
+    ),
+  },
+  {
+    from: 'POST /api/marketplace/my/listings/{id}/publish',
+    to: each('published', ['GET /api/marketplace/listings/{id}', 'POST /api/marketplace/listings/{id}/favorite'], { id }),
+  },
+  {
+    from: 'POST /api/analyses',
+    to: each('analysis', ['GET /api/analyses/{id}', 'POST /api/analyses/{id}/cancel'], { id }),
+  },
+  {
+    from: 'POST /api/auth/api-keys',
+    to: each('key', ['DELETE /api/auth/api-keys/{id}'], { id }),
+  },
+  {
+    from: 'POST /api/organizations',
+    to: each('organization', ['GET /api/organizations/{id}/members', 'POST /api/organizations/{id}/members'], { id }),
+  },
+  {
+    from: 'POST /api/organizations/{id}/members',
+    to: each(
+      'member',
+      ['PATCH /api/organizations/{id}/members/{userId}', 'DELETE /api/organizations/{id}/members/{userId}'],
+      { id: pathId, userId: '$response.body#/userId' },
+    ),
+  },
+];
+
+type Operation = { responses?: Record<string, { links?: Record<string, unknown> }> };
+type Document = { paths?: Record<string, Record<string, Operation | undefined> | undefined> };
+
+const split = (op: Op) => {
+  const [method, path] = op.split(' ');
+  return { method: method.toLowerCase(), path };
+};
+
+/** "POST /api/horses/{id}" → a JSON pointer to that operation in the document. */
+export const operationRef = (op: Op) => {
+  const { method, path } = split(op);
+  return `#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method}`;
+};
+
+/**
+ * Adds the links to the success responses of the document's operations. A link to or from
+ * an operation the document does not have is an error: the table must follow the routes.
+ */
+export function addOpenApiLinks(document: Document, sources: LinkSource[] = OPENAPI_LINKS): void {
+  const operation = (op: Op) => {
+    const { method, path } = split(op);
+    const found = document.paths?.[path]?.[method];
+    if (!found) throw new Error(`OpenAPI link table names ${op}, which the document does not declare`);
+    return found;
+  };
+  for (const source of sources) {
+    const from = operation(source.from);
+    const success = Object.keys(from.responses ?? {}).find((s) => /^2\d\d$/.test(s) && s !== '204');
+    if (!success) throw new Error(`OpenAPI link source ${source.from} has no success response with a body`);
+    const response = from.responses![success];
+    response.links ??= {};
+    for (const [name, link] of Object.entries(source.to)) {
+      operation(link.op);
+      response.links[name] = { operationRef: operationRef(link.op), parameters: link.parameters };
+    }
+  }
+}
