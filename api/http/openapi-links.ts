@@ -113,15 +113,11 @@ export const OPENAPI_LINKS: LinkSource[] = [
   },
   {
     from: 'POST /api/organizations',
-    to: each('organization', ['GET /api/organizations/{id}/members', 'POST /api/organizations/{id}/members'], { id }),
+    to: each('organization', ['GET /api/organizations/{id}/members', 'POST /api/organizations/{id}/invitations', 'GET /api/organizations/{id}/invitations'], { id }),
   },
   {
-    from: 'POST /api/organizations/{id}/members',
-    to: each(
-      'member',
-      ['PATCH /api/organizations/{id}/members/{userId}', 'DELETE /api/organizations/{id}/members/{userId}'],
-      { id: pathId, userId: '$response.body#/userId' },
-    ),
+    from: 'POST /api/organizations/{id}/invitations',
+    to: each('invitation', ['DELETE /api/organizations/{id}/invitations/{invitationId}'], { id: pathId, invitationId: id }),
   },
 ];
 
