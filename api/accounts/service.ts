@@ -191,7 +191,9 @@ export function createAuthService(config: AuthConfig) {
 
 function invalidLink(reason: 'invalid' | 'expired', what: string, again: string) {
   const message = reason === 'expired' ? `This ${what} link has expired: ask for a new one (${again})` : `This ${what} link is invalid or was already used: ask for a new one (${again})`;
-  return new HttpError(400, message, [{ location: 'body', field: 'token', message: reason === 'expired' ? 'has expired' : 'is invalid or already used' }]);
+  // A well-formed token that is unknown, used or expired is refused by what is stored: 422
+  // (400 is for a request that breaks the API document, such as a malformed token).
+  return new HttpError(422, message, [{ location: 'body', field: 'token', message: reason === 'expired' ? 'has expired' : 'is invalid or already used' }]);
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

@@ -140,12 +140,12 @@ describe('accounts: verification, password reset, invitations', () => {
       expect((await api.post('/api/auth/verification/confirm', { token: tokenB })).status).to.equal(200);
       expect((await api.get('/api/auth/me', a.accessToken)).body.emailVerified, 'B\'s token does not verify A').to.equal(false);
       const reused = await api.post('/api/auth/verification/confirm', { token: tokenB });
-      expect(reused.status).to.equal(400);
+      expect(reused.status).to.equal(422);
       expect(reused.body.details[0]).to.include({ field: 'token', message: 'is invalid or already used' });
 
       await sql('update account_tokens set expires_at = now() - interval \'1 second\' where user_id = ?', [a.user.id]);
       const expired = await api.post('/api/auth/verification/confirm', { token: tokenA });
-      expect(expired.status).to.equal(400);
+      expect(expired.status).to.equal(422);
       expect(expired.body.details[0].message).to.equal('has expired');
       expect((await api.get('/api/auth/me', a.accessToken)).body.emailVerified).to.equal(false);
 
@@ -217,7 +217,7 @@ describe('accounts: verification, password reset, invitations', () => {
       expect((await api.post('/api/auth/login', { email: reg.email, password: 'N3wPassw0rdForReal' })).status).to.equal(200);
 
       const reuse = await api.post('/api/auth/password-reset/confirm', { token: second, newPassword: 'An0therPassw0rd' });
-      expect(reuse.status).to.equal(400);
+      expect(reuse.status).to.equal(422);
       const older = await api.post('/api/auth/password-reset/confirm', { token: first, newPassword: 'An0therPassw0rd' });
       expect(older.status, 'the other outstanding link died with the reset').to.equal(400);
       expect((await api.post('/api/auth/login', { email: reg.email, password: 'N3wPassw0rdForReal' })).status).to.equal(200);
@@ -236,13 +236,13 @@ describe('accounts: verification, password reset, invitations', () => {
 
       await sql(`update account_tokens set expires_at = now() - interval '1 second' where user_id = ? and purpose = 'reset-password'`, [a.user.id]);
       const expired = await api.post('/api/auth/password-reset/confirm', { token: tokenA, newPassword: 'N3wPassw0rdForReal' });
-      expect(expired.status).to.equal(400);
+      expect(expired.status).to.equal(422);
       expect(expired.body.details[0].message).to.equal('has expired');
       expect((await api.post('/api/auth/login', { email: a.email, password: a.password })).status).to.equal(200);
 
       // A verification token is not a reset token.
       const verify = await emailedLinkToken(stack.resend, a.email, 'verify-email');
-      expect((await api.post('/api/auth/password-reset/confirm', { token: verify, newPassword: 'N3wPassw0rdForReal' })).status).to.equal(400);
+      expect((await api.post('/api/auth/password-reset/confirm', { token: verify, newPassword: 'N3wPassw0rdForReal' })).status).to.equal(422);
 
       expect((await api.post('/api/auth/password-reset/confirm', { token: tokenB, newPassword: 'N3wPassw0rdForReal' })).status).to.equal(204);
       expect((await api.post('/api/auth/login', { email: a.email, password: a.password })).status, 'A is untouched').to.equal(200);
