@@ -140,7 +140,9 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     // The portal runs with our configuration: plan changes invoiced at once, downgrades at the period end.
     const configuration = new URLSearchParams(sessionCall.body).get('configuration');
     expect(configuration).to.match(/^bpc_/);
-    const portalConfig = new URLSearchParams(mock.requests.find((r) => r.method === 'POST' && r.path === '/v1/billing_portal/configurations')!.body);
+    // Only this stack's requests: stripe-mock is shared by the run (the contract fuzz test's stack calls it too).
+    const ours = () => mock.requests.slice(before);
+    const portalConfig = new URLSearchParams(ours().find((r) => r.method === 'POST' && r.path === '/v1/billing_portal/configurations')!.body);
     expect(portalConfig.get('features[subscription_update][enabled]')).to.equal('true');
     expect(portalConfig.get('features[subscription_update][proration_behavior]')).to.equal('always_invoice');
     expect(portalConfig.get('features[subscription_update][schedule_at_period_end][conditions][0][type]')).to.equal('decreasing_item_amount');
@@ -149,7 +151,7 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     expect(portalConfig.get('features[subscription_cancel][mode]')).to.equal('at_period_end');
     // Resolved once per process.
     expect((await api.post('/api/billing/portal', undefined, reg.accessToken)).status).to.equal(200);
-    expect(mock.requests.filter((r) => r.method === 'POST' && r.path === '/v1/billing_portal/configurations')).to.have.length(1);
+    expect(ours().filter((r) => r.method === 'POST' && r.path === '/v1/billing_portal/configurations')).to.have.length(1);
   });
 
   it('creates the Stripe customer once per user and remembers it; a second checkout asks Stripe and is refused while a subscription is live or incomplete', async () => {
