@@ -63,7 +63,7 @@ describe('The API keeps its OpenAPI contract under schemathesis (contract fuzzin
         '--workers', '2',
         '--no-color',
         '--report', 'junit',
-        '--report-dir', reports,
+        '--report-junit-path', join(reports, 'junit.xml'),
       ],
       { ...process.env, SCHEMATHESIS_HOOKS: 'hooks', PYTHONPATH: here },
     );
