@@ -25,7 +25,7 @@ export const Horse = defineEntity({
     sireName: p.string().nullable(),
     damId: p.uuid().nullable(),
     damName: p.string().nullable(),
-    images: p.json<string[]>().default('[]' as never),
+    images: p.json<string[]>().defaultRaw(`'[]'`),
     createdById: p.uuid(),
   },
 });

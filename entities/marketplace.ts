@@ -69,8 +69,8 @@ export const Listing = defineEntity({
     priceCents: p.integer(),
     currency: p.enum(CURRENCIES),
     negotiable: p.boolean().default(false),
-    images: p.json<string[]>().default('[]' as never),
-    videos: p.json<string[]>().default('[]' as never),
+    images: p.json<string[]>().defaultRaw(`'[]'`),
+    videos: p.json<string[]>().defaultRaw(`'[]'`),
     city: p.string().length(100).nullable(),
     /** ISO 3166-1 alpha-2. */
     country: p.string().length(2).nullable(),

@@ -156,7 +156,7 @@ export async function ensureSchedule(client: Client, options: ScheduleOptions): 
   try {
     await client.schedule
       .getHandle(options.scheduleId)
-      .update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } } as never));
+      .update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: { ...previous.policies, ...options.policies } }));
     return 'updated';
   } catch (err) {
     // Deleted between our create and update: create it again.

@@ -370,7 +370,7 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
         if (!input.cacheHit && row.videoSha256) {
           const cacheKey = cacheKeyOf(row.organization.id, row.videoSha256, row.type, PROMPT_VERSION);
           const expiresAt = new Date(Date.now() + parseDuration(config.AI_CACHE_TTL));
-          await tx.upsert(AnalysisCacheEntry, { cacheKey, sandbox: o.sandbox, result, provider: o.provider, model: o.model, expiresAt } as never, {
+          await tx.upsert(AnalysisCacheEntry, { cacheKey, sandbox: o.sandbox, result, provider: o.provider, model: o.model, expiresAt }, {
             onConflictFields: ['cacheKey'],
             onConflictAction: 'merge',
             onConflictExcludeFields: ['id', 'createdAt'],

@@ -216,7 +216,7 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
           gestationId: req.gestationId,
           milestoneId: milestone.id,
           title: milestone.title,
-          dueDate: milestone.dueDate as never,
+          dueDate: milestone.dueDate,
           sentAt: new Date(),
           channels: delivery.channels,
         });

@@ -145,7 +145,7 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
       const em = orm.em.fork();
       const horse = await em.findOne(Horse, { id: req.horseId });
       if (!horse) return { outcome: 'gone' };
-      const previous = await em.findOne(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate as never, stage: req.stage });
+      const previous = await em.findOne(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate, stage: req.stage });
       if (previous) return { outcome: 'already-sent', recipients: previous.recipients, channels: previous.channels };
       const item = (await duePlan(em, horse)).find((i) => i.key === req.key);
       if (!item || item.nextDue !== req.dueDate) return { outcome: 'replanned' };
@@ -201,7 +201,7 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
         em.create(HealthReminderLog, {
           horseId: req.horseId,
           itemKey: req.key,
-          dueDate: req.dueDate as never,
+          dueDate: req.dueDate,
           stage: req.stage,
           sentAt: new Date(),
           recipients,
@@ -210,7 +210,7 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
         await em.flush();
       } catch (err) {
         if (!(err instanceof UniqueConstraintViolationException)) throw err;
-        const row = await orm.em.fork().findOneOrFail(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate as never, stage: req.stage });
+        const row = await orm.em.fork().findOneOrFail(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate, stage: req.stage });
         return { outcome: 'already-sent', recipients: row.recipients, channels: row.channels };
       }
       logger.info({ key: baseKey, recipients, channels: [...channels] }, 'health reminder sent');

@@ -208,7 +208,7 @@ export function createHealthService(deps: AppDeps) {
         const horse = await loadOwnedHorse(tx, user, horseId);
         const problems = await validateRecord(tx, horse.id, body);
         if (problems.length) throw invalid(problems);
-        const r = tx.create(HealthRecord, { horse, kind: body.kind, date: body.date as never, details: body.details as HealthDetails, notes: body.notes ?? null, createdById: user.id });
+        const r = tx.create(HealthRecord, { horse, kind: body.kind, date: body.date, details: body.details as HealthDetails, notes: body.notes ?? null, createdById: user.id });
         audit(tx, r, 'create', user.id, { record: { from: null, to: { kind: body.kind, date: body.date, details: body.details, notes: body.notes ?? null } } });
         return r;
       });
@@ -235,7 +235,7 @@ export function createHealthService(deps: AppDeps) {
           const r = tx.create(HealthRecord, {
             horse: horses.find((h) => h.id === horseId)!,
             kind: body.kind,
-            date: body.date as never,
+            date: body.date,
             details,
             notes: body.notes ?? null,
             batchId,
@@ -265,7 +265,7 @@ export function createHealthService(deps: AppDeps) {
           if (JSON.stringify(before[field]) !== JSON.stringify(next[field])) changes[field] = { from: before[field], to: next[field] };
         }
         if (!Object.keys(changes).length) return r;
-        tx.assign(r, { date: next.date as never, details: next.details, notes: next.notes, updatedById: user.id });
+        tx.assign(r, { date: next.date, details: next.details, notes: next.notes, updatedById: user.id });
         audit(tx, r, 'update', user.id, changes);
         return r;
       });

@@ -42,7 +42,7 @@ export function createHorsesRouter(opts: { registry: OpenAPIRegistry; authentica
       images: fields.images ?? [],
       organization: em.getReference(Organization, organizationId),
       createdById: user.id,
-    } as never);
+    });
     await em.flush();
     return horseView(horse);
   });
@@ -70,7 +70,7 @@ export function createHorsesRouter(opts: { registry: OpenAPIRegistry; authentica
   r.patch('/:id', { summary: 'Change a horse', params: IdParams, body: UpdateHorseBody, response: HorseView, errors: [404, 422] }, async ({ params, body, em, user }) => {
     const horse = await loadOwnedHorse(em, user, params.id);
     await checkParents(em, horse.organization.id, body, horse.id);
-    em.assign(horse, body as never);
+    em.assign(horse, body);
     await em.flush();
     return horseView(horse);
   });

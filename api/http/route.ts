@@ -11,6 +11,8 @@ import type { AuthUser } from '../accounts/types';
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Schema = z.ZodType | undefined;
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+/** Path params and query strings are key/value maps, so their schemas are object schemas; OpenAPI wants that type. */
+type RouteParameter = NonNullable<RouteConfig['request']>['params'];
 
 export interface RouteContext<B, P, Q, U> {
   body: B;
@@ -160,8 +162,8 @@ export function routeBuilder(opts: {
       tags: [tag],
       security: needsAuth ? [{ bearerAuth: [] }, { apiKey: [] }] : [],
       request: {
-        ...(def.params ? { params: def.params as never } : {}),
-        ...(def.query ? { query: def.query as never } : {}),
+        ...(def.params ? { params: def.params as RouteParameter } : {}),
+        ...(def.query ? { query: def.query as RouteParameter } : {}),
         ...(def.headers ? { headers: def.headers as never } : {}),
         ...(def.body ? { body: { required: !bodyOptional(def.body), content: { 'application/json': { schema: def.body } } } } : {}),
         ...(def.rawBody
@@ -190,7 +192,7 @@ export function routeBuilder(opts: {
         req,
         res,
       };
-      const result = await handler(ctx as never);
+      const result = await handler(ctx as Parameters<typeof handler>[0]);
       if (res.headersSent) return;
       if (status === 204) res.status(204).end();
       else res.status(status).json(result);
