@@ -22,7 +22,8 @@ const safeFilename = (name: string) => name.replace(/[^\x20-\x7e]|["\\/]/g, '_')
  * a type allow-list (checked against the bytes, not only the header), a size limit
  * (HEALTH_ATTACHMENT_MAX_BYTES, enforced while reading the body: 413) and keys under the
  * horse's organization. The bytes go through the API (files of a few MB), so the row and the
- * object are written together: a failed write to storage rolls the row back.
+ * object are written together: a failed write to storage rolls the row back, and a failed
+ * database write (the commit) deletes the stored object.
  */
 export function createHealthAttachments(deps: AppDeps) {
   async function ownedRecord(em: EntityManager, user: AuthUser, recordId: string) {
@@ -46,6 +47,10 @@ export function createHealthAttachments(deps: AppDeps) {
       const record = await ownedRecord(em, user, recordId);
       const id = randomUUID();
       const key = attachmentKey(record.horse.organization.id, record.horse.id, id, type);
+      // The object is stored inside the transaction, before COMMIT. If anything fails after the
+      // upload was attempted (the commit included), the object is deleted again so no object
+      // outlives its missing row; a failed delete is logged with the key (the one leak left).
+      let uploaded = false;
       const row = await em.transactional(async (tx) => {
         const a = tx.create(HealthAttachment, {
           id,
@@ -59,8 +64,16 @@ export function createHealthAttachments(deps: AppDeps) {
         });
         tx.create(HealthRecordAudit, { recordId: record.id, horseId: record.horse.id, action: 'attach', actorId: user.id, changes: { attachment: { from: null, to: { id, contentType: type, size: body.length, filename: filename ?? null } } } });
         await tx.flush();
+        uploaded = true;
         await deps.storage.putObject(key, body, type);
         return a;
+      }).catch(async (err: unknown) => {
+        if (uploaded) {
+          await deps.storage.deletePrefix(key).catch((cleanup: unknown) =>
+            deps.logger.error({ key, err: (cleanup as Error).message }, 'health attachment: the database write failed after the upload and the object could not be deleted (orphaned object)'),
+          );
+        }
+        throw err;
       });
       return attachmentView(row);
     },
