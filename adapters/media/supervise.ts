@@ -16,8 +16,14 @@ export class MediaTimeoutError extends InvalidVideoError {
   override name = 'MediaTimeoutError';
 }
 
+/**
+ * Named AbortError, the convention for an aborted operation: the Temporal worker reports an
+ * activity that throws an AbortError after its cancellation signal fired as *cancelled*. Under
+ * any other name a cancel that lands while ffprobe/ffmpeg runs came back to the workflow as an
+ * activity failure, and a user's cancelled analysis ended `failed`.
+ */
 export class MediaCancelledError extends Error {
-  override name = 'MediaCancelledError';
+  override name = 'AbortError';
 }
 
 /** What a started process gives the supervisor: a way to signal it. */

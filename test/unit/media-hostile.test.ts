@@ -248,7 +248,11 @@ describe('media adapter: hostile uploads', function () {
       const probing = rejection(slow.probe(f('ok.mp4'), abort.signal));
       await eventually(async () => existsSync(fake.pidFile) && readFileSync(fake.pidFile, 'utf8').trim() !== '', 10_000, 'the fake ffprobe to start');
       abort.abort();
-      expect(await probing).to.be.instanceOf(MediaCancelledError);
+      const err = await probing;
+      expect(err).to.be.instanceOf(MediaCancelledError);
+      // The Temporal worker completes an activity as cancelled (not failed) only for an
+      // AbortError thrown after its cancellation signal fired.
+      expect((err as Error).name).to.equal('AbortError');
       expect(alive(Number(readFileSync(fake.pidFile, 'utf8')))).to.equal(false);
     });
 
