@@ -4,7 +4,9 @@ import { COUNTRY_CODES, CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_C
 import { HORSE_GENDERS } from '../../domain/horses';
 
 import { anyCasePattern, mediaUrls, optionalText, text, unprocessable } from '../http/input-policy';
-import { CURSOR_PATTERN } from './search';
+
+/** What the document states about a search cursor (base64url text); search.ts decodes it. */
+export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+$';
 
 /** Country codes as accepted: any case, surrounding spaces trimmed. */
 const COUNTRY_PATTERN = anyCasePattern(COUNTRY_CODES, { trimmed: true });

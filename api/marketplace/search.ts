@@ -1,6 +1,6 @@
 import { MAX_PRICE_CENTS, birthDateRange } from '../../domain/listings';
 import { HttpError } from '../http/errors';
-import type { ListingSort, SearchListingsQuery } from './schemas';
+import { CURSOR_PATTERN, type ListingSort, type SearchListingsQuery } from './schemas';
 import { liveListingSql } from '../../entities/marketplace';
 
 /**
@@ -62,9 +62,6 @@ export function isValidCursorKey(sort: ListingSort, k: unknown): k is number {
 export function encodeCursor(c: CursorKey): string {
   return Buffer.from(JSON.stringify({ s: c.sort, k: c.key, id: c.id })).toString('base64url');
 }
-
-/** What the document states about a cursor: base64url text. */
-export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+$';
 
 /**
  * Throws for anything that is not a cursor of this sort: 400 when it is not even base64url
