@@ -97,7 +97,16 @@ describe('analysis start limits (per user and organization per hour, organizatio
           .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
       return { anthropicCalls: sum('ai_provider_calls{provider="anthropic"'), openaiCalls: sum('ai_provider_calls{provider="openai"'), cost: sum('ai_estimated_cost_usd{'), tokens: sum('ai_tokens{') };
     };
-    const before = await scrape();
+    // The scrape is memoized for 1 s: take the baseline only once it shows the totals as they
+    // are now, or usage recorded by earlier tests' analyses after their scrape lands in our delta.
+    const dbCost = async () => {
+      const [r] = await em().getConnection().execute<{ cost: string | null }[]>('select sum(estimated_cost_usd) as cost from ai_usage_totals');
+      return Number(r?.cost ?? 0);
+    };
+    const before = await eventually(async () => {
+      const m = await scrape();
+      return Math.abs(m.cost - (await dbCost())) < 1e-9 ? m : null;
+    });
 
     const { token, horseId, organizationId, user } = await owner();
     stack.anthropic.script('invalid');
