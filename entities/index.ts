@@ -11,6 +11,7 @@ import { Listing, ListingFavorite } from './marketplace';
 import { AiUsageTotal, Analysis, AnalysisCacheEntry, AnalysisRequest } from './analysis';
 import { Gestation, GestationCheck, ReminderLog, ReminderPreferences } from './gestation';
 import { HealthRecord, HealthRecordAudit, HealthPlanOverride, HealthAttachment, HealthShareLink, CalendarFeed, HealthReminderLog } from './health';
+import { StorageOrphan } from './storage';
 
 export * from './accounts';
 export * from './horses';
@@ -21,6 +22,7 @@ export * from './marketplace';
 export * from './analysis';
 export * from './gestation';
 export * from './health';
+export * from './storage';
 
 export const entities = [
   User,
@@ -54,4 +56,5 @@ export const entities = [
   HealthShareLink,
   CalendarFeed,
   HealthReminderLog,
+  StorageOrphan,
 ];

@@ -17,6 +17,7 @@ import { createMarketplaceActivities } from '../activities/marketplace';
 import { createMarketplaceReconcileActivities } from '../activities/marketplace/reconcile';
 import { createGestationActivities } from '../activities/gestation';
 import { createHealthActivities } from '../activities/health';
+import { createStorageOrphanActivities } from '../activities/storage/orphans';
 
 /** What activities need from the outside world; the worker entrypoint (or a test) wires it. */
 export interface WorkerDeps {
@@ -45,6 +46,7 @@ export function createActivities(deps: WorkerDeps) {
     ...createMarketplaceReconcileActivities(deps),
     ...createGestationActivities(deps),
     ...createHealthActivities(deps),
+    ...createStorageOrphanActivities(deps),
   };
 }
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Response } from 'express';
-import { HealthAttachment, HealthRecord, HealthRecordAudit } from '../../entities';
+import { HealthAttachment, HealthRecord, HealthRecordAudit, recordStorageOrphan } from '../../entities';
 import type { AppDeps } from '../deps';
 import type { AuthUser } from '../accounts/types';
 import { HttpError } from '../http/errors';
@@ -49,7 +49,9 @@ export function createHealthAttachments(deps: AppDeps) {
       const key = attachmentKey(record.horse.organization.id, record.horse.id, id, type);
       // The object is stored inside the transaction, before COMMIT. If anything fails after the
       // upload was attempted (the commit included), the object is deleted again so no object
-      // outlives its missing row; a failed delete is logged with the key (the one leak left).
+      // outlives its missing row. A failed delete records the key in storage_orphans, which the
+      // health-reconcile Schedule retries (deleteStorageOrphans); only when that insert fails
+      // too (the database is gone) is the key left to the log.
       let uploaded = false;
       const row = await em.transactional(async (tx) => {
         const a = tx.create(HealthAttachment, {
@@ -68,11 +70,7 @@ export function createHealthAttachments(deps: AppDeps) {
         await deps.storage.putObject(key, body, type);
         return a;
       }).catch(async (err: unknown) => {
-        if (uploaded) {
-          await deps.storage.deletePrefix(key).catch((cleanup: unknown) =>
-            deps.logger.error({ key, err: (cleanup as Error).message }, 'health attachment: the database write failed after the upload and the object could not be deleted (orphaned object)'),
-          );
-        }
+        if (uploaded) await deleteOrRecordOrphan(deps, em, key);
         throw err;
       });
       return attachmentView(row);
@@ -99,6 +97,21 @@ export function createHealthAttachments(deps: AppDeps) {
       await send(deps, a, res);
     },
   };
+}
+
+/** Deletes the object of a failed upload now, or leaves its key to the reconcile. */
+async function deleteOrRecordOrphan(deps: AppDeps, em: EntityManager, key: string) {
+  try {
+    await deps.storage.deletePrefix(key);
+  } catch (cleanup) {
+    const reason = (cleanup as Error).message;
+    try {
+      await recordStorageOrphan(em, key, 'health_attachment', reason);
+      deps.logger.warn({ key, err: reason }, 'health attachment: the object of a failed upload could not be deleted; storage_orphans keeps its key for the reconcile');
+    } catch (record) {
+      deps.logger.error({ key, err: reason, recordErr: (record as Error).message }, 'health attachment: orphaned object, neither deleted nor recorded in storage_orphans; delete the key by hand');
+    }
+  }
 }
 
 async function send(deps: AppDeps, a: HealthAttachment, res: Response) {

@@ -348,7 +348,10 @@ function healthReconcileScenario(): ReplayScenario {
   return {
     name: 'health-reconcile',
     workflowType: 'healthReconcile',
-    activities: () => ({ startMissingHealthWorkflows: async () => ({ checked: 3, started: ['h1'] }) }),
+    activities: () => ({
+      startMissingHealthWorkflows: async () => ({ checked: 3, started: ['h1'] }),
+      deleteStorageOrphans: async () => ({ deleted: ['orgs/o1/health/h1/a1.pdf'], referenced: [], failed: [] }),
+    }),
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(healthReconcile, { taskQueue, workflowId, args: [{}] }),
   };
 }
