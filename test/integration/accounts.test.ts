@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import pino from 'pino';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, emailedLinkToken, registerUser, registerVerifiedUser, uniqueEmail, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { emailedLinkToken, registerUser, registerVerifiedUser, uniqueEmail } from '../support/http';
 import { waitFor } from '../support/wait';
 import { accountEmailWorkflowId } from '../../workflows/ids';
 import { createAccountEmailActivities } from '../../activities/accounts/emails';
@@ -15,17 +15,7 @@ import { TaskQueue } from '../../workflows/queues';
  * real Postgres, Temporal, workers, and emails read from the Resend stand-in.
  */
 describe('accounts: verification, password reset, invitations', () => {
-  let stack: TestStack;
-  let api: ApiClient;
-
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack();
 
   const sql = <T = any>(text: string, params: unknown[] = []) => stack.orm.em.fork().getConnection().execute(text, params) as Promise<T[]>;
   const mailsTo = (to: string, keyPrefix?: string) => stack.resend.emails.filter((m) => m.to.includes(to) && (!keyPrefix || m.idempotencyKey?.startsWith(keyPrefix)));

@@ -1,21 +1,11 @@
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, uniqueEmail, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { eventually, registerUser, uniqueEmail } from '../support/http';
 import { welcomeWorkflowId } from '../../workflows/ids';
 import { ApiKey } from '../../entities';
 
 describe('accounts through the HTTP API', () => {
-  let stack: TestStack;
-  let api: ApiClient;
-
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack();
 
   it('registers a user with an own organization, free credits and a welcome workflow that emails once', async () => {
     const reg = await registerUser(api, { firstName: 'Jeanne' });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import Stripe from 'stripe';
-import { startTestStack, TEST_BILLING, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { TEST_BILLING } from '../support/stack';
+import { useTestStack } from '../support/use-test-stack';
+import { eventually, registerUser } from '../support/http';
 import type { StripeMock } from '../../scripts/standins/stripe-mock';
 import { BILLING_RECONCILE_SCHEDULE_ID, billingReconcileSchedule, ensureSchedule } from '../../workers/schedules';
 import { billingReconcile } from '../../workflows/billing/billingReconcile';
@@ -30,19 +31,12 @@ function subscriptionObject(o: { id: string; customer: string; status?: string; 
 }
 
 describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
-  let stack: TestStack;
-  let api: ApiClient;
   let mock: StripeMock;
 
-  before(async function () {
-    this.timeout(180_000);
-    // STRIPE_PRICE_PRO_YEARLY is left unset on purpose (503 naming it).
-    stack = await startTestStack({ billing: true, env: { STRIPE_PRICE_PRO_YEARLY: '' }, queues: [TaskQueue.accounts, TaskQueue.billing] });
-    api = apiClient(stack.baseUrl);
+  // STRIPE_PRICE_PRO_YEARLY is left unset on purpose (503 naming it).
+  const { stack, api } = useTestStack({ billing: true, env: { STRIPE_PRICE_PRO_YEARLY: '' }, queues: [TaskQueue.accounts, TaskQueue.billing] });
+  before(async () => {
     mock = stack.stripeMock!;
-  });
-  after(async () => {
-    await stack?.close();
   });
 
   const event = (type: string, object: object, id = `evt_${randomUUID()}`) => ({
@@ -402,16 +396,7 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
   });
 
   describe('when billing is not configured', () => {
-    let bare: TestStack;
-    let bareApi: ApiClient;
-    before(async function () {
-      this.timeout(120_000);
-      bare = await startTestStack({ workers: false });
-      bareApi = apiClient(bare.baseUrl);
-    });
-    after(async () => {
-      await bare?.close();
-    });
+    const { api: bareApi } = useTestStack({ workers: false, startTimeoutMs: 120_000 });
 
     it('answers 503 naming the missing setting, and still shows the free plan', async () => {
       const reg = await registerUser(bareApi);

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { registerUser } from '../support/http';
 
 /**
  * Contract fuzzing: schemathesis (pinned in scripts/setup.sh) generates requests from the
@@ -36,15 +36,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
 
 describe('The API keeps its OpenAPI contract under schemathesis (contract fuzzing, integration)', function () {
   this.timeout(600_000);
-  let stack: TestStack;
   let token: string;
 
+  const { stack, api } = useTestStack({ billing: true });
   before(async () => {
-    stack = await startTestStack({ billing: true });
-    token = (await registerUser(apiClient(stack.baseUrl))).accessToken;
-  });
-  after(async () => {
-    await stack?.close();
+    token = (await registerUser(api)).accessToken;
   });
 
   it('reports no failure across every check, stateful phase included', async () => {

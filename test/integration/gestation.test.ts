@@ -3,8 +3,8 @@ import sinon from 'sinon';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { eventually, registerVerifiedUser } from '../support/http';
 import { gestationWorkflowId } from '../../workflows/ids';
 import { GestationIdKey, HorseIdKey, UserIdKey } from '../../workflows/search-attributes';
 import { remindersChangedSignal } from '../../workflows/gestation/messages';
@@ -15,19 +15,10 @@ import { createLogger } from '../../adapters/logger';
 import { EmailOutbox, Notification, Gestation, ReminderLog, ReminderPreferences } from '../../entities';
 
 describe('gestation: tracking through the HTTP API', () => {
-  let stack: TestStack;
-  let api: ApiClient;
   const today = () => dateOf(Date.now());
   const daysAgo = (n: number) => addDaysIso(today(), -n);
 
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack();
 
   async function owner() {
     const reg = await registerVerifiedUser(api, stack.resend, { firstName: 'Marie' });

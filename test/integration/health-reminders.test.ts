@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { eventually, registerVerifiedUser } from '../support/http';
 import { healthWorkflowId } from '../../workflows/ids';
 import { dayOf, plusDays } from '../../domain/health';
 import { HealthReminderLog, Horse, Notification } from '../../entities';
@@ -11,19 +11,10 @@ import { HealthReminderLog, Horse, Notification } from '../../entities';
  * horse's organization, else its owners; a new lead time moves the reminders at once.
  */
 describe('health reminders: recipients and lead time (HTTP API + worker)', () => {
-  let stack: TestStack;
-  let api: ApiClient;
   const daysAgo = (n: number) => plusDays(dayOf(Date.now()), -n);
   const em = () => stack.orm.em.fork();
 
-  before(async function () {
-    this.timeout(240_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack({ startTimeoutMs: 240_000 });
 
   async function user(firstName: string) {
     const reg = await registerVerifiedUser(api, stack.resend, { firstName });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import ICAL from 'ical.js';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { eventually, registerUser } from '../support/http';
 import { healthWorkflowId } from '../../workflows/ids';
 import { HorseIdKey } from '../../workflows/search-attributes';
 import { dayOf, plusDays, plusMonths } from '../../domain/health';
@@ -12,19 +12,10 @@ const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a
 const MAX_BYTES = 4096;
 
 describe('health book through the HTTP API', () => {
-  let stack: TestStack;
-  let api: ApiClient;
   const today = () => dayOf(Date.now());
   const daysAgo = (n: number) => plusDays(today(), -n);
 
-  before(async function () {
-    this.timeout(240_000);
-    stack = await startTestStack({ env: { HEALTH_ATTACHMENT_MAX_BYTES: String(MAX_BYTES) } });
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack({ env: { HEALTH_ATTACHMENT_MAX_BYTES: String(MAX_BYTES) }, startTimeoutMs: 240_000 });
 
   async function owner(firstName = 'Marie') {
     const reg = await registerUser(api, { firstName });

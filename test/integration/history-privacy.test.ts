@@ -1,8 +1,8 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { Client } from '@temporalio/client';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { eventually, registerVerifiedUser } from '../support/http';
 import { uniqueVideo, uploadVideo, waitForAnalysis } from '../support/analysis';
 import { addDaysIso, dateOf } from '../../domain/gestation';
 import { Notification, ReminderLog, HealthReminderLog } from '../../entities';
@@ -23,8 +23,6 @@ import { renewedSignal } from '../../workflows/marketplace/messages';
  * starts during the test is read.
  */
 describe('no personal data in Temporal histories', () => {
-  let stack: TestStack;
-  let api: ApiClient;
   let client: Client;
   const startedAt = new Date(Date.now() - 1000);
   const tag = randomUUID().replace(/-/g, '').slice(0, 10);
@@ -44,14 +42,9 @@ describe('no personal data in Temporal histories', () => {
     invitee: `pii.invitee.${tag}@example.test`,
   };
 
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
+  const { stack, api } = useTestStack();
+  before(async () => {
     client = await stack.temporal.client();
-  });
-  after(async () => {
-    await stack?.close();
   });
 
   const today = () => dateOf(Date.now());

@@ -1,22 +1,15 @@
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { apiClient, registerUser } from '../support/http';
 
 describe('horses through the HTTP API', () => {
-  let stack: TestStack;
-  let api: ApiClient;
   let owner: Awaited<ReturnType<typeof registerUser>>;
   let stranger: Awaited<ReturnType<typeof registerUser>>;
 
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack({ workers: false });
-    api = apiClient(stack.baseUrl);
+  const { api } = useTestStack({ workers: false });
+  before(async () => {
     owner = await registerUser(api, { firstName: 'Owner' });
     stranger = await registerUser(api, { firstName: 'Stranger' });
-  });
-  after(async () => {
-    await stack?.close();
   });
 
   const mare = { name: 'Bella', breed: 'Selle Français', birthDate: '2015-05-01', gender: 'mare', color: 'bay', heightCm: 165, weightKg: 550, ueln: '250001234567890', microchip: '250259600123456' };
@@ -111,14 +104,7 @@ describe('horses through the HTTP API', () => {
 });
 
 describe('rate limiting', () => {
-  let stack: TestStack;
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack({ workers: false, env: { AUTH_RATE_LIMIT_MAX: '3', RATE_LIMIT_MAX: '100000' } });
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack } = useTestStack({ workers: false, env: { AUTH_RATE_LIMIT_MAX: '3', RATE_LIMIT_MAX: '100000' } });
 
   it('answers 429 with the JSON error shape once the sign-in limit is spent', async () => {
     const api = apiClient(stack.baseUrl);

@@ -1,21 +1,15 @@
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { registerUser } from '../support/http';
 import { CONTROL_CHARACTERS_MESSAGE, MEDIA_URL_MESSAGE, textPattern } from '../../api/http/input-policy';
 
 describe('One text and URL policy for every request (integration)', function () {
   this.timeout(60_000);
-  let stack: TestStack;
-  let api: ApiClient;
   let token: string;
 
+  const { api } = useTestStack({ workers: false });
   before(async () => {
-    stack = await startTestStack({ workers: false });
-    api = apiClient(stack.baseUrl);
     token = (await registerUser(api)).accessToken;
-  });
-  after(async () => {
-    await stack?.close();
   });
 
   const horseCount = async () => (await api.get('/api/horses', token)).body.total as number;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { registerUser } from '../support/http';
 import { TaskQueue } from '../../workflows/queues';
 import { marketplaceReconcile } from '../../workflows/marketplace/marketplaceReconcile';
 
@@ -14,17 +14,7 @@ type User = Awaited<ReturnType<typeof registerUser>>;
  * workflow and activities (real Postgres, Temporal, the Resend stand-in).
  */
 describe('listing notices follow current organization membership', () => {
-  let stack: TestStack;
-  let api: ApiClient;
-
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack();
 
   const sql = <T = Record<string, unknown>>(text: string, params: unknown[] = []) => stack.orm.em.fork().getConnection().execute<T[]>(text, params);
   const ownedOrg = async (u: User) => (await sql<{ organization_id: string }>(`select organization_id from memberships where user_id = ? and role = 'owner'`, [u.user.id]))[0].organization_id;

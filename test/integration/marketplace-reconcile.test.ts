@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { eventually, registerUser } from '../support/http';
 import { expireOverdue, startMissing } from '../../activities/marketplace/reconcile';
 import { listingWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
@@ -13,17 +13,7 @@ import { ScheduleId, ensureSchedule, marketplaceReconcileSchedule } from '../../
 type User = Awaited<ReturnType<typeof registerUser>>;
 
 describe('marketplace reconcile against real Postgres and Temporal', () => {
-  let stack: TestStack;
-  let api: ApiClient;
-
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack();
 
   const sql = (text: string, params: unknown[] = []) => stack.orm.em.fork().getConnection().execute(text, params);
   const row = async (id: string) => (await sql('select status, publication, expires_at from listings where id = ?', [id]))[0];

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { CONTROL_CHARACTERS_MESSAGE } from '../../api/http/input-policy';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { eventually, registerUser } from '../support/http';
 import { listingWorkflowId } from '../../workflows/ids';
 import { TaskQueue } from '../../workflows/queues';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
@@ -11,17 +11,7 @@ import { DAY_MS } from '../../domain/time';
 type User = Awaited<ReturnType<typeof registerUser>>;
 
 describe('marketplace through the HTTP API', () => {
-  let stack: TestStack;
-  let api: ApiClient;
-
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack();
 
   const sql = (text: string, params: unknown[] = []) => stack.orm.em.fork().getConnection().execute(text, params);
   const setPlan = (user: User, plan: 'free' | 'premium' | 'pro') => sql('update users set plan = ? where id = ?', [plan, user.user.id]);

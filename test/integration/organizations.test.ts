@@ -1,20 +1,11 @@
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser, registerVerifiedUser, uniqueEmail, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { registerUser, registerVerifiedUser, uniqueEmail } from '../support/http';
 import { TaskQueue } from '../../workflows/queues';
 
 describe('organizations and members through the HTTP API', () => {
-  let stack: TestStack;
-  let api: ApiClient;
-  before(async function () {
-    this.timeout(180_000);
-    // The accounts worker sends verification and invitation emails.
-    stack = await startTestStack({ queues: [TaskQueue.accounts] });
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  // The accounts worker sends verification and invitation emails.
+  const { stack, api } = useTestStack({ queues: [TaskQueue.accounts] });
 
   /** Invites by email and accepts as the invitee: the one way into an organization. */
   async function join(orgId: string, inviter: { accessToken: string }, invitee: { email: string; accessToken: string }, role = 'member') {

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
+import { useTestStack } from '../support/use-test-stack';
 import { apiClient, eventually, registerUser } from '../support/http';
 
 /** A raw connection that records what the server sends and resolves `closed` when the server hangs up. */
@@ -52,18 +52,14 @@ function expectTimedOut(reply: string) {
 describe('Slow clients (integration)', function () {
   this.timeout(60_000);
   const MAX_PER_IP = 6;
-  let stack: TestStack;
   let port: number;
 
-  before(async () => {
-    stack = await startTestStack({
-      workers: false,
-      env: { HTTP_BODY_TIMEOUT_SECONDS: '1', HTTP_UPLOAD_IDLE_TIMEOUT_SECONDS: '1', HTTP_HEADERS_TIMEOUT_SECONDS: '2', HTTP_MAX_CONNECTIONS_PER_IP: String(MAX_PER_IP) },
-    });
-    port = Number(new URL(stack.baseUrl).port);
+  const { stack } = useTestStack({
+    workers: false,
+    env: { HTTP_BODY_TIMEOUT_SECONDS: '1', HTTP_UPLOAD_IDLE_TIMEOUT_SECONDS: '1', HTTP_HEADERS_TIMEOUT_SECONDS: '2', HTTP_MAX_CONNECTIONS_PER_IP: String(MAX_PER_IP) },
   });
-  after(async () => {
-    await stack?.close();
+  before(() => {
+    port = Number(new URL(stack.baseUrl).port);
   });
 
   it('closes a JSON request whose body stops after 1 of 100 bytes with a 408', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerUser, registerVerifiedUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { registerUser, registerVerifiedUser } from '../support/http';
 import { addDaysIso, dateOf } from '../../domain/gestation';
 import { Horse, Membership } from '../../entities';
 
@@ -9,17 +9,8 @@ import { Horse, Membership } from '../../entities';
  * commit. The answers may be 200/409/403 in any order; the invariants must hold every time.
  */
 describe('tenancy under concurrent requests', () => {
-  let stack: TestStack;
-  let api: ApiClient;
   const daysAgo = (n: number) => addDaysIso(dateOf(Date.now()), -n);
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
-  });
-  after(async () => {
-    await stack?.close();
-  });
+  const { stack, api } = useTestStack();
 
   /** An organization with two owners, A (its creator) and B. */
   async function twoOwners() {
