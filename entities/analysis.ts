@@ -120,6 +120,102 @@ export const AiUsageTotal = defineEntity({
 });
 export type AiUsageTotal = InferEntity<typeof AiUsageTotal>;
 
+/**
+ * Every provider answer we paid for, stored with its usage in one transaction, one per
+ * analysis and provider (the workflow calls each provider at most once per analysis; its
+ * activity retries are the same call). A retry of the provider activity reuses the stored
+ * answer instead of calling the provider again, and the unique key makes counting the usage
+ * happen once whatever fails around the write. Kept after the analysis is deleted: it is the
+ * record of what each call cost (no foreign key, on purpose).
+ */
+export const AnalysisProviderAnswer = defineEntity({
+  name: 'AnalysisProviderAnswer',
+  tableName: 'analysis_provider_answers',
+  uniques: [{ properties: ['analysisId', 'provider'] }],
+  properties: {
+    ...baseProperties,
+    analysisId: p.uuid(),
+    provider: p.string(),
+    /** The model that answered, as the provider reported it. */
+    model: p.string(),
+    /** The raw answer (validated when used: an invalid one stays invalid on a retry). */
+    text: p.text(),
+    inputTokens: p.integer(),
+    outputTokens: p.integer(),
+    estimatedCostUsd: p.double().nullable(),
+    latencyMs: p.integer(),
+    sandbox: p.boolean(),
+  },
+});
+export type AnalysisProviderAnswer = InferEntity<typeof AnalysisProviderAnswer>;
+
+/** A provider answer as the analysis activities use it (stored or just received). */
+export interface ProviderAnswer {
+  provider: string;
+  model: string;
+  text: string;
+  inputTokens: number;
+  outputTokens: number;
+  estimatedCostUsd: number | null;
+  latencyMs: number;
+  sandbox: boolean;
+}
+
+/** Where provider answers are kept so each is paid for and counted once (default: saveProviderAnswer / findProviderAnswer). */
+export interface ProviderAnswerStore {
+  find(analysisId: string, provider: string): Promise<ProviderAnswer | null>;
+  /** Stores the answer and counts its usage, once; answers with the stored one if an earlier attempt stored it first. */
+  save(analysisId: string, answer: ProviderAnswer): Promise<{ answer: ProviderAnswer; counted: boolean }>;
+}
+
+const answerOf = (r: AnalysisProviderAnswer): ProviderAnswer => ({
+  provider: r.provider,
+  model: r.model,
+  text: r.text,
+  inputTokens: r.inputTokens,
+  outputTokens: r.outputTokens,
+  // A double may come back from the driver as a string.
+  estimatedCostUsd: r.estimatedCostUsd == null ? null : Number(r.estimatedCostUsd),
+  latencyMs: r.latencyMs,
+  sandbox: r.sandbox,
+});
+
+export async function findProviderAnswer(em: EntityManager, analysisId: string, provider: string): Promise<ProviderAnswer | null> {
+  const row = await em.fork().findOne(AnalysisProviderAnswer, { analysisId, provider });
+  return row ? answerOf(row) : null;
+}
+
+/**
+ * Stores one provider answer and counts its usage (recordProviderUsage) in one transaction,
+ * keyed by analysis + provider: when an earlier attempt already stored an answer for that
+ * key (its commit succeeded but the attempt did not learn it, or it crashed right after),
+ * nothing is counted again and the stored answer is returned.
+ */
+export async function saveProviderAnswer(em: EntityManager, analysisId: string, a: ProviderAnswer): Promise<{ answer: ProviderAnswer; counted: boolean }> {
+  return em.fork().transactional(async (tx) => {
+    const inserted = await tx.getConnection().execute<{ id: string }[]>(
+      `insert into analysis_provider_answers (id, created_at, updated_at, analysis_id, provider, model, text, input_tokens, output_tokens, estimated_cost_usd, latency_ms, sandbox)
+       values (gen_random_uuid(), now(), now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (analysis_id, provider) do nothing returning id`,
+      [analysisId, a.provider, a.model, a.text, a.inputTokens, a.outputTokens, a.estimatedCostUsd, a.latencyMs, a.sandbox],
+      'all',
+      tx.getTransactionContext(),
+    );
+    if (inserted.length === 0) {
+      const stored = await tx.findOneOrFail(AnalysisProviderAnswer, { analysisId, provider: a.provider });
+      return { answer: answerOf(stored), counted: false };
+    }
+    await recordProviderUsage(tx, analysisId, a);
+    return { answer: a, counted: true };
+  });
+}
+
+/** The default store: Postgres, through the worker's ORM. */
+export const providerAnswerStore = (em: EntityManager): ProviderAnswerStore => ({
+  find: (analysisId, provider) => findProviderAnswer(em, analysisId, provider),
+  save: (analysisId, answer) => saveProviderAnswer(em, analysisId, answer),
+});
+
 /** One provider answer: tokens and estimated cost, counted once it is known (before validating it). */
 export interface ProviderUsage {
   provider: string;
@@ -136,6 +232,9 @@ export interface ProviderUsage {
  */
 export async function recordProviderUsage(em: EntityManager, analysisId: string, u: ProviderUsage): Promise<void> {
   const cost = u.estimatedCostUsd ?? 0;
+  // Joins the caller's transaction when there is one (saveProviderAnswer). Raw statements get
+  // the transaction context explicitly: without it they run on another pool connection, each
+  // committing on its own (which let a failed usage write leave the totals counted).
   await em.transactional(async (tx) => {
     const conn = tx.getConnection();
     await conn.execute(
@@ -144,6 +243,7 @@ export async function recordProviderUsage(em: EntityManager, analysisId: string,
         where id = ?`,
       [u.inputTokens, u.outputTokens, cost, analysisId],
       'run',
+      tx.getTransactionContext(),
     );
     await conn.execute(
       `insert into ai_usage_totals (id, created_at, updated_at, provider, model, calls, input_tokens, output_tokens, estimated_cost_usd, analyses, fallback_analyses)
@@ -155,6 +255,7 @@ export async function recordProviderUsage(em: EntityManager, analysisId: string,
               updated_at = now()`,
       [u.provider, u.model, u.inputTokens, u.outputTokens, cost],
       'run',
+      tx.getTransactionContext(),
     );
   });
 }
@@ -168,6 +269,8 @@ export async function countAnsweredAnalysis(tx: EntityManager, provider: string,
             fallback_analyses = ai_usage_totals.fallback_analyses + excluded.fallback_analyses, updated_at = now()`,
     [provider, model, fallbackUsed ? 1 : 0],
     'run',
+    // Without the context the statement runs on another pool connection, outside the transaction.
+    tx.getTransactionContext(),
   );
 }
 

@@ -8,7 +8,7 @@ import { CreditAccount, CreditTransaction } from './credits';
 import { EmailOutbox, Notification } from './notifications';
 import { Subscription, StripeEvent } from './billing';
 import { Listing, ListingFavorite } from './marketplace';
-import { AiUsageTotal, Analysis, AnalysisCacheEntry, AnalysisRequest } from './analysis';
+import { AiUsageTotal, Analysis, AnalysisCacheEntry, AnalysisProviderAnswer, AnalysisRequest } from './analysis';
 import { Gestation, GestationCheck, ReminderLog, ReminderPreferences } from './gestation';
 import { HealthRecord, HealthRecordAudit, HealthPlanOverride, HealthAttachment, HealthShareLink, CalendarFeed, HealthReminderLog } from './health';
 import { StorageOrphan } from './storage';
@@ -44,6 +44,7 @@ export const entities = [
   Analysis,
   AiUsageTotal,
   AnalysisCacheEntry,
+  AnalysisProviderAnswer,
   AnalysisRequest,
   Gestation,
   GestationCheck,

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { LockMode } from '@mikro-orm/core';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { MikroORM } from '../../entities/orm';
-import { Analysis, AnalysisCacheEntry, analysisReservationKey, closeAnalysis, countAnsweredAnalysis, recordProviderUsage, type ClosedAnalysis, type ProviderUsage } from '../../entities';
+import { Analysis, AnalysisCacheEntry, analysisReservationKey, closeAnalysis, countAnsweredAnalysis, providerAnswerStore, type ClosedAnalysis, type ProviderAnswer, type ProviderAnswerStore } from '../../entities';
 import { settleReservation } from '../../entities/credit-ledger';
 import { aiFailureText, invalidAnswerText } from './ai-failure-text';
 import type { StoragePort } from '../../adapters/storage/port';
@@ -42,8 +43,13 @@ export interface AnalysisActivityDeps {
   ai: AiClients;
   /** The worker's media adapter (one per worker: its semaphore bounds ffmpeg processes); built from config when absent. */
   media?: Media;
-  /** Where a provider answer's usage is counted; default: the analysis row and the AI usage totals (recordProviderUsage). */
-  recordUsage?: (analysisId: string, usage: ProviderUsage) => Promise<void>;
+  /**
+   * Where paid-for provider answers are kept and their usage counted, once per analysis and
+   * provider; default: Postgres (analysis_provider_answers, the analysis row, the AI usage totals).
+   */
+  answers?: ProviderAnswerStore;
+  /** Pauses between the in-attempt retries of saving a provider answer (ms); default 0.25, 0.5, 1, 2, 4 s. */
+  answerSaveRetryDelaysMs?: number[];
 }
 
 export interface PreparedVideo {
@@ -114,7 +120,8 @@ function videoCopyKey(row: Analysis): string {
 export function createAnalysisActivities(deps: AnalysisActivityDeps) {
   const { orm, storage, ai, config, logger } = deps;
   const media = deps.media ?? createMedia(mediaOptionsFrom(config));
-  const recordUsage = deps.recordUsage ?? ((analysisId: string, usage: ProviderUsage) => recordProviderUsage(orm.em.fork(), analysisId, usage));
+  const answers = deps.answers ?? providerAnswerStore(orm.em);
+  const saveRetryDelaysMs = deps.answerSaveRetryDelaysMs ?? [250, 500, 1000, 2000, 4000];
 
   async function loadRow(analysisId: string) {
     const em = orm.em.fork();
@@ -151,7 +158,32 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
     return path;
   }
 
-  async function runProvider(client: VisionClient, model: string, input: { analysisId: string; type: AnalysisType; frameKeys: string[] }): Promise<AiOutcome> {
+  /**
+   * Saves a paid-for answer with its usage. A failed save is retried here, within the attempt,
+   * a few times before giving up: failing the attempt would make its retry call (and pay) the
+   * provider again. The store's unique key (analysis + provider) means a save whose commit
+   * succeeded unseen counts nothing the second time.
+   */
+  async function keepAnswer(analysisId: string, received: ProviderAnswer): Promise<ProviderAnswer> {
+    const signal = activityContext()?.cancellationSignal;
+    for (let i = 0; ; i++) {
+      try {
+        return (await answers.save(analysisId, received)).answer;
+      } catch (err) {
+        if (i >= saveRetryDelaysMs.length) throw new Error(`saving the ${received.provider} answer of analysis ${analysisId} failed ${i + 1} times: ${(err as Error).message}`, { cause: err });
+        logger.warn({ analysisId, provider: received.provider, saveAttempt: i + 1, error: (err as Error).message }, 'saving a paid-for AI answer failed; retrying before the provider would be called again');
+        await sleep(saveRetryDelaysMs[i], undefined, { signal });
+      }
+    }
+  }
+
+  /** The provider's answer for this analysis: the one an earlier attempt paid for and stored, else a new call, stored with its usage. */
+  async function providerAnswer(client: VisionClient, model: string, input: { analysisId: string; type: AnalysisType; frameKeys: string[] }): Promise<ProviderAnswer> {
+    const stored = await answers.find(input.analysisId, client.provider);
+    if (stored) {
+      logger.info({ analysisId: input.analysisId, provider: client.provider }, 'AI answer of an earlier attempt reused (not called or counted again)');
+      return stored;
+    }
     const ctx = activityContext();
     const images = await Promise.all(input.frameKeys.map((k) => storage.getObject(k)));
     const prompt = buildPrompt(input.type, images.length);
@@ -183,27 +215,43 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
         details: [{ provider: e.provider, kind: e.kind, status: e.status ?? null }],
       });
     }
-    // The provider answered: we pay for it whether or not the answer is usable, so its usage
-    // counts now (on the row, toward the organization's spend cap, and in the metrics) —
-    // before validation, so an invalid answer is not free.
+    // The provider answered: we pay for it whether or not the answer is usable, so it is stored
+    // and its usage counts now (on the row, toward the organization's spend cap, and in the
+    // metrics) — before validation, so an invalid answer is not free.
     const answeredModel = response.model || model;
-    const estimatedCostUsd = estimateCostUsd(answeredModel, response.inputTokens, response.outputTokens);
-    await recordUsage(input.analysisId, { provider: client.provider, model: answeredModel, inputTokens: response.inputTokens, outputTokens: response.outputTokens, estimatedCostUsd });
-    const parsed = parseModelAnswer(response.text);
+    return withHeartbeats(
+      () =>
+        keepAnswer(input.analysisId, {
+          provider: client.provider,
+          model: answeredModel,
+          text: response.text,
+          inputTokens: response.inputTokens,
+          outputTokens: response.outputTokens,
+          estimatedCostUsd: estimateCostUsd(answeredModel, response.inputTokens, response.outputTokens),
+          latencyMs: response.latencyMs,
+          sandbox: response.sandbox,
+        }),
+      () => ({ provider: client.provider, attempt, saving: true }),
+    );
+  }
+
+  async function runProvider(client: VisionClient, model: string, input: { analysisId: string; type: AnalysisType; frameKeys: string[] }): Promise<AiOutcome> {
+    const answer = await providerAnswer(client, model, input);
+    const parsed = parseModelAnswer(answer.text);
     if (!parsed.ok) {
       logger.warn({ analysisId: input.analysisId, provider: client.provider, error: parsed.error }, 'AI answer failed validation');
-      // Never saved; the workflow treats it as this provider's failure and tries the other one.
+      // Never saved as a result; the workflow treats it as this provider's failure and tries the other one.
       throw ApplicationFailure.nonRetryable(invalidAnswerText(client.provider), ErrorType.AiOutputInvalid);
     }
     return {
       provider: client.provider,
-      model: response.model || model,
-      result: { ...parsed.value, aiModel: response.model || model, processingTime: response.latencyMs },
-      inputTokens: response.inputTokens,
-      outputTokens: response.outputTokens,
-      estimatedCostUsd,
-      latencyMs: response.latencyMs,
-      sandbox: ai.sandbox || response.sandbox,
+      model: answer.model,
+      result: { ...parsed.value, aiModel: answer.model, processingTime: answer.latencyMs },
+      inputTokens: answer.inputTokens,
+      outputTokens: answer.outputTokens,
+      estimatedCostUsd: answer.estimatedCostUsd,
+      latencyMs: answer.latencyMs,
+      sandbox: ai.sandbox || answer.sandbox,
     };
   }
 

@@ -113,7 +113,14 @@ describe('AI adapters through the real SDKs against the local stand-ins', () => 
         logger,
         storage,
         ai: { primary: claude, fallback: gpt, sandbox: true },
-        recordUsage: async (analysisId, u) => void usage.push({ analysisId, ...u }),
+        // Counts what is saved, without Postgres (the stored-once behaviour with Postgres: test/integration/ai-usage-once.test.ts).
+        answers: {
+          find: async () => null,
+          save: async (analysisId, answer) => {
+            usage.push({ analysisId, ...answer });
+            return { answer, counted: true };
+          },
+        },
       });
     });
     const input = { analysisId: 'act-1', type: 'locomotion' as const, frameKeys: keys };
