@@ -3,6 +3,14 @@
  * read (GET/HEAD) every feature; a feature scope lets it read and write that feature. Paths
  * of no known feature, and the account routes that manage keys and passwords, are closed to
  * keys (fail closed: a new feature is not reachable by old keys until it has a scope).
+ *
+ * Invitations: `organizations` is the organization-admin scope. With it a key may send, list
+ * and revoke an organization's invitations (the key's owner still needs the owner or admin
+ * role, as in a session); `read` does not list them, because they name the people invited.
+ * The invitee side (/api/invitations) belongs to the same feature: a key may list the
+ * invitations addressed to its owner, but accepting or declining one stays a decision the
+ * person makes signed in with their password — joining an organization is consent, and a
+ * leaked key must not be able to give it.
  */
 export const API_KEY_SCOPES = ['read', 'horses', 'analyses', 'marketplace', 'gestation', 'health', 'billing', 'organizations', 'notifications'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
@@ -20,7 +28,7 @@ export function featureOfPath(path: string): ApiKeyFeature | null {
   if (under('/api/marketplace')) return 'marketplace';
   if (under('/api/gestations')) return 'gestation';
   if (under('/api/billing')) return 'billing';
-  if (under('/api/organizations')) return 'organizations';
+  if (under('/api/organizations') || under('/api/invitations')) return 'organizations';
   if (under('/api/notifications')) return 'notifications';
   if (under('/api/auth') || under('/api/accounts')) return 'accounts';
   return null;
@@ -38,6 +46,14 @@ export function apiKeyRefusal(scopes: readonly string[], method: string, path: s
     return 'API keys cannot manage accounts or API keys: sign in with your password';
   }
   if (!feature) return 'API keys cannot use this route';
+  const route = path.replace(/\/+$/, '').toLowerCase();
+  if (/^\/api\/invitations\/[^/]+\/(accept|decline)$/.test(route)) {
+    return 'API keys cannot accept or decline invitations: joining an organization is a decision the invited person makes signed in with their password';
+  }
+  if (/^\/api\/organizations\/[^/]+\/invitations(\/|$)/.test(route)) {
+    if (scopes.includes('organizations')) return null;
+    return `This API key lacks the 'organizations' scope needed for ${method.toUpperCase()} ${path} (invitations name the people invited: 'read' does not list them)`;
+  }
   if (scopes.includes(feature)) return null;
   if (read && scopes.includes('read')) return null;
   return `This API key lacks the '${feature}' scope${read ? " (or 'read')" : ''} needed for ${method.toUpperCase()} ${path}`;

@@ -2,14 +2,16 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { startTestStack, type TestStack } from '../support/stack';
-import { apiClient, registerVerifiedUser, type ApiClient } from '../support/http';
+import { useTestStack } from '../support/use-test-stack';
+import { registerVerifiedUser } from '../support/http';
+import { testDatabase } from '../support/infra';
 import { createHorse, uniqueVideo, uploadVideo, waitForAnalysis } from '../support/analysis';
 import { Analysis, AnalysisProviderAnswer, Horse } from '../../entities';
 import { analysisWorkflowId } from '../../workflows/ids';
 import { createAnalysisActivities, type AiOutcome } from '../../activities/analysis';
 import { createAiClients } from '../../adapters/ai';
 import { createLogger } from '../../adapters/logger';
+import { createOrm } from '../../entities/orm';
 
 const FRAME = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0xff, 0xd9]);
 
@@ -20,14 +22,10 @@ const FRAME = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x
  * usage write (the analysis row's tokens) fail for the organizations it names.
  */
 describe('AI usage counted once per provider answer (usage write failing after the provider answered)', () => {
-  let stack: TestStack;
-  let api: ApiClient;
+  const { stack, api } = useTestStack();
   const sql = <T extends Record<string, unknown>[] = Record<string, unknown>[]>(text: string, params: unknown[] = []) => stack.orm.em.fork().getConnection().execute<T>(text, params);
 
-  before(async function () {
-    this.timeout(180_000);
-    stack = await startTestStack();
-    api = apiClient(stack.baseUrl);
+  before(async () => {
     await sql(`create table if not exists test_usage_write_faults (organization_id uuid primary key, fail_first int not null)`);
     await sql(`create sequence if not exists test_usage_write_fault_seq`);
     // The sequence counts failed commits (sequences ignore rollbacks); raising in a deferred
@@ -45,14 +43,18 @@ describe('AI usage counted once per provider answer (usage write failing after t
     await sql(`create constraint trigger test_fail_usage_write after update on analyses deferrable initially deferred
       for each row when (OLD.input_tokens is distinct from NEW.input_tokens) execute function test_fail_usage_write()`);
   });
+  // The stack's after() hook (registered first) has closed its ORM by now: a connection of our own.
   after(async () => {
-    if (stack) {
-      await sql(`drop trigger if exists test_fail_usage_write on analyses`);
-      await sql(`drop function if exists test_fail_usage_write()`);
-      await sql(`drop table if exists test_usage_write_faults`);
-      await sql(`drop sequence if exists test_usage_write_fault_seq`);
+    const orm = await createOrm({ databaseUrl: (await testDatabase()).url });
+    try {
+      const conn = orm.em.getConnection();
+      await conn.execute(`drop trigger if exists test_fail_usage_write on analyses`);
+      await conn.execute(`drop function if exists test_fail_usage_write()`);
+      await conn.execute(`drop table if exists test_usage_write_faults`);
+      await conn.execute(`drop sequence if exists test_usage_write_fault_seq`);
+    } finally {
+      await orm.close();
     }
-    await stack?.close();
   });
 
   /** The next `n` usage writes of the organization's analyses fail at commit. */

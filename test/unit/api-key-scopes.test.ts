@@ -13,6 +13,7 @@ describe('API-key scopes (domain/api-keys)', () => {
     expect(featureOfPath('/api/billing/subscription')).to.equal('billing');
     expect(featureOfPath('/api/organizations/1/members')).to.equal('organizations');
     expect(featureOfPath('/api/notifications')).to.equal('notifications');
+    expect(featureOfPath('/api/invitations/1/accept')).to.equal('organizations');
     expect(featureOfPath('/api/auth/api-keys')).to.equal('accounts');
     expect(featureOfPath('/api/something-new')).to.equal(null);
   });
@@ -30,5 +31,20 @@ describe('API-key scopes (domain/api-keys)', () => {
     expect(apiKeyRefusal(['read'], 'POST', '/api/auth/change-password')).to.match(/cannot manage/);
     expect(apiKeyRefusal(['read'], 'GET', '/api/auth/me')).to.equal(null);
     expect(apiKeyRefusal(['read'], 'GET', '/api/something-new')).to.match(/cannot use this route/);
+  });
+
+  it("lets a key with the 'organizations' (organization-admin) scope send, list and revoke invitations, and never accept or decline one", () => {
+    const org = '/api/organizations/8d0c/invitations';
+    expect(apiKeyRefusal(['organizations'], 'POST', org)).to.equal(null);
+    expect(apiKeyRefusal(['organizations'], 'GET', org)).to.equal(null);
+    expect(apiKeyRefusal(['organizations'], 'DELETE', `${org}/77aa`)).to.equal(null);
+    expect(apiKeyRefusal(['read'], 'GET', org)).to.match(/lacks the 'organizations' scope.*'read' does not list them/);
+    expect(apiKeyRefusal(['horses'], 'POST', org)).to.match(/lacks the 'organizations' scope/);
+    expect(apiKeyRefusal(['organizations'], 'GET', '/api/invitations')).to.equal(null);
+    expect(apiKeyRefusal(['read'], 'GET', '/api/invitations/')).to.equal(null);
+    expect(apiKeyRefusal(['horses'], 'GET', '/api/invitations')).to.match(/lacks the 'organizations' scope \(or 'read'\)/);
+    for (const action of ['accept', 'decline', 'Accept/']) {
+      expect(apiKeyRefusal(['organizations', 'read'], 'POST', `/api/invitations/77aa/${action}`)).to.match(/cannot accept or decline invitations/);
+    }
   });
 });
