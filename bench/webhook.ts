@@ -7,10 +7,17 @@
  *
  *   tsx bench/webhook.ts            # quick: 3 alternating rounds of 5 s, concurrency 8, 40 events × 4 redeliveries
  *   tsx bench/webhook.ts --full     # 5 rounds of 10 s, 200 events × 4
+ *   tsx bench/webhook.ts --profile  # first: database queries per event (every SQL text of one
+ *                                   # event) and a V8 CPU profile of an ours-only loop
+ *                                   # (.data/bench/profiles/webhook-*.cpuprofile, summary printed)
  *
  * Not part of the test suite; prints figures, asserts nothing.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import Stripe from 'stripe';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startTestStack, TEST_BILLING } from '../test/support/stack';
@@ -19,7 +26,8 @@ import { stopInfra } from '../test/support/infra';
 import { deliverBillingEvent } from '../workflows/billing/client';
 import { subscriptionWorkflowId } from '../workflows/ids';
 import { benchMode, reportBench } from './lib/report';
-import { alternatingRounds, closedLoop } from './lib/closed-loop';
+import { alternatingRounds, closedLoop, describeLoop } from './lib/closed-loop';
+import { summarizeProfile } from './lib/profile';
 
 const full = benchMode() === 'full';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -28,6 +36,51 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (full ? 5 : 3));
 const USERS = 20;
 const DUP_EVENTS = Number(process.env.BENCH_DUP_EVENTS ?? (full ? 200 : 40));
 const REDELIVERIES = 4;
+const PROFILE = process.argv.includes('--profile');
+
+/**
+ * Counts the SQL statements this process sends while `fn` runs (the API is in this process:
+ * pg's Client.query is what MikroORM and raw queries both end in) and keeps their texts.
+ */
+async function countQueries(fn: () => Promise<void>): Promise<string[]> {
+  // MikroORM's own copy of pg (node_modules/@mikro-orm/postgresql/node_modules/pg), not ours.
+  const pg = createRequire(import.meta.resolve('@mikro-orm/postgresql'))('pg') as { Client: { prototype: { query: (...a: unknown[]) => unknown } } };
+  const proto = pg.Client.prototype;
+  const original = proto.query;
+  const seen: string[] = [];
+  proto.query = function (this: unknown, ...a: unknown[]) {
+    const q = a[0] as string | { text?: string };
+    seen.push((typeof q === 'string' ? q : (q?.text ?? String(q))).replace(/\s+/g, ' ').slice(0, 160));
+    return original.apply(this, a);
+  };
+  try {
+    await fn();
+  } finally {
+    proto.query = original;
+  }
+  return seen;
+}
+
+/** A V8 CPU profile of this process (API + HTTP client) while `fn` runs; returns the file. */
+async function cpuProfile(fn: () => Promise<void>): Promise<string> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  let profile: unknown;
+  try {
+    await fn();
+  } finally {
+    profile = (await session.post('Profiler.stop')).profile;
+    session.disconnect();
+  }
+  const dir = resolve('.data/bench/profiles');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `webhook-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
+}
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 // The redelivery burst opens more connections from 127.0.0.1 than the per-address cap
@@ -75,6 +128,19 @@ try {
   };
   await closedLoop(CONCURRENCY, 2, ours);
   await closedLoop(CONCURRENCY, 2, raw);
+  if (PROFILE) {
+    const N = 50;
+    const texts = await countQueries(async () => {
+      for (let i = 0; i < N; i++) await ours(i);
+    });
+    const one = await countQueries(() => ours(0));
+    console.log(`database statements per webhook event: ${(texts.length / N).toFixed(1)} (${texts.length} for ${N} events, one at a time); one event's:\n${one.map((t) => `    ${t}`).join('\n')}`);
+    let figures = '';
+    const file = await cpuProfile(async () => {
+      figures = describeLoop(await closedLoop(CONCURRENCY, SECONDS, ours));
+    });
+    console.log(`\nCPU profile, ours only, concurrency ${CONCURRENCY} for ${SECONDS} s (${figures}): ${file}\n${summarizeProfile(file, 25)}\n`);
+  }
   console.log(`Stripe webhook (signature, event row, signalWithStart) vs raw signalWithStart; concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${SECONDS} s`);
   const { ours: oc, baseline: bc } = await alternatingRounds({ concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS }, ours, raw);
   const extra = { concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS, ours: oc, baseline: bc };

@@ -1,15 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../http/mount';
 import { routeBuilder } from '../http/route';
 import { HttpError } from '../http/errors';
-import { StripeEvent, User } from '../../entities';
 import { isHandledStripeEvent } from '../../domain/subscription';
 import { assertBillingConfigured, verifyWebhook } from '../../adapters/stripe';
 import { deliverBillingEvent } from '../../workflows/billing/client';
+import { claimAndDeliverStripeEvent } from './stripe-event-claim';
 
 const WebhookAnswer = z.object({
   received: z.literal(true),
@@ -17,30 +15,12 @@ const WebhookAnswer = z.object({
   ignored: z.string().optional(),
 });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 interface EventObject {
   id?: string;
   customer?: string | { id: string } | null;
   client_reference_id?: string | null;
   metadata?: Record<string, string> | null;
   parent?: { subscription_details?: { metadata?: Record<string, string> | null } | null } | null;
-}
-
-/** The user an event is about: our Stripe customer first, else the ids checkout put on it. */
-async function userFor(em: EntityManager, obj: EventObject): Promise<User | null> {
-  const customer = typeof obj.customer === 'string' ? obj.customer : obj.customer?.id;
-  if (customer) {
-    const user = await em.findOne(User, { stripeCustomerId: customer });
-    if (user) return user;
-  }
-  for (const candidate of [obj.client_reference_id, obj.metadata?.userId, obj.parent?.subscription_details?.metadata?.userId]) {
-    if (candidate && UUID.test(candidate)) {
-      const user = await em.findOne(User, { id: candidate });
-      if (user) return user;
-    }
-  }
-  return null;
 }
 
 /**
@@ -64,7 +44,7 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
       // 401: the signature does not match the body (or is too old): the sender is not Stripe.
       errors: [401, 503],
     },
-    async ({ req, em }) => {
+    async ({ req }) => {
       assertBillingConfigured(deps.config, ['webhook']);
       const signature = req.get('stripe-signature');
       if (!signature) throw new HttpError(400, 'Missing Stripe-Signature header', [{ location: 'headers', field: 'stripe-signature', message: 'is required' }]);
@@ -83,49 +63,32 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
         return { received: true as const, ignored: 'event type not handled' };
       }
       const obj = event.data.object as EventObject;
-      const user = await userFor(em, obj);
-
-      let row = await em.findOne(StripeEvent, { eventId: event.id });
-      if (!row) {
-        try {
-          row = em.create(StripeEvent, { eventId: event.id, type: event.type, objectId: obj.id ?? null, userId: user?.id ?? null, receivedAt: new Date() });
-          await em.flush();
-        } catch (err) {
-          if (!(err instanceof UniqueConstraintViolationException)) throw err;
-          em.clear();
-          row = await em.findOneOrFail(StripeEvent, { eventId: event.id });
-        }
-      }
-      if (row.signalledAt) {
+      const ref = { eventId: event.id, type: event.type, objectId: obj.id ?? '', created: event.created };
+      const claim = await claimAndDeliverStripeEvent(
+        deps.orm,
+        { id: event.id, type: event.type, objectId: obj.id ?? null },
+        {
+          customer: (typeof obj.customer === 'string' ? obj.customer : obj.customer?.id) ?? null,
+          userIds: [obj.client_reference_id, obj.metadata?.userId, obj.parent?.subscription_details?.metadata?.userId],
+        },
+        async (user) => {
+          try {
+            const client = await deps.temporal.client();
+            await deliverBillingEvent(client, user.id, ref, user.plan, deps.config.BILLING_GRACE_DAYS);
+          } catch (err) {
+            // Nothing is committed: Stripe's retry (or a concurrent delivery waiting on the row) signals.
+            log.error({ err }, 'could not signal the subscription workflow');
+            throw new HttpError(503, 'Could not hand the event to the workflow engine; retry later');
+          }
+        },
+      );
+      if (claim.kind === 'duplicate') {
         log.info('stripe event redelivered: no-op');
         return { received: true as const, duplicate: true };
       }
-      if (!user) {
+      if (claim.kind === 'no-user') {
         log.warn('stripe event for a customer we do not know: ignored');
         return { received: true as const, ignored: 'no user for this customer' };
-      }
-      // Stripe redelivers concurrently (a slow answer, a retry racing the first attempt): the
-      // row lock makes the second delivery wait for the first's signal and then see it as a
-      // duplicate, so a redelivery never signals twice. A failed signal rolls back (not
-      // marked) and Stripe's retry tries again.
-      const ref = { eventId: event.id, type: event.type, objectId: obj.id ?? '', created: event.created };
-      const signalled = await em.transactional(async (tx) => {
-        const locked = await tx.findOneOrFail(StripeEvent, { eventId: event.id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
-        if (locked.signalledAt) return false;
-        try {
-          const client = await deps.temporal.client();
-          await deliverBillingEvent(client, user.id, ref, user.plan, deps.config.BILLING_GRACE_DAYS);
-        } catch (err) {
-          log.error({ err }, 'could not signal the subscription workflow');
-          throw new HttpError(503, 'Could not hand the event to the workflow engine; retry later');
-        }
-        locked.signalledAt = new Date();
-        if (!locked.userId) locked.userId = user.id;
-        return true;
-      });
-      if (!signalled) {
-        log.info('stripe event redelivered while the first delivery was signalling: no-op');
-        return { received: true as const, duplicate: true };
       }
       return { received: true as const };
     },

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import Stripe from 'stripe';
-import { TEST_BILLING } from '../support/stack';
+import { startTestStack, TEST_BILLING, type TestStack } from '../support/stack';
 import { useTestStack } from '../support/use-test-stack';
-import { eventually, registerUser } from '../support/http';
+import { apiClient, eventually, registerUser, type ApiClient } from '../support/http';
+import { testTemporal } from '../support/infra';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import type { StripeMock } from '../../scripts/standins/stripe-mock';
 import { BILLING_RECONCILE_SCHEDULE_ID, billingReconcileSchedule, ensureSchedule } from '../../workers/schedules';
 import { billingReconcile } from '../../workflows/billing/billingReconcile';
@@ -200,6 +202,25 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     expect(answers.filter((a) => a.body.duplicate === true)).to.have.length(5);
     expect(answers.filter((a) => a.body.duplicate === undefined && a.body.received === true)).to.have.length(1);
     const history = await (await stack.temporal.client()).workflow.getHandle(`subscription-${reg.user.id}`).fetchHistory();
+    expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes)).to.have.length(1);
+  });
+
+  it('records an event for an unknown customer unsignalled (ignored); once the customer is known, a redelivery signals it once', async function () {
+    this.timeout(60_000);
+    const c = await checkedOut();
+    const conn = stack.orm.em.fork().getConnection();
+    await conn.execute('update users set stripe_customer_id = null where id = ?', [c.reg.user.id]);
+    const evt = event('checkout.session.completed', { ...c.session, client_reference_id: null, metadata: {} });
+    const first = await deliver(evt);
+    expect(first.status).to.equal(200);
+    expect(first.body).to.deep.equal({ received: true, ignored: 'no user for this customer' });
+    expect(await count('select count(*) as n from stripe_events where event_id = ? and user_id is null and signalled_at is null', [evt.id])).to.equal(1);
+
+    await conn.execute('update users set stripe_customer_id = ? where id = ?', [c.customer, c.reg.user.id]);
+    expect((await deliver(evt)).body).to.deep.equal({ received: true });
+    expect((await deliver(evt)).body).to.deep.equal({ received: true, duplicate: true });
+    expect(await count('select count(*) as n from stripe_events where event_id = ? and user_id = ? and signalled_at is not null', [evt.id, c.reg.user.id])).to.equal(1);
+    const history = await (await stack.temporal.client()).workflow.getHandle(`subscription-${c.reg.user.id}`).fetchHistory();
     expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes)).to.have.length(1);
   });
 
@@ -421,6 +442,56 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
       expect(view.status).to.equal(200);
       expect(view.body).to.deep.include({ plan: 'free', status: 'none', billing: { configured: false, missingSettings: ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] } });
       expect(view.body.credits.balance).to.equal(3);
+    });
+  });
+
+  describe('when Temporal refuses the signal', () => {
+    let cut: TestStack;
+    let cutApi: ApiClient;
+    let proxy: TcpProxy;
+    before(async function () {
+      this.timeout(120_000);
+      const [host, port] = (await testTemporal()).address.split(':');
+      proxy = await startTcpProxy({ host, port: Number(port) });
+      cut = await startTestStack({ workers: false, billing: true, env: { TEMPORAL_ADDRESS: `127.0.0.1:${proxy.port}`, TEMPORAL_RPC_TIMEOUT_SECONDS: '2' } });
+      cutApi = apiClient(cut.baseUrl);
+    });
+    after(async () => {
+      await proxy?.forward();
+      await cut?.close();
+      await proxy?.close();
+    });
+
+    it('answers 503 and records nothing, so Stripe\'s retry signals the event once Temporal is back', async function () {
+      this.timeout(60_000);
+      const reg = await registerUser(cutApi);
+      const customer = `cus_cut_${randomUUID().slice(0, 8)}`;
+      const conn = cut.orm.em.fork().getConnection();
+      await conn.execute('update users set stripe_customer_id = ? where id = ?', [customer, reg.user.id]);
+      const evt = event('customer.subscription.updated', { id: `sub_${customer}`, object: 'subscription', customer });
+      const payload = JSON.stringify(evt);
+      const post = () =>
+        cutApi.call('POST', '/api/billing/webhook', {
+          raw: payload,
+          headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: TEST_BILLING.STRIPE_WEBHOOK_SECRET }) },
+        });
+      const eventRows = async () => Number((await conn.execute('select count(*) as n from stripe_events where event_id = ?', [evt.id]))[0].n);
+
+      await proxy.refuse();
+      const refused = await post();
+      expect(refused.status, JSON.stringify(refused.body)).to.equal(503);
+      expect(refused.body.message).to.match(/retry later/);
+      expect(await eventRows()).to.equal(0);
+
+      await proxy.forward();
+      const retried = await eventually(async () => {
+        const res = await post();
+        return res.status === 200 ? res : null;
+      }, 30_000, 'the retry to be accepted');
+      expect(retried.body).to.deep.equal({ received: true });
+      expect(await eventRows()).to.equal(1);
+      const history = await (await cut.temporal.client()).workflow.getHandle(`subscription-${reg.user.id}`).fetchHistory();
+      expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes)).to.have.length(1);
     });
   });
 });
