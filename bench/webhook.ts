@@ -3,19 +3,20 @@
  * deliverBillingEvent call, same users, same Temporal server) in the same run; then
  * concurrent redelivery: every event delivered REDELIVERIES times at once, and the signals
  * that reached Temporal counted in the workflows' histories (the goal: one per event).
- * No worker polls the billing queue, so the figures are the hand-off only.
+ * No worker polls the billing queue, so the figures are the hand-off only. Our API runs as a
+ * child process (bench/lib/api-child.ts): the HTTP client's CPU stays in this process, as
+ * Stripe's stays on Stripe's machines.
  *
  *   tsx bench/webhook.ts            # quick: 3 alternating rounds of 5 s, concurrency 8, 40 events × 4 redeliveries
  *   tsx bench/webhook.ts --full     # 5 rounds of 10 s, 200 events × 4
- *   tsx bench/webhook.ts --profile  # first: database queries per event (every SQL text of one
- *                                   # event) and a V8 CPU profile of an ours-only loop
- *                                   # (.data/bench/profiles/webhook-*.cpuprofile, summary printed)
+ *   tsx bench/webhook.ts --profile  # + database statements per event (every SQL text of one
+ *                                   # event) and a V8 CPU profile of the API process
+ *                                   # (.data/bench/profiles/<time>/*.cpuprofile, summary printed)
  *
  * Not part of the test suite; prints figures, asserts nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import Stripe from 'stripe';
@@ -26,8 +27,10 @@ import { stopInfra } from '../test/support/infra';
 import { deliverBillingEvent } from '../workflows/billing/client';
 import { subscriptionWorkflowId } from '../workflows/ids';
 import { benchMode, reportBench } from './lib/report';
-import { alternatingRounds, closedLoop, describeLoop } from './lib/closed-loop';
+import { alternatingRounds, closedLoop } from './lib/closed-loop';
 import { summarizeProfile } from './lib/profile';
+import { startApiChild } from './lib/api-child';
+import { cpuSecondsOf } from './lib/load';
 
 const full = benchMode() === 'full';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -61,33 +64,17 @@ async function countQueries(fn: () => Promise<void>): Promise<string[]> {
   return seen;
 }
 
-/** A V8 CPU profile of this process (API + HTTP client) while `fn` runs; returns the file. */
-async function cpuProfile(fn: () => Promise<void>): Promise<string> {
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
-  await session.post('Profiler.start');
-  let profile: unknown;
-  try {
-    await fn();
-  } finally {
-    profile = (await session.post('Profiler.stop')).profile;
-    session.disconnect();
-  }
-  const dir = resolve('.data/bench/profiles');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `webhook-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
-  writeFileSync(file, JSON.stringify(profile));
-  return file;
-}
-
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 // The redelivery burst opens more connections from 127.0.0.1 than the per-address cap
 // (HTTP_MAX_CONNECTIONS_PER_IP) allows a real client: the cap is off here.
-const stack = await startTestStack({ workers: false, billing: true, env: { HTTP_MAX_CONNECTIONS_PER_IP: '0' } });
+const benchEnv = { HTTP_MAX_CONNECTIONS_PER_IP: '0' };
+const stack = await startTestStack({ workers: false, billing: true, env: benchEnv });
+const profileDir = resolve('.data/bench/profiles', new Date().toISOString().replace(/[:.]/g, '-'));
+const child = await startApiChild(stack, 'webhook-api', benchEnv, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
 try {
+  // Users are made through the in-process API (same database); the webhook load goes to the child.
   const api = apiClient(stack.baseUrl);
+  const hook = apiClient(child.url);
   const conn = stack.orm.em.fork().getConnection();
   const makeUsers = async (n: number, tag: string) => {
     const users: { id: string; customer: string; plan: 'free' }[] = [];
@@ -113,14 +100,14 @@ try {
     request: { id: null, idempotency_key: null },
     data: { object: { id: `sub_${customer}`, object: 'subscription', customer } },
   });
-  const post = async (payload: string) => {
+  const post = async (payload: string, via = hook) => {
     const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: TEST_BILLING.STRIPE_WEBHOOK_SECRET });
-    const res = await api.call('POST', '/api/webhooks/stripe', { raw: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
+    const res = await via.call('POST', '/api/webhooks/stripe', { raw: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body as { received: true; duplicate?: boolean };
   };
-  const ours = async (i: number) => {
-    await post(JSON.stringify(eventFor(users[i % USERS].customer)));
+  const ours = async (i: number, via = hook) => {
+    await post(JSON.stringify(eventFor(users[i % USERS].customer)), via);
   };
   const raw = async (i: number) => {
     const u = users[i % USERS];
@@ -129,21 +116,21 @@ try {
   await closedLoop(CONCURRENCY, 2, ours);
   await closedLoop(CONCURRENCY, 2, raw);
   if (PROFILE) {
+    // Counted through the in-process API (same code; pg's Client.query is reachable here).
     const N = 50;
     const texts = await countQueries(async () => {
-      for (let i = 0; i < N; i++) await ours(i);
+      for (let i = 0; i < N; i++) await ours(i, api);
     });
-    const one = await countQueries(() => ours(0));
-    console.log(`database statements per webhook event: ${(texts.length / N).toFixed(1)} (${texts.length} for ${N} events, one at a time); one event's:\n${one.map((t) => `    ${t}`).join('\n')}`);
-    let figures = '';
-    const file = await cpuProfile(async () => {
-      figures = describeLoop(await closedLoop(CONCURRENCY, SECONDS, ours));
-    });
-    console.log(`\nCPU profile, ours only, concurrency ${CONCURRENCY} for ${SECONDS} s (${figures}): ${file}\n${summarizeProfile(file, 25)}\n`);
+    const one = await countQueries(() => ours(0, api));
+    console.log(`database statements per webhook event: ${(texts.length / N).toFixed(1)} (${texts.length} for ${N} events, one at a time); one event's:\n${one.map((t) => `    ${t}`).join('\n')}\n`);
   }
   console.log(`Stripe webhook (signature, event row, signalWithStart) vs raw signalWithStart; concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${SECONDS} s`);
-  const { ours: oc, baseline: bc } = await alternatingRounds({ concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS }, ours, raw);
-  const extra = { concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS, ours: oc, baseline: bc };
+  const cpuBefore = cpuSecondsOf(child.pid);
+  const { ours: oc, baseline: bc } = await alternatingRounds({ concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS }, (i) => ours(i), raw);
+  // The API process is idle during the raw rounds, so its CPU is the webhook rounds'.
+  const apiCpuMsPerEvent = ((cpuSecondsOf(child.pid) - cpuBefore) * 1000) / oc.calls;
+  console.log(`API process CPU per webhook event: ${apiCpuMsPerEvent.toFixed(2)} ms`);
+  const extra = { concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS, ours: oc, baseline: bc, apiCpuMsPerEvent };
   reportBench({ name: 'Stripe webhook → signalWithStart, throughput', ours: oc.rps, baseline: bc.rps, unit: 'events/s', goal: 0.8, higherIsBetter: true, baselineLabel: 'raw signalWithStart loop, same server', extra });
 
   // Concurrent redelivery: fresh users (their workflows hold only these signals), every event
@@ -171,6 +158,14 @@ try {
     extra: { events: DUP_EVENTS, redeliveries: REDELIVERIES, signals, duplicatesAnswered, suppressedPercent: (100 * (delivered - signals)) / (delivered - DUP_EVENTS) },
   });
 } finally {
+  await child.stop();
   await stack.close();
   await stopInfra();
+}
+if (PROFILE) {
+  for (const f of readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile'))) {
+    // The first part of the timeline is module loading and the warm-up: skipped (PROFILE_SKIP).
+    console.log(`\nCPU profile of the API process under the webhook load: ${join(profileDir, f)}`);
+    console.log(summarizeProfile(join(profileDir, f), 25, Number(process.env.PROFILE_SKIP ?? 0.3)));
+  }
 }
