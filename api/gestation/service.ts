@@ -47,7 +47,11 @@ import { wakeGestationWorkflow } from './wake';
  */
 export type GestationService = ReturnType<typeof createGestationService>;
 
-const fieldError = (field: string, message: string, status = 400) =>
+/**
+ * A field refused by a rule the document cannot state (what is stored: the mare's gender, the
+ * cover dates of this gestation; or a combination of fields): 422, as schema-valid input.
+ */
+const fieldError = (field: string, message: string, status = 422) =>
   new HttpError(status, `Invalid body.${field}: ${message}`, [{ location: 'body', field, message }]);
 
 /** The cause goes to the log with the error (the handler logs every 5xx); the client learns only that it may retry. */

@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps';
 import type { MountContext } from '../http/mount';
-import { routeBuilder } from '../http/route';
+import { paginated, routeBuilder } from '../http/route';
 import { ATTACHMENT_TYPES, type CareItemKey } from '../../domain/health';
 import { createHealthService } from './service';
 import { createHealthAttachments } from './attachments';
@@ -71,7 +71,7 @@ export function createHealthRouter(deps: AppDeps, ctx: MountContext) {
   );
   r.get(
     '/horses/:id/health/records',
-    { summary: "A horse's health records, newest first (kind filter, paginated; includeDeleted=true shows deleted ones)", params: HorseParams, query: RecordListQuery, errors: [404] },
+    { summary: "A horse's health records, newest first (kind filter, paginated; includeDeleted=true shows deleted ones)", params: HorseParams, query: RecordListQuery, response: paginated(RecordView), errors: [404] },
     ({ em, user, params, query }) => health.records(em, user, params.id, query),
   );
   r.post(

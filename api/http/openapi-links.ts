@@ -19,6 +19,9 @@ interface LinkSource {
 
 const id = '$response.body#/id';
 const pathId = '$request.path.id';
+/** The first item of a page ({items: […]}) or of a plain array: lists feed the ids they show. */
+const firstItem = '$response.body#/items/0/id';
+const firstOfArray = '$response.body#/0/id';
 
 /** The same parameters for several targets. */
 const each = (prefix: string, ops: Op[], parameters: Record<string, string>) =>
@@ -44,6 +47,53 @@ export const OPENAPI_LINKS: LinkSource[] = [
       ],
       { id },
     ),
+  },
+  {
+    // Reads and updates only: a list feeding DELETE would remove the run's seeded objects
+    // (test/integration/contract-fuzz.test.ts) early and leave later scenarios 404s.
+    from: 'GET /api/horses',
+    to: each(
+      'listedHorse',
+      [
+        'GET /api/horses/{id}',
+        'PATCH /api/horses/{id}',
+        'GET /api/horses/{id}/analyses',
+        'GET /api/horses/{id}/health',
+        'GET /api/horses/{id}/health/records',
+        'POST /api/horses/{id}/health/records',
+        'GET /api/horses/{id}/health/plan',
+        'GET /api/horses/{id}/health/competition-eligibility',
+        'POST /api/horses/{id}/health/share-links',
+        'GET /api/horses/{id}/health/share-links',
+      ],
+      { id: firstItem },
+    ),
+  },
+  {
+    from: 'GET /api/horses/{id}/health/records',
+    to: {
+      ...each('listedRecord', ['GET /api/horses/{id}/health/records/{recordId}', 'PATCH /api/horses/{id}/health/records/{recordId}'], { id: pathId, recordId: firstItem }),
+      ...each('attachListed', ['POST /api/health/attachments/records/{recordId}'], { recordId: firstItem }),
+    },
+  },
+  {
+    from: 'GET /api/horses/{id}/health/plan',
+    to: each('planItem', ['PUT /api/horses/{id}/health/plan/{key}', 'DELETE /api/horses/{id}/health/plan/{key}'], { id: pathId, key: '$response.body#/items/0/key' }),
+  },
+  {
+    from: 'GET /api/horses/{id}/health/share-links',
+    to: each('listedLink', ['DELETE /api/horses/{id}/health/share-links/{linkId}'], { id: pathId, linkId: firstItem }),
+  },
+  {
+    from: 'GET /api/horses/{id}/analyses',
+    to: each('listedAnalysis', ['GET /api/analyses/{id}'], { id: firstItem }),
+  },
+  {
+    from: 'POST /api/health/records/bulk',
+    to: each('bulkRecord', ['GET /api/horses/{id}/health/records/{recordId}', 'PATCH /api/horses/{id}/health/records/{recordId}'], {
+      id: '$response.body#/records/0/horseId',
+      recordId: '$response.body#/records/0/id',
+    }),
   },
   {
     from: 'POST /api/horses/{id}/health/records',
@@ -80,6 +130,14 @@ export const OPENAPI_LINKS: LinkSource[] = [
     ),
   },
   {
+    from: 'GET /api/gestations',
+    to: each('listedGestation', ['GET /api/gestations/{id}', 'PATCH /api/gestations/{id}', 'POST /api/gestations/{id}/checks'], { id: firstItem }),
+  },
+  {
+    from: 'POST /api/gestations/{id}/foaling',
+    to: each('foal', ['GET /api/horses/{id}', 'GET /api/horses/{id}/health'], { id: '$response.body#/foal/id' }),
+  },
+  {
     from: 'POST /api/marketplace/my/listings',
     to: each(
       'listing',
@@ -104,6 +162,28 @@ export const OPENAPI_LINKS: LinkSource[] = [
     to: each('published', ['GET /api/marketplace/listings/{id}', 'POST /api/marketplace/listings/{id}/favorite'], { id }),
   },
   {
+    from: 'GET /api/marketplace/my/listings',
+    to: each(
+      'myListed',
+      [
+        'GET /api/marketplace/my/listings/{id}',
+        'PATCH /api/marketplace/my/listings/{id}',
+        'POST /api/marketplace/my/listings/{id}/publish',
+        'POST /api/marketplace/my/listings/{id}/renew',
+        'GET /api/marketplace/my/listings/{id}/lifecycle',
+      ],
+      { id: firstItem },
+    ),
+  },
+  {
+    from: 'GET /api/marketplace/listings',
+    to: each('searched', ['GET /api/marketplace/listings/{id}', 'POST /api/marketplace/listings/{id}/favorite'], { id: firstItem }),
+  },
+  {
+    from: 'GET /api/notifications',
+    to: each('notification', ['POST /api/notifications/{id}/read'], { id: firstItem }),
+  },
+  {
     from: 'POST /api/analyses',
     to: each('analysis', ['GET /api/analyses/{id}', 'POST /api/analyses/{id}/cancel'], { id }),
   },
@@ -114,6 +194,14 @@ export const OPENAPI_LINKS: LinkSource[] = [
   {
     from: 'POST /api/organizations',
     to: each('organization', ['GET /api/organizations/{id}/members', 'POST /api/organizations/{id}/invitations', 'GET /api/organizations/{id}/invitations'], { id }),
+  },
+  {
+    from: 'GET /api/organizations',
+    to: each('listedOrganization', ['GET /api/organizations/{id}/members', 'POST /api/organizations/{id}/invitations', 'GET /api/organizations/{id}/invitations'], { id: firstOfArray }),
+  },
+  {
+    from: 'GET /api/invitations',
+    to: each('myInvitation', ['POST /api/invitations/{id}/accept'], { id: firstOfArray }),
   },
   {
     from: 'POST /api/organizations/{id}/invitations',

@@ -24,7 +24,7 @@ describe('OpenAPI links (the table the stateful contract fuzzer walks)', () => {
       for (const [name, link] of Object.entries(source.to)) {
         const needed = [...link.op.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
         expect(Object.keys(link.parameters).sort(), `${source.from} → ${name}`).to.deep.equal(needed);
-        for (const expression of Object.values(link.parameters)) expect(expression).to.match(/^\$(response\.body#\/\w+|request\.path\.\w+)$/);
+        for (const expression of Object.values(link.parameters)) expect(expression).to.match(/^\$(response\.body#(\/\w+)+|request\.path\.\w+)$/);
       }
       const [method, path] = source.from.split(' ');
       const responses = document.paths[path][method.toLowerCase()].responses;
