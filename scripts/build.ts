@@ -2,6 +2,8 @@
  * `npm run build`: the production build in dist/, run with plain `node` (no tsx):
  *   dist/api.js, dist/worker.js, dist/migrate.js   one ESM bundle per process, npm packages
  *                                                  left as imports (resolved from node_modules)
+ *   dist/chunk-*.js                                modules the entry points import() on demand
+ *                                                  (each queue's activities, the AI/Stripe adapters)
  *   dist/migrations/*.js                           the migrations, one file each (MikroORM
  *                                                  finds them by folder, next to the bundles)
  *   dist/workflow-bundle.js                        the workflow code, bundled once here so the
@@ -32,6 +34,13 @@ await build({
   ...common,
   entryPoints: { api: 'api/server.ts', worker: 'workers/main.ts', migrate: 'scripts/migrate.ts' },
   outdir: 'dist',
+  // Modules imported with import() (each queue's activities, the AI/Stripe/storage adapters:
+  // workers/activities.ts, workers/main.ts) become chunks next to the entry points, loaded
+  // only when a worker polls their queue. Without splitting, esbuild would inline them and
+  // hoist their packages' imports (AI and Stripe SDKs) into dist/worker.js.
+  splitting: true,
+  // In dist/ itself: modules that resolve files from import.meta.url (./migrations, ./workflow-bundle.js) may land in a chunk.
+  chunkNames: 'chunk-[name]-[hash]',
 });
 await build({
   ...common,

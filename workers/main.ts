@@ -1,15 +1,13 @@
-import { loadConfig, ConfigError } from '../config';
+import { loadConfig, ConfigError, type Config } from '../config';
 import { createLogger } from '../adapters/logger';
 import { createMailer } from '../adapters/email/mailer';
 import { createOrm } from '../entities/orm';
-import { createStorage } from '../adapters/storage';
-import { createAiClients } from '../adapters/ai';
 import { TemporalGateway } from '../adapters/temporal/client';
 import { temporalConnectionSettings } from '../adapters/temporal/connection';
 import { installWorkerRuntime, WorkerMetricsProblem } from '../adapters/temporal/telemetry';
 import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, isLegacyTaskQueue, type TaskQueue } from '../workflows/queues';
-import { startWorkers } from './run';
-import { createStripeClient } from '../adapters/stripe';
+import { queueSettingsProblems, startWorkers } from './run';
+import { QUEUE_ADAPTERS, type WorkerDeps } from './activities';
 import { ensureSchedules } from './schedules';
 
 /** Worker entrypoint: WORKER_QUEUES=analysis,billing runs only those queues (default: all). */
@@ -36,6 +34,13 @@ async function main() {
     process.exit(78);
   }
   const legacyQueues = config.WORKER_LEGACY_QUEUES.filter(isLegacyTaskQueue);
+  const queues = config.WORKER_QUEUES as TaskQueue[];
+  const served = [...new Set([...(queues.length ? queues : ALL_TASK_QUEUES), ...legacyQueues.map((q) => LEGACY_TASK_QUEUES[q])])];
+  const tuningProblems = served.flatMap((q) => queueSettingsProblems(q, config.WORKER_TUNING));
+  if (tuningProblems.length) {
+    console.error(`WORKER_TUNING: ${tuningProblems.join('; ')}`);
+    process.exit(78);
+  }
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
   try {
     installWorkerRuntime(config);
@@ -51,10 +56,9 @@ async function main() {
   }
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
   const mailer = createMailer(config, logger);
-  const queues = config.WORKER_QUEUES as TaskQueue[];
   const connection = temporalConnectionSettings(config);
   const workers = await startWorkers({
-    deps: { config, orm, logger, mailer, storage: createStorage(config), ai: createAiClients(config), stripe: createStripeClient(config) },
+    deps: { config, orm, logger, mailer, ...(await adaptersFor(served, config)) },
     address: config.TEMPORAL_ADDRESS,
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -78,6 +82,20 @@ async function main() {
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   await workers.done;
+}
+
+/**
+ * The storage, AI and Stripe adapters the served queues' activities use, imported only
+ * then: a reminders worker (WORKER_QUEUES=health or gestation) loads none of the AI or
+ * Stripe SDKs.
+ */
+async function adaptersFor(queues: readonly TaskQueue[], config: Config): Promise<Pick<WorkerDeps, 'storage' | 'ai' | 'stripe'>> {
+  const needed = new Set(queues.flatMap((q) => QUEUE_ADAPTERS[q]));
+  const adapters: Pick<WorkerDeps, 'storage' | 'ai' | 'stripe'> = {};
+  if (needed.has('storage')) adapters.storage = (await import('../adapters/storage')).createStorage(config);
+  if (needed.has('ai')) adapters.ai = (await import('../adapters/ai')).createAiClients(config);
+  if (needed.has('stripe')) adapters.stripe = (await import('../adapters/stripe')).createStripeClient(config);
+  return adapters;
 }
 
 main().catch((err) => {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, type LegacyTaskQueue, type TaskQueue } from '../workflows/queues';
-import { createActivities, type WorkerDeps } from './activities';
+import { loadQueueActivities, type WorkerDeps } from './activities';
 import type { WorkerTuning } from '../config';
 import type { TemporalConnectionSettings } from '../adapters/temporal/connection';
 
@@ -24,12 +24,13 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 /**
- * Queues whose worker runs a bundle of its own workflows only. The health queue keeps
- * one sleeping workflow per horse (tens of thousands): each cached workflow holds a V8
- * context of its bundle, so a bundle without the other features' code costs less per
- * workflow (bench/health-workflows.ts).
+ * Queues whose worker runs a bundle of its own workflows only. The health and gestation
+ * queues keep one sleeping workflow per horse or pregnancy (tens of thousands): each cached
+ * workflow holds its state in a V8 context of its bundle, so a bundle without the other
+ * features' code costs less per workflow (README: 0.4 vs 1.3 MB per cached gestation).
  */
 export const OWN_BUNDLE_PATHS: Partial<Record<TaskQueue, string>> = {
+  gestation: fileURLToPath(new URL('../workflows/gestation/index.ts', import.meta.url)),
   health: fileURLToPath(new URL('../workflows/health/index.ts', import.meta.url)),
 };
 const ownBundles = new Map<string, Promise<WorkflowBundleOption>>();
@@ -57,16 +58,34 @@ const quietBundlerLogger = {
 };
 
 /**
- * Gestation and listing workflows sleep for weeks between steps: keeping thousands of
- * them cached costs ~1–2 MB each (bench/gestation-workflows.ts measured 4.5 GB for 10,000
- * with the default cache), while replaying one on wake costs tens of milliseconds. Their
- * queues get a small cache; the busy, short-lived queues keep the SDK's default.
+ * Gestation, listing and health workflows sleep for weeks between steps: keeping thousands
+ * of them cached costs memory (bench/gestation-workflows.ts measured 4.5 GB for 10,000 with
+ * the SDK's default cache and the all-workflows bundle; ~0.47 MB per cached health workflow
+ * with its own bundle), while an evicted one costs nothing until its timer fires and it is
+ * replayed from its (short, continued-as-new) history. The reminder queues (gestation,
+ * health) keep 100: a worker with 10,000 asleep stays near its idle RSS + ~50 MB. The busy,
+ * short-lived queues keep the SDK's default. WORKER_TUNING overrides per queue.
  */
 export const MAX_CACHED_WORKFLOWS: Partial<Record<TaskQueue, number>> = {
-  gestation: 250,
+  gestation: 100,
   marketplace: 250,
-  health: 250,
+  health: 100,
 };
+
+/**
+ * What is wrong with a queue's effective settings (our defaults + WORKER_TUNING), checked
+ * at start: the SDK would silently clamp these (with a warning) instead.
+ */
+export function queueSettingsProblems(queue: TaskQueue, tuning: Partial<Record<TaskQueue, WorkerTuning>> = {}): string[] {
+  const cache = tuning[queue]?.maxCachedWorkflows ?? MAX_CACHED_WORKFLOWS[queue];
+  const slots = tuning[queue]?.maxConcurrentWorkflowTaskExecutions;
+  const problems: string[] = [];
+  if (cache === 1) problems.push(`${queue}.maxCachedWorkflows must be 0 (no sticky cache) or at least 2 (got 1)`);
+  if (cache !== undefined && cache > 0 && slots !== undefined && slots > cache) {
+    problems.push(`${queue}.maxConcurrentWorkflowTaskExecutions (${slots}) cannot exceed ${queue}.maxCachedWorkflows (${cache}): raise the cache or lower the slots`);
+  }
+  return problems;
+}
 
 /**
  * The Worker options a queue runs with in production, apart from the connection, namespace
@@ -116,18 +135,21 @@ export async function startWorkers(opts: {
   const queues = opts.queues?.length ? opts.queues : ALL_TASK_QUEUES;
   const sharedBundle = opts.bundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflows());
   const connection = await NativeConnection.connect(opts.connection ?? { address: opts.address });
-  const activities = createActivities(opts.deps);
   const polled: { taskQueue: string; like: TaskQueue }[] = [
     ...queues.map((q) => ({ taskQueue: q, like: q })),
     ...(opts.legacyQueues ?? []).map((q) => ({ taskQueue: q, like: LEGACY_TASK_QUEUES[q] })),
   ];
+  // Only the activity modules of the polled queues are imported (workers/activities.ts); a
+  // legacy queue shares its successor's.
+  const activitiesOf = new Map<TaskQueue, Promise<object>>();
+  for (const { like } of polled) if (!activitiesOf.has(like)) activitiesOf.set(like, loadQueueActivities(like, opts.deps));
   const workers = await Promise.all(
     polled.map(async ({ taskQueue, like }) =>
       Worker.create({
         connection,
         namespace: opts.namespace,
         taskQueue,
-        activities,
+        activities: await activitiesOf.get(like)!,
         ...(await queueWorkerOptions(like, { tuning: opts.tuning, sharedBundle })),
       }),
     ),

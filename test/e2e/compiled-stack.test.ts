@@ -39,7 +39,7 @@ describe('compiled stack (npm run build, npm start)', function () {
   before(async () => {
     const build = await run('npm', ['run', '--silent', 'build'], { env: childEnv({}) });
     expect(build.stdout).to.contain('built dist/');
-    for (const file of ['api.js', 'worker.js', 'migrate.js', 'workflow-bundle.js', 'workflow-bundle-health.js']) expect(existsSync(join('dist', file)), file).to.equal(true);
+    for (const file of ['api.js', 'worker.js', 'migrate.js', 'workflow-bundle.js', 'workflow-bundle-gestation.js', 'workflow-bundle-health.js']) expect(existsSync(join('dist', file)), file).to.equal(true);
 
     // A database of its own, empty, so the compiled migrations are what creates the schema.
     const { url } = await testDatabase();

@@ -11,7 +11,7 @@ import { Analysis, AnalysisCacheEntry, CreditTransaction, Horse, Notification, a
 import { reserveCredits } from '../../entities/credit-ledger';
 import { AnalysisResultSchema, PROMPT_VERSION, analysisPrefix, cacheKeyOf } from '../../domain/analysis';
 import { ErrorType } from '../../domain/errors';
-import { createActivities } from '../../workers/activities';
+import { loadQueueActivities } from '../../workers/activities';
 import { createAnalysisActivities, type PreparedVideo } from '../../activities/analysis';
 import { ResendMailer } from '../../adapters/email/mailer';
 import { createAiClients } from '../../adapters/ai';
@@ -693,7 +693,7 @@ describe('AI video analysis through the HTTP API', () => {
         await reserveCredits(tx, user.user.id, 1, analysisReservationKey(id), 'test');
       });
       const c = stack.config;
-      const acts = createActivities({
+      const acts = await loadQueueActivities('analysis', {
         config: c,
         orm: stack.orm,
         logger: stack.deps.logger,
