@@ -98,8 +98,16 @@ export const QUEUE_ACTIVITIES = {
     return { ...createMarketplaceActivities(deps), ...createMarketplaceReconcileActivities(deps) };
   },
   async health(deps: WorkerDeps) {
-    const [{ createHealthActivities }, { createStorageOrphanActivities }] = await Promise.all([load('../activities/health', () => import('../activities/health')), load('../activities/storage/orphans', () => import('../activities/storage/orphans'))]);
-    return { ...createHealthActivities(deps), ...createStorageOrphanActivities({ ...deps, storage: need(deps.storage, 'storage', 'health') }) };
+    const [{ createHealthActivities }, { createHealthReconcileActivities }, { createStorageOrphanActivities }] = await Promise.all([
+      load('../activities/health', () => import('../activities/health')),
+      load('../activities/health/reconcile', () => import('../activities/health/reconcile')),
+      load('../activities/storage/orphans', () => import('../activities/storage/orphans')),
+    ]);
+    return {
+      ...createHealthActivities(deps),
+      ...createHealthReconcileActivities(deps),
+      ...createStorageOrphanActivities({ ...deps, storage: need(deps.storage, 'storage', 'health') }),
+    };
   },
 } satisfies Record<TaskQueue, (deps: WorkerDeps) => Promise<object>>;
 

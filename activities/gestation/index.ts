@@ -8,7 +8,7 @@ import type { Mailer } from '../../adapters/email/mailer';
 import { Gestation, GestationCheck, ReminderLog, reminderPreferencesOf } from '../../entities';
 export { reminderPreferencesOf, type ReminderChannels } from '../../entities/gestation';
 import { createNotifyActivities } from '../notify';
-import { reminderRecipients } from '../health';
+import { reminderRecipients } from '../notify/recipients';
 import { ErrorType } from '../../domain/errors';
 import {
   doneMilestones,

@@ -1,18 +1,15 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { MikroORM } from '../../entities/orm';
 import type { Mailer } from '../../adapters/email/mailer';
-import { HealthPlanOverride, HealthRecord, HealthReminderLog, Horse, Membership, Organization, ReminderPreferences, dateColumn, planOverrides, recordFacts } from '../../entities';
+import { HealthPlanOverride, HealthRecord, HealthReminderLog, Horse, ReminderPreferences, dateColumn, planOverrides, recordFacts } from '../../entities';
 import { createNotifyActivities } from '../notify';
 import { ErrorType } from '../../domain/errors';
 import { carePlan, dayOf, healthReminderMessage, reminderKey, type CareItemKey, type ReminderItem, type ReminderStage } from '../../domain/health';
-import { startHealthReminders } from '../../workflows/health/client';
-import { parseHealthWorkflowId } from '../../workflows/ids';
+import { organizationOwners, reminderRecipients } from '../notify/recipients';
 
 /**
  * What the reminder workflow plans from: every enabled item of the horse's plan that has a
@@ -43,35 +40,10 @@ export type HealthReminderOutcome =
   /** The item has another due date now (a record was added or edited) or was switched off: nothing sent. */
   | { outcome: 'replanned' };
 
-export interface StartMissingHealthReport {
-  checked: number;
-  started: string[];
-}
-
 interface Prefs {
   leadDays: number;
   email: boolean;
   inApp: boolean;
-}
-
-/**
- * Who a horse's reminder goes to: the person who recorded the item's last record while
- * they are still a member of the horse's organization (the horse may have moved, they may
- * have left), else the organization's owners.
- */
-export async function reminderRecipients(em: EntityManager, organizationId: string, recordedById: string | null): Promise<string[]> {
-  if (recordedById) {
-    const member = await em.findOne(Membership, { organization: organizationId, user: recordedById });
-    if (member) return [recordedById];
-  }
-  return owners(em, organizationId);
-}
-
-async function owners(em: EntityManager, organizationId: string): Promise<string[]> {
-  const rows = await em.find(Membership, { organization: organizationId, role: 'owner' }, { orderBy: { createdAt: 'asc' } });
-  if (rows.length) return rows.map((m) => m.user.id);
-  const org = await em.findOne(Organization, { id: organizationId });
-  return org ? [org.ownerId] : [];
 }
 
 async function preferences(em: EntityManager, userIds: readonly string[], defaultLeadDays: number): Promise<Map<string, Prefs>> {
@@ -151,7 +123,7 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
       if (!item || item.nextDue !== req.dueDate) return { outcome: 'replanned' };
 
       const first = await reminderRecipients(em, horse.organization.id, item.lastRecordedById);
-      const recipients = req.stage === 'overdue' ? [...new Set([...first, ...(await owners(em, horse.organization.id))])] : first;
+      const recipients = req.stage === 'overdue' ? [...new Set([...first, ...(await organizationOwners(em, horse.organization.id))])] : first;
       const prefs = await preferences(em, recipients, config.REMINDER_LEAD_DAYS);
       const message = healthReminderMessage({ key: req.key, dueDate: req.dueDate }, horse.name, req.stage);
       const baseKey = reminderKey(req.horseId, req.key, req.dueDate, req.stage);
@@ -216,38 +188,7 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
       logger.info({ key: baseKey, recipients, channels: [...channels] }, 'health reminder sent');
       return { outcome: 'sent', recipients, channels: [...channels].sort() };
     },
-
-    /** The reconcile Schedule's step: horses with records whose workflow is not running get one. */
-    async startMissingHealthWorkflows(req: { limit: number }): Promise<StartMissingHealthReport> {
-      return startMissingHealthWorkflows({ orm, client: Context.current().client, logger }, req);
-    },
   };
-}
-
-/**
- * Lists the running `healthReminders` workflows once (visibility), then starts the missing
- * ones among horses that have a health record (USE_EXISTING: visibility lags a little, so a
- * workflow started a moment ago is found, not duplicated).
- */
-export async function startMissingHealthWorkflows(deps: { orm: MikroORM; client: Client; logger?: Logger }, req: { limit: number }): Promise<StartMissingHealthReport> {
-  const running = new Set<string>();
-  for await (const wf of deps.client.workflow.list({ query: `WorkflowType = 'healthReminders' AND ExecutionStatus = 'Running'` })) {
-    const horseId = parseHealthWorkflowId(wf.workflowId);
-    if (horseId) running.add(horseId);
-  }
-  const rows = (await deps.orm.em
-    .fork()
-    .getConnection()
-    .execute(`select distinct r.horse_id from health_records r where r.deleted_at is null order by r.horse_id`)) as { horse_id: string }[];
-  const report: StartMissingHealthReport = { checked: rows.length, started: [] };
-  for (const { horse_id: horseId } of rows) {
-    if (running.has(horseId)) continue;
-    if (report.started.length >= req.limit) break;
-    await startHealthReminders(deps.client, horseId);
-    report.started.push(horseId);
-  }
-  if (report.started.length) deps.logger?.warn({ horseIds: report.started }, 'health reconcile: started missing reminder workflows');
-  return report;
 }
 
 export type HealthActivities = ReturnType<typeof createHealthActivities>;

@@ -5,7 +5,7 @@ import type { Mailer } from '../../adapters/email/mailer';
 import { Listing, User } from '../../entities';
 import { listingExpiredKey, listingExpiredMessage, listingReminderKey, listingReminderMessage, type ListingStatus } from '../../domain/listings';
 import { createNotifyActivities } from '../notify';
-import { reminderRecipients } from '../health';
+import { reminderRecipients } from '../notify/recipients';
 
 /**
  * What the lifecycle workflow needs to decide whether a listing still is the publication it

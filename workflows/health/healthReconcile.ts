@@ -1,9 +1,9 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { HealthActivities, StartMissingHealthReport } from '../../activities/health';
+import type { HealthReconcileActivities, StartMissingHealthReport } from '../../activities/health/reconcile';
 import type { StorageOrphanActivities, StorageOrphansReport } from '../../activities/storage/orphans';
 
 const reconcilePolicy = { startToCloseTimeout: '5 minutes', retry: { initialInterval: '5 seconds', maximumAttempts: 3 } } as const;
-const { startMissingHealthWorkflows } = proxyActivities<HealthActivities>(reconcilePolicy);
+const { startMissingHealthWorkflows } = proxyActivities<HealthReconcileActivities>(reconcilePolicy);
 const { deleteStorageOrphans } = proxyActivities<StorageOrphanActivities>(reconcilePolicy);
 
 export interface HealthReconcileInput {
