@@ -3,6 +3,7 @@ import pino from 'pino';
 import { useTestStack } from '../support/use-test-stack';
 import { emailedLinkToken, registerUser, registerVerifiedUser, uniqueEmail } from '../support/http';
 import { waitFor } from '../support/wait';
+import { expireAccountTokens, expireInvitation } from '../support/expiry';
 import { accountEmailWorkflowId } from '../../workflows/ids';
 import { createAccountEmailActivities } from '../../activities/accounts/emails';
 import { ResendMailer } from '../../adapters/email/mailer';
@@ -133,7 +134,7 @@ describe('accounts: verification, password reset, invitations', () => {
       expect(reused.status).to.equal(422);
       expect(reused.body.details[0]).to.include({ field: 'token', message: 'is invalid or already used' });
 
-      await sql('update account_tokens set expires_at = now() - interval \'1 second\' where user_id = ?', [a.user.id]);
+      await expireAccountTokens(stack.orm, a.user.id, 'verify-email');
       const expired = await api.post('/api/auth/verification/confirm', { token: tokenA });
       expect(expired.status).to.equal(422);
       expect(expired.body.details[0].message).to.equal('has expired');
@@ -224,7 +225,7 @@ describe('accounts: verification, password reset, invitations', () => {
       const tokenA = await emailedLinkToken(stack.resend, a.email, 'reset-password');
       const tokenB = await emailedLinkToken(stack.resend, b.email, 'reset-password');
 
-      await sql(`update account_tokens set expires_at = now() - interval '1 second' where user_id = ? and purpose = 'reset-password'`, [a.user.id]);
+      await expireAccountTokens(stack.orm, a.user.id, 'reset-password');
       const expired = await api.post('/api/auth/password-reset/confirm', { token: tokenA, newPassword: 'N3wPassw0rdForReal' });
       expect(expired.status).to.equal(422);
       expect(expired.body.details[0].message).to.equal('has expired');
@@ -306,7 +307,7 @@ describe('accounts: verification, password reset, invitations', () => {
       expect((await api.post(`/api/invitations/${revoked.id}/accept`, {}, invitee.accessToken)).status).to.equal(409);
 
       const expiring = (await invite()).body;
-      await sql(`update invitations set expires_at = now() - interval '1 second' where id = ?`, [expiring.id]);
+      await expireInvitation(stack.orm, expiring.id);
       const expired = await api.post(`/api/invitations/${expiring.id}/accept`, {}, invitee.accessToken);
       expect(expired.status).to.equal(409);
       expect(expired.body.message).to.contain('expired');
