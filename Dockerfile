@@ -39,7 +39,9 @@ COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
 # The code is root-owned and read-only to the process, which runs as the unprivileged `node` user.
 USER node
-EXPOSE 4000
+# 4000: the API. 9464: a worker's Temporal SDK metrics for Prometheus, served only when the
+# container sets WORKER_METRICS_PORT=9464 and WORKER_METRICS_HOST=0.0.0.0 (compose and k8s/ do).
+EXPOSE 4000 9464
 # The API answers /api/health; worker and migrate containers set HEALTHCHECK_URL= (empty) to skip it.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "const u=process.env.HEALTHCHECK_URL;if(!u)process.exit(0);fetch(u).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

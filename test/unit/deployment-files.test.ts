@@ -39,6 +39,8 @@ describe('deployment files', function () {
       expect(runtime).to.match(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node"/m);
       expect(runtime).to.match(/COPY --from=build .*\/app\/dist/);
       expect(runtime).not.to.match(/tsx|COPY \. \./);
+      // The API's port and the workers' Prometheus port (WORKER_METRICS_PORT in compose and k8s/).
+      expect(runtime).to.match(/^EXPOSE 4000 9464$/m);
     });
   });
 
@@ -73,10 +75,18 @@ describe('deployment files', function () {
       }
     });
 
-    it('publishes only the API on all interfaces, S3 and the Temporal UI on 127.0.0.1, and runs one worker service per queue group', () => {
+    it('publishes only the API on all interfaces; S3, the Temporal UI and the workers\' metrics on 127.0.0.1; one worker service per queue group', () => {
       const out = config(secrets);
-      const ports = [...out.matchAll(/^\s+- (['"]?)(\d[\d.]*(?::\d+)+)\1$/gm)].map((m) => m[2]);
-      expect(ports.sort()).to.deep.equal(['127.0.0.1:8233:8080', '127.0.0.1:9000:9000', '4000:4000']);
+      const ports = [...out.matchAll(/^\s+- (['"]?)(\d[\d.]*(?::[\d-]+)+)\1$/gm)].map((m) => m[2]);
+      expect(ports.sort()).to.deep.equal(['127.0.0.1:8233:8080', '127.0.0.1:9000:9000', '127.0.0.1:9464-9467:9464', '127.0.0.1:9468-9471:9464', '127.0.0.1:9472-9475:9464', '4000:4000']);
+      // Every worker serves its Temporal SDK metrics on 9464 in its container (published above on 127.0.0.1 only).
+      const workers = out.split(/^ {2}(?=\S)/m).filter((svc) => svc.startsWith('worker-'));
+      expect(workers).to.have.length(3);
+      for (const svc of workers) {
+        expect(svc).to.match(/WORKER_METRICS_HOST: 0\.0\.0\.0\n/);
+        expect(svc).to.match(/WORKER_METRICS_PORT: '9464'\n/);
+        expect(svc).to.match(/- 127\.0\.0\.1:\d+-\d+:9464\n/);
+      }
       expect(out).to.contain('S3_PUBLIC_ENDPOINT: http://127.0.0.1:9000');
       expect(out).to.contain(`JWT_SECRET: ${secrets.JWT_SECRET}`);
       const queues = [...out.matchAll(/WORKER_QUEUES: (\S+)/g)].map((m) => m[1].split(','));
