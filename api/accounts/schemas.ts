@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailInput, text, unprocessable } from '../http/input-policy';
+import { chars, emailInput, text, unprocessable } from '../http/input-policy';
 import { passwordProblems, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, PASSWORD_PATTERN } from '../../domain/password';
 import { PLANS } from '../../domain/plans';
 import { API_KEY_SCOPES } from '../../domain/api-keys';
@@ -13,17 +13,19 @@ const strongPassword = z
   })
   .openapi({ type: 'string', pattern: PASSWORD_PATTERN, minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH });
 const name = text({ max: 100 });
+/** A password to check against the stored hash: any characters, counted as the document counts them. */
+const givenPassword = chars(1, PASSWORD_MAX_LENGTH);
 
 export const RegisterBody = z.strictObject({ email, password: strongPassword, firstName: name, lastName: name }).openapi('RegisterRequest');
-export const LoginBody = z.strictObject({ email, password: z.string().min(1).max(PASSWORD_MAX_LENGTH) }).openapi('LoginRequest');
-export const RefreshBody = z.strictObject({ refreshToken: z.string().min(10).max(200) }).openapi('RefreshRequest');
+export const LoginBody = z.strictObject({ email, password: givenPassword }).openapi('LoginRequest');
+export const RefreshBody = z.strictObject({ refreshToken: chars(10, 200) }).openapi('RefreshRequest');
 export const ChangePasswordBody = z
-  .strictObject({ currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH), newPassword: strongPassword })
+  .strictObject({ currentPassword: givenPassword, newPassword: strongPassword })
   .openapi('ChangePasswordRequest');
 export const CreateApiKeyBody = z.strictObject({
   name: text({ max: 100 }),
   /** A stolen 15-minute access token must not be enough to mint a long-lived key. */
-  currentPassword: z.string().min(1).max(PASSWORD_MAX_LENGTH),
+  currentPassword: givenPassword,
   scopes: z
     .array(z.enum(API_KEY_SCOPES, { message: `must be one of ${API_KEY_SCOPES.join(', ')}` }))
     .min(1, 'name at least one scope')

@@ -9,7 +9,8 @@ import './openapi'; // extends zod with .openapi()
  *
  * - text: no control characters (NUL breaks Postgres text; the others break logs, CSV
  *   exports and terminals) except newline, carriage return and tab in multi-line fields;
- *   trimmed; lengths counted in characters (code points), as JSON Schema counts them.
+ *   trimmed; lengths counted in characters (code points), as JSON Schema counts them
+ *   (codePoints; chars() for strings with no other rule).
  * - media URLs: https to a public domain name, no IP literals (169.254.169.254, 10/8,
  *   192.168/16, ::1 …), no localhost or internal names, no credentials.
  */
@@ -24,11 +25,30 @@ const TRIMMED_SPACE = ' \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205
 /** One message for single- and multi-line fields (the document's pattern says which controls a field allows). */
 export const CONTROL_CHARACTERS_MESSAGE = 'must not contain control characters such as NUL';
 
-const codePoints = (s: string) => {
+/**
+ * The length of a string in characters (code points), which is what the document's
+ * minLength/maxLength mean (JSON Schema counts characters). Never String.length: that counts
+ * UTF-16 units, so an emoji is 2 and a value the document allows would be refused with a 400.
+ * Every length rule of a request schema counts this way (text, chars, mediaUrl, passwords).
+ */
+export const codePoints = (s: string) => {
   let n = 0;
   for (const _ of s) n++;
   return n;
 };
+
+/**
+ * A string of min..max characters (code points) and no other rule, for secrets the server
+ * compares rather than stores as text (a password to check, a refresh token): not trimmed,
+ * any character. zod's .min/.max would count UTF-16 units.
+ */
+export function chars(min: number, max: number) {
+  return z
+    .string()
+    .refine((s) => codePoints(s) >= min, min === 1 ? 'must not be empty' : `must be at least ${min} characters`)
+    .refine((s) => codePoints(s) <= max, `must be at most ${max} characters`)
+    .openapi({ minLength: min, maxLength: max });
+}
 
 export interface TextOptions {
   max: number;

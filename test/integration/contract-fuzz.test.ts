@@ -136,7 +136,13 @@ describe('The API keeps its OpenAPI contract under schemathesis (contract fuzzin
         '--max-examples', EXAMPLES,
         '--seed', SEED,
         '--generation-deterministic',
-        '--workers', '2',
+        // One worker. With 2, schemathesis once stopped on an internal Hypothesis error (a flake
+        // of the tool, not of the API), and two workers interleave their requests against one
+        // account differently on every run, so the stateful phase met different stored state and
+        // a seeded run was not repeatable. A retry would hide real failures among the tool's, so
+        // there is none. Cost, measured on the shared 2-core machine (load ~16): phases 267 s with
+        // 1 worker against 179 s with 2; the API, Postgres and Temporal share the cores anyway.
+        '--workers', '1',
         '--no-color',
         '--report', 'junit',
         '--report-junit-path', join(reports, 'junit.xml'),
