@@ -523,6 +523,31 @@ export function carePlan(input: CarePlanInput): CareItemState[] {
   });
 }
 
+/**
+ * What a marketplace listing shows of its horse's health book when the seller shares it
+ * (Listing.shareHealthSummary): three facts, no record, no note, no name of a vet or product.
+ */
+export interface HealthSummary {
+  /** Every enabled vaccination item of the plan (influenza and tetanus are always listed) is ok or due soon; false when one is overdue or never recorded, or none is enabled. */
+  vaccinationsUpToDate: boolean;
+  /** Date of the last vet visit or treatment record. */
+  lastVetCheck: string | null;
+  /** Expiry of the latest Coggins (EIA) test that states one (it may be past: the buyer sees it expired). */
+  cogginsValidUntil: string | null;
+}
+
+export function healthSummary(plan: readonly CareItemState[], records: readonly HealthRecordFacts[]): HealthSummary {
+  const vaccines = plan.filter((i) => i.kind === 'vaccination' && i.enabled);
+  const latest = <K extends HealthRecordKind>(kind: K, keep: (r: HealthRecordFacts<K>) => boolean = () => true) =>
+    (records.filter((r) => r.kind === kind) as HealthRecordFacts<K>[]).filter(keep).sort(byDate).at(-1) ?? null;
+  const coggins = latest('test', (r) => r.details.testType === 'coggins' && !!r.details.expiresOn);
+  return {
+    vaccinationsUpToDate: vaccines.length > 0 && vaccines.every((i) => i.status === 'ok' || i.status === 'due_soon'),
+    lastVetCheck: latest('vet')?.date ?? null,
+    cogginsValidUntil: coggins?.details.expiresOn ?? null,
+  };
+}
+
 /** Items with a due date within `withinDays` of today (or overdue), soonest first. */
 export function dueItems(plan: readonly CareItemState[], today: string, withinDays: number): CareItemState[] {
   const until = plusDays(today, withinDays);

@@ -69,6 +69,8 @@ export const Listing = defineEntity({
     priceCents: p.integer(),
     currency: p.enum(CURRENCIES),
     negotiable: p.boolean().default(false),
+    /** The seller shows the linked horse's health summary (domain/health.ts healthSummary) on the listing page: off unless asked. */
+    shareHealthSummary: p.boolean().default(false),
     images: p.json<string[]>().defaultRaw(`'[]'`),
     videos: p.json<string[]>().defaultRaw(`'[]'`),
     city: p.string().length(100).nullable(),

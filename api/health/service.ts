@@ -14,6 +14,7 @@ import {
   doseOrderProblem,
   dueItems,
   hasInterval,
+  healthSummary,
   influenzaDoses,
   influenzaEligibility,
   recordProblems,
@@ -22,6 +23,7 @@ import {
   type CompetitionRules,
   type HealthDetails,
   type HealthRecordKind,
+  type HealthSummary,
   type Problem,
   type VaccinationDetails,
 } from '../../domain/health';
@@ -88,6 +90,12 @@ export async function healthBookFacts(em: EntityManager, horse: Horse) {
 
 export function planOf(horse: Horse, records: HealthRecord[], overrides: HealthPlanOverride[], on = today()): CareItemState[] {
   return carePlan({ birthDate: horse.birthDate ? dateColumn(horse.birthDate) : null, records: records.map(recordFacts), overrides: planOverrides(overrides), today: on });
+}
+
+/** The three facts a marketplace listing may show of the horse's health book (never its records). */
+export async function healthSummaryOf(em: EntityManager, horse: Horse): Promise<HealthSummary> {
+  const { records, overrides } = await healthBookFacts(em, horse);
+  return healthSummary(planOf(horse, records, overrides), records.map(recordFacts));
 }
 
 export const careItemView = (i: CareItemState) => ({

@@ -11,13 +11,13 @@ import {
   LifecycleView,
   MyListingsQuery,
   OwnerListingView,
-  PublicListingView,
+  ListingDetailView,
   SearchListingsQuery,
   SearchResponse,
   UpdateListingBody,
 } from './schemas';
 import { createMarketplaceService } from './service';
-import { endedFavoriteView, ownerView, publicView, rowView } from './views';
+import { detailView, endedFavoriteView, ownerView, publicView, rowView } from './views';
 
 /**
  * The marketplace, mounted at /api/marketplace: route declarations, views and HTTP
@@ -55,8 +55,19 @@ export function createMarketplaceRouter(deps: AppDeps, ctx: MountContext) {
 
   r.get(
     '/listings/:id',
-    { summary: 'One active listing (counts a view)', auth: false, params: IdParams, response: PublicListingView, errors: [404] },
-    async ({ params, em }) => publicView(await marketplace.viewListing(em, params.id)),
+    {
+      summary: 'One active listing (counts a view)',
+      description:
+        "`health` is the linked horse's health summary (vaccinations up to date, last vet check, Coggins valid until) when the seller shares it (shareHealthSummary), else null. Never the records.",
+      auth: false,
+      params: IdParams,
+      response: ListingDetailView,
+      errors: [404],
+    },
+    async ({ params, em }) => {
+      const listing = await marketplace.viewListing(em, params.id);
+      return detailView(listing, await marketplace.sharedHealth(em, listing));
+    },
   );
 
   // ---------------------------------------------------------------- favorites

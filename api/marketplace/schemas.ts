@@ -25,6 +25,8 @@ export const ListingFields = {
     .max(MAX_PRICE_CENTS, `must be at most ${MAX_PRICE_CENTS}`),
   currency: z.enum(CURRENCIES, { message: `must be one of ${CURRENCIES.join(', ')}` }),
   negotiable: z.boolean().optional(),
+  /** Show the linked horse's health summary on the listing page (default false). */
+  shareHealthSummary: z.boolean().optional(),
   horseId: z.uuid({ message: 'must be a UUID' }).nullable().optional(),
   images: mediaUrls(20).optional(),
   videos: mediaUrls(10).optional(),
@@ -145,6 +147,12 @@ const publicShape = {
 };
 
 export const PublicListingView = z.object(publicShape).openapi('Listing');
+/** The linked horse's health book in three facts (domain/health.ts healthSummary); no record. */
+export const ListingHealthSummary = z
+  .object({ vaccinationsUpToDate: z.boolean(), lastVetCheck: z.iso.date().nullable(), cogginsValidUntil: z.iso.date().nullable() })
+  .openapi('ListingHealthSummary');
+/** One listing's page: the search hit's fields, and the health summary when the seller shares it (null otherwise). */
+export const ListingDetailView = z.object({ ...publicShape, health: ListingHealthSummary.nullable() }).openapi('ListingDetail');
 /** A favorite that is sold, withdrawn or expired: only enough to show it in the list. */
 export const EndedFavoriteView = z
   .object({ id: z.uuid(), title: z.string(), status: z.enum(['sold', 'withdrawn', 'expired']) })
@@ -159,6 +167,7 @@ export const OwnerListingView = z
     organizationId: z.uuid(),
     ownerId: z.uuid(),
     horseId: z.uuid().nullable(),
+    shareHealthSummary: z.boolean(),
     publication: z.number().int(),
     createdAt: z.date(),
     updatedAt: z.date(),

@@ -22,6 +22,8 @@ import {
 import { queryListingStatus, renewListingLifecycle, signalListingEnded, startListingLifecycle, type LifecycleListing } from '../../workflows/marketplace/client';
 import type { CreateListingBody, SearchListingsQuery, UpdateListingBody } from './schemas';
 import { buildSearchSql, nextCursor, type SearchRow } from './search';
+import { healthSummaryOf } from '../health/service';
+import type { HealthSummary } from '../../domain/health';
 
 /**
  * The marketplace's application layer: transactions, state transitions (through the pure
@@ -159,6 +161,17 @@ export function createMarketplaceService(deps: Pick<AppDeps, 'config' | 'tempora
       return em.findOneOrFail(Listing, { id }, { populate: ['horse'] });
     },
 
+    /**
+     * The linked horse's health summary when the seller shares it on this listing, else null.
+     * Computed here, for one listing's page only: search results never carry it (no per-row
+     * read of health records in the search query).
+     */
+    async sharedHealth(em: EntityManager, listing: Listing): Promise<HealthSummary | null> {
+      const horse = listing.horse as Horse | null | undefined;
+      if (!listing.shareHealthSummary || !horse) return null;
+      return healthSummaryOf(em, horse);
+    },
+
     // ---------------------------------------------------------- favorites
 
     /** Idempotent: a second save changes nothing. Only a live listing can be saved. */
@@ -211,6 +224,7 @@ export function createMarketplaceService(deps: Pick<AppDeps, 'config' | 'tempora
       const listing = em.create(Listing, {
         ...fields,
         negotiable: fields.negotiable ?? false,
+        shareHealthSummary: fields.shareHealthSummary ?? false,
         images: fields.images ?? [],
         videos: fields.videos ?? [],
         horse: horse ?? null,

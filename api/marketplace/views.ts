@@ -1,5 +1,6 @@
 import type { Horse, Listing } from '../../entities';
 import { ageInYears } from '../../domain/listings';
+import type { HealthSummary } from '../../domain/health';
 import { toDateString } from '../horses/access';
 import type { SearchRow } from './search';
 
@@ -49,6 +50,11 @@ export function publicView(l: Listing) {
   };
 }
 
+/** One listing's page: its public fields and, when the seller shares it, the horse's health summary. */
+export function detailView(l: Listing, health: HealthSummary | null) {
+  return { ...publicView(l), health };
+}
+
 /** A favorite that is no longer live (sold, withdrawn, expired): no contact details, no description. */
 export function endedFavoriteView(l: Listing) {
   return { id: l.id, title: l.title, status: l.status === 'active' ? ('expired' as const) : l.status };
@@ -60,6 +66,7 @@ export function ownerView(l: Listing) {
     organizationId: l.organization.id,
     ownerId: l.ownerId,
     horseId: l.horse?.id ?? null,
+    shareHealthSummary: l.shareHealthSummary,
     publication: l.publication,
     createdAt: l.createdAt,
     updatedAt: l.updatedAt,

@@ -7,6 +7,7 @@ import {
   doseOrderProblem,
   dueItems,
   healthReminderMessage,
+  healthSummary,
   influenzaEligibility,
   intervalProblem,
   isCareItemKey,
@@ -25,6 +26,7 @@ import {
   type HealthDetailsByKind,
   type CareItemKey,
   type VaccineDose,
+  type PlanOverride,
 } from '../../domain/health';
 
 let seq = 0;
@@ -494,5 +496,33 @@ describe('health reminders (domain)', () => {
     expect(m.subject).to.equal('Comet: Dental exam due on 2026-07-01');
     expect(m.text).to.contain('your vet decides');
     expect(healthReminderMessage({ key: 'test:coggins', dueDate: '2026-07-01' }, 'Comet', 'overdue').subject).to.equal('Comet: Coggins (EIA) test expiry is overdue (due 2026-07-01)');
+  });
+});
+
+describe('healthSummary (what a marketplace listing shows of the health book)', () => {
+  const both = (date: string, doseNumber: number) => rec('vaccination', date, { diseases: ['influenza', 'tetanus'], doseNumber });
+  const summaryOf = (records: HealthRecordFacts[], overrides: PlanOverride[] = []) => healthSummary(carePlan({ birthDate: '2015-05-01', records, overrides, today: TODAY }), records);
+
+  it('is up to date when every enabled vaccine item is ok or due soon, not when one is overdue or never recorded', () => {
+    const course = [both('2026-03-01', 1), both('2026-03-29', 2)];
+    expect(summaryOf(course).vaccinationsUpToDate).to.equal(true);
+    expect(summaryOf([flu('2026-03-01', 1), flu('2026-03-29', 2)]).vaccinationsUpToDate, 'tetanus never recorded').to.equal(false);
+    expect(summaryOf([both('2024-03-01', 1), both('2024-03-29', 2)]).vaccinationsUpToDate, 'first booster long overdue').to.equal(false);
+    const tetanusOff: PlanOverride[] = [{ key: 'vaccination:tetanus', enabled: false, intervalDays: null }];
+    expect(summaryOf([flu('2026-03-01', 1), flu('2026-03-29', 2)], tetanusOff).vaccinationsUpToDate, 'a switched-off item does not count').to.equal(true);
+    const allOff: PlanOverride[] = [tetanusOff[0], { key: 'vaccination:influenza', enabled: false, intervalDays: null }];
+    expect(summaryOf(course, allOff).vaccinationsUpToDate, 'no enabled vaccine item').to.equal(false);
+  });
+
+  it('names the last vet check and the expiry of the latest Coggins test that states one (even a past one)', () => {
+    const records = [
+      rec('vet', '2026-01-10', { reason: 'check' }),
+      rec('vet', '2026-04-02', { reason: 'lameness' }),
+      rec('test', '2025-05-01', { testType: 'coggins', expiresOn: '2026-05-01' }),
+      rec('test', '2026-02-01', { testType: 'coggins', expiresOn: null }),
+      rec('test', '2026-03-01', { testType: 'other', expiresOn: '2027-03-01' }),
+    ];
+    expect(summaryOf(records)).to.deep.include({ lastVetCheck: '2026-04-02', cogginsValidUntil: '2026-05-01' });
+    expect(summaryOf([])).to.deep.equal({ vaccinationsUpToDate: false, lastVetCheck: null, cogginsValidUntil: null });
   });
 });
