@@ -62,7 +62,7 @@ export async function assertAnalysisStartAllowed(tx: EntityManager, input: { use
       const resetsAt = nextMonthStart(now);
       throw new AnalysisLimitReached(
         402,
-        `This organization reached its monthly AI spend cap (${limits.organizationMonthlySpendCapUsd} USD, ${spent.toFixed(2)} USD used); analyses start again on ${resetsAt.toISOString().slice(0, 10)}`,
+        `This organization reached its monthly AI spend cap (${limits.organizationMonthlySpendCapUsd} USD, ${spent.toFixed(2)} USD used); analyses start again on ${resetsAt.toISOString().slice(0, 10)} at 00:00 UTC (Retry-After); results already stored stay readable`,
         Math.ceil((resetsAt.getTime() - now.getTime()) / 1000),
         { capUsd: limits.organizationMonthlySpendCapUsd, spentUsd: Number(spent.toFixed(4)), resetsAt: resetsAt.toISOString() },
       );

@@ -159,6 +159,12 @@ describe('analysis start limits (per user and organization per hour, organizatio
     expect(res.body.message).to.match(/monthly AI spend cap \(1 USD, 1\.25 USD used\)/);
     expect(res.body.details).to.include({ capUsd: 1, spentUsd: 1.25 });
     expect(new Date(res.body.details.resetsAt).getUTCDate()).to.equal(1);
+    // What to do: wait until the next UTC month, which the message, the details and Retry-After all say.
+    const resetsAt = new Date(res.body.details.resetsAt);
+    expect(res.body.message).to.contain(`analyses start again on ${resetsAt.toISOString().slice(0, 10)} at 00:00 UTC`);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter, 'Retry-After = seconds until the cap resets').to.be.within(1, 31 * 86_400);
+    expect(Math.abs(Date.now() + retryAfter * 1000 - resetsAt.getTime())).to.be.below(60_000);
     expect(await credits(api, token)).to.deep.equal({ balance: 3, reserved: 0 });
   });
 });
