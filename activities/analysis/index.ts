@@ -454,3 +454,17 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
 }
 
 export type AnalysisActivities = ReturnType<typeof createAnalysisActivities>;
+
+/**
+ * The analysis activities by retry class: analyzeVideo proxies each group with its own
+ * policy (workflows/analysis/analyzeVideo.ts), typed with only that group's activities, so
+ * e.g. an AI call cannot be made through the database proxy and its 20 patient attempts.
+ * (Notices are their own factory: AnalysisNoticeActivities, notices.ts.)
+ */
+export type AnalysisMediaActivities = Pick<AnalysisActivities, 'prepareVideo' | 'extractFrames'>;
+export type AnalysisDbActivities = Pick<AnalysisActivities, 'lookupCachedResult' | 'completeAnalysis' | 'failAnalysis'>;
+export type AnalysisAiActivities = Pick<AnalysisActivities, 'analyzeWithClaude' | 'analyzeWithOpenAI'>;
+/** Every analysis activity is in exactly one group: a new one fails to compile here until it is placed. */
+type Ungrouped = Exclude<keyof AnalysisActivities, keyof (AnalysisMediaActivities & AnalysisDbActivities & AnalysisAiActivities)>;
+const everyAnalysisActivityGrouped: [Ungrouped] extends [never] ? true : Ungrouped = true;
+void everyAnalysisActivityGrouped;

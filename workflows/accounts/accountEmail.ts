@@ -1,13 +1,11 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { AccountEmailActivities } from '../../activities/accounts/emails';
 import type { AccountEmailInput, AccountEmailResult } from './messages';
+import { NOTIFY_ACTIVITY_OPTIONS } from '../shared/notify-policy';
 
-// Few attempts for email, to avoid spamming if a provider misbehaves; the outbox key and the
-// provider's idempotency key make every retry send the same single email.
-const { deliverAccountEmail } = proxyActivities<AccountEmailActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-});
+// A notice (NOTIFY_ACTIVITY_OPTIONS: few attempts); the outbox key and the provider's
+// idempotency key make every retry send the same single email.
+const { deliverAccountEmail } = proxyActivities<Pick<AccountEmailActivities, 'deliverAccountEmail'>>(NOTIFY_ACTIVITY_OPTIONS);
 
 /**
  * One account email (verification link, reset link, reset notice, invitation). Started by

@@ -6,7 +6,7 @@ import { accountEmailWorkflowId } from '../ids';
 import { TaskQueue } from '../queues';
 import type { AccountEmailsReconcileInput } from './messages';
 
-const { findUnsentAccountEmails } = proxyActivities<AccountEmailActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+const { findUnsentAccountEmails } = proxyActivities<Pick<AccountEmailActivities, 'findUnsentAccountEmails'>>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
 
 /**
  * Run by the `account-emails-reconcile` Schedule: starts the email of verification and

@@ -6,7 +6,7 @@ import { welcomeWorkflowId } from '../ids';
 import { TaskQueue } from '../queues';
 import type { AccountsReconcileInput } from './messages';
 
-const { findUsersMissingWelcome } = proxyActivities<AccountsActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+const { findUsersMissingWelcome } = proxyActivities<Pick<AccountsActivities, 'findUsersMissingWelcome'>>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
 
 /**
  * Run by the `accounts-reconcile` Schedule: starts the welcome workflow of users whose

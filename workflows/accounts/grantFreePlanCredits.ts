@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { AccountsActivities } from '../../activities/accounts';
 
-const { grantFreePlanCreditsBatch } = proxyActivities<AccountsActivities>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
+const { grantFreePlanCreditsBatch } = proxyActivities<Pick<AccountsActivities, 'grantFreePlanCreditsBatch'>>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
 
 /**
  * Run by the `free-plan-credits` Schedule on the 1st of each month: free users get the

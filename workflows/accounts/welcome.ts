@@ -3,17 +3,11 @@ import type { AccountsActivities } from '../../activities/accounts';
 import type { NotifyActivities } from '../../activities/notify';
 import { WELCOME_SUBJECT } from '../../domain/messages';
 import type { WelcomeInput } from './messages';
+import { NOTIFY_ACTIVITY_OPTIONS } from '../shared/notify-policy';
 
-// Few attempts for email, to avoid spamming if a provider misbehaves. A user that does not
-// exist is a non-retryable NotFound.
-const { sendWelcomeEmail } = proxyActivities<AccountsActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-});
-const { notifyInApp } = proxyActivities<NotifyActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-});
+// Notices (NOTIFY_ACTIVITY_OPTIONS: few attempts). A user that does not exist is a non-retryable NotFound.
+const { sendWelcomeEmail } = proxyActivities<Pick<AccountsActivities, 'sendWelcomeEmail'>>(NOTIFY_ACTIVITY_OPTIONS);
+const { notifyInApp } = proxyActivities<Pick<NotifyActivities, 'notifyInApp'>>(NOTIFY_ACTIVITY_OPTIONS);
 
 /**
  * Sends the welcome email and the first in-app notification after a register. Only the user

@@ -1,5 +1,4 @@
 import {
-  type ActivityOptions,
   ActivityCancellationType,
   CancellationScope,
   isCancellation,
@@ -10,10 +9,11 @@ import {
   ActivityFailure,
   ApplicationFailure,
 } from '@temporalio/workflow';
-import type { AnalysisActivities, AiOutcome, FinishedAnalysis, PreparedVideo } from '../../activities/analysis';
+import type { AiOutcome, AnalysisAiActivities, AnalysisDbActivities, AnalysisMediaActivities, FinishedAnalysis, PreparedVideo } from '../../activities/analysis';
 import type { AnalysisNoticeActivities, AnalysisNoticeRequest } from '../../activities/analysis/notices';
 import { ErrorType } from '../../domain/errors';
 import { ANALYSIS_FRAME_COUNT, STAGE_PERCENT, chargeUnfinishedAnalysis, type AnalysisStage } from '../../domain/analysis';
+import { NOTIFY_ACTIVITY_OPTIONS } from '../shared/notify-policy';
 import { cancelSignal, progressQuery, type AnalysisProgress, type AnalyzeVideoInput, type AnalyzeVideoOutcome } from './messages';
 
 /** Longest an analysis may run before it is failed and its credits released. */
@@ -22,28 +22,26 @@ export const ANALYSIS_RUN_TIMEOUT = '30 minutes';
 // Download, probe and frame extraction: heartbeating every second (a cancel reaches the activity
 // with its next heartbeat, at most ~8 s later); a bad video is not retried. On cancel the
 // workflow waits until the activity has stopped, so the cleanup that follows sees every frame.
-const media = proxyActivities<AnalysisActivities>({
+const media = proxyActivities<AnalysisMediaActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.InvalidVideo, ErrorType.NotFound, ErrorType.Conflict] },
 });
 // Database bookkeeping: short, retried patiently (they are idempotent).
-const db = proxyActivities<AnalysisActivities>({
+const db = proxyActivities<AnalysisDbActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [ErrorType.NotFound, ErrorType.Conflict] },
 });
 // AI calls: a few attempts for 429 / 5xx / 529 / timeouts, heartbeats so a dead worker is noticed fast.
 // Bad request, auth and invalid output are non-retryable (thrown as such by the activity).
-const aiPolicy: ActivityOptions = {
+const { analyzeWithClaude, analyzeWithOpenAI } = proxyActivities<AnalysisAiActivities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [ErrorType.AiOutputInvalid] },
-};
-const { analyzeWithClaude } = proxyActivities<AnalysisActivities>(aiPolicy);
-const { analyzeWithOpenAI } = proxyActivities<AnalysisActivities>(aiPolicy);
-// Few attempts for email, to avoid spamming if a provider misbehaves.
-const notices = proxyActivities<AnalysisNoticeActivities>({ startToCloseTimeout: '1 minute', retry: { initialInterval: '5 seconds', maximumAttempts: 5 } });
+});
+// The outcome notice: NOTIFY_ACTIVITY_OPTIONS (few attempts, keyed).
+const notices = proxyActivities<AnalysisNoticeActivities>(NOTIFY_ACTIVITY_OPTIONS);
 
 /**
  * Tells the owner (in-app, then email), worded by the activity from the row: only ids and

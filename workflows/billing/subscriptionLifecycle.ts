@@ -17,18 +17,18 @@ import {
 } from '../../domain/subscription';
 import { stateQuery, stripeEventSignal, type SubscriptionLiveState } from './messages';
 import { bestEffort } from '../shared/best-effort';
+import { NOTIFY_ACTIVITY_OPTIONS } from '../shared/notify-policy';
 import type { SubscriptionLifecycleInput } from './messages';
 
 // Stripe and the database: patient retries (an outage must not lose the state machine).
-const { fetchStripeSubscription, applyEntitlements, grantPlanCredits, cancelStripeSubscription, loadSubscriptionState } = proxyActivities<BillingActivities>({
+const { fetchStripeSubscription, applyEntitlements, grantPlanCredits, cancelStripeSubscription, loadSubscriptionState } = proxyActivities<
+  Pick<BillingActivities, 'fetchStripeSubscription' | 'applyEntitlements' | 'grantPlanCredits' | 'cancelStripeSubscription' | 'loadSubscriptionState'>
+>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
-// Few attempts for email, to avoid spamming if a provider misbehaves.
-const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-});
+// Notices: NOTIFY_ACTIVITY_OPTIONS (few attempts, keyed).
+const { sendEmail, notifyInApp } = proxyActivities<NotifyActivities>(NOTIFY_ACTIVITY_OPTIONS);
 
 const SEEN_LIMIT = 200;
 const EVENTS_PER_RUN = 500;

@@ -45,17 +45,17 @@ const RESYNC_MS = 7 * 24 * HOUR_MS;
 const DEADLINE_GRACE_MS = 2 * HOUR_MS;
 
 // A read of the database: idempotent, retried without limit (a database outage only delays the workflow).
-const { loadGestation } = proxyActivities<GestationActivities>({
+const { loadGestation } = proxyActivities<Pick<GestationActivities, 'loadGestation'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 minutes' },
 });
 // Sends are keyed (outbox, notification, reminder_logs): retried without an attempt limit,
 // at most an hour apart, so a provider outage delays a reminder instead of losing it.
 const SEND_RETRY = { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' } as const;
-const { sendGestationAlert } = proxyActivities<GestationActivities>({ startToCloseTimeout: '1 minute', retry: SEND_RETRY });
+const { sendGestationAlert } = proxyActivities<Pick<GestationActivities, 'sendGestationAlert'>>({ startToCloseTimeout: '1 minute', retry: SEND_RETRY });
 /** A reminder send retried until its deadline (the milestone's due date has passed), then given up as failed. */
 const reminderSender = (deadline: string | null) =>
-  proxyActivities<GestationActivities>({
+  proxyActivities<Pick<GestationActivities, 'sendGestationReminder'>>({
     startToCloseTimeout: '1 minute',
     ...(deadline ? { scheduleToCloseTimeout: Math.max(MINUTE_MS, Date.parse(deadline) - Date.now() + DEADLINE_GRACE_MS) } : {}),
     retry: SEND_RETRY,

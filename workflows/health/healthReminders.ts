@@ -16,13 +16,13 @@ const ESCALATION_RETRY_MS = 7 * 24 * HOUR_MS;
 const MAX_HISTORY_EVENTS = 2_000;
 
 // A read of the database: idempotent, retried without limit (a database outage only delays reminders).
-const { loadHealthReminders } = proxyActivities<HealthActivities>({
+const { loadHealthReminders } = proxyActivities<Pick<HealthActivities, 'loadHealthReminders'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 minutes' },
 });
 /** Sends are keyed (outbox, notification, health_reminder_logs): retried without an attempt limit until their deadline. */
 const sender = (deadlineMs: number) =>
-  proxyActivities<HealthActivities>({
+  proxyActivities<Pick<HealthActivities, 'sendHealthReminder'>>({
     startToCloseTimeout: '1 minute',
     scheduleToCloseTimeout: Math.max(60_000, deadlineMs - Date.now()),
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },

@@ -2,21 +2,18 @@ import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHand
 import type { MarketplaceActivities } from '../../activities/marketplace';
 import { daysLeft, reminderDate } from '../../domain/listings';
 import { bestEffort } from '../shared/best-effort';
+import { NOTIFY_ACTIVITY_OPTIONS } from '../shared/notify-policy';
 import { sendListingExpiredNotice } from './notices';
 import { renewedSignal, soldSignal, statusQuery, withdrawnSignal, type LifecycleStatus, type ListingLifecycleInput, type ListingLifecycleResult, type ListingLifecycleStatus, type RenewedInput } from './messages';
 
 // Expiry must happen (an active row past its date blocks a plan slot) and is idempotent
 // (a conditional update): retried without an attempt limit, e.g. through a database outage.
-const { expireListing } = proxyActivities<MarketplaceActivities>({
+const { expireListing } = proxyActivities<Pick<MarketplaceActivities, 'expireListing'>>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumInterval: '5 minutes' },
 });
-// Notices (email + in-app, worded and addressed inside the activity): few attempts, to avoid
-// spamming if a provider misbehaves; keyed, so a retry re-sends nothing that went out.
-const notices = proxyActivities<MarketplaceActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-});
+// Notices (email + in-app, worded and addressed inside the activity): NOTIFY_ACTIVITY_OPTIONS.
+const notices = proxyActivities<Pick<MarketplaceActivities, 'sendListingReminder' | 'sendListingExpiredNotice'>>(NOTIFY_ACTIVITY_OPTIONS);
 
 /**
  * One published listing: a reminder `reminderDays` before `expiresAt`, expiry at

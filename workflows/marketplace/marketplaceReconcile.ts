@@ -2,22 +2,20 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { MarketplaceActivities } from '../../activities/marketplace';
 import type { MarketplaceReconcileActivities } from '../../activities/marketplace/reconcile';
 import { sendListingExpiredNotice } from './notices';
+import { NOTIFY_ACTIVITY_OPTIONS } from '../shared/notify-policy';
 import type { MarketplaceReconcileInput, MarketplaceReconcileResult } from './messages';
 
 // The expiry sweep is idempotent (a conditional update): retried until the database answers.
-const { expireOverdueListings } = proxyActivities<MarketplaceReconcileActivities>({
+const { expireOverdueListings } = proxyActivities<Pick<MarketplaceReconcileActivities, 'expireOverdueListings'>>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '5 seconds', maximumInterval: '1 minute' },
 });
-const { startMissingListingWorkflows } = proxyActivities<MarketplaceReconcileActivities>({
+const { startMissingListingWorkflows } = proxyActivities<Pick<MarketplaceReconcileActivities, 'startMissingListingWorkflows'>>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '5 seconds', maximumAttempts: 3 },
 });
-// Few attempts for notices, to avoid spamming if a provider misbehaves.
-const notices = proxyActivities<MarketplaceActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
-});
+// Notices: NOTIFY_ACTIVITY_OPTIONS (few attempts, keyed).
+const notices = proxyActivities<Pick<MarketplaceActivities, 'sendListingExpiredNotice'>>(NOTIFY_ACTIVITY_OPTIONS);
 
 /**
  * Run by the `marketplace-reconcile` Schedule (every 15 minutes) on the marketplace queue.
