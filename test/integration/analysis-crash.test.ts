@@ -92,9 +92,12 @@ describe('analysis survives a worker killed mid-analysis', () => {
     expect(done).to.include({ status: 'completed', provider: 'anthropic', fallbackUsed: false });
     expect(stack.anthropic.requestsFor(id).map((r) => r.behaviour)).to.deep.equal(['hang', 200]);
 
-    // Give any duplicate a chance to show up before counting.
-    await new Promise((r) => setTimeout(r, 1500));
+    // The row is completed before the workflow notifies: count once the workflow has closed,
+    // when every activity it ran (the notice included) is done and nothing more can happen.
     const em = stack.orm.em.fork();
+    const client = await stack.temporal.client();
+    const run = client.workflow.getHandle((await em.findOneOrFail(Analysis, { id })).workflowId);
+    expect(await run.result()).to.include({ status: 'completed' });
     const rows = await em.find(Analysis, { horse: horseId });
     expect(rows).to.have.length(1);
     expect(rows[0].result).to.not.equal(null);

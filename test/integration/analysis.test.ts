@@ -20,6 +20,7 @@ import { S3Storage } from '../../adapters/storage/s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { testS3 } from '../support/infra';
+import { waitFor } from '../support/wait';
 import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
 import { uniqueQueue, workflowBundle } from '../support/temporal-env';
 import { analysisWorkflowId } from '../../workflows/ids';
@@ -641,13 +642,15 @@ describe('AI video analysis through the HTTP API', () => {
       const real = new S3Storage({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
       let downloading = false;
       let downloads = 0;
-      // A slow link: the download takes 2.5 s (longer than two heartbeat intervals).
+      let beatsWhileDownloading = 0;
+      // A slow link: the download lasts until the activity has heartbeaten twice during it
+      // (a condition, not a fixed time: it times out, failing the test, if no heartbeat comes).
       const slow = Object.assign(Object.create(real) as S3Storage, {
         async downloadToFile(key: string, path: string, opts?: Parameters<S3Storage['downloadToFile']>[2]) {
           downloading = true;
           downloads++;
           try {
-            await new Promise((r) => setTimeout(r, 2500));
+            await waitFor('two heartbeats during the download', () => beatsWhileDownloading >= 2, { timeoutMs: 30_000 });
             await real.downloadToFile(key, path, opts);
           } finally {
             downloading = false;
@@ -664,7 +667,6 @@ describe('AI video analysis through the HTTP API', () => {
       await em.flush();
       const acts = createAnalysisActivities({ config: stack.config, orm: stack.orm, logger: stack.deps.logger, storage: slow, ai: createAiClients(stack.config) });
       const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
-      let beatsWhileDownloading = 0;
       env.on('heartbeat', () => downloading && beatsWhileDownloading++);
       const prepared = (await env.run(acts.prepareVideo, { analysisId: id })) as PreparedVideo;
       expect(prepared.durationSec).to.be.closeTo(4, 0.1);

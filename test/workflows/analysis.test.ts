@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { analyzeVideo } from '../../workflows/analysis/analyzeVideo';
 import { cancelSignal, progressQuery } from '../../workflows/analysis/messages';
 import { createTimeSkippingEnv, uniqueQueue, workflowBundle } from '../support/temporal-env';
+import { waitFor } from '../support/wait';
 import { ErrorType } from '../../domain/errors';
 import { sandboxAnswer } from '../../domain/analysis';
 import type { AiOutcome } from '../../activities/analysis';
@@ -172,11 +173,7 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     });
     const out = await withWorker(acts, async (taskQueue) => {
       const handle = await env.client.workflow.start(analyzeVideo, { taskQueue, workflowId: `analysis-${taskQueue}`, args: [{ analysisId: 'a1', userId: 'u1', type: 'locomotion' }] });
-      for (let i = 0; i < 100; i++) {
-        const p = await handle.query(progressQuery);
-        if (p.stage === 'analyzing') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor('the analyzing stage', async () => (await handle.query(progressQuery)).stage === 'analyzing');
       expect((await handle.query(progressQuery)).percent).to.be.greaterThan(0);
       await handle.signal(cancelSignal);
       return handle.result();
@@ -275,11 +272,13 @@ describe('analyzeVideo workflow (time-skipping)', () => {
   });
 
   it('on cancel during frame extraction waits for the extraction to stop before cleaning up (no frame uploaded after the cleanup)', async () => {
+    let extractionStarted = false;
     let extractionStopped = false;
     let stoppedBeforeCleanup: boolean | null = null;
     const acts = activities({
       extractFrames: async () => {
         const ctx = Context.current();
+        extractionStarted = true;
         try {
           for (;;) {
             ctx.heartbeat();
@@ -298,8 +297,8 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     });
     const out = await withWorker(acts, async (taskQueue) => {
       const handle = await env.client.workflow.start(analyzeVideo, { taskQueue, workflowId: `analysis-${taskQueue}`, args: [{ analysisId: 'a1', userId: 'u1', type: 'locomotion' }] });
-      for (let i = 0; i < 100 && (await handle.query(progressQuery)).stage !== 'extracting'; i++) await new Promise((r) => setTimeout(r, 100));
-      await new Promise((r) => setTimeout(r, 300));
+      // Cancel once the extraction activity runs (not merely once the stage is shown).
+      await waitFor('the extraction activity to run', () => extractionStarted);
       await handle.signal(cancelSignal);
       return handle.result();
     });
