@@ -3,12 +3,11 @@ import { Horse } from '../../entities';
 import type { AuthUser } from '../accounts/types';
 import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
+import { loadOwned } from '../organizations/scope';
 
 /** A horse of one of the caller's organizations, else 404 (whether it exists or not). */
-export async function loadOwnedHorse(em: EntityManager, user: AuthUser, horseId: string): Promise<Horse> {
-  const horse = await em.findOne(Horse, { id: horseId, organization: { $in: memberOrgIds(user) } });
-  if (!horse) throw new HttpError(404, `Horse ${horseId} not found`);
-  return horse;
+export function loadOwnedHorse(em: EntityManager, user: AuthUser, horseId: string): Promise<Horse> {
+  return loadOwned(em, Horse, user, horseId, { what: 'Horse' });
 }
 
 /**

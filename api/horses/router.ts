@@ -5,7 +5,8 @@ import { LockMode, type FilterQuery } from '@mikro-orm/core';
 import { Horse, Organization, activeAnalysesOfHorse } from '../../entities';
 import { routeBuilder, IdParams, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
-import { memberOrgIds, targetOrganization, assertMember } from '../organizations/access';
+import { targetOrganization, assertMember } from '../organizations/access';
+import { findPage, inMyOrganizations } from '../organizations/scope';
 import { CreateHorseBody, HorseView, ListHorsesQuery, UpdateHorseBody } from './schemas';
 import { horseView, loadOwnedHorse, loadOwnedHorseView } from './access';
 
@@ -49,18 +50,14 @@ export function createHorsesRouter(opts: { registry: OpenAPIRegistry; authentica
 
   r.get('/', { summary: 'List my horses (filters, sort, pagination)', query: ListHorsesQuery, response: paginated(HorseView) }, async ({ query, em, user }) => {
     if (query.organizationId) assertMember(user, query.organizationId, 'Organization');
-    const where: FilterQuery<Horse> = { organization: { $in: query.organizationId ? [query.organizationId] : memberOrgIds(user) } };
+    const where: FilterQuery<Horse> = query.organizationId ? { organization: query.organizationId } : inMyOrganizations(user);
     if (query.q) where.name = { $ilike: `%${query.q.replace(/[%_\\]/g, (c) => `\\${c}`)}%` };
     if (query.gender) where.gender = query.gender;
     if (query.breed) where.breed = { $ilike: query.breed };
     const desc = query.sort.startsWith('-');
     const field = query.sort.replace('-', '') as 'name' | 'birthDate' | 'createdAt';
-    const [rows, total] = await em.findAndCount(Horse, where, {
-      orderBy: { [field]: desc ? 'desc nulls last' : 'asc nulls last', id: 'asc' },
-      limit: query.limit,
-      offset: (query.page - 1) * query.limit,
-    });
-    return { items: rows.map(horseView), total, page: query.page, limit: query.limit };
+    const page = await findPage(em, Horse, where, query, { orderBy: { [field]: desc ? 'desc nulls last' : 'asc nulls last', id: 'asc' } });
+    return { ...page, items: page.items.map(horseView) };
   });
 
   r.get('/:id', { summary: 'One horse', params: IdParams, response: HorseView, errors: [404] }, async ({ params, em, user }) => {

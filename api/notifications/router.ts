@@ -5,6 +5,7 @@ import { text } from '../http/input-policy';
 import { Notification } from '../../entities';
 import { routeBuilder, IdParams, paginated } from '../http/route';
 import { HttpError } from '../http/errors';
+import { findPage } from '../organizations/scope';
 
 const NotificationView = z
   .object({
@@ -50,12 +51,8 @@ export function createNotificationsRouter(opts: { registry: OpenAPIRegistry; aut
         ...(query.unread === 'true' ? { readAt: null } : {}),
         ...(query.kind ? { kind: query.kind } : {}),
       };
-      const [rows, total] = await em.findAndCount(Notification, where, {
-        orderBy: { createdAt: 'desc', id: 'desc' },
-        limit: query.limit,
-        offset: (query.page - 1) * query.limit,
-      });
-      return { items: rows.map(view), total, page: query.page, limit: query.limit };
+      const page = await findPage(em, Notification, where, query, { orderBy: { createdAt: 'desc', id: 'desc' } });
+      return { ...page, items: page.items.map(view) };
     },
   );
 
