@@ -74,7 +74,7 @@ export const CreateGestationBody = z
     checkOvulation(b.ovulationDate, b.coverDates, ctx, 'ovulationDate');
   })
   // Exactly one of stallionId / stallionName, stated for the document.
-  .openapi('CreateGestation', { oneOf: [{ required: ['stallionId'] }, { required: ['stallionName'] }] } as never);
+  .openapi('CreateGestation', { oneOf: [{ required: ['stallionId'] }, { required: ['stallionName'] }] });
 
 export const UpdateGestationBody = z
   .strictObject({

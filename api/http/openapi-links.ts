@@ -209,12 +209,25 @@ export const OPENAPI_LINKS: LinkSource[] = [
   },
 ];
 
-type Operation = { responses?: Record<string, { links?: Record<string, unknown> }> };
-type Document = { paths?: Record<string, Record<string, Operation | undefined> | undefined> };
+type Method = 'get' | 'put' | 'post' | 'patch' | 'delete';
+/** What this module reads and writes of a response; a `$ref` response cannot carry links here. */
+type Response = { links?: Record<string, unknown> } | { $ref: string };
+type Operation = { responses?: Record<string, Response> };
+/**
+ * The part of an OpenAPI document the links touch, by HTTP method rather than by any string:
+ * the generator's OpenAPIObject (whose path items have no index signature) fits it as it is.
+ */
+type Document = { paths?: Record<string, Partial<Record<Method, Operation>> | undefined> };
+
+const METHODS: readonly string[] = ['get', 'put', 'post', 'patch', 'delete'] satisfies Method[];
+const isMethod = (m: string): m is Method => METHODS.includes(m);
 
 const split = (op: Op) => {
-  const [method, path] = op.split(' ');
-  return { method: method.toLowerCase(), path };
+  const [verb, path] = op.split(' ');
+  const method = verb.toLowerCase();
+  // Op's type allows only these verbs; the guard states it for the compiler.
+  if (!isMethod(method)) throw new Error(`OpenAPI link table: unknown method in ${op}`);
+  return { method, path };
 };
 
 /** "POST /api/horses/{id}" → a JSON pointer to that operation in the document. */
@@ -239,6 +252,7 @@ export function addOpenApiLinks(document: Document, sources: LinkSource[] = OPEN
     const success = Object.keys(from.responses ?? {}).find((s) => /^2\d\d$/.test(s) && s !== '204');
     if (!success) throw new Error(`OpenAPI link source ${source.from} has no success response with a body`);
     const response = from.responses![success];
+    if ('$ref' in response) throw new Error(`OpenAPI link source ${source.from} answers a $ref response, which cannot carry links here`);
     response.links ??= {};
     for (const [name, link] of Object.entries(source.to)) {
       operation(link.op);

@@ -54,7 +54,7 @@ export function buildOpenApiDocument(registry: OpenAPIRegistry, serverUrl: strin
   });
   stateImplicitBounds(document.paths);
   stateImplicitBounds(document.components);
-  addOpenApiLinks(document as never);
+  addOpenApiLinks(document);
   return document;
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { stdSerializers, type Level, type Logger } from 'pino';
 import { redactRequest } from './request-log';
@@ -37,13 +38,14 @@ const REQUEST_ID = /^[\w.-]{1,100}$/;
  */
 export function requestLogger(logger: Logger): RequestHandler {
   const serializeRequest = stdSerializers.wrapRequestSerializer(redactRequest);
-  const snapshotProto: unknown = Object.getPrototypeOf(stdSerializers.req({ headers: {}, socket: {} } as never));
   const base = logger.child(
     {},
     {
       serializers: {
-        // A request captured on arrival is already serialized; a raw request (logged by hand) is not.
-        req: (req: object) => (Object.getPrototypeOf(req) === snapshotProto ? req : serializeRequest(req as never)),
+        // A request captured on arrival is already serialized (a plain object); a raw request
+        // logged by hand is an IncomingMessage (Express's req is one) and is serialized and
+        // redacted here.
+        req: (req: unknown) => (req instanceof IncomingMessage ? serializeRequest(req) : req),
         res: stdSerializers.res,
         err: stdSerializers.err,
       },

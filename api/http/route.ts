@@ -102,7 +102,7 @@ function validate(schema: z.ZodType, value: unknown, location: 'body' | 'params'
   const first = details[0];
   const where = first.field ? `${location}.${first.field}` : location;
   // Only rules the document cannot state were broken: the request is valid per the document.
-  const status = parsed.error.issues.every((i) => isUnprocessableIssue(i as never)) ? 422 : 400;
+  const status = parsed.error.issues.every((i) => isUnprocessableIssue(i)) ? 422 : 400;
   throw new HttpError(status, `Invalid ${where}: ${first.message}`, details);
 }
 
@@ -164,7 +164,7 @@ export function routeBuilder(opts: {
       request: {
         ...(def.params ? { params: def.params as RouteParameter } : {}),
         ...(def.query ? { query: def.query as RouteParameter } : {}),
-        ...(def.headers ? { headers: def.headers as never } : {}),
+        ...(def.headers ? { headers: def.headers } : {}),
         ...(def.body ? { body: { required: !bodyOptional(def.body), content: { 'application/json': { schema: def.body } } } } : {}),
         ...(def.rawBody
           ? {
