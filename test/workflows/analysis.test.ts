@@ -145,6 +145,24 @@ describe('analyzeVideo workflow (time-skipping)', () => {
     expect(acts.sendAnalysisNotice.calledOnceWith(sinon.match({ analysisId: 'a1', outcome: 'failed' }))).to.equal(true);
   });
 
+  it('stores our words, not a foreign message, when a step fails on an error that is not ours (storage, database, SDK)', async () => {
+    // What an S3 or Postgres error says: a key, a host, SQL. Temporal types it by the error class.
+    const leaky = Object.assign(new Error('NoSuchKey: orgs/o1/videos/v1.mp4 not found in bucket ht-prod at 10.0.3.7:9000'), { name: 'NoSuchKey' });
+    const acts = activities({ prepareVideo: sinon.stub().rejects(leaky) });
+    const out = await run(acts);
+    expect(out).to.include({ status: 'failed', errorType: 'InternalError', error: 'the analysis stopped on an internal error on our side; try again later' });
+    const stored = acts.failAnalysis.firstCall.args[0] as { errorType: string; error: string };
+    expect(stored).to.include({ errorType: 'InternalError' });
+    expect(stored.error).to.not.match(/10\.0\.3\.7|ht-prod|NoSuchKey/);
+
+    // The same inside the both-providers-failed text: an AI activity that failed on reading its frames.
+    const frames = Object.assign(new Error('connect ECONNREFUSED 10.0.3.7:9000'), { name: 'S3ServiceException' });
+    const both = activities({ analyzeWithClaude: sinon.stub().rejects(frames), analyzeWithOpenAI: sinon.stub().rejects(nonRetryable('openai: the provider failed to answer (HTTP 500)')) });
+    const failed = await run(both);
+    expect(failed).to.include({ status: 'failed', errorType: ErrorType.AiProviderFailed });
+    expect(failed.error).to.equal('both AI providers failed (Claude: the analysis stopped on an internal error on our side; try again later; OpenAI: openai: the provider failed to answer (HTTP 500))');
+  });
+
   it('uses a cached result without extracting frames or calling any AI', async () => {
     const acts = activities({ lookupCachedResult: sinon.stub().resolves(outcome('anthropic')) });
     const out = await run(acts);

@@ -57,12 +57,31 @@ async function tell(req: AnalysisNoticeRequest): Promise<void> {
   }
 }
 
-/** The innermost message and type of an activity failure. */
+/** The innermost message and type of an activity failure, as thrown: for the worker log. */
 function describe(err: unknown): { type: string; message: string } {
   let e: unknown = err;
   while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  if (e instanceof ApplicationFailure) return { type: e.type ?? ErrorType.AiProviderFailed, message: e.message };
+  if (e instanceof ApplicationFailure) return { type: e.type ?? 'Unknown', message: e.message };
   return { type: 'Unknown', message: (e as Error)?.message ?? String(e) };
+}
+
+/**
+ * Failure types whose messages our activities word themselves (activities/analysis:
+ * ai-failure-text.ts, the media checks, the row checks): the row may store them as they are.
+ */
+const OUR_WORDING: ReadonlySet<string> = new Set([ErrorType.InvalidVideo, ErrorType.AiProviderFailed, ErrorType.AiOutputInvalid, ErrorType.NotFound, ErrorType.Conflict]);
+const INTERNAL_FAILURE = { type: 'InternalError', message: 'the analysis stopped on an internal error on our side; try again later' } as const;
+
+/**
+ * What the analysis row stores and GET /api/analyses/:id shows for a failure: our words.
+ * Any other error (object storage, Postgres, an SDK: Temporal names it after the thrown
+ * error's class) carries a foreign message that can quote keys, hosts, SQL or request ids;
+ * the row gets InternalError and that message goes to the worker log only.
+ */
+function storable(failure: { type: string; message: string }, analysisId: string): { type: string; message: string } {
+  if (OUR_WORDING.has(failure.type)) return failure;
+  log.error('analysis failed on an error that is not ours to show; stored as InternalError', { analysisId, errorType: failure.type, error: failure.message });
+  return { ...INTERNAL_FAILURE };
 }
 
 class AnalysisFailed extends Error {
@@ -136,7 +155,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
           outcome = await analyzeWithClaude({ analysisId, type, frameKeys });
         } catch (claudeErr) {
           if (isCancellation(claudeErr)) throw claudeErr;
-          const first = describe(claudeErr);
+          const first = storable(describe(claudeErr), analysisId);
           if (first.type === ErrorType.AiOutputInvalid) providerAnswered = true;
           stage('fallback');
           progress.provider = 'openai';
@@ -145,7 +164,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
             outcome = await analyzeWithOpenAI({ analysisId, type, frameKeys });
           } catch (openaiErr) {
             if (isCancellation(openaiErr)) throw openaiErr;
-            const second = describe(openaiErr);
+            const second = storable(describe(openaiErr), analysisId);
             if (second.type === ErrorType.AiOutputInvalid) providerAnswered = true;
             throw new AnalysisFailed(ErrorType.AiProviderFailed, `both AI providers failed (Claude: ${first.message}; OpenAI: ${second.message})`);
           }
@@ -160,7 +179,7 @@ export async function analyzeVideo(input: AnalyzeVideoInput): Promise<AnalyzeVid
   } catch (err) {
     const cancelled = isCancellation(err);
     const status = cancelled && !timedOut ? 'canceled' : 'failed';
-    const { type: errorType, message } = err instanceof AnalysisFailed ? { type: err.type, message: err.message } : cancelled ? { type: timedOut ? 'Timeout' : 'Canceled', message: timedOut ? `the analysis took longer than ${ANALYSIS_RUN_TIMEOUT}` : (cancelReason ?? 'canceled') } : describe(err);
+    const { type: errorType, message } = err instanceof AnalysisFailed ? { type: err.type, message: err.message } : cancelled ? { type: timedOut ? 'Timeout' : 'Canceled', message: timedOut ? `the analysis took longer than ${ANALYSIS_RUN_TIMEOUT}` : (cancelReason ?? 'canceled') } : storable(describe(err), analysisId);
     stage(status);
     const charge = chargeUnfinishedAnalysis({ providerAnswered, providerCalled, canceledByUser: status === 'canceled' });
     await CancellationScope.nonCancellable(async () => {
