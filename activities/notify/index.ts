@@ -3,7 +3,21 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Logger } from 'pino';
 import type { MikroORM } from '../../entities/orm';
 import { EmailOutbox, Notification, User } from '../../entities';
-import { PermanentEmailError, type Mailer } from '../../adapters/email/mailer';
+import { EmailProviderError, PermanentEmailError, type Mailer } from '../../adapters/email/mailer';
+
+/**
+ * What an outbox row keeps of a failed send (lastError, also the text of the activity's
+ * failure): our words with the provider's HTTP status and error code. Never the provider's or
+ * the network library's message: it quotes the address, request ids or hosts; the worker log
+ * gets it.
+ */
+export function storedEmailError(provider: string, err: unknown): string {
+  if (err instanceof EmailProviderError) {
+    return `${provider} refused the email${err instanceof PermanentEmailError ? ' for good' : ''} (HTTP ${err.status || 'unknown'}, ${err.code})`;
+  }
+  const name = (err as Error | undefined)?.name;
+  return `the email could not be handed to ${provider} (${name && /^[A-Za-z]{1,40}$/.test(name) ? name : 'Error'})`;
+}
 import { ErrorType } from '../../domain/errors';
 
 export interface EmailRequest {
@@ -102,7 +116,8 @@ export function createEmailDelivery(deps: { orm: MikroORM; mailer: Mailer; logge
       logger.info({ key: req.key, to: outbox.to, provider: mailer.name }, 'email sent');
       return { status: 'sent', outboxId: outbox.id };
     } catch (err) {
-      outbox.lastError = (err as Error).message;
+      outbox.lastError = storedEmailError(mailer.name, err);
+      logger.warn({ key: req.key, provider: mailer.name, attempts: outbox.attempts, err: (err as Error)?.message }, 'email not sent');
       if (err instanceof PermanentEmailError) {
         outbox.status = 'failed';
         await em.flush();

@@ -16,8 +16,24 @@ export interface Mailer {
   send(email: OutgoingEmail): Promise<{ id: string }>;
 }
 
+/**
+ * A provider refused the email. `status` and `code` (the provider's error name, e.g.
+ * validation_error) are safe to store; the message is the provider's own words (it quotes the
+ * address and can carry request ids), for the log only.
+ */
+export class EmailProviderError extends Error {
+  override name = 'EmailProviderError';
+  constructor(
+    message: string,
+    readonly status = 0,
+    readonly code = 'unknown',
+  ) {
+    super(message);
+  }
+}
+
 /** Thrown for provider answers that retrying cannot fix (bad address, auth). */
-export class PermanentEmailError extends Error {
+export class PermanentEmailError extends EmailProviderError {
   override name = 'PermanentEmailError';
 }
 
@@ -41,8 +57,9 @@ export class ResendMailer implements Mailer {
     if (error) {
       const status = (error as { statusCode?: number | null }).statusCode ?? 0;
       const message = `Resend refused the email to ${email.to}: ${error.name}: ${error.message}`;
-      if (status >= 400 && status < 500 && status !== 429 && status !== 409) throw new PermanentEmailError(message);
-      throw new Error(message);
+      const code = /^[a-z_]{1,64}$/.test(error.name) ? error.name : 'unknown';
+      if (status >= 400 && status < 500 && status !== 429 && status !== 409) throw new PermanentEmailError(message, status, code);
+      throw new EmailProviderError(message, status, code);
     }
     if (!data?.id) throw new Error('Resend answered without a message id');
     return { id: data.id };

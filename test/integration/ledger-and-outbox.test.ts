@@ -70,8 +70,9 @@ describe('accounts, credits and notifications on real Postgres', () => {
     const mailer: Mailer = {
       name: 'fake-provider',
       async send(email) {
-        if (behaviour === 'transient') throw new Error('503 from provider');
-        if (behaviour === 'permanent') throw new PermanentEmailError('invalid recipient');
+        // Provider messages quote the address and request ids: never stored (lastError is ours).
+        if (behaviour === 'transient') throw new Error('503 from provider req_8f2k at 10.0.4.2');
+        if (behaviour === 'permanent') throw new PermanentEmailError('Resend refused the email to x@invalid: validation_error: bad to', 422, 'validation_error');
         sent.push(email);
         return { id: `m-${sent.length}` };
       },
@@ -96,6 +97,7 @@ describe('accounts, credits and notifications on real Postgres', () => {
       behaviour = 'transient';
       const transient = await env.run(acts().sendEmail, { key, to: 'b@example.test', subject: 'S', text: 'T' }).catch((e) => e);
       expect(transient).to.be.instanceOf(Error).and.not.instanceOf(ApplicationFailure);
+      expect((await orm.em.fork().findOneOrFail(EmailOutbox, { key })).lastError).to.equal('the email could not be handed to fake-provider (Error)');
       behaviour = 'ok';
       expect(((await env.run(acts().sendEmail, { key, to: 'b@example.test', subject: 'S', text: 'T' })) as EmailResult).status).to.equal('sent');
       expect((await orm.em.fork().findOneOrFail(EmailOutbox, { key })).attempts).to.equal(2);
@@ -106,7 +108,9 @@ describe('accounts, credits and notifications on real Postgres', () => {
       behaviour = 'ok';
       expect(permanent).to.be.instanceOf(ApplicationFailure);
       expect(permanent.nonRetryable).to.equal(true);
-      expect((await orm.em.fork().findOneOrFail(EmailOutbox, { key: badKey })).status).to.equal('failed');
+      const failed = await orm.em.fork().findOneOrFail(EmailOutbox, { key: badKey });
+      expect(failed).to.include({ status: 'failed', lastError: 'fake-provider refused the email for good (HTTP 422, validation_error)' });
+      expect(permanent.message).to.equal(failed.lastError);
     });
 
     it('creates one in-app notification per key', async () => {
