@@ -303,8 +303,6 @@ describe('analyzeVideo workflow (time-skipping)', () => {
             await ctx.sleep(100);
           }
         } finally {
-          // ffmpeg being killed and the attempt's files removed take a moment.
-          await new Promise((r) => setTimeout(r, 700));
           extractionStopped = true;
         }
       },
@@ -318,7 +316,18 @@ describe('analyzeVideo workflow (time-skipping)', () => {
       // Cancel once the extraction activity runs (not merely once the stage is shown).
       await waitFor('the extraction activity to run', () => extractionStarted);
       await handle.signal(cancelSignal);
-      return handle.result();
+      const result = await handle.result();
+      // The order the server recorded, not a race against a fixed delay: with the workflow not
+      // waiting (TRY_CANCEL), failAnalysis would be scheduled before extractFrames' cancellation
+      // was recorded, however short the extraction's stop took.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const at = (pred: (e: (typeof events)[number]) => boolean) => events.findIndex(pred);
+      const extractScheduledId = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'extractFrames')?.eventId;
+      const extractionEnded = at((e) => e.activityTaskCanceledEventAttributes?.scheduledEventId?.toString() === extractScheduledId?.toString());
+      const cleanupScheduled = at((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'failAnalysis');
+      expect(extractionEnded, 'extractFrames recorded as canceled').to.be.greaterThan(-1);
+      expect(cleanupScheduled, 'failAnalysis scheduled after the extraction ended').to.be.greaterThan(extractionEnded);
+      return result;
     });
     expect(out).to.include({ status: 'canceled' });
     expect(stoppedBeforeCleanup).to.equal(true);
