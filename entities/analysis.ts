@@ -125,8 +125,10 @@ export type AiUsageTotal = InferEntity<typeof AiUsageTotal>;
  * analysis and provider (the workflow calls each provider at most once per analysis; its
  * activity retries are the same call). A retry of the provider activity reuses the stored
  * answer instead of calling the provider again, and the unique key makes counting the usage
- * happen once whatever fails around the write. Kept after the analysis is deleted: it is the
- * record of what each call cost (no foreign key, on purpose).
+ * happen once whatever fails around the write. The row is kept after the analysis is deleted:
+ * it is the record of what each call cost (no foreign key, on purpose); its text is not, since
+ * it is the analysis content itself: once the analysis is finished (completed, failed,
+ * canceled or deleted) forgetProviderAnswerTexts empties it.
  */
 export const AnalysisProviderAnswer = defineEntity({
   name: 'AnalysisProviderAnswer',
@@ -138,8 +140,8 @@ export const AnalysisProviderAnswer = defineEntity({
     provider: p.string(),
     /** The model that answered, as the provider reported it. */
     model: p.string(),
-    /** The raw answer (validated when used: an invalid one stays invalid on a retry). */
-    text: p.text(),
+    /** The raw answer (validated when used: an invalid one stays invalid on a retry); null once the analysis is finished. */
+    text: p.text().nullable(),
     inputTokens: p.integer(),
     outputTokens: p.integer(),
     estimatedCostUsd: p.double().nullable(),
@@ -166,12 +168,15 @@ export interface ProviderAnswerStore {
   find(analysisId: string, provider: string): Promise<ProviderAnswer | null>;
   /** Stores the answer and counts its usage, once; answers with the stored one if an earlier attempt stored it first. */
   save(analysisId: string, answer: ProviderAnswer): Promise<{ answer: ProviderAnswer; counted: boolean }>;
+  /** Drops the answer texts of a finished analysis, keeping their cost. */
+  forget(analysisId: string): Promise<void>;
 }
 
 const answerOf = (r: AnalysisProviderAnswer): ProviderAnswer => ({
   provider: r.provider,
   model: r.model,
-  text: r.text,
+  // Emptied only after the analysis finished, when no provider activity of it runs any more.
+  text: r.text ?? '',
   inputTokens: r.inputTokens,
   outputTokens: r.outputTokens,
   // A double may come back from the driver as a string.
@@ -182,7 +187,16 @@ const answerOf = (r: AnalysisProviderAnswer): ProviderAnswer => ({
 
 export async function findProviderAnswer(em: EntityManager, analysisId: string, provider: string): Promise<ProviderAnswer | null> {
   const row = await em.fork().findOne(AnalysisProviderAnswer, { analysisId, provider });
-  return row ? answerOf(row) : null;
+  return row && row.text != null ? answerOf(row) : null;
+}
+
+/**
+ * Drops the stored answer texts of a finished analysis, keeping what each call cost: the
+ * text is the analysis content, and it must not outlive the analysis (or the horse or
+ * organization it belonged to, whose deletion finishes it). Idempotent.
+ */
+export async function forgetProviderAnswerTexts(em: EntityManager, analysisId: string): Promise<void> {
+  await em.fork().getConnection().execute('update analysis_provider_answers set text = null, updated_at = now() where analysis_id = ? and text is not null', [analysisId]);
 }
 
 /**
@@ -214,6 +228,7 @@ export async function saveProviderAnswer(em: EntityManager, analysisId: string, 
 export const providerAnswerStore = (em: EntityManager): ProviderAnswerStore => ({
   find: (analysisId, provider) => findProviderAnswer(em, analysisId, provider),
   save: (analysisId, answer) => saveProviderAnswer(em, analysisId, answer),
+  forget: (analysisId) => forgetProviderAnswerTexts(em, analysisId),
 });
 
 /** One provider answer: tokens and estimated cost, counted once it is known (before validating it). */

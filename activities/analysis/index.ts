@@ -444,8 +444,9 @@ export function createAnalysisActivities(deps: AnalysisActivityDeps) {
     },
   };
 
-  /** The video copy, frames and temporary files are only needed while the analysis runs. */
+  /** The video copy, frames, temporary files and provider answer texts are only needed while the analysis runs. */
   async function cleanup(analysisId: string, organizationId: string | null | undefined) {
+    await answers.forget(analysisId);
     await rm(workDir(analysisId), { recursive: true, force: true });
     if (organizationId) {
       await storage.deletePrefix(analysisPrefix(organizationId, analysisId)).catch((err) => logger.warn({ err, analysisId }, 'could not delete the analysis objects'));

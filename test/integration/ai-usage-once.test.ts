@@ -124,6 +124,8 @@ describe('AI usage counted once per provider answer (usage write failing after t
     expect(stack.anthropic.requestsFor(res.body.id), 'provider calls').to.have.length(1);
     const stored = await stack.orm.em.fork().find(AnalysisProviderAnswer, { analysisId: res.body.id });
     expect(stored.map((a) => a.provider)).to.deep.equal(['anthropic']);
+    // The cost stays on record; the answer text (the analysis content) does not outlive the analysis.
+    expect(stored[0].text, 'answer text kept after the analysis finished').to.equal(null);
     const row = await stack.orm.em.fork().findOneOrFail(Analysis, { id: res.body.id });
     expect(row.inputTokens, 'row tokens = one answer').to.equal(stored[0].inputTokens);
     expect(row.outputTokens).to.equal(stored[0].outputTokens);

@@ -120,6 +120,7 @@ describe('AI adapters through the real SDKs against the local stand-ins', () => 
             usage.push({ analysisId, ...answer });
             return { answer, counted: true };
           },
+          forget: async () => {},
         },
       });
     });
