@@ -49,7 +49,13 @@ export const Listing = defineEntity({
       name: 'listings_active_country_newest_index',
       expression: `create index "listings_active_country_newest_index" on "listings" ("country", "published_at" desc, "id" desc) where ${ACTIVE}`,
     },
-    { name: 'listings_active_breed_index', expression: `create index "listings_active_breed_index" on "listings" (lower("breed")) where ${ACTIVE}` },
+    // Breed filters are newest-first like every filtered search: walking one breed's listings in
+    // that order stops after a page (a lower(breed)-only index read every listing of the breed
+    // and joined all of them to horses before sorting: 62 ms for "KWPN + age 4-8" at 100k).
+    {
+      name: 'listings_active_breed_newest_index',
+      expression: `create index "listings_active_breed_newest_index" on "listings" (lower("breed"), "published_at" desc, "id" desc) where ${ACTIVE}`,
+    },
     { name: 'listings_horse_index', properties: ['horse'] },
   ],
   properties: {

@@ -163,47 +163,66 @@ export function buildSearchSql(query: SearchListingsQuery, now = new Date(), opt
     cursorParams.push(c.key, c.id);
   }
 
-  const columns = `l.id, l.type, l.status, l.title, l.description, l.breed, l.price_cents, l.currency, l.negotiable,
+  const columnsWith = (rankColumn: string) => `l.id, l.type, l.status, l.title, l.description, l.breed, l.price_cents, l.currency, l.negotiable,
        l.images, l.videos, l.city, l.country, l.latitude, l.longitude, l.contact_email, l.contact_phone,
        l.views, l.favorites_count, l.published_at, (extract(epoch from l.published_at) * 1000000)::bigint::text as published_key, l.expires_at,
        h.id as horse_id, h.name as horse_name, h.breed as horse_breed, h.birth_date::text as horse_birth_date, h.gender as horse_gender,
-       ${rank} as rank`;
+       ${rankColumn} as rank`;
+  const columns = columnsWith(rank);
 
   if (sort === 'relevance' && query.q) {
     // Rank only the N newest matches (see the note at the top); the cursor pages within them.
-    // Two ways to find them, and Postgres's estimate of a word's frequency is too rough to
-    // choose (it walked 22,000 rows for a 4% word): `recent` checks only the newest
-    // window (N × RELEVANCE_WINDOW_FACTOR listings, bounded cost), which suffices for a common
-    // word; when it finds fewer than N, the GIN index lists every match (few, the word being
-    // rare) and the newest N of them are kept. An InitPlan runs only the branch needed.
+    // Postgres's estimate of a word's frequency is too rough to choose how to find them (it
+    // walked 22,000 rows for a 4% word), so `recent` measures it: the newest window
+    // (N × RELEVANCE_WINDOW_FACTOR listings, bounded cost) is checked first, and its k
+    // matches decide, each branch an InitPlan that runs only when chosen:
+    //  - k >= N: a common word; the window's matches are the candidates.
+    //  - else, walking the newest-first index until N matches costs about N × window / k
+    //    rows, and reading every match from the GIN index costs about k × listings / window
+    //    rows (`fewest`): the walk when k >= sqrt(N × window² / listings), else the GIN.
+    //    EXPLAIN at 100k listings: "jument" (k = 90 < 141) took the walk before, 10,957
+    //    rows and 74 ms; from the GIN it reads its ~3,600 matches.
     const candidates = Math.max(1, Math.floor(opts.relevanceCandidates ?? DEFAULT_RELEVANCE_CANDIDATES));
     const window = candidates * RELEVANCE_WINDOW_FACTOR;
     const join = ageFilter ? 'join horses h on h.id = l.horse_id' : '';
     const filters = where.filter((w) => !w.includes('@@'));
     const filterParams = params.slice(2);
+    const k = '(select count(*) from recent)';
+    const walkFrom = `(select sqrt(${candidates}::float8 * ${window} * ${window} / greatest(reltuples, 1)) from pg_class where oid = 'listings'::regclass)`;
+    // The candidates carry their search_vector, so ranking them reads no row again, and only
+    // the page's rows are joined to their columns and horse (not all N).
     const sql = `with recent as materialized (
-  select w.id from (select l.id, l.search_vector
+  select w.id, w.search_vector from (select l.id, l.search_vector
                       from listings l ${join}
                      where ${filters.join(' and ')}
                      order by l.published_at desc, l.id desc
                      limit ${window}) w
    where w.search_vector @@ ${TSQUERY}
    limit ${candidates}),
+fewest as materialized (
+  select l.id, l.published_at, l.search_vector from listings l ${join}
+   where ${k} < ${candidates} and ${k} < ${walkFrom} and ${where.join(' and ')}),
 candidates as (
-  select id from recent where (select count(*) from recent) >= ${candidates}
+  select id, search_vector from recent where ${k} >= ${candidates}
   union all
-  (select l.id from listings l ${join}
-    where (select count(*) from recent) < ${candidates} and ${where.join(' and ')}
+  (select l.id, l.search_vector from listings l ${join}
+    where ${k} < ${candidates} and ${k} >= ${walkFrom} and ${where.join(' and ')}
     order by l.published_at desc, l.id desc
-    limit ${candidates}))
-select ${columns}
-  from candidates c
-  join listings l on l.id = c.id
-  left join horses h on h.id = l.horse_id${cursorWhere.length ? `\n where ${cursorWhere.join(' and ')}` : ''}
- order by ${orderBy}
- limit ${query.limit + 1}`;
-    // Placeholders in text order: the window's filters, its match, the GIN branch, the rank, the cursor.
-    return { sql, params: [...filterParams, query.q, query.q, ...params, ...selectParams, ...cursorParams], sort };
+    limit ${candidates})
+  union all
+  (select id, search_vector from fewest order by published_at desc, id desc limit ${candidates})),
+ranked as (
+  select c.id, ts_rank(c.search_vector, ${TSQUERY}) as rank
+    from candidates c${query.cursor ? `\n   where (ts_rank(c.search_vector, ${TSQUERY}), c.id) < (?::real, ?::uuid)` : ''}
+   order by rank desc, c.id desc
+   limit ${query.limit + 1})
+select ${columnsWith('r.rank')}
+  from ranked r
+  join listings l on l.id = r.id
+  left join horses h on h.id = l.horse_id
+ order by r.rank desc, l.id desc`;
+    // Placeholders in text order: the window's filters and match, the GIN branch, the walk, the rank, the cursor.
+    return { sql, params: [...filterParams, query.q, query.q, ...params, ...params, ...selectParams, ...cursorParams], sort };
   }
 
   const sql = `select ${columns}

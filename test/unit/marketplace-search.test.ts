@@ -89,21 +89,27 @@ describe('marketplace search (api/marketplace/search)', () => {
     expect(sort).to.equal('relevance');
     expect(sql).to.contain(`l.status = 'active'`).and.contain('l.expires_at > now()');
     expect(sql).to.contain(`websearch_to_tsquery('english', ?) || websearch_to_tsquery('french', ?)`);
-    expect(sql).to.match(/order by rank desc, l\.id desc/);
-    expect(sql).to.match(/limit 21$/);
-    // Rank, the newest-window match and the GIN match each bind the text for both languages.
-    expect(params).to.deep.equal(Array(6).fill('jument baie'));
+    // The page is ranked among the candidates; only its 21 rows are joined to their columns.
+    expect(sql).to.match(/order by rank desc, c\.id desc\s+limit 21\)/);
+    expect(sql).to.match(/order by r\.rank desc, l\.id desc$/);
+    // Rank, the newest-window match, the GIN match and the walk each bind the text for both languages.
+    expect(params).to.deep.equal(Array(8).fill('jument baie'));
     expect(buildSearchSql(parse({})).sort).to.equal('newest');
   });
 
-  it('ranks only the N newest matches by relevance: a bounded newest window, else every GIN match; filters and age join in both', () => {
+  it('ranks only the N newest matches by relevance: a bounded newest window, else the cheaper of a newest-first walk and every GIN match; filters and age join in all', () => {
     const built = buildSearchSql(parse({ q: 'mare', type: 'sale', minAge: '4' }), new Date('2026-06-01T00:00:00Z'), { relevanceCandidates: 50 });
     expect(built.sql).to.match(/order by l\.published_at desc, l\.id desc\s+limit 200\) w\s+where w\.search_vector @@/);
-    expect(built.sql).to.match(/\(select count\(\*\) from recent\) < 50 and l\.status = 'active'/);
-    expect(built.sql.match(/join horses h on h\.id = l\.horse_id/g)).to.have.length(3);
+    // The window's match count k picks exactly one branch: k >= N, the walk from sqrt(N × window² / listings), else the GIN.
+    const k = '\\(select count\\(\\*\\) from recent\\)';
+    const walkFrom = `\\(select sqrt\\(50::float8 \\* 200 \\* 200 / greatest\\(reltuples, 1\\)\\) from pg_class where oid = 'listings'::regclass\\)`;
+    expect(built.sql).to.match(new RegExp(`from recent where ${k} >= 50`));
+    expect(built.sql).to.match(new RegExp(`where ${k} < 50 and ${k} >= ${walkFrom} and l\\.status = 'active'`));
+    expect(built.sql).to.match(new RegExp(`fewest as materialized \\(\\s+select l\\.id, l\\.published_at, l\\.search_vector from listings l join horses h on h\\.id = l\\.horse_id\\s+where ${k} < 50 and ${k} < ${walkFrom} and l\\.status = 'active'`));
+    expect(built.sql.match(/join horses h on h\.id = l\.horse_id/g)).to.have.length(4);
     expect(built.sql.split('?').length - 1).to.equal(built.params.length);
-    // In placeholder order: window filters, window match, GIN branch (match + filters), rank.
-    expect(built.params).to.deep.equal(['sale', '2022-06-01', 'mare', 'mare', 'mare', 'mare', 'sale', '2022-06-01', 'mare', 'mare']);
+    // In placeholder order: window filters, window match, GIN branch (match + filters), walk (match + filters), rank.
+    expect(built.params).to.deep.equal(['sale', '2022-06-01', 'mare', 'mare', 'mare', 'mare', 'sale', '2022-06-01', 'mare', 'mare', 'sale', '2022-06-01', 'mare', 'mare']);
     expect(buildSearchSql(parse({ q: 'mare' })).sql).to.contain('limit 500),');
     // Other sorts list every match: no candidate limit.
     expect(buildSearchSql(parse({ q: 'mare', sort: 'newest' })).sql).not.to.contain('recent');
