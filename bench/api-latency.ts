@@ -35,6 +35,9 @@ const stack = await startTestStack({ workers: false, env: { ANALYSIS_STARTS_PER_
 try {
   const api = apiClient(stack.baseUrl);
   const user = await registerUser(api);
+  // Spending credits needs a confirmed address; no accounts worker runs to email the link, so
+  // the bench confirms it in the database (before any authenticated call could cache the user).
+  await stack.orm.em.fork().getConnection().execute('update users set email_verified_at = now() where id = ?', [user.user.id]);
   await grantPeriodCredits(stack.orm.em.fork(), user.user.id, 1_000_000, `bench:${user.user.id}`, 'benchmark');
   const horseId = await createHorse(api, user.accessToken);
   const videoKey = await uploadVideo(api, user.accessToken, (await testVideos()).short);
