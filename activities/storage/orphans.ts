@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { MikroORM } from '../../entities/orm';
 import type { StoragePort } from '../../adapters/storage/port';
 import { HealthAttachment, StorageOrphan, type StorageOrphanKind } from '../../entities';
+import { storageFailureText } from '../../adapters/storage/failure-text';
 
 export interface StorageOrphansReport {
   /** Keys deleted from storage and dropped from storage_orphans. */
@@ -44,10 +45,10 @@ export function createStorageOrphanActivities(deps: { orm: MikroORM; storage: St
           em.remove(row);
         } catch (err) {
           row.attempts += 1;
-          row.lastError = (err as Error).message;
+          row.lastError = storageFailureText(err);
           row.lastTriedAt = new Date();
           report.failed.push(row.key);
-          deps.logger.warn({ key: row.key, attempts: row.attempts, err: row.lastError }, 'storage orphan could not be deleted; kept for the next reconcile');
+          deps.logger.warn({ key: row.key, attempts: row.attempts, err: (err as Error)?.message }, 'storage orphan could not be deleted; kept for the next reconcile');
         }
       }
       await em.flush();

@@ -8,6 +8,7 @@ import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
 import { ATTACHMENT_TYPES, attachmentBytesMatch, attachmentKey, isAttachmentType } from '../../domain/health';
 import { attachmentView } from './service';
+import { storageFailureText } from '../../adapters/storage/failure-text';
 
 const TYPES = Object.keys(ATTACHMENT_TYPES).join(', ');
 
@@ -106,7 +107,7 @@ async function deleteOrRecordOrphan(deps: AppDeps, em: EntityManager, key: strin
   } catch (cleanup) {
     const reason = (cleanup as Error).message;
     try {
-      await recordStorageOrphan(em, key, 'health_attachment', reason);
+      await recordStorageOrphan(em, key, 'health_attachment', storageFailureText(cleanup));
       deps.logger.warn({ key, err: reason }, 'health attachment: the object of a failed upload could not be deleted; storage_orphans keeps its key for the reconcile');
     } catch (record) {
       deps.logger.error({ key, err: reason, recordErr: (record as Error).message }, 'health attachment: orphaned object, neither deleted nor recorded in storage_orphans; delete the key by hand');
