@@ -8,16 +8,19 @@
  *   source ~/.cache/horse-tempo/env.sh
  *   flock /tmp/ht-fullsuite.lock node --import tsx bench/ai-metrics.ts [--rows=10000,200000] [--runs=50]
  *
- * Not a test: figures only.
+ * Not a test: figures only. Its row in `npm run bench`: ours = the scrape query's p99 at the
+ * largest size, baseline = the old whole-table aggregate's p99 at that size (quick mode
+ * seeds 10,000 and 50,000 analyses; --full 10,000 and 200,000).
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { startEmbeddedPostgres } from '../scripts/lib/postgres';
 import { createOrm, migrate } from '../entities/orm';
 import { AI_METRICS_QUERY } from '../api/http/ai-metrics';
+import { benchMode, reportBench } from './lib/report';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
-const SIZES = arg('rows', '10000,200000').split(',').map(Number);
+const SIZES = arg('rows', benchMode() === 'full' ? '10000,200000' : '10000,50000').split(',').map(Number);
 const RUNS = Number(arg('runs', '50'));
 
 /** What every scrape ran before: the aggregate over the whole table. */
@@ -41,6 +44,7 @@ try {
   await conn.execute(`insert into horses (id, created_at, updated_at, organization_id, name, gender) values (?, now(), now(), ?, 'Bench', 'mare')`, [horse, org]);
 
   let seeded = 0;
+  let last: { size: number; before: number[]; after: number[] } | null = null;
   for (const size of SIZES) {
     // Analyses answered by two providers and models, 10% by the fallback; totals to match.
     await conn.execute(
@@ -82,6 +86,19 @@ try {
     console.log(`  now (ai_usage_totals):            p50 ${pct(after, 50).toFixed(2)} ms  p99 ${pct(after, 99).toFixed(2)} ms`);
     console.log(`  EXPLAIN before:\n${await plan(OLD_QUERY)}`);
     console.log(`  EXPLAIN now:\n${await plan(AI_METRICS_QUERY)}`);
+    last = { size, before, after };
+  }
+  if (last) {
+    reportBench({
+      name: `AI metrics scrape at ${last.size.toLocaleString('en')} analyses, p99`,
+      ours: pct(last.after, 99),
+      baseline: pct(last.before, 99),
+      unit: 'ms',
+      goal: 0.1,
+      higherIsBetter: false,
+      baselineLabel: 'the old aggregate over the whole analyses table, same database',
+      extra: { sizes: SIZES, runs: RUNS, oursP50: pct(last.after, 50), baselineP50: pct(last.before, 50) },
+    });
   }
 } finally {
   await orm.close();

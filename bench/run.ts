@@ -34,6 +34,10 @@ export const BENCHES: BenchEntry[] = [
   { name: 'analyses', script: 'bench/api-latency.ts' },
   { name: 'webhook', script: 'bench/webhook.ts' },
   { name: 'search', script: 'bench/search.ts' },
+  // Password reset: unknown vs known address timing (production argon2 cost); ~2 min.
+  { name: 'password-reset', script: 'bench/password-reset-timing.ts' },
+  // /metrics AI totals: scrape query vs the old whole-table aggregate; quick seeds 50k analyses.
+  { name: 'ai-metrics', script: 'bench/ai-metrics.ts' },
   // Sleeping workflows: quick 1,000 asleep + 200 due at once; --full 10,000 + 1,000 (≈ 10 min each).
   { name: 'health', script: 'bench/health-workflows.ts', nodeFlags: ['--expose-gc'] },
   { name: 'gestation', script: 'bench/gestation-workflows.ts', nodeFlags: ['--expose-gc'] },
