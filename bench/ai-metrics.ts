@@ -41,7 +41,7 @@ try {
   const horse = randomUUID();
   await conn.execute(`insert into users (id, created_at, updated_at, email, password_hash, first_name, last_name) values (?, now(), now(), ?, 'x', 'A', 'B')`, [user, `${user}@bench.test`]);
   await conn.execute(`insert into organizations (id, created_at, updated_at, name, owner_id) values (?, now(), now(), 'bench', ?)`, [org, user]);
-  await conn.execute(`insert into horses (id, created_at, updated_at, organization_id, name, gender) values (?, now(), now(), ?, 'Bench', 'mare')`, [horse, org]);
+  await conn.execute(`insert into horses (id, created_at, updated_at, organization_id, created_by_id, name, gender) values (?, now(), now(), ?, ?, 'Bench', 'mare')`, [horse, org, user]);
 
   let seeded = 0;
   let last: { size: number; before: number[]; after: number[] } | null = null;
