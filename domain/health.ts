@@ -528,7 +528,12 @@ export function carePlan(input: CarePlanInput): CareItemState[] {
  * (Listing.shareHealthSummary): three facts, no record, no note, no name of a vet or product.
  */
 export interface HealthSummary {
-  /** Every enabled vaccination item of the plan (influenza and tetanus are always listed) is ok or due soon; false when one is overdue or never recorded, or none is enabled. */
+  /**
+   * Influenza and tetanus are ok or due soon, and so is every other enabled vaccination item;
+   * false when one is overdue or never recorded. A seller who switched influenza or tetanus off
+   * in their plan gets false: the plan is theirs, but a buyer reading "up to date" takes it to
+   * cover the vaccines every horse needs.
+   */
   vaccinationsUpToDate: boolean;
   /** Date of the last vet visit or treatment record. */
   lastVetCheck: string | null;
@@ -536,7 +541,14 @@ export interface HealthSummary {
   cogginsValidUntil: string | null;
 }
 
-export function healthSummary(plan: readonly CareItemState[], records: readonly HealthRecordFacts[]): HealthSummary {
+/** The vaccines a buyer assumes are covered whatever the seller's plan says. */
+const CORE_VACCINES: readonly CareItemKey[] = ['vaccination:influenza', 'vaccination:tetanus'];
+
+export function healthSummary(input: CarePlanInput): HealthSummary {
+  // The core vaccines are judged as if on, whatever the seller's plan says; their interval overrides still apply.
+  const overrides = (input.overrides ?? []).map((o) => (CORE_VACCINES.includes(o.key) ? { ...o, enabled: true } : o));
+  const plan = carePlan({ ...input, overrides });
+  const records = input.records;
   const vaccines = plan.filter((i) => i.kind === 'vaccination' && i.enabled);
   const latest = <K extends HealthRecordKind>(kind: K, keep: (r: HealthRecordFacts<K>) => boolean = () => true) =>
     (records.filter((r) => r.kind === kind) as HealthRecordFacts<K>[]).filter(keep).sort(byDate).at(-1) ?? null;

@@ -78,11 +78,15 @@ if [ ! -s "$TS_JSA" ]; then
 fi
 TS_SHARE=""
 [ -s "$TS_JSA" ] && TS_SHARE="-XX:SharedArchiveFile=$TS_JSA"
-cat > "$TS_DIR/test-server" <<LAUNCH
+# Written to a temporary file and renamed only when it changed: another test run (a second
+# clone on the same account) may be executing the launcher, and rewriting it in place fails
+# that run's spawn with ETXTBSY ("Text file busy").
+cat > "$TS_DIR/test-server.$$" <<LAUNCH
 #!/usr/bin/env bash
 exec java -Xss1m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 $TS_SHARE -cp "$TS_DIR/lib/*" io.temporal.testserver.TestServer "\$@"
 LAUNCH
-chmod +x "$TS_DIR/test-server"
+chmod +x "$TS_DIR/test-server.$$"
+if cmp -s "$TS_DIR/test-server.$$" "$TS_DIR/test-server"; then rm -f "$TS_DIR/test-server.$$"; else mv -f "$TS_DIR/test-server.$$" "$TS_DIR/test-server"; fi
 
 # 5. ffmpeg + ffprobe for the analysis worker: Debian's maintained packages, one build for
 #    both (probe and decode must agree about a hostile file); MEDIA_FFMPEG_PATH and

@@ -95,7 +95,7 @@ export function planOf(horse: Horse, records: HealthRecord[], overrides: HealthP
 /** The three facts a marketplace listing may show of the horse's health book (never its records). */
 export async function healthSummaryOf(em: EntityManager, horse: Horse): Promise<HealthSummary> {
   const { records, overrides } = await healthBookFacts(em, horse);
-  return healthSummary(planOf(horse, records, overrides), records.map(recordFacts));
+  return healthSummary({ birthDate: horse.birthDate ? dateColumn(horse.birthDate) : null, records: records.map(recordFacts), overrides: planOverrides(overrides), today: today() });
 }
 
 export const careItemView = (i: CareItemState) => ({

@@ -501,17 +501,20 @@ describe('health reminders (domain)', () => {
 
 describe('healthSummary (what a marketplace listing shows of the health book)', () => {
   const both = (date: string, doseNumber: number) => rec('vaccination', date, { diseases: ['influenza', 'tetanus'], doseNumber });
-  const summaryOf = (records: HealthRecordFacts[], overrides: PlanOverride[] = []) => healthSummary(carePlan({ birthDate: '2015-05-01', records, overrides, today: TODAY }), records);
+  const summaryOf = (records: HealthRecordFacts[], overrides: PlanOverride[] = []) => healthSummary({ birthDate: '2015-05-01', records, overrides, today: TODAY });
 
-  it('is up to date when every enabled vaccine item is ok or due soon, not when one is overdue or never recorded', () => {
+  it('is up to date when influenza, tetanus and every other enabled vaccine item are ok or due soon, not when one is overdue or never recorded', () => {
     const course = [both('2026-03-01', 1), both('2026-03-29', 2)];
     expect(summaryOf(course).vaccinationsUpToDate).to.equal(true);
     expect(summaryOf([flu('2026-03-01', 1), flu('2026-03-29', 2)]).vaccinationsUpToDate, 'tetanus never recorded').to.equal(false);
     expect(summaryOf([both('2024-03-01', 1), both('2024-03-29', 2)]).vaccinationsUpToDate, 'first booster long overdue').to.equal(false);
     const tetanusOff: PlanOverride[] = [{ key: 'vaccination:tetanus', enabled: false, intervalDays: null }];
-    expect(summaryOf([flu('2026-03-01', 1), flu('2026-03-29', 2)], tetanusOff).vaccinationsUpToDate, 'a switched-off item does not count').to.equal(true);
+    expect(summaryOf([flu('2026-03-01', 1), flu('2026-03-29', 2)], tetanusOff).vaccinationsUpToDate, 'tetanus switched off and never given: not up to date for a buyer').to.equal(false);
+    expect(summaryOf(course, tetanusOff).vaccinationsUpToDate, 'tetanus switched off but given: up to date').to.equal(true);
     const allOff: PlanOverride[] = [tetanusOff[0], { key: 'vaccination:influenza', enabled: false, intervalDays: null }];
-    expect(summaryOf(course, allOff).vaccinationsUpToDate, 'no enabled vaccine item').to.equal(false);
+    expect(summaryOf([rec('vaccination', '2026-03-01', { diseases: ['rabies'], doseNumber: 1 })], allOff).vaccinationsUpToDate, 'core vaccines switched off, only rabies given').to.equal(false);
+    const rabiesOff: PlanOverride[] = [{ key: 'vaccination:rabies', enabled: false, intervalDays: null }];
+    expect(summaryOf([...course, rec('vaccination', '2020-03-01', { diseases: ['rabies'], doseNumber: 1 })], rabiesOff).vaccinationsUpToDate, 'a switched-off optional vaccine does not count').to.equal(true);
   });
 
   it('names the last vet check and the expiry of the latest Coggins test that states one (even a past one)', () => {
