@@ -11,12 +11,44 @@ export interface Service {
 }
 
 /** Starts a long-running child; output goes to a log file (or is dropped), never to our stdout. */
-export function startService(name: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; logFile?: string; cwd?: string; inherit?: boolean } = {}): Service {
+export function startService(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    logFile?: string;
+    cwd?: string;
+    inherit?: boolean;
+    /**
+     * Run in a process group of its own and stop the whole group: for a launcher such as
+     * `npm run start`, whose node child is orphaned and keeps running when only npm is killed.
+     */
+    processGroup?: boolean;
+  } = {},
+): Service {
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: opts.inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    detached: opts.processGroup ?? false,
   });
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (sig: NodeJS.Signals) => {
+    if (!opts.processGroup || !child.pid) return void child.kill(sig);
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      // The group is already gone.
+    }
+  };
   if (!opts.inherit) {
     if (opts.logFile) {
       mkdirSync(dirname(opts.logFile), { recursive: true });
@@ -37,10 +69,13 @@ export function startService(name: string, cmd: string, args: string[], opts: { 
     child,
     exited,
     async stop(graceMs = 10_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const launcherDone = child.exitCode !== null || child.signalCode !== null;
+      if (launcherDone && !(opts.processGroup && child.pid && groupAlive())) return;
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), graceMs);
       await exited;
+      // The launcher may exit before what it started: wait for the rest of its group too.
+      while (opts.processGroup && child.pid && groupAlive()) await new Promise((r) => setTimeout(r, 50));
       clearTimeout(timer);
     },
   };

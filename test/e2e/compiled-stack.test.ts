@@ -82,9 +82,9 @@ describe('compiled stack (npm run build, npm start)', function () {
     const migrate = await run('npm', ['run', '--silent', 'start:migrate'], { env });
     expect(migrate.stdout).to.match(/^applied: Migration\d+_foundation/m);
 
-    const worker = startService('compiled worker', 'npm', ['run', '--silent', 'start:worker'], { env, logFile: join(logDir, 'compiled-worker.log') });
+    const worker = startService('compiled worker', 'npm', ['run', '--silent', 'start:worker'], { env, logFile: join(logDir, 'compiled-worker.log'), processGroup: true });
     services.push(worker);
-    const api = startService('compiled API', 'npm', ['run', '--silent', 'start'], { env });
+    const api = startService('compiled API', 'npm', ['run', '--silent', 'start'], { env, processGroup: true });
     services.push(api);
     api.child.stdout!.on('data', (d) => (output += d));
     api.child.stderr!.on('data', (d) => (output += d));
