@@ -101,15 +101,20 @@ describe('subscriptionLifecycle (time-skipping)', () => {
        */
       const settle = async (what: string, ok: (s: SubscriptionLiveState) => boolean) => {
         let last: SubscriptionLiveState | undefined;
-        for (let i = 0; i < 200; i++) {
-          const { runId, status } = await handle.describe();
-          if (status.name === 'RUNNING') {
-            last = await env.client.workflow.getHandle<typeof subscriptionLifecycle>(workflowId, runId).query(stateQuery);
-            if (last.pendingEvents === 0 && ok(last)) return last;
-          }
-          await new Promise((r) => setTimeout(r, 50));
+        try {
+          return await waitFor(
+            `state ${what}`,
+            async () => {
+              const { runId, status } = await handle.describe();
+              if (status.name !== 'RUNNING') return null;
+              last = await env.client.workflow.getHandle<typeof subscriptionLifecycle>(workflowId, runId).query(stateQuery);
+              return last.pendingEvents === 0 && ok(last) ? last : null;
+            },
+            { timeoutMs: 10_000 },
+          );
+        } catch (err) {
+          throw new Error(`state never became ${what}: ${JSON.stringify(last)}`, { cause: err });
         }
-        throw new Error(`state never became ${what}: ${JSON.stringify(last)}`);
       };
       try {
         await body({ fake, handle, send, settle });
@@ -117,15 +122,17 @@ describe('subscriptionLifecycle (time-skipping)', () => {
         // A run left behind with an activity in flight, or with timers on a queue nobody polls
         // any more, stalls the shared time-skipping clock of later tests: let its activities
         // finish while the worker still runs, then terminate it.
-        for (let i = 0; i < 100; i++) {
-          const d = await handle.describe().catch(() => null);
-          if (d?.status.name !== 'RUNNING') break;
-          if (!d.raw.pendingActivities?.length && !d.raw.pendingWorkflowTask) {
+        await waitFor(
+          'the scenario run to be idle or closed',
+          async () => {
+            const d = await handle.describe().catch(() => null);
+            if (d?.status.name !== 'RUNNING') return true;
+            if (d.raw.pendingActivities?.length || d.raw.pendingWorkflowTask) return false;
             await handle.terminate('scenario over');
-            break;
-          }
-          await new Promise((r) => setTimeout(r, 50));
-        }
+            return true;
+          },
+          { timeoutMs: 5_000 },
+        ).catch(() => undefined); // best effort: a run that stays busy is left to the shared server's teardown, as before
       }
     });
   }
