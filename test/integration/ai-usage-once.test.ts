@@ -76,9 +76,21 @@ describe('AI usage counted once per provider answer (usage write failing after t
     return { token: user.accessToken, horseId, organizationId: user.user.organizations[0].organizationId as string };
   }
 
+  /**
+   * Rows this file makes 'running' by hand have no workflow to finish them: they are closed
+   * after each test, or later files that wait for every running analysis to end (the spend
+   * cap test in analysis-limits) would wait for them forever.
+   */
+  const fabricated: string[] = [];
+  afterEach(async () => {
+    if (fabricated.length) await sql(`update analyses set status = 'failed', stage = 'failed' where id in (${fabricated.map(() => '?').join(', ')}) and status in ('pending', 'running')`, fabricated);
+    fabricated.length = 0;
+  });
+
   /** A running analysis row of the organization with two stored frames, for driving the provider activity directly. */
   async function runningAnalysis(organizationId: string, horseId: string) {
     const id = randomUUID();
+    fabricated.push(id);
     const em = stack.orm.em.fork();
     em.create(Analysis, {
       id,
