@@ -27,24 +27,24 @@ const firstOfArray = '$response.body#/0/id';
 const each = (prefix: string, ops: Op[], parameters: Record<string, string>) =>
   Object.fromEntries(ops.map((op) => [`${prefix}${op.replace(/[^A-Za-z]+/g, '_')}`, { op, parameters }]));
 
+/** What one horse's id opens, besides the horse itself (reached from a create and from the list). */
+const horseSubresources: Op[] = [
+  'GET /api/horses/{id}/analyses',
+  'GET /api/horses/{id}/health',
+  'GET /api/horses/{id}/health/records',
+  'POST /api/horses/{id}/health/records',
+  'GET /api/horses/{id}/health/plan',
+  'GET /api/horses/{id}/health/competition-eligibility',
+  'POST /api/horses/{id}/health/share-links',
+  'GET /api/horses/{id}/health/share-links',
+];
+
 export const OPENAPI_LINKS: LinkSource[] = [
   {
     from: 'POST /api/horses',
     to: each(
       'horse',
-      [
-        'GET /api/horses/{id}',
-        'PATCH /api/horses/{id}',
-        'DELETE /api/horses/{id}',
-        'GET /api/horses/{id}/analyses',
-        'GET /api/horses/{id}/health',
-        'GET /api/horses/{id}/health/records',
-        'POST /api/horses/{id}/health/records',
-        'GET /api/horses/{id}/health/plan',
-        'GET /api/horses/{id}/health/competition-eligibility',
-        'POST /api/horses/{id}/health/share-links',
-        'GET /api/horses/{id}/health/share-links',
-      ],
+      ['GET /api/horses/{id}', 'PATCH /api/horses/{id}', 'DELETE /api/horses/{id}', ...horseSubresources],
       { id },
     ),
   },
@@ -54,18 +54,7 @@ export const OPENAPI_LINKS: LinkSource[] = [
     from: 'GET /api/horses',
     to: each(
       'listedHorse',
-      [
-        'GET /api/horses/{id}',
-        'PATCH /api/horses/{id}',
-        'GET /api/horses/{id}/analyses',
-        'GET /api/horses/{id}/health',
-        'GET /api/horses/{id}/health/records',
-        'POST /api/horses/{id}/health/records',
-        'GET /api/horses/{id}/health/plan',
-        'GET /api/horses/{id}/health/competition-eligibility',
-        'POST /api/horses/{id}/health/share-links',
-        'GET /api/horses/{id}/health/share-links',
-      ],
+      ['GET /api/horses/{id}', 'PATCH /api/horses/{id}', ...horseSubresources],
       { id: firstItem },
     ),
   },
