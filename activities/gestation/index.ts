@@ -9,6 +9,7 @@ import { Gestation, GestationCheck, ReminderLog, reminderPreferencesOf } from '.
 export { reminderPreferencesOf, type ReminderChannels } from '../../entities/gestation';
 import { createNotifyActivities } from '../notify';
 import { reminderRecipients } from '../notify/recipients';
+import { channelFailureText } from '../notify/channel-failure';
 import { ErrorType } from '../../domain/errors';
 import {
   doneMilestones,
@@ -90,6 +91,8 @@ interface Delivery {
   permanent: string[];
   /** The first retryable error, if a channel failed transiently. */
   transient: unknown;
+  /** The channel it came from (named when the deadline turns it into a failure for good). */
+  transientChannel: string | null;
 }
 
 /**
@@ -98,17 +101,21 @@ interface Delivery {
  * notification. Both are keyed: a retry re-delivers nothing that already went out.
  */
 async function deliver(channels: { name: string; send: () => Promise<unknown> }[], logger: Logger, key: string): Promise<Delivery> {
-  const result: Delivery = { channels: [], permanent: [], transient: null };
+  const result: Delivery = { channels: [], permanent: [], transient: null, transientChannel: null };
   for (const channel of channels) {
     try {
       await channel.send();
       result.channels.push(channel.name);
     } catch (err) {
       if (err instanceof ApplicationFailure && err.nonRetryable) {
-        result.permanent.push(`${channel.name}: ${err.message}`);
+        // Our words, status and code: this list becomes the failure Temporal keeps in the history.
+        result.permanent.push(channelFailureText(channel.name, err));
         logger.warn({ key, channel: channel.name, err: err.message }, 'gestation notification channel failed for good');
       } else {
-        result.transient ??= err;
+        if (!result.transient) {
+          result.transient = err;
+          result.transientChannel = channel.name;
+        }
         logger.warn({ key, channel: channel.name, err: (err as Error).message }, 'gestation notification channel failed; will retry');
       }
     }
@@ -208,7 +215,7 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
       const pastDeadline = !!req.deadline && Date.now() >= Date.parse(req.deadline);
       if (delivery.transient && !pastDeadline) throw delivery.transient;
       if (!delivery.channels.length) {
-        const why = [...delivery.permanent, ...(delivery.transient ? [`deadline ${req.deadline} passed: ${(delivery.transient as Error).message}`] : [])];
+        const why = [...delivery.permanent, ...(delivery.transient ? [`deadline ${req.deadline} passed: ${channelFailureText(delivery.transientChannel ?? 'a channel', delivery.transient, 'until the deadline')}`] : [])];
         throw ApplicationFailure.nonRetryable(`gestation reminder ${key} could not be sent on any channel (${why.join('; ')})`, ErrorType.ServiceUnavailable);
       }
       try {

@@ -10,6 +10,7 @@ import { createNotifyActivities } from '../notify';
 import { ErrorType } from '../../domain/errors';
 import { carePlan, dayOf, healthReminderMessage, reminderKey, type CareItemKey, type ReminderItem, type ReminderStage } from '../../domain/health';
 import { organizationOwners, reminderRecipients } from '../notify/recipients';
+import { channelFailureText } from '../notify/channel-failure';
 
 /**
  * What the reminder workflow plans from: every enabled item of the horse's plan that has a
@@ -155,7 +156,8 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
             channels.add(name);
           } catch (err) {
             if (err instanceof ApplicationFailure && err.nonRetryable) {
-              permanent.push(`${userId} ${name}: ${err.message}`);
+              // Our words, status and code: this list becomes the failure Temporal keeps in the history.
+              permanent.push(`${userId} ${channelFailureText(name, err)}`);
               logger.warn({ key, channel: name, err: err.message }, 'health reminder channel failed for good');
             } else {
               transient ??= err;

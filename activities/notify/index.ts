@@ -121,7 +121,8 @@ export function createEmailDelivery(deps: { orm: MikroORM; mailer: Mailer; logge
       if (err instanceof PermanentEmailError) {
         outbox.status = 'failed';
         await em.flush();
-        throw ApplicationFailure.nonRetryable(outbox.lastError, ErrorType.Validation);
+        // Status and code as details: the reminder activities name them without quoting any message.
+        throw ApplicationFailure.nonRetryable(outbox.lastError, ErrorType.Validation, { status: err.status, code: err.code });
       }
       await em.flush();
       throw err;

@@ -10,7 +10,7 @@ import { GestationIdKey, HorseIdKey, UserIdKey } from '../../workflows/search-at
 import { remindersChangedSignal } from '../../workflows/gestation/messages';
 import { addDaysIso, dateOf } from '../../domain/gestation';
 import { createGestationActivities } from '../../activities/gestation';
-import { PermanentEmailError, ResendMailer, type Mailer } from '../../adapters/email/mailer';
+import { EmailProviderError, PermanentEmailError, ResendMailer, type Mailer } from '../../adapters/email/mailer';
 import { createLogger } from '../../adapters/logger';
 import { EmailOutbox, Notification, Gestation, ReminderLog, ReminderPreferences } from '../../entities';
 
@@ -462,6 +462,44 @@ describe('gestation: tracking through the HTTP API', () => {
     expect(none).to.be.instanceOf(ApplicationFailure);
     expect(none.nonRetryable).to.equal(true);
     expect(mailsTo(reg.email).filter((m) => m.subject.startsWith('Bea:'))).to.have.length(0);
+  });
+
+  it("keeps no provider's wording in a reminder that failed for good: our words, the HTTP status and the code (the raw message goes to the worker log only)", async function () {
+    this.timeout(60_000);
+    const { reg, token, horse } = await owner();
+    const mare = await horse('Quill', 'mare');
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Raw', coverDates: [today()], method: 'natural' }, token)).body;
+    const milestone = (id: string) => p.timeline.milestones.find((m: { id: string }) => m.id === id);
+    const em = stack.orm.em.fork();
+    // In-app off: the email is the only channel, so its failure is the reminder's failure.
+    em.create(ReminderPreferences, { userId: reg.user.id, leadDays: 2, email: true, inApp: false });
+    await em.flush();
+    const RAW = `${reg.email} is on the provider's suppression list (req_8f2kX, smtp.provider.test)`;
+
+    // A transient provider error still failing when the milestone's deadline passes.
+    const down = gestationActivities({
+      name: 'down',
+      send: async () => {
+        throw new EmailProviderError(RAW, 503, 'service_unavailable');
+      },
+    });
+    const late = await down.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-pregnancy'), deadline: new Date(Date.now() - 1000).toISOString() }).catch((e) => e);
+    expect(late).to.be.instanceOf(ApplicationFailure);
+    expect(late.nonRetryable).to.equal(true);
+    expect(late.message).to.not.include(RAW).and.not.include(reg.email).and.not.include('req_8f2kX');
+    expect(late.message).to.include('email failed until the deadline').and.include('HTTP 503').and.include('service_unavailable');
+
+    // A failure for good whose message is the provider's own text (an SDK may throw one).
+    const sdk = gestationActivities({
+      name: 'sdk',
+      send: async () => {
+        throw ApplicationFailure.nonRetryable(RAW, 'ProviderRejected', { status: 422, code: 'invalid_to' });
+      },
+    });
+    const refused = await sdk.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-heartbeat') }).catch((e) => e);
+    expect(refused).to.be.instanceOf(ApplicationFailure);
+    expect(refused.message).to.not.include(RAW).and.not.include(reg.email);
+    expect(refused.message).to.include('email failed for good (ProviderRejected, HTTP 422, invalid_to)');
   });
 
   it('does not resend, and does not send a milestone whose date moved since the workflow planned it', async function () {

@@ -3,7 +3,11 @@ import { useTestStack } from '../support/use-test-stack';
 import { eventually, registerVerifiedUser } from '../support/http';
 import { healthWorkflowId } from '../../workflows/ids';
 import { dayOf, plusDays } from '../../domain/health';
-import { HealthReminderLog, Horse, Notification } from '../../entities';
+import { ApplicationFailure } from '@temporalio/common';
+import { HealthRecord, HealthReminderLog, Horse, Notification, ReminderPreferences } from '../../entities';
+import { createHealthActivities } from '../../activities/health';
+import { createLogger } from '../../adapters/logger';
+import type { Mailer } from '../../adapters/email/mailer';
 
 /**
  * Who the health book's reminders reach, and when, through the real stack (API, Postgres,
@@ -92,5 +96,35 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
     expect(log.recipients).to.deep.equal([bob.user.id]);
     expect(await em().count(Notification, { userId: marie.user.id, kind: 'health_reminder' })).to.equal(0);
     expect(await em().count(Notification, { userId: bob.user.id, kind: 'health_reminder' })).to.equal(1);
+  });
+
+  it("keeps no provider's wording in a reminder that failed for good: our words, the HTTP status and the code", async function () {
+    this.timeout(60_000);
+    const marie = await user('Marie');
+    const horse = await ok<{ id: string }>(api.post('/api/horses', { name: 'Quiet', gender: 'mare' }, marie.accessToken), 201);
+    // Written to the table, not through the API: no reminder workflow races this direct call.
+    const e = em();
+    e.create(HealthRecord, { horse: e.getReference(Horse, horse.id), kind: 'farrier', date: daysAgo(50), details: { work: 'trim' }, createdById: marie.user.id });
+    // In-app off: the email is the only channel, so its failure is the reminder's failure.
+    e.create(ReminderPreferences, { userId: marie.user.id, leadDays: 2, email: true, inApp: false });
+    await e.flush();
+    const RAW = `${marie.email} is on the provider's suppression list (req_8f2kX, smtp.provider.test)`;
+    const acts = (mailer: Mailer) => createHealthActivities({ orm: stack.orm, config: stack.config, logger: createLogger({ level: 'silent', name: 'test' }), mailer });
+    const request = { horseId: horse.id, key: 'farrier' as const, dueDate: daysAgo(8), stage: 'overdue' as const };
+
+    // An email SDK that fails for good with its own wording (status and code as details).
+    const sdk = acts({
+      name: 'sdk',
+      send: async () => {
+        throw ApplicationFailure.nonRetryable(RAW, 'ProviderRejected', { status: 422, code: 'invalid_to' });
+      },
+    });
+    const refused = await sdk.sendHealthReminder(request).catch((err: unknown) => err);
+    expect(refused).to.be.instanceOf(ApplicationFailure);
+    expect((refused as ApplicationFailure).nonRetryable).to.equal(true);
+    const text = (refused as ApplicationFailure).message;
+    expect(text).to.not.include(RAW).and.not.include(marie.email).and.not.include('req_8f2kX');
+    expect(text).to.include(`${marie.user.id} email failed for good (ProviderRejected, HTTP 422, invalid_to)`);
+    expect(await em().count(HealthReminderLog, { horseId: horse.id }), 'nothing went out: no log').to.equal(0);
   });
 });
