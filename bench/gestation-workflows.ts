@@ -7,6 +7,7 @@
  *   npm run bench -- --only=gestation            # quick: 1,000 asleep, 200 due at once
  *   npm run bench -- --only=gestation --full     # 10,000 asleep, 1,000 due at once
  *   node --expose-gc --import tsx bench/gestation-workflows.ts --asleep=3000 --due=500
+ *   node --expose-gc --import tsx bench/gestation-workflows.ts --memory-only   # RSS only, no lateness part
  *
  * Not a test: figures only.
  */

@@ -7,6 +7,7 @@
  *   npm run bench -- --only=health            # quick: 1,000 asleep, 200 due at once
  *   npm run bench -- --only=health --full     # 10,000 asleep, 1,000 due at once
  *   node --expose-gc --import tsx bench/health-workflows.ts --asleep=3000 --due=500
+ *   node --expose-gc --import tsx bench/health-workflows.ts --memory-only   # RSS only, no lateness part
  *
  * WORKER_TUNING='{"health":{"maxCachedWorkflows":100}}' changes the worker as it would in
  * production. Not a test: figures only.

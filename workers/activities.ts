@@ -111,6 +111,21 @@ export const QUEUE_ACTIVITIES = {
   },
 } satisfies Record<TaskQueue, (deps: WorkerDeps) => Promise<object>>;
 
+/**
+ * The storage, AI and Stripe adapters the served queues' activities use, imported only
+ * then: a reminders worker (WORKER_QUEUES=health or gestation) loads none of the AI or
+ * Stripe SDKs. The worker entrypoint and the sleeping-workflow benches (which must pay the
+ * same imports as production) both create them here.
+ */
+export async function createQueueAdapters(queues: readonly TaskQueue[], config: Config): Promise<Pick<WorkerDeps, 'storage' | 'ai' | 'stripe'>> {
+  const needed = new Set(queues.flatMap((q) => QUEUE_ADAPTERS[q]));
+  const adapters: Pick<WorkerDeps, 'storage' | 'ai' | 'stripe'> = {};
+  if (needed.has('storage')) adapters.storage = (await load('../adapters/storage', () => import('../adapters/storage'))).createStorage(config);
+  if (needed.has('ai')) adapters.ai = (await load('../adapters/ai', () => import('../adapters/ai'))).createAiClients(config);
+  if (needed.has('stripe')) adapters.stripe = (await load('../adapters/stripe', () => import('../adapters/stripe'))).createStripeClient(config);
+  return adapters;
+}
+
 export type QueueActivities<Q extends TaskQueue> = Awaited<ReturnType<(typeof QUEUE_ACTIVITIES)[Q]>>;
 
 /** The activities of one queue's workflows (imported on first use). */

@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError, type Config } from '../config';
+import { loadConfig, ConfigError } from '../config';
 import { createLogger } from '../adapters/logger';
 import { createMailer } from '../adapters/email/mailer';
 import { createOrm } from '../entities/orm';
@@ -7,7 +7,7 @@ import { temporalConnectionSettings } from '../adapters/temporal/connection';
 import { installWorkerRuntime, WorkerMetricsProblem } from '../adapters/temporal/telemetry';
 import { ALL_TASK_QUEUES, LEGACY_TASK_QUEUES, isLegacyTaskQueue, type TaskQueue } from '../workflows/queues';
 import { queueSettingsProblems, startWorkers } from './run';
-import { QUEUE_ADAPTERS, type WorkerDeps } from './activities';
+import { createQueueAdapters } from './activities';
 import { ensureSchedules } from './schedules';
 
 /** Worker entrypoint: WORKER_QUEUES=analysis,billing runs only those queues (default: all). */
@@ -58,7 +58,7 @@ async function main() {
   const mailer = createMailer(config, logger);
   const connection = temporalConnectionSettings(config);
   const workers = await startWorkers({
-    deps: { config, orm, logger, mailer, ...(await adaptersFor(served, config)) },
+    deps: { config, orm, logger, mailer, ...(await createQueueAdapters(served, config)) },
     address: config.TEMPORAL_ADDRESS,
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -82,20 +82,6 @@ async function main() {
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   await workers.done;
-}
-
-/**
- * The storage, AI and Stripe adapters the served queues' activities use, imported only
- * then: a reminders worker (WORKER_QUEUES=health or gestation) loads none of the AI or
- * Stripe SDKs.
- */
-async function adaptersFor(queues: readonly TaskQueue[], config: Config): Promise<Pick<WorkerDeps, 'storage' | 'ai' | 'stripe'>> {
-  const needed = new Set(queues.flatMap((q) => QUEUE_ADAPTERS[q]));
-  const adapters: Pick<WorkerDeps, 'storage' | 'ai' | 'stripe'> = {};
-  if (needed.has('storage')) adapters.storage = (await import('../adapters/storage')).createStorage(config);
-  if (needed.has('ai')) adapters.ai = (await import('../adapters/ai')).createAiClients(config);
-  if (needed.has('stripe')) adapters.stripe = (await import('../adapters/stripe')).createStripeClient(config);
-  return adapters;
 }
 
 main().catch((err) => {

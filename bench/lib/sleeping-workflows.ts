@@ -14,11 +14,23 @@
  *    timer workflows (sleep until an instant, call one activity, nothing else) on a worker
  *    with the same cache settings, against the same server, in the same run.
  *
- * Activities are stand-ins in the worker child: the database read returns a fixed snapshot
- * (the bench measures the worker and Temporal, not Postgres), the send records when it ran.
+ * The worker child runs what production runs (`node --enable-source-maps dist/worker.js`
+ * with WORKER_QUEUES=<queue>): this bench file compiled by esbuild with the options of
+ * scripts/build.ts into .data/bench/sleeping-<feature>/ and started with plain node (no
+ * tsx: +~36 MB the compiled worker does not pay). Like workers/main.ts it creates the ORM
+ * (its connection is lazy: no query ever runs), the mailer and the queue's adapters, and
+ * imports the queue's real activity modules (workers/activities.ts QUEUE_ACTIVITIES), so
+ * their import cost (MikroORM + entities, ~75 MB) is in the figure. Stand-in activities of
+ * the same names are registered over the real ones: the database read returns a fixed
+ * snapshot (the bench measures the worker and Temporal, not Postgres), the send records
+ * when it ran.
+ *
+ * Memory is printed with its parts (main V8 heap, the workflow thread's V8 heap, the rest:
+ * native memory of node, the Temporal core and malloc), idle and with N asleep.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +38,10 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { startTemporalDevServer } from '../../scripts/lib/temporal';
 import { configSchema, loadConfig } from '../../config';
+import { createLogger } from '../../adapters/logger';
+import { createMailer } from '../../adapters/email/mailer';
+import { createOrm } from '../../entities/orm';
+import { createQueueAdapters, loadQueueActivities } from '../../workers/activities';
 import { OWN_BUNDLE_PATHS, queueWorkerOptions, workflowsPath } from '../../workers/run';
 import type { TaskQueue } from '../../workflows/queues';
 import { benchMode, percentile, reportBench } from './report';
@@ -58,10 +74,50 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
 type ToWorker = { type: 'memory' } | { type: 'sends' };
+/** Where the worker's memory is, in bytes (see `memoryOf`). */
+interface MemoryParts {
+  rss: number;
+  /** /proc/self/status: anonymous (heap, malloc, stacks) vs file-backed (code, mapped libraries). */
+  rssAnon: number;
+  rssFile: number;
+  /** The main thread's V8 heap: used, and physical (pages V8 holds, used or not). */
+  heapUsed: number;
+  heapPhysical: number;
+  external: number;
+  /** The workflow thread(s)' V8 heaps, where cached workflows live. */
+  threadHeapUsed: number;
+  threadHeapPhysical: number;
+}
 type FromWorker =
-  | { type: 'ready'; maxCachedWorkflows: number; reuseV8Context: boolean; workflowThreadPoolSize: number }
-  | { type: 'memory'; rss: number; heapUsed: number; external: number; cached: number; inFlight: number }
+  | { type: 'ready'; maxCachedWorkflows: number; reuseV8Context: boolean; workflowThreadPoolSize: number; maxConcurrentWorkflowTaskExecutions: number; importedActivities: string[] }
+  | ({ type: 'memory'; cached: number; inFlight: number } & MemoryParts)
   | { type: 'sends'; sends: { key: string; at: number }[] };
+
+/** The V8 heap statistics of the SDK's workflow threads (private fields: this is a bench, it reads them to attribute memory, nothing else). */
+async function workflowThreadHeaps(worker: Worker): Promise<{ used: number; physical: number }> {
+  const clients = (worker as unknown as { workflowCreator?: { workerThreadClients?: { workerThread: { getHeapStatistics?: () => Promise<{ used_heap_size: number; total_physical_size: number }> } }[] } }).workflowCreator
+    ?.workerThreadClients;
+  const stats = await Promise.all((clients ?? []).map((c) => c.workerThread.getHeapStatistics?.()));
+  return stats.reduce((a, s) => ({ used: a.used + (s?.used_heap_size ?? 0), physical: a.physical + (s?.total_physical_size ?? 0) }), { used: 0, physical: 0 });
+}
+
+async function memoryOf(worker: Worker): Promise<MemoryParts> {
+  const u = process.memoryUsage();
+  const v8 = getHeapStatistics();
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  const thread = await workflowThreadHeaps(worker);
+  return { rss: u.rss, rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), heapUsed: u.heapUsed, heapPhysical: v8.total_physical_size, external: u.external, threadHeapUsed: thread.used, threadHeapPhysical: thread.physical };
+}
+
+/** "rss 363 MB = main heap 40 (used 30) + workflow thread heap 90 (used 60) + native/other 233 (anon 300, file 63)". */
+export function formatMemory(m: MemoryParts): string {
+  const rest = m.rss - m.heapPhysical - m.threadHeapPhysical;
+  return (
+    `rss ${mb(m.rss).toFixed(0)} MB = main V8 heap ${mb(m.heapPhysical).toFixed(0)} (used ${mb(m.heapUsed).toFixed(0)}) + workflow thread V8 heap ${mb(m.threadHeapPhysical).toFixed(0)} (used ${mb(m.threadHeapUsed).toFixed(0)})` +
+    ` + native/other ${mb(rest).toFixed(0)} [rss anon ${mb(m.rssAnon).toFixed(0)}, file ${mb(m.rssFile).toFixed(0)}; external ${mb(m.external).toFixed(0)}]`
+  );
+}
 
 // ------------------------------------------------------------------------------------------
 // Worker child
@@ -70,18 +126,26 @@ type FromWorker =
 async function workerChild(spec: SleepingBenchSpec, kind: 'ours' | 'raw'): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const address = flag('address')!;
+  const config = loadConfig(process.env);
+  // What workers/main.ts creates for a worker polling this queue: the ORM (lazy connection:
+  // the bench's DATABASE_URL points nowhere and no query runs), the mailer, the queue's
+  // adapters, then the queue's real activity modules, so their import cost is paid.
+  const logger = createLogger({ level: 'error', name: 'bench-worker' });
+  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX });
+  const mailer = createMailer(config, logger);
+  const real = await loadQueueActivities(spec.queue, { config, orm, logger, mailer, ...(await createQueueAdapters([spec.queue], config)) });
   const connection = await NativeConnection.connect({ address });
   const sends: { key: string; at: number }[] = [];
   const sent = (key: string) => sends.push({ key, at: Date.now() });
   // The production options of the queue (cache, WORKER_TUNING from this environment), with
   // the bundle prebuilt by the parent as `npm run build` prebuilds it for the compiled worker.
-  const production = await queueWorkerOptions(spec.queue, { tuning: loadConfig(process.env).WORKER_TUNING, queueBundle: { codePath: flag('bundle')! } });
+  const production = await queueWorkerOptions(spec.queue, { tuning: config.WORKER_TUNING, queueBundle: { codePath: flag('bundle')! } });
   const worker = await Worker.create({
     connection,
     ...production,
     ...(kind === 'raw'
       ? { taskQueue: `${spec.queue}-raw-timer`, activities: { rawTimerFired: async (key: string) => sent(key) } }
-      : { taskQueue: spec.queue, activities: spec.activities({ sent }) }),
+      : { taskQueue: spec.queue, activities: { ...real, ...spec.activities({ sent }) } }),
   });
   const run = worker.run();
   const send = (m: FromWorker) => process.send!(m);
@@ -92,15 +156,76 @@ async function workerChild(spec: SleepingBenchSpec, kind: 'ours' | 'raw'): Promi
     }
     if (m.type === 'memory') {
       (globalThis as { gc?: () => void }).gc?.();
-      const u = process.memoryUsage();
       const s = worker.getStatus();
-      send({ type: 'memory', rss: u.rss, heapUsed: u.heapUsed, external: u.external, cached: s.numCachedWorkflows, inFlight: s.numInFlightWorkflowActivations });
+      void memoryOf(worker).then((parts) => send({ type: 'memory', ...parts, cached: s.numCachedWorkflows, inFlight: s.numInFlightWorkflowActivations }));
     } else if (m.type === 'sends') send({ type: 'sends', sends });
   });
-  send({ type: 'ready', maxCachedWorkflows: worker.options.maxCachedWorkflows, reuseV8Context: worker.options.reuseV8Context, workflowThreadPoolSize: worker.options.workflowThreadPoolSize });
+  send({
+    type: 'ready',
+    maxCachedWorkflows: worker.options.maxCachedWorkflows,
+    reuseV8Context: worker.options.reuseV8Context,
+    workflowThreadPoolSize: worker.options.workflowThreadPoolSize,
+    // The SDK turns the slot count into a fixed-size tuner (40 when unset).
+    maxConcurrentWorkflowTaskExecutions: production.maxConcurrentWorkflowTaskExecutions ?? 40,
+    importedActivities: Object.keys(real),
+  });
   await run;
   await connection.close();
+  await orm.close();
   process.exit(0);
+}
+
+/**
+ * Compiles the bench file (which holds the worker child) as scripts/build.ts compiles
+ * dist/worker.js: ESM, npm packages left as imports, import()ed modules split into chunks,
+ * source maps. Written inside the repository so the packages resolve from node_modules.
+ */
+async function compileWorkerChild(spec: SleepingBenchSpec): Promise<string> {
+  const outdir = fileURLToPath(new URL(`../../.data/bench/sleeping-${spec.feature}/`, import.meta.url));
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  // Imported here, not at the top: the compiled child must not load esbuild.
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: { worker: fileURLToPath(spec.script) },
+    outdir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    packages: 'external',
+    sourcemap: true,
+    splitting: true,
+    chunkNames: 'chunk-[name]-[hash]',
+    logLevel: 'warning',
+  });
+  return join(outdir, 'worker.js');
+}
+
+/**
+ * The worker child's process: plain node with the production entrypoint's flag
+ * (--enable-source-maps, package.json start:worker and the Dockerfile), --expose-gc so a
+ * sample follows a full collection of the main heap, and no tsx. DATABASE_URL points at a
+ * closed port: MikroORM connects lazily and the stand-in activities never query.
+ */
+const CHILD_NODE_FLAGS = ['--enable-source-maps', '--expose-gc'];
+const UNUSED_DATABASE_URL = 'postgresql://bench:unused@127.0.0.1:9/horse_tempo_bench_unused';
+
+/**
+ * The worker child's environment: ours, with nothing preloaded (NODE_OPTIONS emptied: no
+ * tsx), the unused database, then `--worker-env=K=V;K=V` (e.g. `--worker-env=MALLOC_ARENA_MAX=2;NODE_OPTIONS=--max-semi-space-size=1`)
+ * to measure a process setting against the default in back-to-back runs. An empty value unsets it.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  const overrides = Object.fromEntries(
+    (flag('worker-env') ?? '')
+      .split(';')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', DATABASE_URL: UNUSED_DATABASE_URL, ...overrides };
+  for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
+  return env;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -117,9 +242,9 @@ class WorkerProcess {
     });
     child.on('message', (m) => this.waiting.shift()?.(m as FromWorker));
   }
-  static start(spec: SleepingBenchSpec, kind: 'ours' | 'raw', address: string, bundle: string) {
+  static start(compiled: string, kind: 'ours' | 'raw', address: string, bundle: string, env: NodeJS.ProcessEnv) {
     return new WorkerProcess(
-      fork(fileURLToPath(spec.script), [`--role=${kind}`, `--address=${address}`, `--bundle=${bundle}`], { execArgv: ['--expose-gc', '--import', 'tsx'], env: process.env }),
+      fork(compiled, [`--role=${kind}`, `--address=${address}`, `--bundle=${bundle}`], { execArgv: CHILD_NODE_FLAGS, env }),
     );
   }
   private ask<T extends FromWorker['type']>(m: ToWorker & { type: T }): Promise<Extract<FromWorker, { type: T }>> {
@@ -191,6 +316,20 @@ function lateness(firstPerKey: Map<string, number>, dueAt: number) {
   return { n: late.length, p50: percentile(late, 50), p99: percentile(late, 99), max: late[late.length - 1] ?? NaN, early: late.filter((l) => l < 0).length };
 }
 
+function reportMemory(spec: SleepingBenchSpec, asleep: number, m: MemoryParts & { cached: number }, idle: MemoryParts, extra: Record<string, unknown>) {
+  const inMb = (p: MemoryParts) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Math.round(mb(v as number))]));
+  reportBench({
+    name: `${spec.feature} worker RSS, ${asleep} workflows asleep`,
+    ours: mb(m.rss),
+    baseline: mb(idle.rss),
+    unit: 'MB',
+    goal: { value: 300 },
+    higherIsBetter: false,
+    baselineLabel: 'the same worker idle, before any workflow',
+    extra: { asleep, cached: m.cached, asleepMb: inMb(m), idleMb: inMb(idle), ...extra },
+  });
+}
+
 export interface SleepingBenchSizes {
   asleep: number;
   due: number;
@@ -220,17 +359,22 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
   };
   const ourBundle = await prebuild(spec.queue, OWN_BUNDLE_PATHS[spec.queue] ?? workflowsPath);
   const rawBundle = await prebuild('raw-timer', fileURLToPath(new URL('../workflows/raw-timer.ts', import.meta.url)));
-  const ours = WorkerProcess.start(spec, 'ours', server.address, ourBundle);
+  const compiled = await compileWorkerChild(spec);
+  const workerEnv = childEnv();
+  const ours = WorkerProcess.start(compiled, 'ours', server.address, ourBundle, workerEnv);
   let raw: WorkerProcess | undefined;
   try {
     const settings = await ours.ready;
     console.log(
       `${spec.feature} bench (${mode}): ${asleep} asleep, then ${dueCount} due in the same minute; worker as production runs the ${spec.queue} queue: ` +
-        `maxCachedWorkflows ${settings.maxCachedWorkflows}, reuseV8Context ${settings.reuseV8Context}, ${settings.workflowThreadPoolSize} workflow thread(s) (logs in ${logDir})`,
+        `maxCachedWorkflows ${settings.maxCachedWorkflows}, maxConcurrentWorkflowTaskExecutions ${settings.maxConcurrentWorkflowTaskExecutions}, reuseV8Context ${settings.reuseV8Context}, ` +
+        `${settings.workflowThreadPoolSize} workflow thread(s); compiled child (${compiled}), node ${CHILD_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=${workerEnv.MALLOC_ARENA_MAX ?? '(unset)'}, NODE_OPTIONS=${workerEnv.NODE_OPTIONS ?? '(unset)'}, ` +
+        `real activity modules imported (${settings.importedActivities.length} activities: ${settings.importedActivities.join(', ')}) (logs in ${logDir})`,
     );
     await sleep(1000);
-    const idle = (await sampledMemory(ours)).rss;
-    console.log(`worker idle: rss ${mb(idle).toFixed(0)} MB`);
+    const idleParts = await sampledMemory(ours);
+    const idle = idleParts.rss;
+    console.log(`worker idle: ${formatMemory(idleParts)}`);
 
     // --- 1. memory with N asleep
     const tag = Date.now().toString(36);
@@ -238,10 +382,13 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
     const startsPerSecond = await startAll(client, farKeys, startOne);
     const settleSeconds = await settle(client, farKeys.map(spec.workflowId), ours);
     const m = await sampledMemory(ours);
-    console.log(
-      `${asleep} started at ${startsPerSecond.toFixed(0)}/s, first tasks done ${settleSeconds.toFixed(1)} s after the last start; ` +
-        `worker rss ${mb(m.rss).toFixed(0)} MB (max of 5 samples), main heap ${mb(m.heapUsed).toFixed(0)} MB, external ${mb(m.external).toFixed(0)} MB, ${m.cached} cached`,
-    );
+    console.log(`${asleep} started at ${startsPerSecond.toFixed(0)}/s, first tasks done ${settleSeconds.toFixed(1)} s after the last start; ${m.cached} cached`);
+    console.log(`worker with ${asleep} asleep (max of 5 samples): ${formatMemory(m)}`);
+    console.log(`worker rss idle ${mb(idle).toFixed(0)} MB, with ${asleep} asleep ${mb(m.rss).toFixed(0)} MB (+${mb(m.rss - idle).toFixed(0)} MB)`);
+    if (args.includes('--memory-only')) {
+      reportMemory(spec, asleep, m, idleParts, { startsPerSecond, settleSeconds, settings, workerEnv: { MALLOC_ARENA_MAX: workerEnv.MALLOC_ARENA_MAX ?? null, NODE_OPTIONS: workerEnv.NODE_OPTIONS ?? null, WORKER_TUNING: workerEnv.WORKER_TUNING ?? null } });
+      return;
+    }
 
     // --- 2. lateness: M due at the same minute T
     const leadMs = (dueCount / startsPerSecond) * 2000 + settleSeconds * 1000 + 15_000;
@@ -261,7 +408,7 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
     );
 
     // --- baseline: raw timers, same server, same cache settings
-    raw = WorkerProcess.start(spec, 'raw', server.address, rawBundle);
+    raw = WorkerProcess.start(compiled, 'raw', server.address, rawBundle, workerEnv);
     await raw.ready;
     const rawAt = Math.ceil((Date.now() + leadMs) / 1000) * 1000;
     const rawKeys = Array.from({ length: dueCount }, (_, i) => `${tag}-raw-${i}`);
@@ -274,16 +421,7 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
     const rawLate = lateness(rawSends.firstPerKey, rawAt);
     console.log(`raw timer workflows: ${rawLate.n}/${dueCount} fired, late p50 ${rawLate.p50} ms, p99 ${rawLate.p99} ms, max ${rawLate.max} ms`);
 
-    reportBench({
-      name: `${spec.feature} worker RSS, ${asleep} workflows asleep`,
-      ours: mb(m.rss),
-      baseline: mb(idle),
-      unit: 'MB',
-      goal: { value: 300 },
-      higherIsBetter: false,
-      baselineLabel: 'the same worker idle, before any workflow',
-      extra: { asleep, startsPerSecond, settleSeconds, cached: m.cached, heapUsedMb: mb(m.heapUsed), settings },
-    });
+    reportMemory(spec, asleep, m, idleParts, { startsPerSecond, settleSeconds, settings, workerEnv: { MALLOC_ARENA_MAX: workerEnv.MALLOC_ARENA_MAX ?? null, NODE_OPTIONS: workerEnv.NODE_OPTIONS ?? null, WORKER_TUNING: workerEnv.WORKER_TUNING ?? null } });
     reportBench({
       name: `${spec.feature} reminders, ${dueCount} due at once: p99 lateness`,
       ours: Math.max(oursLate.p99, 0),
