@@ -36,9 +36,11 @@ export const Listing = defineEntity({
     { name: 'listings_owner_status_index', properties: ['ownerId', 'status'] },
     { name: 'listings_organization_index', properties: ['organization', 'createdAt'] },
     { name: 'listings_search_index', expression: `create index "listings_search_index" on "listings" using gin ("search_vector") where ${ACTIVE}` },
+    // Newest first, carrying what relevance search checks (the document and the filters), so
+    // its walks are index-only (Migration20261203160000_search_index_only_relevance).
     {
       name: 'listings_active_newest_index',
-      expression: `create index "listings_active_newest_index" on "listings" ("published_at" desc, "id" desc) where ${ACTIVE}`,
+      expression: `create index "listings_active_newest_index" on "listings" ("published_at" desc, "id" desc) include ("expires_at", "type", "country", "currency", "price_cents", "breed", "horse_id", "search_head") where ${ACTIVE}`,
     },
     { name: 'listings_active_price_index', expression: `create index "listings_active_price_index" on "listings" ("price_cents", "id") where ${ACTIVE}` },
     {
@@ -96,6 +98,11 @@ export const Listing = defineEntity({
      */
     publication: p.integer().default(0),
     searchVector: p.type(FullTextType).generated(`(${LISTING_SEARCH_DOCUMENT}) stored`).nullable().lazy().hidden(),
+    /**
+     * The search_vector again when it fits an index entry (`listing_search_head`: at most 2,000
+     * bytes of text form + 4 per lexeme), else null; listings_active_newest_index includes it.
+     */
+    searchHead: p.type(FullTextType).generated(`(listing_search_head(${LISTING_SEARCH_DOCUMENT})) stored`).nullable().lazy().hidden(),
   },
 });
 export type Listing = InferEntity<typeof Listing>;

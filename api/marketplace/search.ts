@@ -22,6 +22,14 @@ import { liveListingSql } from '../../entities/marketplace';
 export const DEFAULT_RELEVANCE_CANDIDATES = 500;
 /** How many of the newest listings `recent` scans for a common word: N × this. */
 export const RELEVANCE_WINDOW_FACTOR = 4;
+/**
+ * The walk's inner LIMIT: no bound in practice, but written as a sub-select so the planner
+ * cannot see its value. A visible (or absent) limit lets it plan the walk from its own guess
+ * of the word's frequency, and for correlated words ("selle français": it multiplied two 5%
+ * words into 0.25%, there are 4%) it sorted every active listing (18,000 pages). An unknown
+ * limit is planned as 10% of the rows, which only the newest-first index serves cheaply.
+ */
+const WALK_UNBOUNDED = '9223372036854775807';
 
 /** Both languages' reading of the user's text: "juments" → jument, "mares" → mare. */
 const TSQUERY = `(websearch_to_tsquery('english', ?) || websearch_to_tsquery('french', ?))`;
@@ -92,7 +100,18 @@ export interface SearchSql {
 }
 
 /** Builds the search statement; `limit + 1` rows are fetched to know whether a next page exists. */
-export function buildSearchSql(query: SearchListingsQuery, now = new Date(), opts: { relevanceCandidates?: number } = {}): SearchSql {
+export interface SearchSqlOptions {
+  /** SEARCH_RELEVANCE_CANDIDATES: relevance ranks the N newest matches. */
+  relevanceCandidates?: number;
+  /**
+   * How relevance finds the N newest matches when the newest window holds fewer than N:
+   * measured per query (default), or forced, for tests and EXPLAIN comparisons (both give
+   * the same candidates; only the cost differs).
+   */
+  relevancePath?: 'walk' | 'gin';
+}
+
+export function buildSearchSql(query: SearchListingsQuery, now = new Date(), opts: SearchSqlOptions = {}): SearchSql {
   const sort: ListingSort = query.sort ?? (query.q ? 'relevance' : 'newest');
   const where: string[] = [liveListingSql('l')];
   const params: unknown[] = [];
@@ -177,43 +196,55 @@ export function buildSearchSql(query: SearchListingsQuery, now = new Date(), opt
     // (N × RELEVANCE_WINDOW_FACTOR listings, bounded cost) is checked first, and its k
     // matches decide, each branch an InitPlan that runs only when chosen:
     //  - k >= N: a common word; the window's matches are the candidates.
-    //  - else, walking the newest-first index until N matches costs about N × window / k
-    //    rows, and reading every match from the GIN index costs about k × listings / window
-    //    rows (`fewest`): the walk when k >= sqrt(N × window² / listings), else the GIN.
-    //    EXPLAIN at 100k listings: "jument" (k = 90 < 141) took the walk before, 10,957
-    //    rows and 74 ms; from the GIN it reads its ~3,600 matches.
+    //  - else walk the newest-first index until N matches, about N × window / k index
+    //    entries, or read every match through the GIN index, about k × active / window heap
+    //    rows (`fewest`). The walk is index-only: listings_active_newest_index carries the
+    //    filter columns and `search_head` (the search_vector, when it fits an index entry),
+    //    so it reads index pages, P pages for all `active` entries; the walk costs
+    //    N × window × P / (k × active) pages against k × active / window for the GIN, so
+    //    it walks when k >= (window / active) × sqrt(N × P) (`walkFrom`). EXPLAIN at 100k
+    //    listings: "jument" (k = 90, walkFrom ≈ 45) walks 10,957 entries in ~830 index
+    //    pages where the GIN branch read ~3,050 heap pages.
+    // A listing whose document is too big for the index (search_head null) is matched and
+    // ranked on its search_vector, read from the table for that row only (`VECTOR`).
     const candidates = Math.max(1, Math.floor(opts.relevanceCandidates ?? DEFAULT_RELEVANCE_CANDIDATES));
     const window = candidates * RELEVANCE_WINDOW_FACTOR;
     const join = ageFilter ? 'join horses h on h.id = l.horse_id' : '';
     const filters = where.filter((w) => !w.includes('@@'));
     const filterParams = params.slice(2);
     const k = '(select count(*) from recent)';
-    const walkFrom = `(select sqrt(${candidates}::float8 * ${window} * ${window} / greatest(reltuples, 1)) from pg_class where oid = 'listings'::regclass)`;
-    // The candidates carry their search_vector, so ranking them reads no row again, and only
-    // the page's rows are joined to their columns and horse (not all N).
+    const walkFrom = `(select ${window}::float8 / greatest(reltuples, 1) * sqrt(${candidates}::float8 * relpages) from pg_class where oid = 'listings_active_newest_index'::regclass)`;
+    const windowChosen = opts.relevancePath ? 'false' : `${k} >= ${candidates}`;
+    const walkChosen = opts.relevancePath ? String(opts.relevancePath === 'walk') : `${k} < ${candidates} and ${k} >= ${walkFrom}`;
+    const ginChosen = opts.relevancePath ? String(opts.relevancePath === 'gin') : `${k} < ${candidates} and ${k} < ${walkFrom}`;
+    const VECTOR = `coalesce(l.search_head, (select x.search_vector from listings x where x.id = l.id))`;
+    // The candidates carry their vector, so ranking them reads no row again, and only the
+    // page's rows are joined to their columns and horse (not all N).
     const sql = `with recent as materialized (
-  select w.id, w.search_vector from (select l.id, l.search_vector
+  select w.id, w.vector from (select l.id, ${VECTOR} as vector
                       from listings l ${join}
                      where ${filters.join(' and ')}
                      order by l.published_at desc, l.id desc
                      limit ${window}) w
-   where w.search_vector @@ ${TSQUERY}
+   where w.vector @@ ${TSQUERY}
    limit ${candidates}),
 fewest as materialized (
-  select l.id, l.published_at, l.search_vector from listings l ${join}
-   where ${k} < ${candidates} and ${k} < ${walkFrom} and ${where.join(' and ')}),
+  select l.id, l.published_at, l.search_vector as vector from listings l ${join}
+   where ${ginChosen} and ${where.join(' and ')}),
 candidates as (
-  select id, search_vector from recent where ${k} >= ${candidates}
+  select id, vector from recent where ${windowChosen}
   union all
-  (select l.id, l.search_vector from listings l ${join}
-    where ${k} < ${candidates} and ${k} >= ${walkFrom} and ${where.join(' and ')}
-    order by l.published_at desc, l.id desc
+  (select w.id, w.vector from (select l.id, ${VECTOR} as vector from listings l ${join}
+                      where ${walkChosen} and ${filters.join(' and ')}
+                      order by l.published_at desc, l.id desc
+                      limit (select ${WALK_UNBOUNDED}::bigint)) w
+    where w.vector @@ ${TSQUERY}
     limit ${candidates})
   union all
-  (select id, search_vector from fewest order by published_at desc, id desc limit ${candidates})),
+  (select id, vector from fewest order by published_at desc, id desc limit ${candidates})),
 ranked as (
-  select c.id, ts_rank(c.search_vector, ${TSQUERY}) as rank
-    from candidates c${query.cursor ? `\n   where (ts_rank(c.search_vector, ${TSQUERY}), c.id) < (?::real, ?::uuid)` : ''}
+  select c.id, ts_rank(c.vector, ${TSQUERY}) as rank
+    from candidates c${query.cursor ? `\n   where (ts_rank(c.vector, ${TSQUERY}), c.id) < (?::real, ?::uuid)` : ''}
    order by rank desc, c.id desc
    limit ${query.limit + 1})
 select ${columnsWith('r.rank')}
@@ -222,7 +253,7 @@ select ${columnsWith('r.rank')}
   left join horses h on h.id = l.horse_id
  order by r.rank desc, l.id desc`;
     // Placeholders in text order: the window's filters and match, the GIN branch, the walk, the rank, the cursor.
-    return { sql, params: [...filterParams, query.q, query.q, ...params, ...params, ...selectParams, ...cursorParams], sort };
+    return { sql, params: [...filterParams, query.q, query.q, ...params, ...filterParams, query.q, query.q, ...selectParams, ...cursorParams], sort };
   }
 
   const sql = `select ${columns}

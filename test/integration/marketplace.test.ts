@@ -7,6 +7,8 @@ import { TaskQueue } from '../../workflows/queues';
 import { listingLifecycle } from '../../workflows/marketplace/listingLifecycle';
 import { statusQuery } from '../../workflows/marketplace/messages';
 import { DAY_MS } from '../../domain/time';
+import { buildSearchSql, type SearchRow } from '../../api/marketplace/search';
+import { SearchListingsQuery } from '../../api/marketplace/schemas';
 
 type User = Awaited<ReturnType<typeof registerUser>>;
 
@@ -382,6 +384,50 @@ describe('marketplace through the HTTP API', () => {
       const wrongSort = await api.get(`/api/marketplace/listings?q=${nonce}&sort=newest&cursor=${page.nextCursor}`);
       expect(wrongSort.status).to.equal(422);
       expect(wrongSort.body.message).to.match(/sort=price/);
+    });
+
+    it('finds and ranks a listing whose document is too big for the index like any other, whichever way the candidates are found', async function () {
+      this.timeout(60_000);
+      const seller = await registerUser(api);
+      await setPlan(seller, 'pro');
+      const word = `${nonce}big`;
+      // ~1,400 distinct words: the search_vector is far past listing_search_head's 2,000-byte bound.
+      const filler = Array.from({ length: 1_400 }, (_, i) => `w${i.toString(36)}`).join(' ');
+      const fields = {
+        inTitle: { title: `Hunter ${word}`, description: 'Bold and honest.' },
+        inBody: { title: 'Quiet cob', description: `Safe ${word} for a novice.` },
+        big: { title: 'Long story', description: `${word} ${filler}`.slice(0, 10_000) },
+      };
+      const ids: Record<string, string> = {};
+      for (const [key, f] of Object.entries(fields)) {
+        const l = await createListing(seller, f);
+        await publish(seller, l.id);
+        ids[key] = l.id;
+      }
+      const [row] = await sql(`select search_head is null as too_big, search_vector is not null as has_vector from listings where id = ?`, [ids.big]);
+      expect(row).to.deep.equal({ too_big: true, has_vector: true });
+      expect((await sql(`select count(*)::int as n from listings where id in (?, ?) and search_head = search_vector`, [ids.inTitle, ids.inBody]))[0].n).to.equal(2);
+
+      const exact = (await sql(
+        `select id, ts_rank(search_vector, websearch_to_tsquery('english', ?) || websearch_to_tsquery('french', ?)) as rank from listings where id in (?, ?, ?) order by rank desc, id desc`,
+        [word, word, ids.inTitle, ids.inBody, ids.big],
+      )) as { id: string; rank: number }[];
+      const viaApi = (await search({ q: word })).items.map((i) => ({ id: i.id, rank: i.rank }));
+      expect(viaApi).to.deep.equal(exact);
+      expect(viaApi.map((i) => i.id)).to.include(ids.big);
+
+      // The walk reads the index (the big one through its table row), the GIN branch the table: same candidates.
+      const direct = async (candidates: number, relevancePath?: 'walk' | 'gin') => {
+        const built = buildSearchSql(SearchListingsQuery.parse({ q: word }), new Date(), { relevanceCandidates: candidates, relevancePath });
+        return ((await sql(built.sql, built.params)) as SearchRow[]).map((r) => ({ id: r.id, rank: r.rank }));
+      };
+      for (const path of ['walk', 'gin'] as const) {
+        expect(await direct(500, path), path).to.deep.equal(exact);
+        // Two candidates: the two newest matches (inBody, big), ranked.
+        expect((await direct(2, path)).map((r) => r.id).sort(), path).to.deep.equal([ids.inBody, ids.big].sort());
+      }
+      // One candidate: the newest window (published last, the big one is among the 4 newest) holds it.
+      expect(await direct(1)).to.deep.equal(exact.filter((r) => r.id === ids.big));
     });
 
     it('counts a view on each public read', async () => {
