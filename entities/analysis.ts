@@ -15,13 +15,15 @@ import { ANALYSIS_CLOSERS, ANALYSIS_STATUSES, ANALYSIS_TYPES, isTerminal, type A
 export const Analysis = defineEntity({
   name: 'Analysis',
   tableName: 'analyses',
-  indexes: [{ properties: ['horse', 'createdAt'] }, { properties: ['status', 'createdAt'] }],
+  // (user, createdAt) and (organization, createdAt): the start limits count the newest rows of
+  // one account / organization in the last hour and sum the organization's month (analysis-start.ts).
+  indexes: [{ properties: ['horse', 'createdAt'] }, { properties: ['status', 'createdAt'] }, { properties: ['userId', 'createdAt'] }, { properties: ['organization', 'createdAt'] }],
   properties: {
     ...baseProperties,
     organization: () => p.manyToOne(Organization).deleteRule('cascade'),
     horse: () => p.manyToOne(Horse).deleteRule('cascade'),
     /** Who asked for it: their credits pay, they are told the outcome. */
-    userId: p.uuid().index(),
+    userId: p.uuid(),
     type: p.enum(ANALYSIS_TYPES),
     status: p.enum(ANALYSIS_STATUSES).default('pending'),
     /** Last stage the workflow recorded (the live one comes from the progress query). */

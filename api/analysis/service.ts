@@ -7,20 +7,20 @@ import { HttpError } from '../http/errors';
 import { memberOrgIds } from '../organizations/access';
 import { loadOwnedHorse } from '../horses/access';
 import { assertVerified } from '../accounts/verified';
-import { Analysis, Horse, analysisReservationKey, closeAnalysis } from '../../entities';
-import { reserveCredits } from '../../entities/credit-ledger';
-import { assertAnalysisStartAllowed } from '../../entities/analysis-limits';
+import { analysisReservationKey, closeAnalysis, type Horse } from '../../entities';
+import { IdempotencyKeyTaken, reserveAnalysisStart } from '../../entities/analysis-start';
 import { SNIFF_BYTES, looksLikeVideo } from '../../adapters/media/sniff';
 import { ANALYSIS_CREDIT_COST, parseVideoKey, type AnalysisType } from '../../domain/analysis';
 import { analysisWorkflowId } from '../../workflows/ids';
 import { startAnalysisWorkflow } from '../../workflows/analysis/client';
-import { IdempotentReplay, claimKey, priorAnalysis, releaseKey, requestHashOf, type StartedAnalysis } from './idempotency';
+import { priorAnalysis, releaseKey, requestHashOf, type StartedAnalysis } from './idempotency';
 
 /**
  * Starting an analysis, the application layer of POST /api/analyses:
  *   1. an earlier request with the same Idempotency-Key answers what it created;
  *   2. the caller, the horse and the uploaded video are checked (nothing written yet);
- *   3. one transaction: start limits, the Analysis row, the key claim, the credit reservation;
+ *   3. one transaction: start limits, the Analysis row, the key claim, the credit reservation
+ *      (entities/analysis-start.ts: the locks, then one statement for all of it);
  *   4. the analyzeVideo workflow starts (workflows/analysis/client.ts); if Temporal refuses,
  *      compensation closes the row (credits released) and frees the key, and the answer is 503.
  */
@@ -74,23 +74,19 @@ export function createAnalysisService(deps: Pick<AppDeps, 'config' | 'temporal' 
   /** Start limits, the row, the key claim and the credit reservation: all or nothing. */
   async function reserve(em: EntityManager, user: AuthUser, horse: Horse, body: StartAnalysisRequest, id: string, idempotency: { key: string; requestHash: string } | null) {
     const credits = ANALYSIS_CREDIT_COST[body.type];
-    await em.transactional(async (tx) => {
-      await assertAnalysisStartAllowed(tx, { userId: user.id, organizationId: horse.organization.id, limits: startLimits });
-      tx.create(Analysis, {
-        id,
-        organization: horse.organization,
-        horse: tx.getReference(Horse, horse.id),
-        userId: user.id,
-        type: body.type,
-        status: 'pending',
-        stage: 'queued',
-        credits,
-        videoKey: body.videoKey,
-        workflowId: analysisWorkflowId(id),
-      });
-      await tx.flush();
-      if (idempotency) await claimKey(tx, { userId: user.id, key: idempotency.key, requestHash: idempotency.requestHash, analysisId: id });
-      await reserveCredits(tx, user.id, credits, analysisReservationKey(id), `${body.type} analysis ${id}`);
+    await reserveAnalysisStart(em, {
+      id,
+      userId: user.id,
+      organizationId: horse.organization.id,
+      horseId: horse.id,
+      type: body.type,
+      credits,
+      videoKey: body.videoKey,
+      workflowId: analysisWorkflowId(id),
+      reservationKey: analysisReservationKey(id),
+      reason: `${body.type} analysis ${id}`,
+      idempotency,
+      limits: startLimits,
     });
     return credits;
   }
@@ -120,7 +116,7 @@ export function createAnalysisService(deps: Pick<AppDeps, 'config' | 'temporal' 
       try {
         credits = await reserve(em, user, horse, body, id, idemKey ? { key: idemKey, requestHash } : null);
       } catch (err) {
-        if (!(err instanceof IdempotentReplay)) throw err;
+        if (!(err instanceof IdempotencyKeyTaken)) throw err;
         const prior = await priorAnalysis(em, user.id, idemKey!, requestHash);
         if (prior) return { analysis: prior, replayed: true };
         throw new HttpError(409, 'A request with this Idempotency-Key is still being processed; retry in a moment');

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestStack, type TestStack } from '../support/stack';
 import { apiClient, eventually, registerVerifiedUser, type ApiClient } from '../support/http';
 import { createHorse, credits, testVideos, uploadVideo, waitForAnalysis, type TestVideos } from '../support/analysis';
-import { Analysis, Horse } from '../../entities';
+import { Analysis, CreditTransaction, Horse } from '../../entities';
 import { analysisWorkflowId } from '../../workflows/ids';
 
 /**
@@ -70,6 +70,17 @@ describe('analysis start limits (per user and organization per hour, organizatio
     expect(Number(third.headers.get('retry-after'))).to.be.within(1, 3600);
     expect(await credits(api, token)).to.deep.equal(before);
     expect(await stack.orm.em.fork().count(Analysis, { userId: user.user.id })).to.equal(2);
+  });
+
+  it('given concurrent starts by one account, accepts exactly its hourly allowance and reserves credits for those only', async () => {
+    const { token, horseId, user } = await owner();
+    // The uploads first, so the starts really arrive together (the start statement counts under the locks).
+    const keys = await Promise.all(Array.from({ length: 5 }, () => uploadVideo(api, token, videos.short)));
+    const answers = await Promise.all(keys.map((videoKey) => api.post('/api/analyses', { horseId, type: 'locomotion', videoKey }, token)));
+    expect(answers.map((a) => a.status).sort()).to.deep.equal([202, 202, 429, 429, 429]);
+    const em = stack.orm.em.fork();
+    expect(await em.count(Analysis, { userId: user.user.id })).to.equal(2);
+    expect(await em.count(CreditTransaction, { userId: user.user.id, kind: 'reserve' })).to.equal(2);
   });
 
   it('exposes AI tokens and estimated cost per provider and model, and the fallback ratio, on /metrics', async () => {
