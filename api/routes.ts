@@ -11,13 +11,13 @@ import { createMarketplaceRouter } from './marketplace/router';
 import { createAnalysesRouter } from './analysis/router';
 import { createUploadsRouter } from './analysis/uploads';
 import { createBillingRouter } from './billing/router';
-import { createBillingWebhookRouter } from './billing/webhook';
 import { createHealthRouter } from './health/router';
 
 /**
  * Feature routers. Each feature adds one line here; accounts and the ops health check are
  * mounted by the app itself because everything else depends on them. Old paths of renamed
- * features are aliased in api/http/legacy-paths.ts.
+ * features are aliased in api/http/legacy-paths.ts. The Stripe webhook is mounted by the app
+ * too, ahead of the browser-facing middleware (api/app.ts says why).
  */
 export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountContext): void {
   app.use('/api/horses', createHorsesRouter(ctx));
@@ -29,7 +29,6 @@ export function mountFeatureRouters(app: Express, deps: AppDeps, ctx: MountConte
   app.use('/api/gestations', createGestationRouter(deps, ctx));
   app.use('/api/marketplace', createMarketplaceRouter(deps, ctx));
   app.use('/api/uploads', createUploadsRouter(deps, ctx));
-  app.use('/api/billing', createBillingWebhookRouter(deps, ctx));
   app.use('/api/billing', createBillingRouter(deps, ctx));
   app.use('/api', createAnalysesRouter(deps, ctx));
   app.use('/api', createHealthRouter(deps, ctx));

@@ -102,7 +102,7 @@ try {
   });
   const post = async (payload: string, via = hook) => {
     const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: TEST_BILLING.STRIPE_WEBHOOK_SECRET });
-    const res = await via.call('POST', '/api/webhooks/stripe', { raw: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
+    const res = await via.call('POST', '/api/billing/webhook', { raw: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
     if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body as { received: true; duplicate?: boolean };
   };
@@ -122,7 +122,7 @@ try {
       for (let i = 0; i < N; i++) await ours(i, api);
     });
     const one = await countQueries(() => ours(0, api));
-    console.log(`database statements per webhook event: ${(texts.length / N).toFixed(1)} (${texts.length} for ${N} events, one at a time); one event's:\n${one.map((t) => `    ${t}`).join('\n')}\n`);
+    console.log(`database round trips (pg queries) per webhook event: ${(texts.length / N).toFixed(1)} (${texts.length} for ${N} events, one at a time); one event's:\n${one.map((t) => `    ${t}`).join('\n')}\n`);
   }
   console.log(`Stripe webhook (signature, event row, signalWithStart) vs raw signalWithStart; concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${SECONDS} s`);
   const cpuBefore = cpuSecondsOf(child.pid);

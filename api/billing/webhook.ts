@@ -28,7 +28,7 @@ interface EventObject {
  * redelivery is a no-op), signal the user's subscription workflow, answer. No Stripe API
  * call happens here: the workflow re-fetches what it needs.
  */
-export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
+export function createBillingWebhookRouter(deps: AppDeps, ctx: Pick<MountContext, 'registry' | 'authenticate'>) {
   const router = Router();
   const r = routeBuilder({ router, registry: ctx.registry, basePath: '/api/billing', tag: 'billing', authenticate: ctx.authenticate });
 
@@ -57,9 +57,10 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
         const stale = /tolerance/i.test((err as Error).message);
         throw new HttpError(401, stale ? 'Invalid Stripe signature: the timestamp is outside the tolerance (a delayed or replayed event)' : 'Invalid Stripe signature', [{ location: 'headers', field: 'stripe-signature', message: 'does not match the body, or is too old' }]);
       }
-      const log = req.log.child({ stripeEventId: event.id, stripeEventType: event.type });
+      // Built only when a line is written: the signalled path logs nothing at info.
+      const log = () => req.log.child({ stripeEventId: event.id, stripeEventType: event.type });
       if (!isHandledStripeEvent(event.type)) {
-        log.info('stripe event type not handled: ignored');
+        log().info('stripe event type not handled: ignored');
         return { received: true as const, ignored: 'event type not handled' };
       }
       const obj = event.data.object as EventObject;
@@ -77,17 +78,17 @@ export function createBillingWebhookRouter(deps: AppDeps, ctx: MountContext) {
             await deliverBillingEvent(client, user.id, ref, user.plan, deps.config.BILLING_GRACE_DAYS);
           } catch (err) {
             // Nothing is committed: Stripe's retry (or a concurrent delivery waiting on the row) signals.
-            log.error({ err }, 'could not signal the subscription workflow');
+            log().error({ err }, 'could not signal the subscription workflow');
             throw new HttpError(503, 'Could not hand the event to the workflow engine; retry later');
           }
         },
       );
       if (claim.kind === 'duplicate') {
-        log.info('stripe event redelivered: no-op');
+        log().info('stripe event redelivered: no-op');
         return { received: true as const, duplicate: true };
       }
       if (claim.kind === 'no-user') {
-        log.warn('stripe event for a customer we do not know: ignored');
+        log().warn('stripe event for a customer we do not know: ignored');
         return { received: true as const, ignored: 'no user for this customer' };
       }
       return { received: true as const };

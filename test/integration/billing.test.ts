@@ -224,6 +224,30 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
     expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes)).to.have.length(1);
   });
 
+  it('keeps quotes and backslashes in Stripe ids intact (the claim writes them as SQL literals) and signals their user once', async function () {
+    this.timeout(60_000);
+    const reg = await registerUser(api);
+    const conn = stack.orm.em.fork().getConnection();
+    const customer = `cus_it's\\${randomUUID().slice(0, 6)}'); delete from users; --`;
+    await conn.execute('update users set stripe_customer_id = ? where id = ?', [customer, reg.user.id]);
+    const objectId = `sub_o'k\\'${randomUUID().slice(0, 6)}`;
+    const evt = event('customer.subscription.updated', { id: objectId, object: 'subscription', customer }, `evt_q'\\${randomUUID()}`);
+    expect((await deliver(evt)).body).to.deep.equal({ received: true });
+    expect((await deliver(evt)).body).to.deep.equal({ received: true, duplicate: true });
+    const rows = await conn.execute('select event_id, object_id, user_id, signalled_at from stripe_events where event_id = ?', [evt.id]);
+    expect(rows).to.have.length(1);
+    expect(rows[0]).to.include({ event_id: evt.id, object_id: objectId, user_id: reg.user.id });
+    expect(rows[0].signalled_at).to.not.equal(null);
+    expect(await count('select count(*) as n from users where id = ?', [reg.user.id])).to.equal(1);
+    const history = await (await stack.temporal.client()).workflow.getHandle(`subscription-${reg.user.id}`).fetchHistory();
+    expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes)).to.have.length(1);
+
+    // A user id on the object that is not a UUID never reaches the statement: no user, recorded unsignalled.
+    const stranger = event('checkout.session.completed', { id: 'cs_x', object: 'checkout.session', customer: null, client_reference_id: "x'::uuid or true --", metadata: { userId: reg.user.id.slice(1) } });
+    expect((await deliver(stranger)).body).to.deep.equal({ received: true, ignored: 'no user for this customer' });
+    expect(await count('select count(*) as n from stripe_events where event_id = ? and user_id is null and signalled_at is null', [stranger.id])).to.equal(1);
+  });
+
   it('handles invoice.paid before checkout.session.completed: active once, credits granted once', async function () {
     this.timeout(60_000);
     const { reg, customer, subId, session } = await checkedOut();
@@ -442,6 +466,24 @@ describe('billing through the HTTP API (stripe-mock, signed webhooks)', () => {
       expect(view.status).to.equal(200);
       expect(view.body).to.deep.include({ plan: 'free', status: 'none', billing: { configured: false, missingSettings: ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] } });
       expect(view.body.credits.balance).to.equal(3);
+    });
+  });
+
+  describe('with a small per-address /api rate limit', () => {
+    const { api: limitedApi } = useTestStack({ workers: false, billing: true, env: { RATE_LIMIT_MAX: '2' }, startTimeoutMs: 120_000 });
+
+    it('answers every Stripe delivery (its few sending addresses carry all customers\' events) while other /api calls from the address get 429', async () => {
+      const answers = [];
+      for (let i = 0; i < 4; i++) {
+        const payload = JSON.stringify(event('customer.subscription.updated', { id: `sub_rl_${i}`, object: 'subscription', customer: `cus_rl_${randomUUID()}` }));
+        const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: TEST_BILLING.STRIPE_WEBHOOK_SECRET });
+        answers.push(await limitedApi.call('POST', '/api/billing/webhook', { raw: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signature } }));
+      }
+      expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200]);
+      expect(answers[0].headers.get('x-request-id')).to.be.a('string');
+      const others = [];
+      for (let i = 0; i < 3; i++) others.push((await limitedApi.get('/api/billing/subscription')).status);
+      expect(others).to.deep.equal([401, 401, 429]);
     });
   });
 
