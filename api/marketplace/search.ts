@@ -17,6 +17,11 @@ import { liveListingSql } from '../../entities/marketplace';
  * rare one); either way at most N rows are ranked. Trade-off: when more
  * than N listings match, an older listing outside the N newest matches is not in the
  * relevance results (newest and price sorts still list every match).
+ *
+ * The newest-first walks read no table rows: listings_active_newest_index includes the
+ * filter columns and `search_head`, the search document when it fits an index entry
+ * (Migration20261203160000_search_index_only_relevance), so they are index-only scans
+ * while autovacuum keeps the visibility map set (the table vacuums at 1% changed rows).
  */
 
 export const DEFAULT_RELEVANCE_CANDIDATES = 500;
