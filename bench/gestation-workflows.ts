@@ -46,6 +46,7 @@ await runSleepingBench(
       return [{ gestationId: key, userId: 'bench', ...plan }];
     },
     script: import.meta.url,
+    sendActivity: 'sendGestationReminder',
     activities: ({ sent }) => {
       const sentAt = new Map<string, Record<string, string>>();
       return {

@@ -26,6 +26,7 @@ await runSleepingBench(
     workflowId: healthWorkflowId,
     args: (key) => [{ horseId: key }],
     script: import.meta.url,
+    sendActivity: 'sendHealthReminder',
     activities: ({ sent }) => {
       const sentStages = new Map<string, ('reminder' | 'overdue')[]>();
       return {

@@ -8,7 +8,7 @@ import type { Mailer } from '../../adapters/email/mailer';
 import { HealthPlanOverride, HealthRecord, HealthReminderLog, Horse, ReminderPreferences, dateColumn, planOverrides, recordFacts } from '../../entities';
 import { createNotifyActivities } from '../notify';
 import { ErrorType } from '../../domain/errors';
-import { carePlan, dayOf, healthReminderMessage, reminderKey, type CareItemKey, type ReminderItem, type ReminderStage } from '../../domain/health';
+import { carePlan, dayOf, healthReminderMessage, reminderKey, reminderTimes, type CareItemKey, type ReminderItem, type ReminderStage } from '../../domain/health';
 import { organizationOwners, reminderRecipients } from '../notify/recipients';
 import { channelFailureText } from '../notify/channel-failure';
 
@@ -32,13 +32,19 @@ export interface HealthReminderRequest {
   key: CareItemKey;
   dueDate: string;
   stage: ReminderStage;
+  /**
+   * ISO instant (workflow time) at which the workflow found this send due, from its last
+   * read of the database. The send re-checks it against the database as it is now: a
+   * reminder whose lead time has since been shortened is not due yet ('replanned').
+   */
+  plannedAt: string;
 }
 
 export type HealthReminderOutcome =
   | { outcome: 'sent' | 'already-sent'; recipients: string[]; channels: string[] }
   /** The horse is gone: nothing sent. */
   | { outcome: 'gone' }
-  /** The item has another due date now (a record was added or edited) or was switched off: nothing sent. */
+  /** The item has another due date now (a record was added or edited), was switched off, or is not due yet with today's lead time: nothing sent. */
   | { outcome: 'replanned' };
 
 interface Prefs {
@@ -52,6 +58,10 @@ async function preferences(em: EntityManager, userIds: readonly string[], defaul
   const found = new Map(rows.map((r) => [r.userId, { leadDays: r.leadDays, email: r.email, inApp: r.inApp }]));
   return new Map(userIds.map((u) => [u, found.get(u) ?? { leadDays: defaultLeadDays, email: true, inApp: true }]));
 }
+
+/** Several recipients: the earliest reminder any of them asked for; none: the default lead time. */
+const leadDaysOf = (recipients: readonly string[], prefs: Map<string, Prefs>, defaultLeadDays: number) =>
+  recipients.length ? Math.min(...recipients.map((u) => prefs.get(u)!.leadDays)) : defaultLeadDays;
 
 /** The horse's plan from the database: due items of enabled care items. */
 async function duePlan(em: EntityManager, horse: Horse) {
@@ -99,9 +109,7 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
         found: true,
         reminderTimeUtc: config.REMINDER_TIME_UTC,
         items: due.map((i) => {
-          const recipients = recipientsByCreator.get(i.lastRecordedById) ?? [];
-          // Several recipients: the earliest any of them asked for.
-          const leadDays = recipients.length ? Math.min(...recipients.map((u) => prefs.get(u)!.leadDays)) : config.REMINDER_LEAD_DAYS;
+          const leadDays = leadDaysOf(recipientsByCreator.get(i.lastRecordedById) ?? [], prefs, config.REMINDER_LEAD_DAYS);
           return { key: i.key, title: i.title, dueDate: i.nextDue!, sent: sent.get(`${i.key}|${i.nextDue}`) ?? [], leadDays };
         }),
       };
@@ -110,8 +118,11 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
     /**
      * One reminder (stage `reminder`) or escalation (`overdue`), in-app then email as each
      * recipient's preferences say. The escalation also goes to the organization's owners.
-     * Re-reads the plan first: an item whose due date moved or that was switched off is not
-     * sent. A channel that fails for good is skipped; a transient failure is retried (the
+     * Re-reads the plan first: an item whose due date moved or that was switched off, or a
+     * reminder whose recipients' lead time now puts it after `plannedAt`, is not sent
+     * ('replanned'). A timer wake-up sends from the workflow's last read without reading
+     * again (one server round trip), so this check is what keeps a change whose signal was
+     * lost from sending a stale reminder. A channel that fails for good is skipped; a transient failure is retried (the
      * workflow retries until its deadline). Fails for good only when nothing went out.
      */
     async sendHealthReminder(req: HealthReminderRequest): Promise<HealthReminderOutcome> {
@@ -126,6 +137,9 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
       const first = await reminderRecipients(em, horse.organization.id, item.lastRecordedById);
       const recipients = req.stage === 'overdue' ? [...new Set([...first, ...(await organizationOwners(em, horse.organization.id))])] : first;
       const prefs = await preferences(em, recipients, config.REMINDER_LEAD_DAYS);
+      if (req.stage === 'reminder' && reminderTimes(req.dueDate, leadDaysOf(first, prefs, config.REMINDER_LEAD_DAYS), config.REMINDER_TIME_UTC).remindAt > Date.parse(req.plannedAt)) {
+        return { outcome: 'replanned' };
+      }
       const message = healthReminderMessage({ key: req.key, dueDate: req.dueDate }, horse.name, req.stage);
       const baseKey = reminderKey(req.horseId, req.key, req.dueDate, req.stage);
       const channels = new Set<string>();

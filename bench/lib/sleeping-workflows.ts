@@ -45,6 +45,7 @@ import { createQueueAdapters, loadQueueActivities } from '../../workers/activiti
 import { OWN_BUNDLE_PATHS, queueWorkerOptions, workflowsPath } from '../../workers/run';
 import type { TaskQueue } from '../../workflows/queues';
 import { benchMode, percentile, reportBench } from './report';
+import { wakeProfile } from './wake-profile';
 
 export interface SleepingBenchSpec {
   /** Feature word, used in the printed lines. */
@@ -56,6 +57,8 @@ export interface SleepingBenchSpec {
   args(key: string): unknown[];
   /** The bench file (import.meta.url): the worker child re-runs it with --role=worker. */
   script: string;
+  /** The activity type that sends the reminder (the wake-up profile times the path up to its start). */
+  sendActivity: string;
   /** Stand-in activities for one worker child; `sent(key)` records a send's start. */
   activities(ctx: { sent(key: string): void }): Record<string, (...args: never[]) => Promise<unknown>>;
 }
@@ -402,6 +405,7 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
     const oursSends = await collectSends(ours, (k) => k.includes('-due'), dueCount, dueAt + 10 * 60_000);
     const oursLate = lateness(oursSends.firstPerKey, dueAt);
     const afterDue = await ours.memory();
+    const oursProfile = await wakeProfile(client, 'ours', dueKeys.map(spec.workflowId), dueAt, spec.sendActivity, { file: join(logDir, 'ours-latest-histories.json'), keepLatest: 5 });
     console.log(
       `ours: ${oursLate.n}/${dueCount} sent (${oursSends.total} send attempts), late p50 ${oursLate.p50} ms, p99 ${oursLate.p99} ms, max ${oursLate.max} ms` +
         `${oursLate.early ? `, ${oursLate.early} EARLY` : ''}; worker rss after ${mb(afterDue.rss).toFixed(0)} MB`,
@@ -420,6 +424,8 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
     const rawSends = await collectSends(raw, () => true, dueCount, rawAt + 10 * 60_000);
     const rawLate = lateness(rawSends.firstPerKey, rawAt);
     console.log(`raw timer workflows: ${rawLate.n}/${dueCount} fired, late p50 ${rawLate.p50} ms, p99 ${rawLate.p99} ms, max ${rawLate.max} ms`);
+    const rawProfile = await wakeProfile(client, 'raw', rawKeys.map((k) => `raw-${k}`), rawAt, 'rawTimerFired', { file: join(logDir, 'raw-latest-histories.json'), keepLatest: 5 });
+    for (const line of [...oursProfile.lines, ...rawProfile.lines]) console.log(line);
 
     reportMemory(spec, asleep, m, idleParts, { startsPerSecond, settleSeconds, settings, workerEnv: { MALLOC_ARENA_MAX: workerEnv.MALLOC_ARENA_MAX ?? null, NODE_OPTIONS: workerEnv.NODE_OPTIONS ?? null, WORKER_TUNING: workerEnv.WORKER_TUNING ?? null } });
     reportBench({
@@ -430,7 +436,7 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
       goal: { value: 1000 },
       higherIsBetter: false,
       baselineLabel: 'raw Temporal timer workflows (sleep, one activity), same server and cache',
-      extra: { ours: oursLate, raw: rawLate, sent: oursLate.n, expected: dueCount },
+      extra: { ours: oursLate, raw: rawLate, sent: oursLate.n, expected: dueCount, wakePaths: { ours: oursProfile.paths, raw: rawProfile.paths } },
     });
   } finally {
     await raw?.stop().catch(() => {});

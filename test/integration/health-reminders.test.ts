@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import { useTestStack } from '../support/use-test-stack';
 import { eventually, registerVerifiedUser } from '../support/http';
 import { healthWorkflowId } from '../../workflows/ids';
-import { dayOf, plusDays } from '../../domain/health';
+import { dayOf, plusDays, reminderTimes } from '../../domain/health';
 import { ApplicationFailure } from '@temporalio/common';
 import { HealthRecord, HealthReminderLog, Horse, Notification, ReminderPreferences } from '../../entities';
 import { createHealthActivities } from '../../activities/health';
 import { createLogger } from '../../adapters/logger';
-import type { Mailer } from '../../adapters/email/mailer';
+import { ResendMailer, type Mailer } from '../../adapters/email/mailer';
 
 /**
  * Who the health book's reminders reach, and when, through the real stack (API, Postgres,
@@ -55,6 +55,33 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
     await ok(api.put('/api/notifications/preferences', { leadDays: 14, email: true, inApp: true }, marie.accessToken));
     const log = await farrierLog(horse.id);
     expect(log.recipients).to.deep.equal([marie.user.id]);
+  });
+
+  // A timer wake-up sends from the workflow's last read without reading again; the send
+  // re-checks the database as it is now and refuses what the workflow planned from old facts.
+  it('refuses a send planned from an older read: a lead time shortened since, or a due date moved since (nothing sent, nothing logged)', async function () {
+    this.timeout(60_000);
+    const marie = await user('Marie');
+    const horse = await ok<{ id: string }>(api.post('/api/horses', { name: 'Stale', gender: 'mare' }, marie.accessToken), 201);
+    // Farrier 30 days ago: due in 12 days.
+    await ok(api.post(`/api/horses/${horse.id}/health/records`, { kind: 'farrier', date: daysAgo(30), details: { work: 'trim' } }, marie.accessToken), 201);
+    await asleepUntilFarrier(horse.id);
+    const dueDate = plusDays(daysAgo(30), 42);
+    const acts = createHealthActivities({
+      orm: stack.orm,
+      config: stack.config,
+      logger: createLogger({ level: 'silent', name: 'test' }),
+      mailer: new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL),
+    });
+    // Planned when Marie wanted 14 days' notice; she has the default 2 days now: not due for 10 days.
+    const plannedAt = new Date(reminderTimes(dueDate, 14, stack.config.REMINDER_TIME_UTC).remindAt).toISOString();
+    expect(await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate, stage: 'reminder', plannedAt })).to.deep.equal({ outcome: 'replanned' });
+    // Planned for a due date an older read had (the farrier came since).
+    const older = plusDays(dueDate, -5);
+    const olderAt = new Date(reminderTimes(older, 2, stack.config.REMINDER_TIME_UTC).remindAt).toISOString();
+    expect(await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate: older, stage: 'reminder', plannedAt: olderAt })).to.deep.equal({ outcome: 'replanned' });
+    expect(await em().count(HealthReminderLog, { horseId: horse.id })).to.equal(0);
+    expect(await em().count(Notification, { userId: marie.user.id, kind: 'health_reminder' })).to.equal(0);
   });
 
   it('reminds the organization\'s owners, not the recorder, once the recorder has left the organization', async function () {
@@ -110,7 +137,7 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
     await e.flush();
     const RAW = `${marie.email} is on the provider's suppression list (req_8f2kX, smtp.provider.test)`;
     const acts = (mailer: Mailer) => createHealthActivities({ orm: stack.orm, config: stack.config, logger: createLogger({ level: 'silent', name: 'test' }), mailer });
-    const request = { horseId: horse.id, key: 'farrier' as const, dueDate: daysAgo(8), stage: 'overdue' as const };
+    const request = { horseId: horse.id, key: 'farrier' as const, dueDate: daysAgo(8), stage: 'overdue' as const, plannedAt: new Date().toISOString() };
 
     // An email SDK that fails for good with its own wording (status and code as details).
     const sdk = acts({

@@ -9,7 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { healthReminders } from '../../workflows/health/healthReminders';
 import { nextDueQuery, planChangedSignal, recordChangedSignal, remindersChangedSignal } from '../../workflows/health/messages';
 import { healthWorkflowId } from '../../workflows/ids';
-import { carePlan, dayOf, plusDays, plusMonths, type CareItemKey, type HealthRecordFacts, type PlanOverride, type ReminderStage } from '../../domain/health';
+import { carePlan, dayOf, plusDays, plusMonths, reminderTimes, type CareItemKey, type HealthRecordFacts, type PlanOverride, type ReminderStage } from '../../domain/health';
 import { ErrorType } from '../../domain/errors';
 import type { HealthReminderOutcome, HealthReminderRequest, HealthReminderSnapshot } from '../../activities/health';
 import { createTimeSkippingEnv, uniqueQueue } from '../support/temporal-env';
@@ -89,6 +89,8 @@ describe('healthReminders workflow (time-skipping)', () => {
         if (db.logs.get(k)?.includes(req.stage)) return { outcome: 'already-sent', recipients: ['u1'], channels: ['email', 'in_app'] };
         const item = plan().find((i) => i.key === req.key);
         if (item?.nextDue !== req.dueDate) return { outcome: 'replanned' };
+        // As the real send: a reminder the current lead time puts after the planned instant is not due yet.
+        if (req.stage === 'reminder' && reminderTimes(req.dueDate, db.leadDays).remindAt > Date.parse(req.plannedAt)) return { outcome: 'replanned' };
         sent.push({ ...req, at: Context.current().info.currentAttemptScheduledTimestampMs });
         db.logs.set(k, [...(db.logs.get(k) ?? []), req.stage]);
         if (db.doneOnDueDate && req.stage === 'reminder') db.records.push(careDone(req.key, req.dueDate));
@@ -268,6 +270,44 @@ describe('healthReminders workflow (time-skipping)', () => {
     });
     expect(s.sent.map((x) => [x.key, x.dueDate, x.stage])).to.deep.equal([['farrier', due, 'reminder']]);
     expectAt(s.sent[0].at, at8(plusDays(due, -7)), 'the reminder with the new lead time');
+  });
+
+  // A timer wake-up sends from the workflow's last read without reading again (one round trip
+  // to the server); the send re-checks the database. These changes reach the database after
+  // the last read and before the reminder, with their signal lost: nothing stale goes out.
+  it('does not send a stale reminder when a record arrives after the last read and its signal is lost; the new one goes out on time', async () => {
+    const s = await setup({ records: (today) => [record('farrier', plusDays(today, -7), { work: 'trim' })] });
+    // Due day 35, reminded day 33. Weekly re-reads on days 7..28, then asleep until day 33.
+    await s.worker.runUntil(async () => {
+      const h = await s.start();
+      await env.sleep('30 days');
+      s.db.records.push(record('farrier', plusDays(s.today, 30), { work: 'reset' })); // no signal
+      await env.sleep('41 days'); // to day 71: past the new reminder (day 70), before its escalation (day 73)
+      await h.terminate('test over');
+    });
+    const stale = { key: 'farrier', dueDate: plusDays(s.today, 35), stage: 'reminder' };
+    const answers = await Promise.all(s.acts.sendHealthReminder.getCalls().map(async (c) => [(c.args[0] as HealthReminderRequest).dueDate, await c.returnValue]));
+    expect(answers[0], 'the stale reminder was asked for and refused').to.deep.equal([stale.dueDate, { outcome: 'replanned' }]);
+    expect(s.sent.map((x) => [x.key, x.dueDate, x.stage])).to.deep.equal([['farrier', plusDays(s.today, 72), 'reminder']]);
+    expectAt(s.sent[0].at, at8(plusDays(s.today, 70)));
+  });
+
+  it('does not send a reminder early when the lead time was shortened after the last read and its signal is lost', async () => {
+    const s = await setup({ leadDays: 7, records: (today) => [record('farrier', plusDays(today, -10), { work: 'trim' })] });
+    // Due day 32: with 7 days' lead reminded day 25 (re-reads on days 7, 14, 21, then asleep until day 25).
+    const due = plusDays(s.today, 32);
+    await s.worker.runUntil(async () => {
+      const h = await s.start();
+      await env.sleep('22 days');
+      s.db.leadDays = 2; // no signal
+      await env.sleep('9 days'); // to day 31: past the reminder with 2 days' lead (day 30), before the escalation (day 33)
+      await h.terminate('test over');
+    });
+    const first = s.acts.sendHealthReminder.getCall(0);
+    expect(await first.returnValue, 'the early reminder was asked for and refused').to.deep.equal({ outcome: 'replanned' });
+    expectAt(Date.parse((first.args[0] as HealthReminderRequest).plannedAt), at8(plusDays(due, -7)), 'the planned instant');
+    expect(s.sent.map((x) => [x.key, x.dueDate, x.stage])).to.deep.equal([['farrier', due, 'reminder']]);
+    expectAt(s.sent[0].at, at8(plusDays(due, -2)), 'the reminder with the shortened lead time');
   });
 
   it('continues after a worker restart: nothing resent, the next reminder on time', async function () {

@@ -69,11 +69,14 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
     return { horseId: input.horseId, loadedAt: loadedAt === null ? null : new Date(loadedAt).toISOString(), upcoming, sentThisRun };
   });
 
+  // The snapshot was read since the last wake-up (a timer wake plans from the previous read).
+  let fresh = false;
   for (;;) {
     while (needsLoad) {
       needsLoad = false; // a signal during the read asks for another one
       snapshot = await loadHealthReminders({ horseId: input.horseId });
       loadedAt = Date.now();
+      fresh = true;
     }
     if (!snapshot?.found) {
       log.info('horse not in the database (deleted): health reminders end', { horseId: input.horseId });
@@ -87,7 +90,7 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
       const { overdueAt } = reminderTimes(next.dueDate, 0, timeUtc());
       const deadline = next.stage === 'reminder' ? overdueAt : overdueAt + ESCALATION_RETRY_MS;
       try {
-        const result = await sender(deadline)({ horseId: input.horseId, key: next.key, dueDate: next.dueDate, stage: next.stage });
+        const result = await sender(deadline)({ horseId: input.horseId, key: next.key, dueDate: next.dueDate, stage: next.stage, plannedAt: new Date(now).toISOString() });
         if (result.outcome === 'sent') sentThisRun += 1;
         if (result.outcome === 'gone') {
           snapshot = { found: false };
@@ -103,6 +106,13 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
       continue;
     }
 
+    // Woken by the timer and the last read plans nothing now (the weekly re-read, or a plan
+    // that moved without a signal reaching us): read again before sleeping.
+    if (!fresh) {
+      needsLoad = true;
+      continue;
+    }
+
     // Nothing due: a natural boundary to start a fresh history (the new run re-reads first).
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || (!!input.continueAsNewAfter && sentThisRun >= input.continueAsNewAfter)) {
@@ -113,8 +123,13 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
     }
 
     const sleepMs = step.wakeAt === null ? RESYNC_MS : Math.min(RESYNC_MS, Math.max(1, step.wakeAt - now));
+    // Woken by a signal: needsLoad is set, read again first. Woken by the timer: send what the
+    // last read planned for now straight away — the send re-checks the database (horse, item,
+    // due date, lead time, already sent) and answers 'replanned' instead of sending a stale
+    // reminder — then read again. A wake-up is then one round trip to the server (timer
+    // fired, workflow task, send), not three (read, then send): bench/health-workflows.ts.
     await condition(() => needsLoad, sleepMs);
-    needsLoad = true; // woken by a signal or the timer: read the database again
+    fresh = false;
   }
 
   await condition(allHandlersFinished);
