@@ -43,6 +43,7 @@ import { createMailer } from '../../adapters/email/mailer';
 import { createOrm } from '../../entities/orm';
 import { createQueueAdapters, loadQueueActivities } from '../../workers/activities';
 import { OWN_BUNDLE_PATHS, queueWorkerOptions, workflowsPath } from '../../workers/run';
+import { REMINDERS_WORKER_PROCESS_ENV } from '../../workers/process-settings';
 import type { TaskQueue } from '../../workflows/queues';
 import { benchMode, percentile, reportBench } from './report';
 import { wakeProfile } from './wake-profile';
@@ -72,7 +73,8 @@ export function dueTimeOf(key: string): string | null {
 }
 
 const args = process.argv.slice(2);
-const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+/** The value of `--name=value` (everything after the first `=`: values may hold `=`). */
+const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(`--${name}=`.length);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
@@ -216,7 +218,8 @@ const UNUSED_DATABASE_URL = 'postgresql://bench:unused@127.0.0.1:9/horse_tempo_b
 
 /**
  * The worker child's environment: ours, with nothing preloaded (NODE_OPTIONS emptied: no
- * tsx), the unused database, then `--worker-env=K=V;K=V` (e.g. `--worker-env=MALLOC_ARENA_MAX=2;NODE_OPTIONS=--max-semi-space-size=1`)
+ * tsx), the unused database, the reminders worker group's process settings as production
+ * sets them (workers/process-settings.ts), then `--worker-env=K=V;K=V` (e.g. `--worker-env=MALLOC_ARENA_MAX=2;NODE_OPTIONS=--max-semi-space-size=1`)
  * to measure a process setting against the default in back-to-back runs. An empty value unsets it.
  */
 function childEnv(): NodeJS.ProcessEnv {
@@ -226,7 +229,7 @@ function childEnv(): NodeJS.ProcessEnv {
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', DATABASE_URL: UNUSED_DATABASE_URL, ...overrides };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: UNUSED_DATABASE_URL, ...REMINDERS_WORKER_PROCESS_ENV, ...overrides };
   for (const [k, v] of Object.entries(env)) if (v === '') delete env[k];
   return env;
 }
