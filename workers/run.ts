@@ -60,16 +60,18 @@ const quietBundlerLogger = {
 /**
  * Gestation, listing and health workflows sleep for weeks between steps: keeping thousands
  * of them cached costs memory (bench/gestation-workflows.ts measured 4.5 GB for 10,000 with
- * the SDK's default cache and the all-workflows bundle; ~0.47 MB per cached health workflow
- * with its own bundle), while an evicted one costs nothing until its timer fires and it is
- * replayed from its (short, continued-as-new) history. The reminder queues (gestation,
- * health) keep 100: a worker with 10,000 asleep stays near its idle RSS + ~50 MB. The busy,
- * short-lived queues keep the SDK's default. WORKER_TUNING overrides per queue.
+ * the SDK's default cache and the all-workflows bundle), while an evicted one costs nothing
+ * until its timer fires and it is replayed from its (short, continued-as-new) history. The
+ * reminder queues (gestation, health) keep 20: with 1,000 health workflows asleep the
+ * compiled worker measured 299 MB with 100 cached and 219 MB with 20 (idle 180 MB; the
+ * workflow thread's V8 heap 113 vs 39 MB), README "Reminders worker". A timer firing on an
+ * evicted workflow replays its short history first. The busy, short-lived queues keep the
+ * SDK's default. WORKER_TUNING overrides per queue.
  */
 export const MAX_CACHED_WORKFLOWS: Partial<Record<TaskQueue, number>> = {
-  gestation: 100,
+  gestation: 20,
   marketplace: 250,
-  health: 100,
+  health: 20,
 };
 
 /**

@@ -97,6 +97,6 @@ describe('reminders-only worker (WORKER_QUEUES=gestation,health)', () => {
     this.timeout(120_000);
     const { service, logFile } = startWorker('reminders-worker-bad-tuning', { WORKER_TUNING: '{"health":{"maxConcurrentWorkflowTaskExecutions":500}}' });
     expect(await service.exited).to.equal(78);
-    expect(readFileSync(logFile, 'utf8')).to.include('WORKER_TUNING: health.maxConcurrentWorkflowTaskExecutions (500) cannot exceed health.maxCachedWorkflows (100)');
+    expect(readFileSync(logFile, 'utf8')).to.include('WORKER_TUNING: health.maxConcurrentWorkflowTaskExecutions (500) cannot exceed health.maxCachedWorkflows (20)');
   });
 });

@@ -61,8 +61,8 @@ describe('queue settings checked at worker start (WORKER_TUNING over our default
     expect(queueSettingsProblems('health', { health: { maxCachedWorkflows: 50, maxConcurrentWorkflowTaskExecutions: 20 } })).to.deep.equal([]);
   });
   it('refuses more workflow slots than cached workflows (the default cache of the queue counts) and a cache of 1', () => {
-    expect(queueSettingsProblems('health', { health: { maxConcurrentWorkflowTaskExecutions: 101 } })).to.deep.equal([
-      'health.maxConcurrentWorkflowTaskExecutions (101) cannot exceed health.maxCachedWorkflows (100): raise the cache or lower the slots',
+    expect(queueSettingsProblems('health', { health: { maxConcurrentWorkflowTaskExecutions: 21 } })).to.deep.equal([
+      'health.maxConcurrentWorkflowTaskExecutions (21) cannot exceed health.maxCachedWorkflows (20): raise the cache or lower the slots',
     ]);
     expect(queueSettingsProblems('gestation', { gestation: { maxCachedWorkflows: 1 } })[0]).to.match(/gestation\.maxCachedWorkflows must be 0 .* or at least 2/);
     expect(queueSettingsProblems('health', { health: { maxCachedWorkflows: 0, maxConcurrentWorkflowTaskExecutions: 200 } }), 'no cache: any slots').to.deep.equal([]);
