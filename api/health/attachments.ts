@@ -9,6 +9,7 @@ import { memberOrgIds } from '../organizations/access';
 import { ATTACHMENT_TYPES, attachmentBytesMatch, attachmentKey, isAttachmentType } from '../../domain/health';
 import { attachmentView } from './service';
 import { storageFailureText } from '../../adapters/storage/failure-text';
+import { commitOutcomeUnknown } from '../../entities/commit-outcome';
 
 const TYPES = Object.keys(ATTACHMENT_TYPES).join(', ');
 
@@ -24,7 +25,8 @@ const safeFilename = (name: string) => name.replace(/[^\x20-\x7e]|["\\/]/g, '_')
  * (HEALTH_ATTACHMENT_MAX_BYTES, enforced while reading the body: 413) and keys under the
  * horse's organization. The bytes go through the API (files of a few MB), so the row and the
  * object are written together: a failed write to storage rolls the row back, and a failed
- * database write (the commit) deletes the stored object.
+ * database write (the commit) deletes the stored object — unless the commit's outcome is
+ * unknown, when the reconcile decides from the row.
  */
 export function createHealthAttachments(deps: AppDeps) {
   async function ownedRecord(em: EntityManager, user: AuthUser, recordId: string) {
@@ -49,11 +51,16 @@ export function createHealthAttachments(deps: AppDeps) {
       const id = randomUUID();
       const key = attachmentKey(record.horse.organization.id, record.horse.id, id, type);
       // The object is stored inside the transaction, before COMMIT. If anything fails after the
-      // upload was attempted (the commit included), the object is deleted again so no object
+      // upload was attempted and the transaction is certainly rolled back (an error before
+      // COMMIT, or Postgres refusing the COMMIT), the object is deleted again so no object
       // outlives its missing row. A failed delete records the key in storage_orphans, which the
       // health-reconcile Schedule retries (deleteStorageOrphans); only when that insert fails
-      // too (the database is gone) is the key left to the log.
+      // too (the database is gone) is the key left to the log. When the COMMIT's outcome is
+      // unknown (the connection dropped before its answer), the row may exist: nothing is
+      // deleted, the key goes to storage_orphans and the reconcile deletes the object only if
+      // no row references it.
       let uploaded = false;
+      let committing = false;
       const row = await em.transactional(async (tx) => {
         const a = tx.create(HealthAttachment, {
           id,
@@ -69,9 +76,11 @@ export function createHealthAttachments(deps: AppDeps) {
         await tx.flush();
         uploaded = true;
         await deps.storage.putObject(key, body, type);
+        committing = true; // what fails from here on is the COMMIT
         return a;
       }).catch(async (err: unknown) => {
-        if (uploaded) await deleteOrRecordOrphan(deps, em, key);
+        if (committing && commitOutcomeUnknown(err)) await recordUnknownOutcome(deps, em, key, err);
+        else if (uploaded) await deleteOrRecordOrphan(deps, em, key);
         throw err;
       });
       return attachmentView(row);
@@ -112,6 +121,22 @@ async function deleteOrRecordOrphan(deps: AppDeps, em: EntityManager, key: strin
     } catch (record) {
       deps.logger.error({ key, err: reason, recordErr: (record as Error).message }, 'health attachment: orphaned object, neither deleted nor recorded in storage_orphans; delete the key by hand');
     }
+  }
+}
+
+/**
+ * The COMMIT's outcome is unknown: the attachment may be saved, so its object stays. Its key
+ * goes to storage_orphans, and the reconcile deletes the object only when no row references
+ * it (activities/storage/orphans.ts). If even that insert fails, the key is left to the log:
+ * an object kept for nothing costs storage, a deleted one would lose a saved record's file.
+ */
+async function recordUnknownOutcome(deps: AppDeps, em: EntityManager, key: string, err: unknown) {
+  const reason = (err as Error)?.message;
+  try {
+    await recordStorageOrphan(em, key, 'health_attachment', 'the upload\'s COMMIT outcome was unknown (connection lost); kept until the reconcile finds no row', 0);
+    deps.logger.warn({ key, err: reason }, 'health attachment: COMMIT outcome unknown; the object is kept and storage_orphans lets the reconcile decide');
+  } catch (record) {
+    deps.logger.error({ key, err: reason, recordErr: (record as Error).message }, 'health attachment: COMMIT outcome unknown and storage_orphans unreachable; the object is kept: delete the key by hand if no attachment row has it');
   }
 }
 

@@ -3,7 +3,8 @@ import { createServer, request, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { startTestStack, type TestStack } from '../support/stack';
-import { testS3 } from '../support/infra';
+import { testDatabase, testS3 } from '../support/infra';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { apiClient, registerUser, type ApiClient } from '../support/http';
 import { dayOf, plusDays } from '../../domain/health';
 import { HealthAttachment, StorageOrphan, recordStorageOrphan } from '../../entities';
@@ -59,15 +60,21 @@ describe('health attachments: no orphaned storage objects (S3 stand-in)', () => 
   let s3: S3Client;
   let bucket: string;
   let faults: Awaited<ReturnType<typeof startS3DeleteFaults>>;
+  /** Postgres behind a TCP proxy that can drop the answer to a COMMIT (the transaction commits, the API cannot know). */
+  let db: TcpProxy;
 
   before(async function () {
     this.timeout(240_000);
     const server = await testS3();
     bucket = server.bucket;
     faults = await startS3DeleteFaults(server.endpoint);
+    const dbUrl = new URL((await testDatabase()).url);
+    db = await startTcpProxy({ host: dbUrl.hostname, port: Number(dbUrl.port) });
+    dbUrl.port = String(db.port);
     stack = await startTestStack({
       queues: [TaskQueue.health],
       env: {
+        DATABASE_URL: dbUrl.toString(),
         STORAGE_DRIVER: 's3',
         S3_BUCKET: server.bucket,
         S3_ENDPOINT: faults.endpoint,
@@ -94,6 +101,7 @@ describe('health attachments: no orphaned storage objects (S3 stand-in)', () => 
     s3?.destroy();
     await stack?.close();
     await faults?.close();
+    await db?.close();
   });
 
   const objects = async (prefix: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
@@ -175,5 +183,28 @@ describe('health attachments: no orphaned storage objects (S3 stand-in)', () => 
     expect(result.orphans.deleted).to.not.include(key);
     expect(await objects(prefix), 'the live attachment keeps its object').to.deep.equal([key]);
     expect(await orphanRow(key)).to.equal(null);
+  });
+
+  it('never deletes the object when the COMMIT outcome is unknown (the connection dropped during COMMIT): it records the key, and the reconcile keeps the saved attachment', async function () {
+    this.timeout(120_000);
+    const { prefix, recordId, upload } = await documentRecord();
+    // The API's connection is cut when Postgres answers the upload's COMMIT: the row is saved, the API cannot know.
+    const dropped = db.dropCommitAnswer(/insert into "health_attachments"/i);
+    const unknown = await upload('vet-invoice.pdf');
+    await dropped;
+    expect(unknown.status, JSON.stringify(unknown.body)).to.be.at.least(500);
+    const [row] = await stack.orm.em.fork().find(HealthAttachment, { record: recordId });
+    expect(row, 'the transaction did commit: the attachment row exists').to.not.equal(undefined);
+    expect(await objects(prefix), 'its object was not deleted').to.deep.equal([row.storageKey]);
+    const orphan = await orphanRow(row.storageKey);
+    expect(orphan, 'the key waits in storage_orphans for the reconcile to decide').to.not.equal(null);
+    expect(orphan!.kind).to.equal('health_attachment');
+
+    // The reconcile sees the row: it drops the key and keeps the object, which still downloads.
+    const result = await runReconcile();
+    expect(result.orphans.referenced).to.include(row.storageKey);
+    expect(result.orphans.deleted).to.not.include(row.storageKey);
+    expect(await objects(prefix)).to.deep.equal([row.storageKey]);
+    expect(await orphanRow(row.storageKey)).to.equal(null);
   });
 });

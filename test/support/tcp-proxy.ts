@@ -5,20 +5,30 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * server away from one API instance without stopping the shared one:
  * - `refuse()`: stop listening and cut every connection (the server is down);
  * - `blackhole()`: keep connections open but forward nothing (the network hangs);
- * - `forward()`: back to normal on the same port.
+ * - `forward()`: back to normal on the same port;
+ * - `dropCommitAnswer(after)`: once, on the first connection whose client sent a message
+ *   matching `after` and then COMMIT, forward the COMMIT to the server and cut the connection
+ *   when the server answers, without passing the answer on: the transaction is committed and
+ *   the client cannot know (a connection dropped during COMMIT).
  */
 export interface TcpProxy {
   port: number;
   refuse(): Promise<void>;
   blackhole(): void;
   forward(): Promise<void>;
+  /** Resolves once a committed transaction's answer was dropped. */
+  dropCommitAnswer(after: RegExp): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A simple-protocol Query or an extended-protocol Parse whose text is COMMIT (pg sends `COMMIT` either way). */
+const COMMIT = /(^|[^a-z_])commit\b/i;
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: 'forward' | 'refuse' | 'blackhole' = 'forward';
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
   const held = new Set<Socket>();
+  let commitTrap: { after: RegExp; dropped: () => void } | null = null;
 
   const link = (pair: { client: Socket; upstream: Socket }) => {
     pair.client.pipe(pair.upstream);
@@ -53,6 +63,24 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     };
     client.once('close', drop);
     upstream.once('close', drop);
+    // Watches what the client sends (pipe forwards it first, so the server has it before this runs).
+    let matched = false;
+    client.on('data', (chunk: Buffer) => {
+      if (!commitTrap) return;
+      const text = chunk.toString('latin1');
+      if (commitTrap.after.test(text)) matched = true;
+      else if (matched && COMMIT.test(text)) {
+        const trap = commitTrap;
+        commitTrap = null;
+        upstream.unpipe(client);
+        upstream.once('data', () => {
+          drop();
+          trap.dropped();
+        });
+        upstream.resume(); // unpipe paused it: a 'data' listener alone does not restart the flow
+
+      }
+    });
     link(pair);
   };
 
@@ -96,6 +124,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       } else {
         for (const p of pairs) link(p);
       }
+    },
+    dropCommitAnswer(after: RegExp) {
+      return new Promise<void>((dropped) => {
+        commitTrap = { after, dropped };
+      });
     },
     close: refuse,
   };
