@@ -26,7 +26,7 @@ import { liveListingSql } from '../../entities/marketplace';
 
 export const DEFAULT_RELEVANCE_CANDIDATES = 500;
 /** How many of the newest listings `recent` scans for a common word: N × this. */
-export const RELEVANCE_WINDOW_FACTOR = 4;
+export const RELEVANCE_WINDOW_FACTOR = 2;
 /**
  * The walk's inner LIMIT: no bound in practice, but written as a sub-select so the planner
  * cannot see its value. A visible (or absent) limit lets it plan the walk from its own guess
@@ -197,21 +197,24 @@ export function buildSearchSql(query: SearchListingsQuery, now = new Date(), opt
   if (sort === 'relevance' && query.q) {
     // Rank only the N newest matches (see the note at the top); the cursor pages within them.
     // Postgres's estimate of a word's frequency is too rough to choose how to find them (it
-    // walked 22,000 rows for a 4% word), so `recent` measures it: the newest window
+    // walked 22,000 rows for a 4% word), so `newest` measures it: the newest window
     // (N × RELEVANCE_WINDOW_FACTOR listings, bounded cost) is checked first, and its k
-    // matches decide, each branch an InitPlan that runs only when chosen:
+    // matches (`recent`, the N newest of them) decide, each branch an InitPlan that runs
+    // only when chosen:
     //  - k >= N: a common word; the window's matches are the candidates.
-    //  - else walk the newest-first index until N matches, about N × window / k index
-    //    entries, or read every match through the GIN index, about k × active / window heap
-    //    rows (`fewest`). The walk is index-only: listings_active_newest_index carries the
-    //    filter columns and `search_head` (the search_vector, when it fits an index entry),
-    //    so it reads index pages, P pages for all `active` entries; the walk costs
-    //    N × window × P / (k × active) pages against k × active / window for the GIN, so
-    //    it walks when k >= (window / active) × sqrt(N × P) (`walkFrom`). EXPLAIN at 100k
-    //    listings: "jument" (k = 90, walkFrom ≈ 45) walks 10,957 entries in ~830 index
-    //    pages where the GIN branch read ~3,050 heap pages.
-    // A listing whose document is too big for the index (search_head null) is matched and
-    // ranked on its search_vector, read from the table for that row only (`VECTOR`).
+    //  - else walk on down the newest-first index from the window's last entry until N
+    //    matches, about (N - k) × window / k more entries, or read every match through the
+    //    GIN index, about k × active / window heap rows (`fewest`). The walk is index-only:
+    //    listings_active_newest_index carries the filter columns and `search_head` (the
+    //    search_vector, when it fits an index entry), so it reads index pages, P pages for
+    //    all `active` entries: about N × window × P / (k × active) pages against
+    //    k × active / window for the GIN, so it walks when k >= (window / active) × sqrt(N × P)
+    //    (`walkFrom`). EXPLAIN at 100k listings: "jument" (4 %) walks ~11,000 entries in
+    //    ~900 index pages where the GIN branch read ~3,050 heap pages.
+    // The walk's order is fixed (see WALK_UNBOUNDED) and it starts after the window, so the
+    // window's entries are read once. A listing whose document is too big for the index
+    // (search_head null) is matched and ranked on its search_vector, read from the table
+    // for that row only (`VECTOR`).
     const candidates = Math.max(1, Math.floor(opts.relevanceCandidates ?? DEFAULT_RELEVANCE_CANDIDATES));
     const window = candidates * RELEVANCE_WINDOW_FACTOR;
     const join = ageFilter ? 'join horses h on h.id = l.horse_id' : '';
@@ -220,31 +223,38 @@ export function buildSearchSql(query: SearchListingsQuery, now = new Date(), opt
     const k = '(select count(*) from recent)';
     const walkFrom = `(select ${window}::float8 / greatest(reltuples, 1) * sqrt(${candidates}::float8 * relpages) from pg_class where oid = 'listings_active_newest_index'::regclass)`;
     const windowChosen = opts.relevancePath ? 'false' : `${k} >= ${candidates}`;
-    const walkChosen = opts.relevancePath ? String(opts.relevancePath === 'walk') : `${k} < ${candidates} and ${k} >= ${walkFrom}`;
-    const ginChosen = opts.relevancePath ? String(opts.relevancePath === 'gin') : `${k} < ${candidates} and ${k} < ${walkFrom}`;
+    // With filters (type, price, country, breed, age) the window's k counts filtered rows, so the
+    // model above undercounts the entries a walk examines (and the age filter adds a horse
+    // lookup per entry: "jument" + maxAge 4 walked every listing, 198,000 buffers): those
+    // read the GIN matches when the window is short, as before the walk was index-only.
+    const walkable = filters.length === 1 && !ageFilter; // only the live-listing rule
+    const walkChosen = opts.relevancePath ? String(opts.relevancePath === 'walk') : walkable ? `${k} < ${candidates} and ${k} >= ${walkFrom}` : 'false';
+    const ginChosen = opts.relevancePath ? String(opts.relevancePath === 'gin') : walkable ? `${k} < ${candidates} and ${k} < ${walkFrom}` : `${k} < ${candidates}`;
     const VECTOR = `coalesce(l.search_head, (select x.search_vector from listings x where x.id = l.id))`;
     // The candidates carry their vector, so ranking them reads no row again, and only the
     // page's rows are joined to their columns and horse (not all N).
-    const sql = `with recent as materialized (
-  select w.id, w.vector from (select l.id, ${VECTOR} as vector
-                      from listings l ${join}
-                     where ${filters.join(' and ')}
-                     order by l.published_at desc, l.id desc
-                     limit ${window}) w
-   where w.vector @@ ${TSQUERY}
-   limit ${candidates}),
+    const sql = `with newest as materialized (
+  select w.id, w.published_at, case when w.vector @@ ${TSQUERY} then w.vector end as vector
+    from (select l.id, l.published_at, ${VECTOR} as vector
+            from listings l ${join}
+           where ${filters.join(' and ')}
+           order by l.published_at desc, l.id desc
+           limit ${window}) w),
+recent as materialized (
+  select id, vector from newest where vector is not null order by published_at desc, id desc limit ${candidates}),
 fewest as materialized (
   select l.id, l.published_at, l.search_vector as vector from listings l ${join}
    where ${ginChosen} and ${where.join(' and ')}),
 candidates as (
-  select id, vector from recent where ${windowChosen}
+  select id, vector from recent where ${windowChosen} or ${walkChosen}
   union all
   (select w.id, w.vector from (select l.id, ${VECTOR} as vector from listings l ${join}
                       where ${walkChosen} and ${filters.join(' and ')}
+                        and (l.published_at, l.id) < (select published_at, id from newest order by published_at, id limit 1)
                       order by l.published_at desc, l.id desc
                       limit (select ${WALK_UNBOUNDED}::bigint)) w
     where w.vector @@ ${TSQUERY}
-    limit ${candidates})
+    limit (select greatest(0, ${candidates} - count(*)) from recent))
   union all
   (select id, vector from fewest order by published_at desc, id desc limit ${candidates})),
 ranked as (
@@ -257,8 +267,8 @@ select ${columnsWith('r.rank')}
   join listings l on l.id = r.id
   left join horses h on h.id = l.horse_id
  order by r.rank desc, l.id desc`;
-    // Placeholders in text order: the window's filters and match, the GIN branch, the walk, the rank, the cursor.
-    return { sql, params: [...filterParams, query.q, query.q, ...params, ...filterParams, query.q, query.q, ...selectParams, ...cursorParams], sort };
+    // Placeholders in text order: the window's match and filters, the GIN branch, the walk, the rank, the cursor.
+    return { sql, params: [query.q, query.q, ...filterParams, ...params, ...filterParams, query.q, query.q, ...selectParams, ...cursorParams], sort };
   }
 
   const sql = `select ${columns}

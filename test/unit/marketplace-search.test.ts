@@ -103,21 +103,32 @@ describe('marketplace search (api/marketplace/search)', () => {
     const built = buildSearchSql(parse({ q: 'mare', type: 'sale', minAge: '4' }), new Date('2026-06-01T00:00:00Z'), { relevanceCandidates: 50 });
     // The window and the walk match on the indexed copy of the document, or the table's when it did not fit the index.
     const vector = escape(`coalesce(l.search_head, (select x.search_vector from listings x where x.id = l.id)) as vector`);
-    expect(built.sql).to.match(new RegExp(`select w\\.id, w\\.vector from \\(select l\\.id, ${vector}\\s+from listings l join horses`));
-    expect(built.sql).to.match(/order by l\.published_at desc, l\.id desc\s+limit 200\) w\s+where w\.vector @@/);
+    expect(built.sql).to.match(new RegExp(`with newest as materialized \\(\\s+select w\\.id, w\\.published_at, case when w\\.vector @@ .* then w\\.vector end as vector\\s+from \\(select l\\.id, l\\.published_at, ${vector}\\s+from listings l join horses`));
+    expect(built.sql).to.match(/order by l\.published_at desc, l\.id desc\s+limit 100\) w\),/);
+    expect(built.sql).to.match(/recent as materialized \(\s+select id, vector from newest where vector is not null order by published_at desc, id desc limit 50\)/);
     // The window's match count k picks exactly one branch: k >= N, the walk from (window / active) × sqrt(N × index pages), else the GIN.
     const k = '\\(select count\\(\\*\\) from recent\\)';
-    const walkFrom = escape(`(select 200::float8 / greatest(reltuples, 1) * sqrt(50::float8 * relpages) from pg_class where oid = 'listings_active_newest_index'::regclass)`);
-    expect(built.sql).to.match(new RegExp(`from recent where ${k} >= 50`));
-    expect(built.sql).to.match(new RegExp(`where ${k} < 50 and ${k} >= ${walkFrom} and l\\.status = 'active'`));
-    // The walk's limit is hidden from the planner (a sub-select), so it cannot choose to sort every listing.
-    expect(built.sql).to.match(/limit \(select 9223372036854775807::bigint\)\) w\s+where w\.vector @@ .*\s+limit 50\)/);
-    expect(built.sql).to.match(new RegExp(`fewest as materialized \\(\\s+select l\\.id, l\\.published_at, l\\.search_vector as vector from listings l join horses h on h\\.id = l\\.horse_id\\s+where ${k} < 50 and ${k} < ${walkFrom} and l\\.status = 'active'`));
+    const walkFrom = escape(`(select 100::float8 / greatest(reltuples, 1) * sqrt(50::float8 * relpages) from pg_class where oid = 'listings_active_newest_index'::regclass)`);
+    expect(built.sql).to.match(new RegExp(`where false and l\\.status = 'active'`));
+    // The walk goes on after the window's last entry; its limit is hidden from the planner (a
+    // sub-select), so it cannot choose to sort every listing; it takes what the window lacks.
+    expect(built.sql).to.contain('and (l.published_at, l.id) < (select published_at, id from newest order by published_at, id limit 1)');
+    expect(built.sql).to.match(/limit \(select 9223372036854775807::bigint\)\) w\s+where w\.vector @@ .*\s+limit \(select greatest\(0, 50 - count\(\*\)\) from recent\)\)/);
+    expect(built.sql).to.match(new RegExp(`fewest as materialized \\(\\s+select l\\.id, l\\.published_at, l\\.search_vector as vector from listings l join horses h on h\\.id = l\\.horse_id\\s+where ${k} < 50 and l\\.status = 'active'`));
     expect(built.sql.match(/join horses h on h\.id = l\.horse_id/g)).to.have.length(4);
     expect(built.sql.split('?').length - 1).to.equal(built.params.length);
-    // In placeholder order: window filters, window match, GIN branch (match + filters), walk (filters + match), rank.
-    expect(built.params).to.deep.equal(['sale', '2022-06-01', 'mare', 'mare', 'mare', 'mare', 'sale', '2022-06-01', 'sale', '2022-06-01', 'mare', 'mare', 'mare', 'mare']);
-    expect(buildSearchSql(parse({ q: 'mare' })).sql).to.contain('limit 500),');
+    // In placeholder order: window match, window filters, GIN branch (match + filters), walk (filters + match), rank.
+    expect(built.params).to.deep.equal(['mare', 'mare', 'sale', '2022-06-01', 'mare', 'mare', 'sale', '2022-06-01', 'sale', '2022-06-01', 'mare', 'mare', 'mare', 'mare']);
+    // Each placeholder sits where its value belongs (the text before it names the column).
+    const before = built.sql.split('?').slice(0, -1);
+    built.params.forEach((value, i) => {
+      const expected = { sale: /l\.type = $/, '2022-06-01': /h\.birth_date <= $/, mare: /websearch_to_tsquery\('(english|french)', $/ }[value as string];
+      expect(before[i], `placeholder ${i} (${String(value)})`).to.match(expected!);
+    });
+    // Filtered relevance never walks: the window's k counts filtered rows (see search.ts).
+    expect(built.sql).to.match(new RegExp(`from recent where ${k} >= 50 or false\\s+union all`));
+    expect(buildSearchSql(parse({ q: 'mare' }), new Date(), { relevanceCandidates: 50 }).sql).to.match(new RegExp(`from recent where ${k} >= 50 or ${k} < 50 and ${k} >= ${walkFrom}\\s+union all`));
+    expect(buildSearchSql(parse({ q: 'mare' })).sql).to.contain('limit 1000) w),');
     // Other sorts list every match: no candidate limit.
     expect(buildSearchSql(parse({ q: 'mare', sort: 'newest' })).sql).not.to.contain('recent');
   });
