@@ -124,7 +124,11 @@ try {
     const one = await countQueries(() => ours(0, api));
     console.log(`database round trips (pg queries) per webhook event: ${(texts.length / N).toFixed(1)} (${texts.length} for ${N} events, one at a time); one event's:\n${one.map((t) => `    ${t}`).join('\n')}\n`);
   }
-  console.log(`Stripe webhook (signature, event row, signalWithStart) vs raw signalWithStart; concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${SECONDS} s`);
+  // Like with like: the raw loop calls the same deliverBillingEvent on the same kind of Temporal
+  // connection as the API (apiTemporalGateway: connection class, deadline and retry settings),
+  // at the same concurrency, for the same users; only the API's part differs (HTTP, signature,
+  // the event row's two round trips to Postgres).
+  console.log(`Stripe webhook (HTTP, signature, event row, signalWithStart) vs raw signalWithStart; both through apiTemporalGateway (${client.connection.constructor.name}); concurrency ${CONCURRENCY} each, ${ROUNDS} alternating rounds of ${SECONDS} s`);
   const cpuBefore = cpuSecondsOf(child.pid);
   const { ours: oc, baseline: bc } = await alternatingRounds({ concurrency: CONCURRENCY, seconds: SECONDS, rounds: ROUNDS }, (i) => ours(i), raw);
   // The API process is idle during the raw rounds, so its CPU is the webhook rounds'.
