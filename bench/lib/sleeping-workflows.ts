@@ -217,10 +217,11 @@ const CHILD_NODE_FLAGS = ['--enable-source-maps', '--expose-gc'];
 const UNUSED_DATABASE_URL = 'postgresql://bench:unused@127.0.0.1:9/horse_tempo_bench_unused';
 
 /**
- * The worker child's environment: ours, with nothing preloaded (NODE_OPTIONS emptied: no
- * tsx), the unused database, the reminders worker group's process settings as production
- * sets them (workers/process-settings.ts), then `--worker-env=K=V;K=V` (e.g. `--worker-env=MALLOC_ARENA_MAX=2;NODE_OPTIONS=--max-semi-space-size=1`)
- * to measure a process setting against the default in back-to-back runs. An empty value unsets it.
+ * The worker child's environment: ours, the unused database, then the reminders worker
+ * group's process settings as production sets them (workers/process-settings.ts; its
+ * NODE_OPTIONS replaces ours, so nothing such as tsx is preloaded), then
+ * `--worker-env=K=V;K=V` (e.g. `--worker-env='MALLOC_ARENA_MAX=;NODE_OPTIONS='` for none) to
+ * measure a process setting against the defaults in back-to-back runs. An empty value unsets it.
  */
 function childEnv(): NodeJS.ProcessEnv {
   const overrides = Object.fromEntries(
