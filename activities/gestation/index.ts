@@ -72,6 +72,12 @@ export interface ReminderRequest {
    * else the send fails for good. Null/absent: keep retrying.
    */
   deadline?: string | null;
+  /**
+   * ISO instant (workflow time) at which the workflow found this reminder due, from its
+   * last read of the database. The send re-checks it against the database as it is now: a
+   * reminder whose lead time has since been shortened is not due yet ('replanned').
+   */
+  plannedAt: string;
 }
 export type ReminderOutcome =
   | { outcome: 'sent' | 'already-sent'; sentAt: string; channels: string[] }
@@ -79,7 +85,7 @@ export type ReminderOutcome =
   | { outcome: 'ended'; status: GestationStatus }
   /** The gestation row is gone: nothing sent; the workflow ends. */
   | { outcome: 'gone' }
-  /** The milestone is not in the stored plan any more, or has another due date: nothing sent; the workflow re-reads. */
+  /** The milestone is not in the stored plan any more, has another due date, is done (a check recorded it), or is not due yet with today's lead time: nothing sent; the workflow re-reads. */
   | { outcome: 'replanned' };
 
 /** Channel order in reminder_logs.channels (whatever order they went out in). */
@@ -172,7 +178,8 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
      * fails for good is skipped; a transient failure is retried (the workflow retries
      * without an attempt limit) until `deadline`, after which what went out is recorded.
      * Fails for good only when no channel went out. The text is the stored plan's: a
-     * milestone that moved or disappeared since the workflow planned it is not sent.
+     * milestone that moved, disappeared, was done or is not due yet at `plannedAt` with
+     * today's lead time is not sent ('replanned').
      */
     async sendGestationReminder(req: ReminderRequest): Promise<ReminderOutcome> {
       const em = orm.em.fork();
@@ -185,6 +192,11 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
       const prefs = await reminderPreferencesOf(em, req.userId, config.REMINDER_LEAD_DAYS);
       const milestone = gestationMilestones(planOf(gestation, prefs.leadDays)).find((m) => m.id === req.milestone.id);
       if (!milestone || milestone.dueDate !== req.milestone.dueDate) return { outcome: 'replanned' };
+      // A timer wake-up sends from the workflow's last read: a lead time shortened or a check
+      // recorded since (its signal lost) must not send a stale reminder.
+      if (Date.parse(milestone.reminderAt) > Date.parse(req.plannedAt)) return { outcome: 'replanned' };
+      const checks = await em.find(GestationCheck, { gestation: gestation.id });
+      if (doneMilestones(checks, gestation.status).includes(milestone.id)) return { outcome: 'replanned' };
 
       const key = gestationReminderKey(req.gestationId, milestone.id);
       const message = gestationReminderMessage(milestone, gestation.mare.name);

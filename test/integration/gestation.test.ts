@@ -80,7 +80,7 @@ describe('gestation: tracking through the HTTP API', () => {
 
     // A retried send (same gestation + milestone) finds the log and sends nothing more.
     const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
-    const again = await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: detail.timeline.milestones[0] });
+    const again = await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: detail.timeline.milestones[0], plannedAt: detail.timeline.milestones[0].reminderAt });
     expect(again.outcome).to.equal('already-sent');
     const em = stack.orm.em.fork();
     expect(await em.count(ReminderLog, { gestationId: p.id })).to.equal(1);
@@ -407,7 +407,7 @@ describe('gestation: tracking through the HTTP API', () => {
     const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
     const milestone = p.timeline.milestones.find((m: { id: string }) => m.id === 'check-pregnancy');
     // The workflow still names the member who registered the gestation.
-    const out = await acts.sendGestationReminder({ gestationId: p.id, userId: member.user.id, milestone });
+    const out = await acts.sendGestationReminder({ gestationId: p.id, userId: member.user.id, milestone, plannedAt: milestone.reminderAt });
     expect(out).to.include({ outcome: 'sent' });
     await acts.sendGestationAlert({ gestationId: p.id, userId: member.user.id, kind: 'twins', checkId: 'c1', date: today() });
     const em = stack.orm.em.fork();
@@ -429,7 +429,7 @@ describe('gestation: tracking through the HTTP API', () => {
         throw new PermanentEmailError('422 the address bounced');
       },
     });
-    const out = await bouncing.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-pregnancy') });
+    const out = await bouncing.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-pregnancy'), plannedAt: milestone('check-pregnancy').reminderAt });
     expect(out).to.include({ outcome: 'sent' });
     expect((out as { channels: string[] }).channels).to.deep.equal(['in_app']);
     const em = stack.orm.em.fork();
@@ -448,17 +448,17 @@ describe('gestation: tracking through the HTTP API', () => {
       },
     });
     const heartbeat = milestone('check-heartbeat');
-    const retried = await flaky.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: heartbeat, deadline: new Date(Date.now() + 3_600_000).toISOString() }).catch((e) => e);
+    const retried = await flaky.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: heartbeat, plannedAt: heartbeat.reminderAt, deadline: new Date(Date.now() + 3_600_000).toISOString() }).catch((e) => e);
     expect(retried).to.be.instanceOf(Error).and.not.be.instanceOf(ApplicationFailure);
     expect(await em.count(ReminderLog, { gestationId: p.id, milestoneId: 'check-heartbeat' })).to.equal(0);
-    const late = await flaky.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: heartbeat, deadline: new Date(Date.now() - 1000).toISOString() });
+    const late = await flaky.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: heartbeat, plannedAt: heartbeat.reminderAt, deadline: new Date(Date.now() - 1000).toISOString() });
     expect(late).to.include({ outcome: 'sent' });
     expect((late as { channels: string[] }).channels).to.deep.equal(['in_app']);
 
     // In-app switched off and the email bouncing: nothing can go out → fails for good.
     em.create(ReminderPreferences, { userId: reg.user.id, leadDays: 2, email: true, inApp: false });
     await em.flush();
-    const none = await bouncing.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-confirmation') }).catch((e) => e);
+    const none = await bouncing.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-confirmation'), plannedAt: milestone('check-confirmation').reminderAt }).catch((e) => e);
     expect(none).to.be.instanceOf(ApplicationFailure);
     expect(none.nonRetryable).to.equal(true);
     expect(mailsTo(reg.email).filter((m) => m.subject.startsWith('Bea:'))).to.have.length(0);
@@ -483,7 +483,7 @@ describe('gestation: tracking through the HTTP API', () => {
         throw new EmailProviderError(RAW, 503, 'service_unavailable');
       },
     });
-    const late = await down.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-pregnancy'), deadline: new Date(Date.now() - 1000).toISOString() }).catch((e) => e);
+    const late = await down.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-pregnancy'), plannedAt: milestone('check-pregnancy').reminderAt, deadline: new Date(Date.now() - 1000).toISOString() }).catch((e) => e);
     expect(late).to.be.instanceOf(ApplicationFailure);
     expect(late.nonRetryable).to.equal(true);
     expect(late.message).to.not.include(RAW).and.not.include(reg.email).and.not.include('req_8f2kX');
@@ -496,7 +496,7 @@ describe('gestation: tracking through the HTTP API', () => {
         throw ApplicationFailure.nonRetryable(RAW, 'ProviderRejected', { status: 422, code: 'invalid_to' });
       },
     });
-    const refused = await sdk.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-heartbeat') }).catch((e) => e);
+    const refused = await sdk.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: milestone('check-heartbeat'), plannedAt: milestone('check-heartbeat').reminderAt }).catch((e) => e);
     expect(refused).to.be.instanceOf(ApplicationFailure);
     expect(refused.message).to.not.include(RAW).and.not.include(reg.email);
     expect(refused.message).to.include('email failed for good (ProviderRejected, HTTP 422, invalid_to)');
@@ -510,7 +510,7 @@ describe('gestation: tracking through the HTTP API', () => {
     const stale = p.timeline.milestones.find((m: { id: string }) => m.id === 'check-heartbeat');
     expect((await api.patch(`/api/gestations/${p.id}`, { coverDate: daysAgo(4) }, token)).status).to.equal(200);
     const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
-    expect(await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: stale })).to.deep.equal({ outcome: 'replanned' });
+    expect(await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: stale, plannedAt: stale.reminderAt })).to.deep.equal({ outcome: 'replanned' });
     expect(await stack.orm.em.fork().count(ReminderLog, { gestationId: p.id })).to.equal(0);
   });
 });

@@ -92,6 +92,9 @@ describe('gestationTracking workflow (time-skipping)', () => {
         if (!isActiveStatus(db.status)) return { outcome: 'ended', status: db.status };
         const current = gestationMilestones(db.plan).find((m) => m.id === req.milestone.id);
         if (current?.dueDate !== req.milestone.dueDate) return { outcome: 'replanned' };
+        // As the real send: not due yet with the current lead time, or done by a recorded check.
+        if (Date.parse(current.reminderAt) > Date.parse(req.plannedAt)) return { outcome: 'replanned' };
+        if (doneMilestones(db.checks, db.status).includes(current.id)) return { outcome: 'replanned' };
         const at = Context.current().info.currentAttemptScheduledTimestampMs;
         sentAt.push({ id: req.milestone.id, at });
         db.sent[req.milestone.id] = new Date(at).toISOString();
@@ -112,12 +115,13 @@ describe('gestationTracking workflow (time-skipping)', () => {
       wrap?: (acts: ReturnType<typeof activities>['acts'], db: FakeDb) => void;
       noCache?: boolean;
       continueAsNewAfter?: number;
+      leadDays?: number;
     } = {},
   ) {
     const taskQueue = uniqueQueue('gestation');
     const today = dateOf(await env.currentTimeMs());
     const anchorDate = addDaysIso(today, -(opts.daysAgo ?? 0));
-    const plan: GestationPlanSnapshot = { anchorDate, anchor: 'cover', leadDays: 2, options: opts.options ?? {}, previousGestationDays: opts.previousGestationDays ?? [] };
+    const plan: GestationPlanSnapshot = { anchorDate, anchor: 'cover', leadDays: opts.leadDays ?? 2, options: opts.options ?? {}, previousGestationDays: opts.previousGestationDays ?? [] };
     const db: FakeDb = { status: 'tracking', plan: structuredClone(plan), checks: [], sent: {}, gone: false, down: false };
     const input: GestationInput = { gestationId: taskQueue, userId: 'u1', ...structuredClone(plan), ...(opts.continueAsNewAfter ? { continueAsNewAfter: opts.continueAsNewAfter } : {}) };
     const recorder = activities(db);
@@ -299,6 +303,44 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy']);
     expectAt(sentAt[0].at, `${day(corrected, 12)}T08:00:00.000Z`, 'check-pregnancy');
     expect(result.missed).to.not.include('check-pregnancy');
+  });
+
+  // A timer wake-up sends from the workflow's last read without reading again (one round trip
+  // to the server); the send re-checks the database. These changes reach the database after
+  // the last read and before the reminder, with their signal lost: nothing stale goes out.
+  it('does not remind of a check recorded after the last read when its signal is lost; the next milestone goes out on time', async () => {
+    const { worker, start, sentAt, acts, anchorDate, db } = await setup();
+    // check-pregnancy: due day 14, reminded day 12 (re-reads on days 0 and 7, then asleep until day 12).
+    await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('11 days');
+      db.checks.push({ checkId: 'c-early', kind: 'pregnancy', date: day(anchorDate, 11), result: 'positive' }); // no signal
+      db.status = statusAfterCheck(db.status, 'positive');
+      await env.sleep('13 days'); // to day 24: past the heartbeat reminder (day 23)
+      await handle.terminate('test over');
+    });
+    const first = acts.sendGestationReminder.getCall(0);
+    expect((first.args[0] as ReminderRequest).milestone.id).to.equal('check-pregnancy');
+    expect(await first.returnValue, 'the reminder of a check already done was asked for and refused').to.deep.equal({ outcome: 'replanned' });
+    expect(sentIds(sentAt)).to.deep.equal(['check-heartbeat']);
+    expectAt(sentAt[0].at, `${day(anchorDate, 23)}T08:00:00.000Z`, 'check-heartbeat');
+  });
+
+  it('does not remind early when the lead time was shortened after the last read and its signal is lost', async () => {
+    const { worker, start, sentAt, acts, anchorDate, db } = await setup({ leadDays: 7 });
+    // check-heartbeat: due day 25, reminded day 18 with 7 days' lead (re-reads on days 7 and 14, then asleep until day 18).
+    await worker.runUntil(async () => {
+      const handle = await start();
+      await env.sleep('15 days');
+      db.plan.leadDays = 2; // no signal
+      await env.sleep('9 days'); // to day 24: past the reminder with 2 days' lead (day 23)
+      await handle.terminate('test over');
+    });
+    const heartbeat = acts.sendGestationReminder.getCalls().filter((c) => (c.args[0] as ReminderRequest).milestone.id === 'check-heartbeat');
+    expect(await heartbeat[0].returnValue, 'the early reminder was asked for and refused').to.deep.equal({ outcome: 'replanned' });
+    expectAt(Date.parse((heartbeat[0].args[0] as ReminderRequest).plannedAt), `${day(anchorDate, 18)}T08:00:00.000Z`, 'the planned instant');
+    expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat']);
+    expectAt(sentAt[1].at, `${day(anchorDate, 23)}T08:00:00.000Z`, 'check-heartbeat with the shortened lead time');
   });
 
   it('continues after a worker restart mid-gestation: nothing resent, the next reminder on time', async function () {

@@ -65,9 +65,11 @@ const reminderSender = (deadline: string | null) =>
  * Tracks one gestation for ~11 months and reminds its creator of every milestone (email +
  * in-app, keyed by gestation + milestone).
  *
- * The database is the source of truth: whenever the workflow wakes (a signal, a timer)
- * and before each reminder it re-reads the gestation through `loadGestation` — status,
+ * The database is the source of truth: whenever a signal wakes the workflow, after each
+ * reminder and at least weekly it re-reads the gestation through `loadGestation` — status,
  * anchor date, options, lead time, checks, reminders already logged — and plans from that.
+ * A timer wake-up sends what that read planned without reading again; the send re-checks
+ * the database and refuses a reminder the gestation no longer calls for.
  * Signals are wake-ups (their payload only refreshes what queries show until the re-read),
  * so a signal the API failed to send is caught up at the next wake-up (at most a week).
  * A gestation row that is gone (never committed, deleted with its mare) ends it quietly.
@@ -154,9 +156,12 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
     return next ? { id: next.id, title: next.title, dueDate: next.dueDate, reminderDate: next.reminderDate, reminderAt: next.reminderAt } : null;
   });
 
+  // The gestation was read since the last wake-up (a timer wake plans from the previous read).
+  let fresh = false;
   for (;;) {
     while (needsLoad) {
       needsLoad = false; // a signal during the read asks for another one
+      fresh = true;
       const snapshot = await loadGestation({ gestationId: input.gestationId });
       if (!snapshot.found) {
         gone = true;
@@ -200,6 +205,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
           userId: input.userId,
           milestone: { id: due.id, title: due.title, description: due.description, kind: due.kind, dueDate: due.dueDate },
           deadline,
+          plannedAt: new Date(now).toISOString(),
         });
         if (result.outcome === 'sent' || result.outcome === 'already-sent') {
           sent[due.id] = result.sentAt;
@@ -217,6 +223,13 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
       continue;
     }
 
+    // Woken by the timer and the last read plans nothing now (the weekly re-read, or a plan
+    // that moved without a signal reaching us): read again before sleeping.
+    if (!fresh) {
+      needsLoad = true;
+      continue;
+    }
+
     // Nothing due: a natural boundary to start a fresh history (the new run re-reads first).
     if (workflowInfo().continueAsNewSuggested || (!!input.continueAsNewAfter && sentThisRun >= input.continueAsNewAfter)) {
       await condition(allHandlersFinished);
@@ -231,8 +244,13 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
     // Sleep until the next reminder (or a week at most: past the last overdue alert, waits for the foaling or a loss).
     const next = ms.find((m) => isOpen(m) && reminderDecision(m, now, ms) === 'wait');
     const sleepMs = next ? Math.min(RESYNC_MS, Math.max(1, Date.parse(next.reminderAt) - now)) : RESYNC_MS;
+    // Woken by a signal: needsLoad is set, read again first. Woken by the timer: send what the
+    // last read planned for now straight away — the send re-checks the database (status,
+    // checks done, due date, lead time, already sent) and answers 'replanned' or 'ended'
+    // instead of sending a stale reminder — then read again. A wake-up is then one round
+    // trip to the server (timer fired, workflow task, send), not three (read, then send).
     await condition(() => needsLoad, sleepMs);
-    needsLoad = true; // woken by a signal or the timer: read the database again
+    fresh = false;
   }
 
   await condition(allHandlersFinished);
