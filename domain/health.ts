@@ -75,6 +75,17 @@ export type FarrierWork = (typeof FARRIER_WORK)[number];
 export const TEST_TYPES = ['coggins', 'other'] as const;
 export type TestType = (typeof TEST_TYPES)[number];
 
+/**
+ * A test's result. `negative`, `positive`, `inconclusive` and `pending` are what a user
+ * records; `unknown` is what the 2026-12-03 migration left where the old free-text result
+ * could not be read (the text stays in `resultText`). Only a negative Coggins (EIA) test is a
+ * certificate: any other result gives no validity, and the care item needs action.
+ */
+export const TEST_RESULTS = ['negative', 'positive', 'inconclusive', 'pending', 'unknown'] as const;
+export type TestResult = (typeof TEST_RESULTS)[number];
+/** The results the API accepts (`unknown` is the migration's, never typed by a user). */
+export const TEST_RESULT_INPUTS = ['negative', 'positive', 'inconclusive', 'pending'] as const;
+
 export const DOCUMENT_TYPES = ['passport', 'insurance', 'health_certificate', 'other'] as const;
 export type DocumentType = (typeof DOCUMENT_TYPES)[number];
 
@@ -116,7 +127,10 @@ export interface VetDetails {
 export interface TestDetails {
   testType: TestType;
   name?: string | null;
-  result?: string | null;
+  /** Absent or null = not on record: a Coggins without a negative result is no certificate. */
+  result?: TestResult | null;
+  /** The lab's own wording (a titre, a reference), kept as written. */
+  resultText?: string | null;
   expiresOn?: string | null;
 }
 export interface DocumentDetails {
@@ -314,7 +328,8 @@ export interface PlanOverride {
   intervalDays?: number | null;
 }
 
-export const CARE_STATUSES = ['ok', 'due_soon', 'overdue', 'never_recorded', 'off'] as const;
+/** `action_needed`: the last record is a finding to act on (a test that is not negative), not a date to wait for. */
+export const CARE_STATUSES = ['ok', 'due_soon', 'overdue', 'never_recorded', 'off', 'action_needed'] as const;
 export type CareStatus = (typeof CARE_STATUSES)[number];
 
 export interface CareItemState {
@@ -332,6 +347,8 @@ export interface CareItemState {
   lastRecordedById: string | null;
   nextDue: string | null;
   status: CareStatus;
+  /** Why the item needs action (status `action_needed`), else null. */
+  attention: string | null;
 }
 
 export interface CarePlanInput {
@@ -481,6 +498,38 @@ function nextDueOf(
   }
 }
 
+/** The result of a test record as the rules read it (absent = not on record = `unknown`). */
+export function testResultOf(details: TestDetails): TestResult {
+  return details.result ?? 'unknown';
+}
+
+/**
+ * Why the latest test of an item needs action instead of a date: a Coggins (EIA) test counts
+ * only when negative; another test only when it is positive, inconclusive or pending (a test
+ * without a result, or a negative one, follows its expiry as before). Null = nothing to act on.
+ */
+export function testAttention(last: HealthRecordFacts | undefined): string | null {
+  if (!last || last.kind !== 'test') return null;
+  const d = last.details as TestDetails;
+  const result = testResultOf(d);
+  if (result === 'negative') return null;
+  if (d.testType !== 'coggins' && (result === 'unknown' || d.result == null)) return null;
+  const what = d.testType === 'coggins' ? 'Coggins (EIA) test' : `test${d.name ? ` (${d.name})` : ''}`;
+  const certificate = d.testType === 'coggins' ? ': not a valid Coggins certificate' : '';
+  switch (result) {
+    case 'positive':
+      return d.testType === 'coggins'
+        ? `positive ${what} of ${last.date}${certificate}. Equine infectious anaemia is a notifiable (reportable) disease in most countries: contact your vet now`
+        : `positive ${what} of ${last.date}: talk to your vet`;
+    case 'inconclusive':
+      return `inconclusive ${what} of ${last.date}${certificate}: retest with your vet`;
+    case 'pending':
+      return `${what} of ${last.date} awaits its result${certificate} yet: record the result when the lab answers`;
+    default:
+      return `no readable result on record for the ${what} of ${last.date}${certificate}: record the lab's result`;
+  }
+}
+
 export function careStatus(item: { enabled: boolean; lastDone: string | null; nextDue: string | null }, today: string, dueSoonDays: number = HEALTH.dueSoonDays): CareStatus {
   if (!item.enabled) return 'off';
   if (!item.lastDone) return 'never_recorded';
@@ -506,7 +555,9 @@ export function carePlan(input: CarePlanInput): CareItemState[] {
     const enabled = override?.enabled ?? true;
     const intervalDays = override?.intervalDays ?? null;
     const { due, rule } = nextDueOf(key, input.records, last, input.birthDate, intervalDays);
-    const state = { enabled, lastDone: last?.date ?? null, nextDue: enabled ? due : null };
+    // A test to act on has no due date: its expiry is not a validity (no reminder, no calendar entry).
+    const attention = enabled ? testAttention(last) : null;
+    const state = { enabled, lastDone: last?.date ?? null, nextDue: enabled && !attention ? due : null };
     return {
       key,
       kind: careItemKind(key),
@@ -518,7 +569,8 @@ export function carePlan(input: CarePlanInput): CareItemState[] {
       lastRecordId: last?.id ?? null,
       lastRecordedById: last?.createdById ?? null,
       nextDue: state.nextDue,
-      status: careStatus(state, input.today, input.dueSoonDays),
+      status: attention ? 'action_needed' : careStatus(state, input.today, input.dueSoonDays),
+      attention,
     };
   });
 }
@@ -537,8 +589,15 @@ export interface HealthSummary {
   vaccinationsUpToDate: boolean;
   /** Date of the last vet visit or treatment record. */
   lastVetCheck: string | null;
-  /** Expiry of the latest Coggins (EIA) test that states one (it may be past: the buyer sees it expired). */
+  /**
+   * Expiry of the latest Coggins (EIA) certificate that states one (it may be past: the buyer
+   * sees it expired). Null when the latest Coggins test is not negative (positive,
+   * inconclusive, pending, no result on record): such a test is no certificate, and it voids
+   * any earlier one.
+   */
   cogginsValidUntil: string | null;
+  /** Result of the latest Coggins test (null when none is recorded). */
+  cogginsResult: TestResult | null;
 }
 
 /** The vaccines a buyer assumes are covered whatever the seller's plan says. */
@@ -552,20 +611,29 @@ export function healthSummary(input: CarePlanInput): HealthSummary {
   const vaccines = plan.filter((i) => i.kind === 'vaccination' && i.enabled);
   const latest = <K extends HealthRecordKind>(kind: K, keep: (r: HealthRecordFacts<K>) => boolean = () => true) =>
     (records.filter((r) => r.kind === kind) as HealthRecordFacts<K>[]).filter(keep).sort(byDate).at(-1) ?? null;
-  const coggins = latest('test', (r) => r.details.testType === 'coggins' && !!r.details.expiresOn);
+  const lastCoggins = latest('test', (r) => r.details.testType === 'coggins');
+  const cogginsResult = lastCoggins ? testResultOf(lastCoggins.details) : null;
+  // The latest test decides; a negative one without an expiry leaves the last stated expiry of a negative test.
+  const certificate = cogginsResult === 'negative' ? latest('test', (r) => r.details.testType === 'coggins' && testResultOf(r.details) === 'negative' && !!r.details.expiresOn) : null;
   return {
     vaccinationsUpToDate: vaccines.length > 0 && vaccines.every((i) => i.status === 'ok' || i.status === 'due_soon'),
     lastVetCheck: latest('vet')?.date ?? null,
-    cogginsValidUntil: coggins?.details.expiresOn ?? null,
+    cogginsValidUntil: certificate?.details.expiresOn ?? null,
+    cogginsResult,
   };
 }
 
-/** Items with a due date within `withinDays` of today (or overdue), soonest first. */
+/** Items needing action (first, whatever the window), then those with a due date within `withinDays` of today (or overdue), soonest first. */
 export function dueItems(plan: readonly CareItemState[], today: string, withinDays: number): CareItemState[] {
   const until = plusDays(today, withinDays);
   return plan
-    .filter((i) => i.enabled && i.nextDue !== null && i.nextDue <= until)
-    .sort((a, b) => a.nextDue!.localeCompare(b.nextDue!) || a.key.localeCompare(b.key));
+    .filter((i) => i.enabled && (i.status === 'action_needed' || (i.nextDue !== null && i.nextDue <= until)))
+    .sort(dueOrder);
+}
+
+/** Needing action first (no due date), then by due date, then by key. */
+export function dueOrder(a: Pick<CareItemState, 'nextDue' | 'key'>, b: Pick<CareItemState, 'nextDue' | 'key'>): number {
+  return (a.nextDue ?? '').localeCompare(b.nextDue ?? '') || a.key.localeCompare(b.key);
 }
 
 // ---------------------------------------------------------------------------------------

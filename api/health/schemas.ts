@@ -9,6 +9,7 @@ import {
   FARRIER_WORK,
   HEALTH,
   HEALTH_RECORD_KINDS,
+  TEST_RESULT_INPUTS,
   TEST_TYPES,
   VACCINE_DISEASES,
 } from '../../domain/health';
@@ -55,7 +56,12 @@ export const VetDetails = z.strictObject({
 export const TestDetails = z.strictObject({
   testType: z.enum(TEST_TYPES, { message: oneOf(TEST_TYPES) }),
   name: optionalText(200),
-  result: optionalText(500),
+  /** Only a negative Coggins (EIA) test is a certificate; without a result the test is not one either. */
+  result: z
+    .enum(TEST_RESULT_INPUTS, { message: `${oneOf(TEST_RESULT_INPUTS)} (put the lab's own wording in resultText)` })
+    .nullable()
+    .optional(),
+  resultText: optionalText(500),
   expiresOn: optionalDate,
 });
 export const DocumentDetails = z.strictObject({
@@ -223,6 +229,8 @@ export const CareItemView = z
     lastRecordId: z.uuid().nullable(),
     nextDue: z.string().nullable(),
     status: z.enum(CARE_STATUSES),
+    /** Why the item needs action (status action_needed: a test that is not negative), else null. */
+    attention: z.string().nullable(),
   })
   .openapi('HealthCareItem');
 

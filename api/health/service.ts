@@ -109,6 +109,7 @@ export const careItemView = (i: CareItemState) => ({
   lastRecordId: i.lastRecordId,
   nextDue: i.nextDue,
   status: i.status,
+  attention: i.attention,
 });
 
 /** The record's own rules and, for a dose, its order among the horse's other doses. */
@@ -313,7 +314,8 @@ export function createHealthService(deps: AppDeps) {
           q.within,
         ).map((i) => ({ ...careItemView(i), horse: { id: horse.id, name: horse.name, organizationId: horse.organization.id } })),
       );
-      items.sort((a, b) => a.nextDue!.localeCompare(b.nextDue!) || a.horse.name.localeCompare(b.horse.name) || a.key.localeCompare(b.key));
+      // Needing action first (no due date), then by date.
+      items.sort((a, b) => (a.nextDue ?? '').localeCompare(b.nextDue ?? '') || a.horse.name.localeCompare(b.horse.name) || a.key.localeCompare(b.key));
       return { today: on, withinDays: q.within, items };
     },
 

@@ -2,6 +2,7 @@ import '../http/openapi'; // extends zod with .openapi() before the schemas belo
 import { z } from 'zod';
 import { COUNTRY_CODES, CURRENCIES, LISTING_STATUSES, LISTING_TYPES, MAX_PRICE_CENTS, isCountryCode } from '../../domain/listings';
 import { HORSE_GENDERS } from '../../domain/horses';
+import { TEST_RESULTS } from '../../domain/health';
 
 import { anyCasePattern, mediaUrls, optionalText, text, unprocessable } from '../http/input-policy';
 
@@ -149,7 +150,14 @@ const publicShape = {
 export const PublicListingView = z.object(publicShape).openapi('Listing');
 /** The linked horse's health book in three facts (domain/health.ts healthSummary); no record. */
 export const ListingHealthSummary = z
-  .object({ vaccinationsUpToDate: z.boolean(), lastVetCheck: z.iso.date().nullable(), cogginsValidUntil: z.iso.date().nullable() })
+  .object({
+    vaccinationsUpToDate: z.boolean(),
+    lastVetCheck: z.iso.date().nullable(),
+    /** Expiry of the latest negative Coggins (EIA) certificate; null when the latest Coggins test is not negative. */
+    cogginsValidUntil: z.iso.date().nullable(),
+    /** Result of the latest Coggins test; `unknown` = not on record (or not readable in an old record). */
+    cogginsResult: z.enum(TEST_RESULTS).nullable(),
+  })
   .openapi('ListingHealthSummary');
 /** One listing's page: the search hit's fields, and the health summary when the seller shares it (null otherwise). */
 export const ListingDetailView = z.object({ ...publicShape, health: ListingHealthSummary.nullable() }).openapi('ListingDetail');

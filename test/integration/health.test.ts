@@ -6,6 +6,7 @@ import { healthWorkflowId } from '../../workflows/ids';
 import { HorseIdKey } from '../../workflows/search-attributes';
 import { dayOf, plusDays, plusMonths } from '../../domain/health';
 import { HealthAttachment, HealthRecord, HealthRecordAudit, HealthReminderLog, Notification } from '../../entities';
+import { TEST_RESULTS_UP_SQL } from '../../entities/migrations/Migration20261203161500_test_results';
 
 const PDF = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(600, 0x20), Buffer.from('\n%%EOF\n')]);
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(100, 1)]);
@@ -180,7 +181,7 @@ describe('health book through the HTTP API', () => {
     const b = await horse('Bravo', { birthDate: '2010-01-01' });
     await record(a.id, { kind: 'farrier', date: daysAgo(50), details: { work: 'trim' } }); // overdue 8 days
     await record(b.id, { kind: 'dental', date: daysAgo(350), details: {} }); // due in ~15 days
-    await record(b.id, { kind: 'test', date: daysAgo(300), details: { testType: 'coggins', expiresOn: plusDays(today(), 60) } });
+    await record(b.id, { kind: 'test', date: daysAgo(300), details: { testType: 'coggins', result: 'negative', expiresOn: plusDays(today(), 60) } });
     const due = await api.get('/api/health/due?within=30d', token);
     expect(due.status, JSON.stringify(due.body)).to.equal(200);
     expect(due.body.items.map((i: { horse: { name: string }; key: string; status: string }) => [i.horse.name, i.key, i.status])).to.deep.equal([
@@ -192,6 +193,65 @@ describe('health book through the HTTP API', () => {
     const other = await owner('Nobody');
     expect((await api.get('/api/health/due', other.token)).body.items).to.deep.equal([]);
     expect((await api.get(`/api/health/due?organizationId=${a.organizationId}`, other.token)).status).to.equal(404);
+  });
+
+  it('takes a Coggins result as negative | positive | inconclusive | pending: a positive test is no certificate, needs action in the book and heads the due view; old free-text results are mapped by the migration', async () => {
+    const { token, horse, record } = await owner();
+    const h = await horse('Reactor');
+    const before = await countRecords(h.id);
+    const free = await api.post(`/api/horses/${h.id}/health/records`, { kind: 'test', date: daysAgo(3), details: { testType: 'coggins', result: 'Negative - lab ref 4411' } }, token);
+    expect(free.status, JSON.stringify(free.body)).to.equal(400);
+    expect(free.body.details.map((d: { field: string }) => d.field)).to.include('details.result');
+    expect(free.body.message).to.include('negative, positive, inconclusive, pending');
+    expect(await countRecords(h.id), 'nothing written').to.equal(before);
+
+    await record(h.id, { kind: 'test', date: daysAgo(400), details: { testType: 'coggins', result: 'negative', expiresOn: daysAgo(35) } });
+    const positive = await record(h.id, { kind: 'test', date: daysAgo(3), details: { testType: 'coggins', result: 'positive', resultText: 'AGID reactive, lab ref 4411', expiresOn: plusDays(today(), 362) } });
+    expect(positive.details).to.include({ result: 'positive', resultText: 'AGID reactive, lab ref 4411' });
+    const book = await api.get(`/api/horses/${h.id}/health`, token);
+    expect(book.status, JSON.stringify(book.body)).to.equal(200);
+    const coggins = book.body.items.find((i: { key: string }) => i.key === 'test:coggins');
+    expect(coggins).to.include({ status: 'action_needed', nextDue: null, lastDone: daysAgo(3) });
+    expect(coggins.attention).to.include('not a valid Coggins certificate').and.include('notifiable');
+    const farrier = book.body.items.find((i: { key: string }) => i.key === 'farrier');
+    expect(farrier.attention, 'other items carry no attention').to.equal(null);
+
+    // The barn manager's morning view: first, whatever the window (it has no due date).
+    await record(h.id, { kind: 'farrier', date: daysAgo(50), details: { work: 'trim' } });
+    const due = await api.get(`/api/health/due?within=0d&organizationId=${h.organizationId}`, token);
+    expect(due.status, JSON.stringify(due.body)).to.equal(200);
+    expect(due.body.items.map((i: { key: string; status: string; nextDue: string | null }) => [i.key, i.status, i.nextDue])).to.deep.equal([
+      ['test:coggins', 'action_needed', null],
+      ['farrier', 'overdue', plusDays(daysAgo(50), 42)],
+    ]);
+
+    // Rows written before the result was validated: the migration maps what it can read and keeps the words.
+    const legacy = await horse('Legacy');
+    const conn = em().getConnection();
+    const old = async (date: string, details: Record<string, unknown>) =>
+      (
+        (await conn.execute(
+          `insert into health_records (id, created_at, updated_at, horse_id, kind, date, details, created_by_id) values (gen_random_uuid(), now(), now(), ?, 'test', ?, ?::jsonb, ?) returning id`,
+          [legacy.id, date, JSON.stringify(details), (await em().findOneOrFail(HealthRecord, { id: positive.id })).createdById],
+        )) as { id: string }[]
+      )[0].id;
+    const ids = {
+      neg: await old(daysAgo(30), { testType: 'coggins', result: ' Neg. ', expiresOn: plusDays(today(), 335) }),
+      reactive: await old(daysAgo(6), { testType: 'coggins', result: 'REACTIVE' }),
+      bare: await old(daysAgo(10), { testType: 'coggins', result: 'negative' }),
+      free: await old(daysAgo(5), { testType: 'other', name: 'bloods', result: 'titre 1:64, see PDF' }),
+      none: await old(daysAgo(4), { testType: 'other' }),
+    };
+    await conn.execute(TEST_RESULTS_UP_SQL.replace(/;\s*$/, ` and "horse_id" = '${legacy.id}';`));
+    const details = async (id: string) => (await em().findOneOrFail(HealthRecord, { id })).details;
+    expect(await details(ids.neg)).to.deep.include({ result: 'negative', resultText: ' Neg. ' });
+    expect(await details(ids.reactive)).to.deep.include({ result: 'positive', resultText: 'REACTIVE' });
+    expect(await details(ids.bare)).to.deep.equal({ testType: 'coggins', result: 'negative' });
+    expect(await details(ids.free)).to.deep.include({ result: 'unknown', resultText: 'titre 1:64, see PDF' });
+    expect(await details(ids.none)).to.deep.equal({ testType: 'other', result: 'unknown' });
+    // The latest legacy Coggins was a reactive one: the book asks for action, whatever the older negative said.
+    const legacyBook = await api.get(`/api/horses/${legacy.id}/health`, token);
+    expect(legacyBook.body.items.find((i: { key: string }) => i.key === 'test:coggins')).to.include({ status: 'action_needed', nextDue: null });
   });
 
   it('answers competition eligibility under FEI and BEF from the recorded influenza doses, naming the failing rule and the booster date', async () => {

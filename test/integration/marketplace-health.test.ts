@@ -38,7 +38,7 @@ describe('marketplace: health summary of a listed horse (HTTP API)', () => {
     const horse = await ok<{ id: string }>(api.post('/api/horses', { name: 'Shared', gender: 'mare', birthDate: '2016-04-01' }, seller.accessToken), 201);
     const vet = await record(seller, horse.id, { kind: 'vet', date: plusDays(today, -20), details: { reason: 'annual check' }, notes: SECRET_NOTE });
     await record(seller, horse.id, { kind: 'vet', date: plusDays(today, -200), details: { reason: 'older visit' } });
-    const coggins = await record(seller, horse.id, { kind: 'test', date: plusDays(today, -30), details: { testType: 'coggins', expiresOn: plusDays(today, 335) } });
+    const coggins = await record(seller, horse.id, { kind: 'test', date: plusDays(today, -30), details: { testType: 'coggins', result: 'negative', expiresOn: plusDays(today, 335) } });
 
     const shared = await listing(seller, { horseId: horse.id, shareHealthSummary: true });
     expect(shared.shareHealthSummary, 'the owner sees the setting').to.equal(true);
@@ -49,7 +49,7 @@ describe('marketplace: health summary of a listed horse (HTTP API)', () => {
 
     // No vaccination yet: not up to date (influenza and tetanus never recorded).
     const page = await ok<Record<string, unknown>>(api.get(`/api/marketplace/listings/${shared.id}`, buyer.accessToken), 200);
-    expect(page.health).to.deep.equal({ vaccinationsUpToDate: false, lastVetCheck: plusDays(today, -20), cogginsValidUntil: plusDays(today, 335) });
+    expect(page.health).to.deep.equal({ vaccinationsUpToDate: false, lastVetCheck: plusDays(today, -20), cogginsValidUntil: plusDays(today, 335), cogginsResult: 'negative' });
     const text = JSON.stringify(page);
     for (const leak of [SECRET_NOTE, 'annual check', vet.id, coggins.id, '"records"']) expect(text, `the page does not carry ${leak}`).to.not.include(leak);
 
@@ -58,6 +58,10 @@ describe('marketplace: health summary of a listed horse (HTTP API)', () => {
     await record(seller, horse.id, { kind: 'vaccination', date: plusDays(today, -30), details: { diseases: ['influenza', 'tetanus'], doseNumber: 2 } });
     const anonymous = await ok<{ health: Record<string, unknown> }>(api.get(`/api/marketplace/listings/${shared.id}`), 200);
     expect(anonymous.health).to.deep.include({ vaccinationsUpToDate: true });
+
+    // A later positive Coggins (EIA) test: no certificate any more, and the buyer is told why.
+    await record(seller, horse.id, { kind: 'test', date: plusDays(today, -2), details: { testType: 'coggins', result: 'positive', expiresOn: plusDays(today, 363) } });
+    expect((await ok<{ health: Record<string, unknown> }>(api.get(`/api/marketplace/listings/${shared.id}`, buyer.accessToken), 200)).health).to.deep.include({ cogginsValidUntil: null, cogginsResult: 'positive' });
 
     // Opted out: no summary, on the same horse.
     expect((await ok<{ health: unknown }>(api.get(`/api/marketplace/listings/${hidden.id}`, buyer.accessToken), 200)).health).to.equal(null);

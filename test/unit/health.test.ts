@@ -27,6 +27,7 @@ import {
   type CareItemKey,
   type VaccineDose,
   type PlanOverride,
+  type TestResult,
 } from '../../domain/health';
 
 let seq = 0;
@@ -199,7 +200,7 @@ describe('care plan (domain)', () => {
   it('reminds of tests and documents at their expiry, and of a vet follow-up at its date', () => {
     const plan = carePlan({
       records: [
-        rec('test', '2025-07-01', { testType: 'coggins', expiresOn: '2026-07-01' }),
+        rec('test', '2025-07-01', { testType: 'coggins', result: 'negative', expiresOn: '2026-07-01' }),
         rec('document', '2020-01-01', { documentType: 'passport', expiresOn: '2030-01-01' }),
         rec('document', '2026-01-01', { documentType: 'insurance' }),
         rec('vet', '2026-05-20', { reason: 'colic', followUpOn: '2026-06-03' }),
@@ -210,6 +211,31 @@ describe('care plan (domain)', () => {
     expect(item(plan, 'document:passport')).to.include({ nextDue: '2030-01-01', status: 'ok' });
     expect(item(plan, 'document:insurance'), 'no expiry: nothing to remind').to.include({ nextDue: null, status: 'ok' });
     expect(item(plan, 'vet')).to.include({ nextDue: '2026-06-03', status: 'due_soon' });
+  });
+
+  it('shows a Coggins test that is not negative as needing action, with no due date from its expiry', () => {
+    const coggins = (result: TestResult | null, date = '2026-04-01') => rec('test', date, { testType: 'coggins', result, expiresOn: plusDays(date, 365) });
+    const positive = item(carePlan({ records: [coggins('negative', '2025-09-01'), coggins('positive')], today: TODAY }), 'test:coggins');
+    expect(positive).to.include({ status: 'action_needed', nextDue: null, lastDone: '2026-04-01' });
+    expect(positive.attention).to.match(/positive/i).and.match(/not a valid/i).and.match(/vet/i).and.match(/notifiable|reportable/i);
+    for (const result of ['inconclusive', 'pending', 'unknown', null] as const) {
+      const it = item(carePlan({ records: [coggins(result)], today: TODAY }), 'test:coggins');
+      expect(it, String(result)).to.include({ status: 'action_needed', nextDue: null });
+      expect(it.attention, String(result)).to.be.a('string').and.match(/not a valid/i);
+    }
+    expect(item(carePlan({ records: [coggins('negative')], today: TODAY }), 'test:coggins')).to.include({ status: 'ok', nextDue: '2027-04-01', attention: null });
+    // Another test: a positive finding needs action; one without a result still follows its expiry.
+    const other = (result: TestResult | null) => item(carePlan({ records: [rec('test', '2026-04-01', { testType: 'other', name: 'strangles ELISA', result, expiresOn: '2027-04-01' })], today: TODAY }), 'test:other');
+    expect(other('positive')).to.include({ status: 'action_needed', nextDue: null });
+    expect(other(null)).to.include({ status: 'ok', nextDue: '2027-04-01', attention: null });
+    // Switched off stays off.
+    expect(item(carePlan({ records: [coggins('positive')], overrides: [{ key: 'test:coggins', enabled: false }], today: TODAY }), 'test:coggins').status).to.equal('off');
+  });
+
+  it('puts items needing action first in the due view, whatever the window', () => {
+    const plan = carePlan({ records: [rec('farrier', '2026-05-01', { work: 'trim' }), rec('test', '2026-04-01', { testType: 'coggins', result: 'positive', expiresOn: '2027-04-01' })], today: TODAY });
+    expect(dueItems(plan, TODAY, 0).map((i) => i.key)).to.deep.equal(['test:coggins']);
+    expect(dueItems(plan, TODAY, 30).map((i) => i.key)).to.deep.equal(['test:coggins', 'farrier']);
   });
 
   it('names the last record and who recorded it (the reminder goes to them)', () => {
@@ -521,11 +547,23 @@ describe('healthSummary (what a marketplace listing shows of the health book)', 
     const records = [
       rec('vet', '2026-01-10', { reason: 'check' }),
       rec('vet', '2026-04-02', { reason: 'lameness' }),
-      rec('test', '2025-05-01', { testType: 'coggins', expiresOn: '2026-05-01' }),
-      rec('test', '2026-02-01', { testType: 'coggins', expiresOn: null }),
+      rec('test', '2025-05-01', { testType: 'coggins', result: 'negative', expiresOn: '2026-05-01' }),
+      rec('test', '2026-02-01', { testType: 'coggins', result: 'negative', expiresOn: null }),
       rec('test', '2026-03-01', { testType: 'other', expiresOn: '2027-03-01' }),
     ];
-    expect(summaryOf(records)).to.deep.include({ lastVetCheck: '2026-04-02', cogginsValidUntil: '2026-05-01' });
-    expect(summaryOf([])).to.deep.equal({ vaccinationsUpToDate: false, lastVetCheck: null, cogginsValidUntil: null });
+    expect(summaryOf(records)).to.deep.include({ lastVetCheck: '2026-04-02', cogginsValidUntil: '2026-05-01', cogginsResult: 'negative' });
+    expect(summaryOf([])).to.deep.equal({ vaccinationsUpToDate: false, lastVetCheck: null, cogginsValidUntil: null, cogginsResult: null });
+  });
+
+  it('gives no Coggins validity from a test that is not negative: a positive EIA test is no certificate, and it supersedes an older negative one', () => {
+    const negative = rec('test', '2025-09-01', { testType: 'coggins', result: 'negative', expiresOn: '2026-09-01' });
+    expect(summaryOf([negative])).to.deep.include({ cogginsValidUntil: '2026-09-01', cogginsResult: 'negative' });
+    const positive = rec('test', '2026-04-01', { testType: 'coggins', result: 'positive', expiresOn: '2027-04-01' });
+    expect(summaryOf([positive]), 'positive, with an expiry typed in').to.deep.include({ cogginsValidUntil: null, cogginsResult: 'positive' });
+    expect(summaryOf([negative, positive]), 'a later positive test voids the earlier certificate').to.deep.include({ cogginsValidUntil: null, cogginsResult: 'positive' });
+    for (const result of ['inconclusive', 'pending', 'unknown'] as const) {
+      expect(summaryOf([negative, rec('test', '2026-04-01', { testType: 'coggins', result, expiresOn: '2027-04-01' })]), result).to.deep.include({ cogginsValidUntil: null, cogginsResult: result });
+    }
+    expect(summaryOf([rec('test', '2026-04-01', { testType: 'coggins', expiresOn: '2027-04-01' })]), 'no result on record').to.deep.include({ cogginsValidUntil: null, cogginsResult: 'unknown' });
   });
 });
