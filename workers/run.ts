@@ -57,6 +57,9 @@ const quietBundlerLogger = {
   error: (m: string, meta?: unknown) => console.error(m, meta ?? ''),
 };
 
+/** The SDK's default maxConcurrentWorkflowTaskExecutions. */
+const SDK_WORKFLOW_TASK_SLOTS = 40;
+
 /**
  * Gestation, listing and health workflows sleep for weeks between steps: keeping thousands
  * of them cached costs memory (bench/gestation-workflows.ts measured 4.5 GB for 10,000 with
@@ -105,11 +108,16 @@ export async function queueWorkerOptions(
     queueBundle?: WorkflowBundleOption;
   } = {},
 ): Promise<Pick<WorkerOptions, 'workflowBundle' | 'shutdownGraceTime' | 'maxCachedWorkflows'> & WorkerTuning> {
+  const tuning = opts.tuning?.[queue];
+  const cache = tuning?.maxCachedWorkflows ?? MAX_CACHED_WORKFLOWS[queue];
   return {
     workflowBundle: opts.queueBundle ?? (await bundleQueueWorkflows(queue)) ?? opts.sharedBundle ?? prebuiltWorkflowBundle() ?? (await bundleWorkflows()),
     shutdownGraceTime: '10s',
-    ...(MAX_CACHED_WORKFLOWS[queue] ? { maxCachedWorkflows: MAX_CACHED_WORKFLOWS[queue] } : {}),
-    ...opts.tuning?.[queue],
+    ...(cache !== undefined ? { maxCachedWorkflows: cache } : {}),
+    // A small cache caps the workflow-task slots too (the SDK would lower its default of 40 to
+    // the cache with a warning at every start): say so here instead.
+    ...(cache ? { maxConcurrentWorkflowTaskExecutions: Math.min(SDK_WORKFLOW_TASK_SLOTS, cache) } : {}),
+    ...tuning,
   };
 }
 

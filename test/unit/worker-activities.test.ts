@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { loadConfig } from '../../config';
 import { QUEUE_ACTIVITIES, type WorkerDeps } from '../../workers/activities';
-import { queueSettingsProblems } from '../../workers/run';
+import { queueSettingsProblems, queueWorkerOptions } from '../../workers/run';
 import { ALL_TASK_QUEUES, type TaskQueue } from '../../workflows/queues';
 
 /**
@@ -66,5 +66,19 @@ describe('queue settings checked at worker start (WORKER_TUNING over our default
     ]);
     expect(queueSettingsProblems('gestation', { gestation: { maxCachedWorkflows: 1 } })[0]).to.match(/gestation\.maxCachedWorkflows must be 0 .* or at least 2/);
     expect(queueSettingsProblems('health', { health: { maxCachedWorkflows: 0, maxConcurrentWorkflowTaskExecutions: 200 } }), 'no cache: any slots').to.deep.equal([]);
+  });
+  it('gives a small cache as many workflow-task slots as cached workflows, so the SDK never clamps them with a warning', async () => {
+    const bundle = { queueBundle: { code: '' } };
+    const slots = async (queue: TaskQueue, tuning = {}) => {
+      const o = await queueWorkerOptions(queue, { ...bundle, tuning });
+      return [o.maxCachedWorkflows, o.maxConcurrentWorkflowTaskExecutions];
+    };
+    expect(await slots('health')).to.deep.equal([20, 20]);
+    expect(await slots('gestation')).to.deep.equal([20, 20]);
+    expect(await slots('marketplace'), 'a cache above the SDK default keeps 40 slots').to.deep.equal([250, 40]);
+    expect(await slots('health', { health: { maxCachedWorkflows: 8 } }), 'a tuned cache').to.deep.equal([8, 8]);
+    expect(await slots('health', { health: { maxCachedWorkflows: 50, maxConcurrentWorkflowTaskExecutions: 30 } }), 'tuned slots win').to.deep.equal([50, 30]);
+    expect(await slots('health', { health: { maxCachedWorkflows: 0 } }), 'no cache: SDK default slots').to.deep.equal([0, undefined]);
+    expect(await slots('analysis'), 'busy queues keep the SDK defaults').to.deep.equal([undefined, undefined]);
   });
 });
