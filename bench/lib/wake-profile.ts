@@ -9,11 +9,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { tsToMs } from '@temporalio/common/lib/time';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { percentile } from './report';
 
 type HistoryEvent = NonNullable<History['events']>[number];
+
+/**
+ * A history event's time in ms. Written here, not imported from @temporalio/common/lib/time:
+ * the sleeping benches compile their worker child with esbuild, and a deep import without its
+ * `.js` does not resolve under Node's ESM loader (it only did under tsx).
+ */
+function tsToMs(t: HistoryEvent['eventTime']): number {
+  const seconds = t?.seconds ?? 0;
+  return (typeof seconds === 'number' ? seconds : seconds.toNumber()) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+}
 
 /** `timerFired`, `workflowTaskStarted`...: the name of the event's attributes field. */
 const eventName = (e: HistoryEvent) =>
