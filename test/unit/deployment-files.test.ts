@@ -78,10 +78,10 @@ describe('deployment files', function () {
     it('publishes only the API on all interfaces; S3, the Temporal UI and the workers\' metrics on 127.0.0.1; one worker service per queue group', () => {
       const out = config(secrets);
       const ports = [...out.matchAll(/^\s+- (['"]?)(\d[\d.]*(?::[\d-]+)+)\1$/gm)].map((m) => m[2]);
-      expect(ports.sort()).to.deep.equal(['127.0.0.1:8233:8080', '127.0.0.1:9000:9000', '127.0.0.1:9464-9467:9464', '127.0.0.1:9468-9471:9464', '127.0.0.1:9472-9475:9464', '4000:4000']);
+      expect(ports.sort()).to.deep.equal(['127.0.0.1:8233:8080', '127.0.0.1:9000:9000', '127.0.0.1:9464-9467:9464', '127.0.0.1:9468-9471:9464', '127.0.0.1:9472-9475:9464', '127.0.0.1:9476-9479:9464', '4000:4000']);
       // Every worker serves its Temporal SDK metrics on 9464 in its container (published above on 127.0.0.1 only).
       const workers = out.split(/^ {2}(?=\S)/m).filter((svc) => svc.startsWith('worker-'));
-      expect(workers).to.have.length(3);
+      expect(workers).to.have.length(4);
       for (const svc of workers) {
         expect(svc).to.match(/WORKER_METRICS_HOST: 0\.0\.0\.0\n/);
         expect(svc).to.match(/WORKER_METRICS_PORT: '9464'\n/);
@@ -91,7 +91,9 @@ describe('deployment files', function () {
       expect(out).to.contain(`JWT_SECRET: ${secrets.JWT_SECRET}`);
       const queues = [...out.matchAll(/WORKER_QUEUES: (\S+)/g)].map((m) => m[1].split(','));
       expect(queues.flat().sort()).to.deep.equal(['accounts', 'analysis', 'billing', 'gestation', 'health', 'marketplace']);
-      expect(queues).to.have.length(3);
+      expect(queues).to.have.length(4);
+      // The reminder queues run apart from the listing lifecycles (README "Reminders worker").
+      expect(queues).to.deep.include(['gestation', 'health']);
       expect(out).not.to.match(/minioadmin|postgres:postgres@/);
     });
   });
@@ -109,9 +111,9 @@ describe('deployment files', function () {
       const out = check(rendered);
       expect(out).not.to.match(/ERROR|failed/i);
       const kinds = [...rendered.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
-      expect(kinds.filter((k) => k === 'Deployment')).to.have.length(4);
-      expect(kinds.filter((k) => k === 'PodDisruptionBudget')).to.have.length(4);
-      expect(kinds.filter((k) => k === 'HorizontalPodAutoscaler')).to.have.length(4);
+      expect(kinds.filter((k) => k === 'Deployment')).to.have.length(5);
+      expect(kinds.filter((k) => k === 'PodDisruptionBudget')).to.have.length(5);
+      expect(kinds.filter((k) => k === 'HorizontalPodAutoscaler')).to.have.length(5);
       expect(kinds).to.include.members(['Job', 'ConfigMap', 'Service', 'Namespace']);
       // Temporal and PostgreSQL are external: nothing of theirs is deployed here.
       expect(rendered).not.to.match(/image: .*(temporalio|postgres)/);
@@ -120,7 +122,7 @@ describe('deployment files', function () {
       expect(rendered).to.match(/namespace: horse-tempo/);
       // Every worker Deployment exports the Temporal SDK metrics on a named port Prometheus is told to scrape.
       const workers = rendered.split(/^---$/m).filter((doc) => /^kind: Deployment$/m.test(doc) && /name: worker-/.test(doc));
-      expect(workers).to.have.length(3);
+      expect(workers).to.have.length(4);
       for (const doc of workers) {
         expect(doc).to.match(/prometheus\.io\/scrape: "true"/);
         expect(doc).to.match(/prometheus\.io\/port: "9464"/);
