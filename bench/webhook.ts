@@ -18,7 +18,6 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createRequire } from 'node:module';
 import Stripe from 'stripe';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startTestStack, TEST_BILLING } from '../test/support/stack';
@@ -31,6 +30,7 @@ import { alternatingRounds, closedLoop } from './lib/closed-loop';
 import { summarizeProfile } from './lib/profile';
 import { startApiChild } from './lib/api-child';
 import { cpuSecondsOf } from './lib/load';
+import { countQueries } from './lib/count-queries';
 
 const full = benchMode() === 'full';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -40,29 +40,6 @@ const USERS = 20;
 const DUP_EVENTS = Number(process.env.BENCH_DUP_EVENTS ?? (full ? 200 : 40));
 const REDELIVERIES = 4;
 const PROFILE = process.argv.includes('--profile');
-
-/**
- * Counts the SQL statements this process sends while `fn` runs (the API is in this process:
- * pg's Client.query is what MikroORM and raw queries both end in) and keeps their texts.
- */
-async function countQueries(fn: () => Promise<void>): Promise<string[]> {
-  // MikroORM's own copy of pg (node_modules/@mikro-orm/postgresql/node_modules/pg), not ours.
-  const pg = createRequire(import.meta.resolve('@mikro-orm/postgresql'))('pg') as { Client: { prototype: { query: (...a: unknown[]) => unknown } } };
-  const proto = pg.Client.prototype;
-  const original = proto.query;
-  const seen: string[] = [];
-  proto.query = function (this: unknown, ...a: unknown[]) {
-    const q = a[0] as string | { text?: string };
-    seen.push((typeof q === 'string' ? q : (q?.text ?? String(q))).replace(/\s+/g, ' ').slice(0, 160));
-    return original.apply(this, a);
-  };
-  try {
-    await fn();
-  } finally {
-    proto.query = original;
-  }
-  return seen;
-}
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 // The redelivery burst opens more connections from 127.0.0.1 than the per-address cap
