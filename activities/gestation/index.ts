@@ -79,14 +79,22 @@ export interface ReminderRequest {
    */
   plannedAt: string;
 }
+/** What `loadGestation` returns for a gestation that exists. */
+export type FoundGestationSnapshot = Extract<GestationSnapshot, { found: true }>;
+/**
+ * `snapshot`: the gestation as the send left it (read after its log row was written), the same
+ * as `loadGestation` would return now, so the workflow plans its next sleep from it without
+ * scheduling that read (one activity and one workflow task less per wake-up). Absent in
+ * histories written before sends returned it: the workflow then reads.
+ */
 export type ReminderOutcome =
-  | { outcome: 'sent' | 'already-sent'; sentAt: string; channels: string[] }
+  | { outcome: 'sent' | 'already-sent'; sentAt: string; channels: string[]; snapshot?: FoundGestationSnapshot }
   /** The gestation ended in the database (the signal may still be on its way): nothing sent. */
-  | { outcome: 'ended'; status: GestationStatus }
+  | { outcome: 'ended'; status: GestationStatus; snapshot?: FoundGestationSnapshot }
   /** The gestation row is gone: nothing sent; the workflow ends. */
   | { outcome: 'gone' }
-  /** The milestone is not in the stored plan any more, has another due date, is done (a check recorded it), or is not due yet with today's lead time: nothing sent; the workflow re-reads. */
-  | { outcome: 'replanned' };
+  /** The milestone is not in the stored plan any more, has another due date, is done (a check recorded it), or is not due yet with today's lead time: nothing sent; the workflow re-plans. */
+  | { outcome: 'replanned'; snapshot?: FoundGestationSnapshot };
 
 /** Channel order in reminder_logs.channels (whatever order they went out in). */
 const CHANNEL_ORDER = ['email', 'in_app'];
@@ -154,23 +162,28 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
     reminderTimeUtc: config.REMINDER_TIME_UTC,
   });
 
+  /** What the workflow plans from, for a gestation row just read: its creator's lead time, checks, reminders logged. */
+  async function snapshotOf(em: EntityManager, p: Gestation): Promise<FoundGestationSnapshot> {
+    const prefs = await reminderPreferencesOf(em, p.createdById, config.REMINDER_LEAD_DAYS);
+    const checks = await em.find(GestationCheck, { gestation: p.id }, { orderBy: { date: 'asc', createdAt: 'asc' } });
+    const logs = await em.find(ReminderLog, { gestationId: p.id });
+    return {
+      found: true,
+      status: p.status,
+      plan: planOf(p, prefs.leadDays),
+      done: doneMilestones(checks, p.status),
+      sent: Object.fromEntries(logs.map((l) => [l.milestoneId, l.sentAt.toISOString()])),
+      twinsChecks: checks.filter((c) => c.result === 'twins').map((c) => ({ checkId: c.id, date: dateString(c.date)! })),
+    };
+  }
+
   return {
     /** Read-only and idempotent: the workflow retries it without limit (a database outage only delays it). */
     async loadGestation(req: { gestationId: string }): Promise<GestationSnapshot> {
       const em = orm.em.fork();
       const p = await em.findOne(Gestation, { id: req.gestationId });
       if (!p) return { found: false };
-      const prefs = await reminderPreferencesOf(em, p.createdById, config.REMINDER_LEAD_DAYS);
-      const checks = await em.find(GestationCheck, { gestation: p.id }, { orderBy: { date: 'asc', createdAt: 'asc' } });
-      const logs = await em.find(ReminderLog, { gestationId: p.id });
-      return {
-        found: true,
-        status: p.status,
-        plan: planOf(p, prefs.leadDays),
-        done: doneMilestones(checks, p.status),
-        sent: Object.fromEntries(logs.map((l) => [l.milestoneId, l.sentAt.toISOString()])),
-        twinsChecks: checks.filter((c) => c.result === 'twins').map((c) => ({ checkId: c.id, date: dateString(c.date)! })),
-      };
+      return snapshotOf(em, p);
     },
 
     /**
@@ -186,17 +199,17 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
       const gestation = await em.findOne(Gestation, { id: req.gestationId }, { populate: ['mare'] });
       if (!gestation) return { outcome: 'gone' };
       const previous = await em.findOne(ReminderLog, { gestationId: req.gestationId, milestoneId: req.milestone.id });
-      if (previous) return { outcome: 'already-sent', sentAt: previous.sentAt.toISOString(), channels: previous.channels };
-      if (!isActiveStatus(gestation.status)) return { outcome: 'ended', status: gestation.status };
+      if (previous) return { outcome: 'already-sent', sentAt: previous.sentAt.toISOString(), channels: previous.channels, snapshot: await snapshotOf(em, gestation) };
+      if (!isActiveStatus(gestation.status)) return { outcome: 'ended', status: gestation.status, snapshot: await snapshotOf(em, gestation) };
 
       const prefs = await reminderPreferencesOf(em, req.userId, config.REMINDER_LEAD_DAYS);
       const milestone = gestationMilestones(planOf(gestation, prefs.leadDays)).find((m) => m.id === req.milestone.id);
-      if (!milestone || milestone.dueDate !== req.milestone.dueDate) return { outcome: 'replanned' };
+      if (!milestone || milestone.dueDate !== req.milestone.dueDate) return { outcome: 'replanned', snapshot: await snapshotOf(em, gestation) };
       // A timer wake-up sends from the workflow's last read: a lead time shortened or a check
       // recorded since (its signal lost) must not send a stale reminder.
-      if (Date.parse(milestone.reminderAt) > Date.parse(req.plannedAt)) return { outcome: 'replanned' };
+      if (Date.parse(milestone.reminderAt) > Date.parse(req.plannedAt)) return { outcome: 'replanned', snapshot: await snapshotOf(em, gestation) };
       const checks = await em.find(GestationCheck, { gestation: gestation.id });
-      if (doneMilestones(checks, gestation.status).includes(milestone.id)) return { outcome: 'replanned' };
+      if (doneMilestones(checks, gestation.status).includes(milestone.id)) return { outcome: 'replanned', snapshot: await snapshotOf(em, gestation) };
 
       const key = gestationReminderKey(req.gestationId, milestone.id);
       const message = gestationReminderMessage(milestone, gestation.mare.name);
@@ -230,23 +243,25 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
         const why = [...delivery.permanent, ...(delivery.transient ? [`deadline ${req.deadline} passed: ${channelFailureText(delivery.transientChannel ?? 'a channel', delivery.transient, 'until the deadline')}`] : [])];
         throw ApplicationFailure.nonRetryable(`gestation reminder ${key} could not be sent on any channel (${why.join('; ')})`, ErrorType.ServiceUnavailable);
       }
+      const log = em.create(ReminderLog, {
+        gestationId: req.gestationId,
+        milestoneId: milestone.id,
+        title: milestone.title,
+        dueDate: milestone.dueDate,
+        sentAt: new Date(),
+        channels: delivery.channels,
+      });
       try {
-        const log = em.create(ReminderLog, {
-          gestationId: req.gestationId,
-          milestoneId: milestone.id,
-          title: milestone.title,
-          dueDate: milestone.dueDate,
-          sentAt: new Date(),
-          channels: delivery.channels,
-        });
         await em.flush();
         logger.info({ key, channels: delivery.channels, failedForGood: delivery.permanent }, 'gestation reminder sent');
-        return { outcome: 'sent', sentAt: log.sentAt.toISOString(), channels: delivery.channels };
       } catch (err) {
         if (!(err instanceof UniqueConstraintViolationException)) throw err;
-        const row = await orm.em.fork().findOneOrFail(ReminderLog, { gestationId: req.gestationId, milestoneId: milestone.id });
-        return { outcome: 'already-sent', sentAt: row.sentAt.toISOString(), channels: row.channels };
+        const fresh = orm.em.fork();
+        const row = await fresh.findOneOrFail(ReminderLog, { gestationId: req.gestationId, milestoneId: milestone.id });
+        return { outcome: 'already-sent', sentAt: row.sentAt.toISOString(), channels: row.channels, snapshot: await snapshotOf(fresh, gestation) };
       }
+      // Read after the log row is committed: the snapshot has this milestone sent.
+      return { outcome: 'sent', sentAt: log.sentAt.toISOString(), channels: delivery.channels, snapshot: await snapshotOf(em, gestation) };
     },
 
     /**

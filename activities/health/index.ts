@@ -40,12 +40,21 @@ export interface HealthReminderRequest {
   plannedAt: string;
 }
 
+/** What `loadHealthReminders` returns for a horse that exists. */
+export type FoundHealthReminderSnapshot = Extract<HealthReminderSnapshot, { found: true }>;
+
+/**
+ * `snapshot`: the horse's plan as the send left it (read after its log row was written), the
+ * same as `loadHealthReminders` would return now, so the workflow plans its next sleep from it
+ * without scheduling that read (one activity and one workflow task less per wake-up). Absent
+ * in histories written before sends returned it: the workflow then reads.
+ */
 export type HealthReminderOutcome =
-  | { outcome: 'sent' | 'already-sent'; recipients: string[]; channels: string[] }
+  | { outcome: 'sent' | 'already-sent'; recipients: string[]; channels: string[]; snapshot?: FoundHealthReminderSnapshot }
   /** The horse is gone: nothing sent. */
   | { outcome: 'gone' }
   /** The item has another due date now (a record was added or edited), was switched off, or is not due yet with today's lead time: nothing sent. */
-  | { outcome: 'replanned' };
+  | { outcome: 'replanned'; snapshot?: FoundHealthReminderSnapshot };
 
 interface Prefs {
   leadDays: number;
@@ -87,32 +96,36 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
   const { orm, logger, config } = deps;
   const notify = createNotifyActivities(deps);
 
+  /** What the workflow plans from, for a horse whose due plan was just read: the stages already logged, each item's lead time. */
+  async function snapshotOf(em: EntityManager, horse: Horse, due: Awaited<ReturnType<typeof duePlan>>): Promise<FoundHealthReminderSnapshot> {
+    const logs = await em.find(HealthReminderLog, { horseId: horse.id });
+    const sent = new Map<string, ReminderStage[]>();
+    for (const l of logs) {
+      const k = `${l.itemKey}|${dateColumn(l.dueDate)}`;
+      sent.set(k, [...(sent.get(k) ?? []), l.stage]);
+    }
+    const recipientsByCreator = new Map<string | null, string[]>();
+    for (const item of due) {
+      if (!recipientsByCreator.has(item.lastRecordedById)) recipientsByCreator.set(item.lastRecordedById, await reminderRecipients(em, horse.organization.id, item.lastRecordedById));
+    }
+    const prefs = await preferences(em, [...new Set([...recipientsByCreator.values()].flat())], config.REMINDER_LEAD_DAYS);
+    return {
+      found: true,
+      reminderTimeUtc: config.REMINDER_TIME_UTC,
+      items: due.map((i) => {
+        const leadDays = leadDaysOf(recipientsByCreator.get(i.lastRecordedById) ?? [], prefs, config.REMINDER_LEAD_DAYS);
+        return { key: i.key, title: i.title, dueDate: i.nextDue!, sent: sent.get(`${i.key}|${i.nextDue}`) ?? [], leadDays };
+      }),
+    };
+  }
+
   return {
     /** Read-only and idempotent: the workflow retries it without limit. */
     async loadHealthReminders(req: { horseId: string }): Promise<HealthReminderSnapshot> {
       const em = orm.em.fork();
       const horse = await em.findOne(Horse, { id: req.horseId });
       if (!horse) return { found: false };
-      const due = await duePlan(em, horse);
-      const logs = await em.find(HealthReminderLog, { horseId: horse.id });
-      const sent = new Map<string, ReminderStage[]>();
-      for (const l of logs) {
-        const k = `${l.itemKey}|${dateColumn(l.dueDate)}`;
-        sent.set(k, [...(sent.get(k) ?? []), l.stage]);
-      }
-      const recipientsByCreator = new Map<string | null, string[]>();
-      for (const item of due) {
-        if (!recipientsByCreator.has(item.lastRecordedById)) recipientsByCreator.set(item.lastRecordedById, await reminderRecipients(em, horse.organization.id, item.lastRecordedById));
-      }
-      const prefs = await preferences(em, [...new Set([...recipientsByCreator.values()].flat())], config.REMINDER_LEAD_DAYS);
-      return {
-        found: true,
-        reminderTimeUtc: config.REMINDER_TIME_UTC,
-        items: due.map((i) => {
-          const leadDays = leadDaysOf(recipientsByCreator.get(i.lastRecordedById) ?? [], prefs, config.REMINDER_LEAD_DAYS);
-          return { key: i.key, title: i.title, dueDate: i.nextDue!, sent: sent.get(`${i.key}|${i.nextDue}`) ?? [], leadDays };
-        }),
-      };
+      return snapshotOf(em, horse, await duePlan(em, horse));
     },
 
     /**
@@ -124,21 +137,23 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
      * again (one server round trip), so this check is what keeps a change whose signal was
      * lost from sending a stale reminder. A channel that fails for good is skipped; a transient failure is retried (the
      * workflow retries until its deadline). Fails for good only when nothing went out.
+     * Every answer but 'gone' carries the snapshot the workflow plans its next step from.
      */
     async sendHealthReminder(req: HealthReminderRequest): Promise<HealthReminderOutcome> {
       const em = orm.em.fork();
       const horse = await em.findOne(Horse, { id: req.horseId });
       if (!horse) return { outcome: 'gone' };
+      const due = await duePlan(em, horse);
       const previous = await em.findOne(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate, stage: req.stage });
-      if (previous) return { outcome: 'already-sent', recipients: previous.recipients, channels: previous.channels };
-      const item = (await duePlan(em, horse)).find((i) => i.key === req.key);
-      if (!item || item.nextDue !== req.dueDate) return { outcome: 'replanned' };
+      if (previous) return { outcome: 'already-sent', recipients: previous.recipients, channels: previous.channels, snapshot: await snapshotOf(em, horse, due) };
+      const item = due.find((i) => i.key === req.key);
+      if (!item || item.nextDue !== req.dueDate) return { outcome: 'replanned', snapshot: await snapshotOf(em, horse, due) };
 
       const first = await reminderRecipients(em, horse.organization.id, item.lastRecordedById);
       const recipients = req.stage === 'overdue' ? [...new Set([...first, ...(await organizationOwners(em, horse.organization.id))])] : first;
       const prefs = await preferences(em, recipients, config.REMINDER_LEAD_DAYS);
       if (req.stage === 'reminder' && reminderTimes(req.dueDate, leadDaysOf(first, prefs, config.REMINDER_LEAD_DAYS), config.REMINDER_TIME_UTC).remindAt > Date.parse(req.plannedAt)) {
-        return { outcome: 'replanned' };
+        return { outcome: 'replanned', snapshot: await snapshotOf(em, horse, due) };
       }
       const message = healthReminderMessage({ key: req.key, dueDate: req.dueDate }, horse.name, req.stage);
       const baseKey = reminderKey(req.horseId, req.key, req.dueDate, req.stage);
@@ -198,11 +213,13 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
         await em.flush();
       } catch (err) {
         if (!(err instanceof UniqueConstraintViolationException)) throw err;
-        const row = await orm.em.fork().findOneOrFail(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate, stage: req.stage });
-        return { outcome: 'already-sent', recipients: row.recipients, channels: row.channels };
+        const fresh = orm.em.fork();
+        const row = await fresh.findOneOrFail(HealthReminderLog, { horseId: req.horseId, itemKey: req.key, dueDate: req.dueDate, stage: req.stage });
+        return { outcome: 'already-sent', recipients: row.recipients, channels: row.channels, snapshot: await snapshotOf(fresh, horse, due) };
       }
       logger.info({ key: baseKey, recipients, channels: [...channels] }, 'health reminder sent');
-      return { outcome: 'sent', recipients, channels: [...channels].sort() };
+      // Read after the log row is committed: the snapshot has this stage sent.
+      return { outcome: 'sent', recipients, channels: [...channels].sort(), snapshot: await snapshotOf(em, horse, due) };
     },
   };
 }

@@ -82,6 +82,8 @@ describe('gestation: tracking through the HTTP API', () => {
     const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
     const again = await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: detail.timeline.milestones[0], plannedAt: detail.timeline.milestones[0].reminderAt });
     expect(again.outcome).to.equal('already-sent');
+    // The answer carries what a read returns now: the workflow plans from it instead of reading again.
+    expect('snapshot' in again && again.snapshot).to.deep.equal(await acts.loadGestation({ gestationId: p.id }));
     const em = stack.orm.em.fork();
     expect(await em.count(ReminderLog, { gestationId: p.id })).to.equal(1);
     expect(await em.count(EmailOutbox, { key: `gestation:${p.id}:check-pregnancy` })).to.equal(1);
@@ -510,7 +512,10 @@ describe('gestation: tracking through the HTTP API', () => {
     const stale = p.timeline.milestones.find((m: { id: string }) => m.id === 'check-heartbeat');
     expect((await api.patch(`/api/gestations/${p.id}`, { coverDate: daysAgo(4) }, token)).status).to.equal(200);
     const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
-    expect(await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: stale, plannedAt: stale.reminderAt })).to.deep.equal({ outcome: 'replanned' });
+    expect(await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: stale, plannedAt: stale.reminderAt })).to.deep.equal({
+      outcome: 'replanned',
+      snapshot: await acts.loadGestation({ gestationId: p.id }),
+    });
     expect(await stack.orm.em.fork().count(ReminderLog, { gestationId: p.id })).to.equal(0);
   });
 });

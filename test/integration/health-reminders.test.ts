@@ -59,7 +59,7 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
 
   // A timer wake-up sends from the workflow's last read without reading again; the send
   // re-checks the database as it is now and refuses what the workflow planned from old facts.
-  it('refuses a send planned from an older read: a lead time shortened since, or a due date moved since (nothing sent, nothing logged)', async function () {
+  it('refuses a send planned from an older read: a lead time shortened since, or a due date moved since (nothing sent, nothing logged); every answer carries what a read returns now', async function () {
     this.timeout(60_000);
     const marie = await user('Marie');
     const horse = await ok<{ id: string }>(api.post('/api/horses', { name: 'Stale', gender: 'mare' }, marie.accessToken), 201);
@@ -75,13 +75,24 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
     });
     // Planned when Marie wanted 14 days' notice; she has the default 2 days now: not due for 10 days.
     const plannedAt = new Date(reminderTimes(dueDate, 14, stack.config.REMINDER_TIME_UTC).remindAt).toISOString();
-    expect(await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate, stage: 'reminder', plannedAt })).to.deep.equal({ outcome: 'replanned' });
+    // The workflow plans its next step from the answer's snapshot instead of reading again: it must be what a read returns.
+    const read = await acts.loadHealthReminders({ horseId: horse.id });
+    expect(read).to.deep.include({ found: true });
+    const early = await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate, stage: 'reminder', plannedAt });
+    expect(early).to.deep.equal({ outcome: 'replanned', snapshot: read });
     // Planned for a due date an older read had (the farrier came since).
     const older = plusDays(dueDate, -5);
     const olderAt = new Date(reminderTimes(older, 2, stack.config.REMINDER_TIME_UTC).remindAt).toISOString();
-    expect(await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate: older, stage: 'reminder', plannedAt: olderAt })).to.deep.equal({ outcome: 'replanned' });
+    expect(await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate: older, stage: 'reminder', plannedAt: olderAt })).to.deep.equal({ outcome: 'replanned', snapshot: read });
     expect(await em().count(HealthReminderLog, { horseId: horse.id })).to.equal(0);
     expect(await em().count(Notification, { userId: marie.user.id, kind: 'health_reminder' })).to.equal(0);
+
+    // Planned with today's lead time: sent, and the snapshot was read after the log row was written.
+    const sent = await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate, stage: 'reminder', plannedAt: new Date(reminderTimes(dueDate, 2, stack.config.REMINDER_TIME_UTC).remindAt).toISOString() });
+    expect(sent.outcome).to.equal('sent');
+    const after = await acts.loadHealthReminders({ horseId: horse.id });
+    expect('snapshot' in sent && sent.snapshot).to.deep.equal(after);
+    expect(after.found && after.items.find((i) => i.key === 'farrier')?.sent).to.deep.equal(['reminder']);
   });
 
   it('reminds the organization\'s owners, not the recorder, once the recorder has left the organization', async function () {

@@ -80,6 +80,8 @@ export const replayScenarios: ReplayScenario[] = [
     run: (env, { taskQueue, workflowId }) => env.client.workflow.execute(grantFreePlanCredits, { taskQueue, workflowId, args: [{ period: '2026-12', pageSize: 2 }] }),
   },
   gestationScenario(),
+  // Sends answered without a snapshot before they returned one: the workflow read again after each.
+  gestationScenario({ withoutSendSnapshot: true }),
   listingScenario(),
   marketplaceReconcileScenario(),
   analyzeVideoScenario(),
@@ -87,6 +89,7 @@ export const replayScenarios: ReplayScenario[] = [
   subscriptionScenario(),
   billingReconcileScenario(),
   healthRemindersScenario(),
+  healthRemindersScenario({ withoutSendSnapshot: true }),
   healthReconcileScenario(),
 ];
 
@@ -95,26 +98,32 @@ export const replayScenarios: ReplayScenario[] = [
  * each signal, as the API commits before signalling): reminders, twins flagged, a
  * cover-date correction, the foaling.
  */
-function gestationScenario(): ReplayScenario {
+function gestationScenario(opts: { withoutSendSnapshot?: boolean } = {}): ReplayScenario {
   const db = {
     status: 'tracking',
     anchorDate: '',
     done: [] as string[],
     twinsChecks: [] as { checkId: string; date: string }[],
+    sent: {} as Record<string, string>,
   };
+  const snapshot = () => ({
+    found: true,
+    status: db.status,
+    plan: { anchorDate: db.anchorDate, anchor: 'cover', leadDays: 2, options: { hasCaslick: true }, previousGestationDays: [] },
+    done: [...db.done],
+    sent: { ...db.sent },
+    twinsChecks: [...db.twinsChecks],
+  });
   return {
-    name: 'gestation',
+    name: opts.withoutSendSnapshot ? 'gestation-without-send-snapshot' : 'gestation',
     workflowType: 'gestationTracking',
     activities: () => ({
-      loadGestation: async () => ({
-        found: true,
-        status: db.status,
-        plan: { anchorDate: db.anchorDate, anchor: 'cover', leadDays: 2, options: { hasCaslick: true }, previousGestationDays: [] },
-        done: [...db.done],
-        sent: {},
-        twinsChecks: [...db.twinsChecks],
-      }),
-      sendGestationReminder: async () => ({ outcome: 'sent', sentAt: '2025-01-01T08:00:00.000Z', channels: ['email', 'in_app'] }),
+      loadGestation: async () => snapshot(),
+      sendGestationReminder: async (req: { milestone: { id: string } }) => {
+        if (opts.withoutSendSnapshot) return { outcome: 'sent', sentAt: '2025-01-01T08:00:00.000Z', channels: ['email', 'in_app'] };
+        db.sent[req.milestone.id] = '2025-01-01T08:00:00.000Z';
+        return { outcome: 'sent', sentAt: '2025-01-01T08:00:00.000Z', channels: ['email', 'in_app'], snapshot: snapshot() };
+      },
       sendGestationAlert: async () => ({ sent: true, channels: ['email', 'in_app'] }),
     }),
     run: async (env, { taskQueue, workflowId }) => {
@@ -295,30 +304,29 @@ function billingReconcileScenario(): ReplayScenario {
  * and its escalation, a record that moves the due date (signal), a plan change, a new
  * lead time (remindersChanged), the horse deleted.
  */
-function healthRemindersScenario(): ReplayScenario {
+function healthRemindersScenario(opts: { withoutSendSnapshot?: boolean } = {}): ReplayScenario {
   const db = { farrierDue: '2030-01-20', sent: [] as string[], gone: false, leadDays: 2 };
+  const snapshot = () => ({
+    found: true,
+    items: [
+      {
+        key: 'farrier',
+        title: 'Farrier (trim or shoes)',
+        dueDate: db.farrierDue,
+        sent: db.sent.filter((x) => x.startsWith(db.farrierDue)).map((x) => x.split(' ')[1]),
+        leadDays: db.leadDays,
+      },
+    ],
+  });
   return {
-    name: 'health-reminders',
+    name: opts.withoutSendSnapshot ? 'health-reminders-without-send-snapshot' : 'health-reminders',
     workflowType: 'healthReminders',
     activities: () => ({
-      loadHealthReminders: async () =>
-        db.gone
-          ? { found: false }
-          : {
-              found: true,
-              items: [
-                {
-                  key: 'farrier',
-                  title: 'Farrier (trim or shoes)',
-                  dueDate: db.farrierDue,
-                  sent: db.sent.filter((x) => x.startsWith(db.farrierDue)).map((x) => x.split(' ')[1]),
-                  leadDays: db.leadDays,
-                },
-              ],
-            },
+      loadHealthReminders: async () => (db.gone ? { found: false } : snapshot()),
       sendHealthReminder: async (req: { dueDate: string; stage: string }) => {
         db.sent.push(`${req.dueDate} ${req.stage}`);
-        return { outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] };
+        const outcome = { outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] };
+        return opts.withoutSendSnapshot ? outcome : { ...outcome, snapshot: snapshot() };
       },
     }),
     run: async (env, { taskQueue, workflowId }) => {

@@ -54,6 +54,8 @@ interface FakeDb {
   gone: boolean;
   /** Every database activity throws while true (an outage). */
   down: boolean;
+  /** Sends answer without the snapshot, as in histories written before sends returned one. */
+  oldSends?: boolean;
 }
 
 describe('gestationTracking workflow (time-skipping)', () => {
@@ -72,33 +74,35 @@ describe('gestationTracking workflow (time-skipping)', () => {
     const dbUp = () => {
       if (db.down) throw new Error('database unavailable');
     };
+    const snapshot = () => ({
+      found: true as const,
+      status: db.status,
+      plan: structuredClone(db.plan),
+      done: doneMilestones(db.checks, db.status),
+      sent: { ...db.sent },
+      twinsChecks: db.checks.filter((c) => c.result === 'twins').map((c) => ({ checkId: c.checkId, date: c.date })),
+    });
+    // As the real send: every answer but 'gone' carries the snapshot read after it ran.
+    const withSnapshot = <T extends ReminderOutcome>(outcome: T): T => (db.oldSends ? outcome : { ...outcome, snapshot: snapshot() });
     const acts = {
       loadGestation: sinon.stub().callsFake(async (): Promise<GestationSnapshot> => {
         dbUp();
-        if (db.gone) return { found: false };
-        return {
-          found: true,
-          status: db.status,
-          plan: structuredClone(db.plan),
-          done: doneMilestones(db.checks, db.status),
-          sent: { ...db.sent },
-          twinsChecks: db.checks.filter((c) => c.result === 'twins').map((c) => ({ checkId: c.checkId, date: c.date })),
-        };
+        return db.gone ? { found: false } : snapshot();
       }),
       sendGestationReminder: sinon.stub().callsFake(async (req: ReminderRequest): Promise<ReminderOutcome> => {
         dbUp();
         if (db.gone) return { outcome: 'gone' };
-        if (db.sent[req.milestone.id]) return { outcome: 'already-sent', sentAt: db.sent[req.milestone.id], channels: ['email', 'in_app'] };
-        if (!isActiveStatus(db.status)) return { outcome: 'ended', status: db.status };
+        if (db.sent[req.milestone.id]) return withSnapshot({ outcome: 'already-sent', sentAt: db.sent[req.milestone.id], channels: ['email', 'in_app'] });
+        if (!isActiveStatus(db.status)) return withSnapshot({ outcome: 'ended', status: db.status });
         const current = gestationMilestones(db.plan).find((m) => m.id === req.milestone.id);
-        if (current?.dueDate !== req.milestone.dueDate) return { outcome: 'replanned' };
+        if (current?.dueDate !== req.milestone.dueDate) return withSnapshot({ outcome: 'replanned' });
         // As the real send: not due yet with the current lead time, or done by a recorded check.
-        if (Date.parse(current.reminderAt) > Date.parse(req.plannedAt)) return { outcome: 'replanned' };
-        if (doneMilestones(db.checks, db.status).includes(current.id)) return { outcome: 'replanned' };
+        if (Date.parse(current.reminderAt) > Date.parse(req.plannedAt)) return withSnapshot({ outcome: 'replanned' });
+        if (doneMilestones(db.checks, db.status).includes(current.id)) return withSnapshot({ outcome: 'replanned' });
         const at = Context.current().info.currentAttemptScheduledTimestampMs;
         sentAt.push({ id: req.milestone.id, at });
         db.sent[req.milestone.id] = new Date(at).toISOString();
-        return { outcome: 'sent', sentAt: db.sent[req.milestone.id], channels: ['email', 'in_app'] };
+        return withSnapshot({ outcome: 'sent', sentAt: db.sent[req.milestone.id], channels: ['email', 'in_app'] });
       }),
       sendGestationAlert: sinon.stub().resolves({ sent: true, channels: ['email', 'in_app'] }),
     };
@@ -116,13 +120,14 @@ describe('gestationTracking workflow (time-skipping)', () => {
       noCache?: boolean;
       continueAsNewAfter?: number;
       leadDays?: number;
+      oldSends?: boolean;
     } = {},
   ) {
     const taskQueue = uniqueQueue('gestation');
     const today = dateOf(await env.currentTimeMs());
     const anchorDate = addDaysIso(today, -(opts.daysAgo ?? 0));
     const plan: GestationPlanSnapshot = { anchorDate, anchor: 'cover', leadDays: opts.leadDays ?? 2, options: opts.options ?? {}, previousGestationDays: opts.previousGestationDays ?? [] };
-    const db: FakeDb = { status: 'tracking', plan: structuredClone(plan), checks: [], sent: {}, gone: false, down: false };
+    const db: FakeDb = { status: 'tracking', plan: structuredClone(plan), checks: [], sent: {}, gone: false, down: false, oldSends: opts.oldSends ?? false };
     const input: GestationInput = { gestationId: taskQueue, userId: 'u1', ...structuredClone(plan), ...(opts.continueAsNewAfter ? { continueAsNewAfter: opts.continueAsNewAfter } : {}) };
     const recorder = activities(db);
     opts.wrap?.(recorder.acts, db);
@@ -321,7 +326,7 @@ describe('gestationTracking workflow (time-skipping)', () => {
     });
     const first = acts.sendGestationReminder.getCall(0);
     expect((first.args[0] as ReminderRequest).milestone.id).to.equal('check-pregnancy');
-    expect(await first.returnValue, 'the reminder of a check already done was asked for and refused').to.deep.equal({ outcome: 'replanned' });
+    expect(((await first.returnValue) as ReminderOutcome).outcome, 'the reminder of a check already done was asked for and refused').to.equal('replanned');
     expect(sentIds(sentAt)).to.deep.equal(['check-heartbeat']);
     expectAt(sentAt[0].at, `${day(anchorDate, 23)}T08:00:00.000Z`, 'check-heartbeat');
   });
@@ -337,10 +342,49 @@ describe('gestationTracking workflow (time-skipping)', () => {
       await handle.terminate('test over');
     });
     const heartbeat = acts.sendGestationReminder.getCalls().filter((c) => (c.args[0] as ReminderRequest).milestone.id === 'check-heartbeat');
-    expect(await heartbeat[0].returnValue, 'the early reminder was asked for and refused').to.deep.equal({ outcome: 'replanned' });
+    expect(((await heartbeat[0].returnValue) as ReminderOutcome).outcome, 'the early reminder was asked for and refused').to.equal('replanned');
     expectAt(Date.parse((heartbeat[0].args[0] as ReminderRequest).plannedAt), `${day(anchorDate, 18)}T08:00:00.000Z`, 'the planned instant');
     expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat']);
     expectAt(sentAt[1].at, `${day(anchorDate, 23)}T08:00:00.000Z`, 'check-heartbeat with the shortened lead time');
+  });
+
+  // A timer wake-up with a send: the send's answer carries the snapshot read after it ran, and
+  // the workflow plans its next sleep from it (2 workflow tasks and 1 activity, as a raw timer).
+  describe('a wake-up with a send', () => {
+    // check-pregnancy: due day 14, reminded day 12 08:00 (re-reads on days 0 and 7); check-heartbeat reminded day 23.
+    const scenario = async (oldSends: boolean) => {
+      const s = await setup({ oldSends });
+      const { loadsBefore, next, history } = await s.worker.runUntil(async () => {
+        const h = await s.start();
+        await env.sleep('11 days'); // before day 12 08:00 whatever the time of day now
+        const loadsBefore = s.acts.loadGestation.callCount;
+        await env.sleep('2 days'); // past the reminder, before the next one (day 23)
+        const next = await h.query(nextReminderQuery);
+        const history = await h.fetchHistory();
+        await h.terminate('test over');
+        return { loadsBefore, next, history };
+      });
+      const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+      const afterSend = scheduled.slice(scheduled.indexOf('sendGestationReminder') + 1);
+      return { ...s, loadsAfter: s.acts.loadGestation.callCount - loadsBefore, next, afterSend };
+    };
+
+    it('plans from the snapshot the send returned: no second read before it sleeps until the next milestone', async () => {
+      const s = await scenario(false);
+      expect(sentIds(s.sentAt)).to.deep.equal(['check-pregnancy']);
+      expectAt(s.sentAt[0].at, `${day(s.anchorDate, 12)}T08:00:00.000Z`, 'check-pregnancy');
+      expect(s.loadsAfter, 'reads from day 11 to day 13').to.equal(0);
+      expect(s.afterSend, 'activities scheduled after the send').to.deep.equal([]);
+      expect(s.next?.id).to.equal('check-heartbeat');
+    });
+
+    it('reads again after a send whose answer has no snapshot (a history written before sends returned one), with the same outcome', async () => {
+      const s = await scenario(true);
+      expect(sentIds(s.sentAt)).to.deep.equal(['check-pregnancy']);
+      expect(s.loadsAfter, 'reads from day 11 to day 13').to.equal(1);
+      expect(s.afterSend, 'activities scheduled after the send').to.deep.equal(['loadGestation']);
+      expect(s.next?.id).to.equal('check-heartbeat');
+    });
   });
 
   it('continues after a worker restart mid-gestation: nothing resent, the next reminder on time', async function () {

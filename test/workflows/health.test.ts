@@ -35,6 +35,8 @@ interface FakeDb {
   gone: boolean;
   /** When set, the care is recorded on its due date as soon as its reminder went out (a diligent barn). */
   doneOnDueDate: boolean;
+  /** Sends answer without the snapshot, as in histories written before sends returned one. */
+  oldSends: boolean;
 }
 
 interface Sent {
@@ -75,26 +77,26 @@ describe('healthReminders workflow (time-skipping)', () => {
   function activities(db: FakeDb) {
     const sent: Sent[] = [];
     const plan = () => carePlan({ birthDate: db.birthDate, records: db.records, overrides: db.overrides, today: '2000-01-01' }).filter((i) => i.enabled && i.nextDue);
+    const snapshot = () => ({
+      found: true as const,
+      items: plan().map((i) => ({ key: i.key, title: i.title, dueDate: i.nextDue!, sent: db.logs.get(`${i.key}|${i.nextDue}`) ?? [], leadDays: db.leadDays })),
+    });
+    // As the real send: every answer but 'gone' carries the snapshot read after it ran.
+    const withSnapshot = <T extends HealthReminderOutcome>(outcome: T): T => (db.oldSends ? outcome : { ...outcome, snapshot: snapshot() });
     const acts = {
-      loadHealthReminders: sinon.stub().callsFake(async (): Promise<HealthReminderSnapshot> => {
-        if (db.gone) return { found: false };
-        return {
-          found: true,
-          items: plan().map((i) => ({ key: i.key, title: i.title, dueDate: i.nextDue!, sent: db.logs.get(`${i.key}|${i.nextDue}`) ?? [], leadDays: db.leadDays })),
-        };
-      }),
+      loadHealthReminders: sinon.stub().callsFake(async (): Promise<HealthReminderSnapshot> => (db.gone ? { found: false } : snapshot())),
       sendHealthReminder: sinon.stub().callsFake(async (req: HealthReminderRequest): Promise<HealthReminderOutcome> => {
         if (db.gone) return { outcome: 'gone' };
         const k = `${req.key}|${req.dueDate}`;
-        if (db.logs.get(k)?.includes(req.stage)) return { outcome: 'already-sent', recipients: ['u1'], channels: ['email', 'in_app'] };
+        if (db.logs.get(k)?.includes(req.stage)) return withSnapshot({ outcome: 'already-sent', recipients: ['u1'], channels: ['email', 'in_app'] });
         const item = plan().find((i) => i.key === req.key);
-        if (item?.nextDue !== req.dueDate) return { outcome: 'replanned' };
+        if (item?.nextDue !== req.dueDate) return withSnapshot({ outcome: 'replanned' });
         // As the real send: a reminder the current lead time puts after the planned instant is not due yet.
-        if (req.stage === 'reminder' && reminderTimes(req.dueDate, db.leadDays).remindAt > Date.parse(req.plannedAt)) return { outcome: 'replanned' };
+        if (req.stage === 'reminder' && reminderTimes(req.dueDate, db.leadDays).remindAt > Date.parse(req.plannedAt)) return withSnapshot({ outcome: 'replanned' });
         sent.push({ ...req, at: Context.current().info.currentAttemptScheduledTimestampMs });
         db.logs.set(k, [...(db.logs.get(k) ?? []), req.stage]);
         if (db.doneOnDueDate && req.stage === 'reminder') db.records.push(careDone(req.key, req.dueDate));
-        return { outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] };
+        return withSnapshot({ outcome: 'sent', recipients: ['u1'], channels: ['email', 'in_app'] });
       }),
     };
     return { acts, sent };
@@ -108,6 +110,7 @@ describe('healthReminders workflow (time-skipping)', () => {
       noCache?: boolean;
       continueAsNewAfter?: number;
       leadDays?: number;
+      oldSends?: boolean;
       /** Replaces activities before the worker is created (they may call the fake ones). */
       wrap?: (acts: ReturnType<typeof activities>['acts']) => void;
     } = {},
@@ -122,6 +125,7 @@ describe('healthReminders workflow (time-skipping)', () => {
       logs: new Map(),
       gone: false,
       doneOnDueDate: opts.doneOnDueDate ?? false,
+      oldSends: opts.oldSends ?? false,
     };
     const recorder = activities(db);
     opts.wrap?.(recorder.acts);
@@ -286,8 +290,8 @@ describe('healthReminders workflow (time-skipping)', () => {
       await h.terminate('test over');
     });
     const stale = { key: 'farrier', dueDate: plusDays(s.today, 35), stage: 'reminder' };
-    const answers = await Promise.all(s.acts.sendHealthReminder.getCalls().map(async (c) => [(c.args[0] as HealthReminderRequest).dueDate, await c.returnValue]));
-    expect(answers[0], 'the stale reminder was asked for and refused').to.deep.equal([stale.dueDate, { outcome: 'replanned' }]);
+    const answers = await Promise.all(s.acts.sendHealthReminder.getCalls().map(async (c) => [(c.args[0] as HealthReminderRequest).dueDate, ((await c.returnValue) as HealthReminderOutcome).outcome]));
+    expect(answers[0], 'the stale reminder was asked for and refused').to.deep.equal([stale.dueDate, 'replanned']);
     expect(s.sent.map((x) => [x.key, x.dueDate, x.stage])).to.deep.equal([['farrier', plusDays(s.today, 72), 'reminder']]);
     expectAt(s.sent[0].at, at8(plusDays(s.today, 70)));
   });
@@ -304,10 +308,77 @@ describe('healthReminders workflow (time-skipping)', () => {
       await h.terminate('test over');
     });
     const first = s.acts.sendHealthReminder.getCall(0);
-    expect(await first.returnValue, 'the early reminder was asked for and refused').to.deep.equal({ outcome: 'replanned' });
+    expect(((await first.returnValue) as HealthReminderOutcome).outcome, 'the early reminder was asked for and refused').to.equal('replanned');
     expectAt(Date.parse((first.args[0] as HealthReminderRequest).plannedAt), at8(plusDays(due, -7)), 'the planned instant');
     expect(s.sent.map((x) => [x.key, x.dueDate, x.stage])).to.deep.equal([['farrier', due, 'reminder']]);
     expectAt(s.sent[0].at, at8(plusDays(due, -2)), 'the reminder with the shortened lead time');
+  });
+
+  // A timer wake-up with a send: the send's answer carries the snapshot read after it ran, and
+  // the workflow plans its next sleep from it (2 workflow tasks and 1 activity, as a raw timer).
+  describe('a wake-up with a send', () => {
+    // Farrier due day 35, reminded day 33 08:00; the weekly re-reads happen on days 7..28.
+    const scenario = async (oldSends: boolean) => {
+      const s = await setup({ oldSends, records: (today) => [record('farrier', plusDays(today, -7), { work: 'trim' })] });
+      const due = plusDays(s.today, 35);
+      const { loadsBefore, upcoming, history } = await s.worker.runUntil(async () => {
+        const h = await s.start();
+        await env.sleep('32 days'); // before day 33 08:00 whatever the time of day now
+        const loadsBefore = s.acts.loadHealthReminders.callCount;
+        await env.sleep('2 days'); // past the reminder, before the escalation (day 36)
+        const upcoming = (await h.query(nextDueQuery)).upcoming;
+        const history = await h.fetchHistory();
+        await h.terminate('test over');
+        return { loadsBefore, upcoming, history };
+      });
+      // The activities the workflow scheduled after the send (up to the test's end).
+      const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+      const afterSend = scheduled.slice(scheduled.indexOf('sendHealthReminder') + 1);
+      return { s, due, loadsAfter: s.acts.loadHealthReminders.callCount - loadsBefore, upcoming, afterSend };
+    };
+
+    it('plans from the snapshot the send returned: no second read before it sleeps until the escalation', async () => {
+      const { s, due, loadsAfter, upcoming, afterSend } = await scenario(false);
+      expect(s.sent.map((x) => [x.key, x.dueDate, x.stage])).to.deep.equal([['farrier', due, 'reminder']]);
+      expectAt(s.sent[0].at, at8(plusDays(due, -2)));
+      expect(loadsAfter, 'reads from day 32 to day 34').to.equal(0);
+      expect(afterSend, 'activities scheduled after the send').to.deep.equal([]);
+      expect(upcoming.map((u) => [u.dueDate, u.stage, u.at])).to.deep.equal([[due, 'overdue', at8(plusDays(due, 1))]]);
+    });
+
+    it('reads again after a send whose answer has no snapshot (a history written before sends returned one), with the same outcome', async () => {
+      const { s, due, loadsAfter, upcoming, afterSend } = await scenario(true);
+      expect(s.sent.map((x) => [x.key, x.dueDate, x.stage])).to.deep.equal([['farrier', due, 'reminder']]);
+      expect(loadsAfter, 'reads from day 32 to day 34').to.equal(1);
+      expect(afterSend, 'activities scheduled after the send').to.deep.equal(['loadHealthReminders']);
+      expect(upcoming.map((u) => [u.dueDate, u.stage, u.at])).to.deep.equal([[due, 'overdue', at8(plusDays(due, 1))]]);
+    });
+
+    it('still reads when a signal arrives during the send (its snapshot may predate the change)', async () => {
+      let handle: Handle | undefined;
+      const s = await setup({
+        records: (today) => [record('farrier', plusDays(today, -37), { work: 'trim' })],
+        wrap: (acts) => {
+          const real = acts.sendHealthReminder;
+          acts.sendHealthReminder = sinon.stub().callsFake(async (req: HealthReminderRequest) => {
+            const answer = await real(req); // snapshot read before the farrier came
+            if (req.stage === 'reminder') await s.api.addRecord(handle!, record('farrier', plusDays(s.today, 4), { work: 'reset' }));
+            return answer;
+          });
+        },
+      });
+      await s.worker.runUntil(async () => {
+        handle = await s.start();
+        await env.sleep('10 days');
+        await handle.terminate('test over');
+      });
+      // Due day 5, reminded day 3; the record (entered during the send) moves it to day 46. Planned
+      // from the send's snapshot alone, the workflow would wake on day 6 for an escalation the send
+      // would then refuse; the read the signal asked for plans the next sleep from the new record.
+      expect(s.sent.map((x) => [x.dueDate, x.stage])).to.deep.equal([[plusDays(s.today, 5), 'reminder']]);
+      expect(s.acts.sendHealthReminder.callCount, 'no escalation attempted').to.equal(1);
+      expect(s.acts.loadHealthReminders.callCount, 'the first read and the one the signal asked for').to.be.at.least(2);
+    });
   });
 
   it('continues after a worker restart: nothing resent, the next reminder on time', async function () {

@@ -8,7 +8,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { GestationActivities, GestationPlanSnapshot } from '../../activities/gestation';
+import type { FoundGestationSnapshot, GestationActivities, GestationPlanSnapshot } from '../../activities/gestation';
 import {
   buildTimeline,
   CHECK_MILESTONE,
@@ -65,11 +65,12 @@ const reminderSender = (deadline: string | null) =>
  * Tracks one gestation for ~11 months and reminds its creator of every milestone (email +
  * in-app, keyed by gestation + milestone).
  *
- * The database is the source of truth: whenever a signal wakes the workflow, after each
- * reminder and at least weekly it re-reads the gestation through `loadGestation` — status,
- * anchor date, options, lead time, checks, reminders already logged — and plans from that.
- * A timer wake-up sends what that read planned without reading again; the send re-checks
- * the database and refuses a reminder the gestation no longer calls for.
+ * The database is the source of truth: whenever a signal wakes the workflow and at least
+ * weekly it re-reads the gestation through `loadGestation` — status, anchor date, options,
+ * lead time, checks, reminders already logged — and plans from that. A timer wake-up sends
+ * what that read planned without reading again; the send re-checks the database, refuses a
+ * reminder the gestation no longer calls for, and returns the same snapshot read after it
+ * ran, which the workflow plans from next.
  * Signals are wake-ups (their payload only refreshes what queries show until the re-read),
  * so a signal the API failed to send is caught up at the next wake-up (at most a week).
  * A gestation row that is gone (never committed, deleted with its mare) ends it quietly.
@@ -158,6 +159,14 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
 
   // The gestation was read since the last wake-up (a timer wake plans from the previous read).
   let fresh = false;
+  const apply = (snapshot: FoundGestationSnapshot) => {
+    fresh = true;
+    status = snapshot.status;
+    plan = snapshot.plan;
+    done = new Set(snapshot.done);
+    sent = { ...sent, ...snapshot.sent };
+    twinsChecks = snapshot.twinsChecks;
+  };
   for (;;) {
     while (needsLoad) {
       needsLoad = false; // a signal during the read asks for another one
@@ -167,11 +176,7 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
         gone = true;
         break;
       }
-      status = snapshot.status;
-      plan = snapshot.plan;
-      done = new Set(snapshot.done);
-      sent = { ...sent, ...snapshot.sent };
-      twinsChecks = snapshot.twinsChecks;
+      apply(snapshot);
     }
     if (gone) {
       log.info('gestation not in the database (deleted, or its creation rolled back): tracking ends', { gestationId: input.gestationId });
@@ -213,7 +218,14 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
         } else if (result.outcome === 'gone') {
           gone = true;
         }
-        // 'ended' / 'replanned': the re-read below sees why.
+        if (result.outcome !== 'gone' && result.snapshot) {
+          // The send read the database after it ran ('ended' / 'replanned' say why in it): plan
+          // from that read, no second activity and workflow task before sleeping again. A signal
+          // during the send has set needsLoad and still gets its own read.
+          apply(result.snapshot);
+          continue;
+        }
+        // A send result without a snapshot (written before sends returned one): the re-read below.
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
         failed[due.id] = due.dueDate;
@@ -247,8 +259,9 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
     // Woken by a signal: needsLoad is set, read again first. Woken by the timer: send what the
     // last read planned for now straight away — the send re-checks the database (status,
     // checks done, due date, lead time, already sent) and answers 'replanned' or 'ended'
-    // instead of sending a stale reminder — then read again. A wake-up is then one round
-    // trip to the server (timer fired, workflow task, send), not three (read, then send).
+    // instead of sending a stale reminder — and plan from the snapshot the send returns. A
+    // wake-up is then two workflow tasks and one activity (timer fired → send → sleep), as a
+    // raw timer workflow's: bench/gestation-workflows.ts.
     await condition(() => needsLoad, sleepMs);
     fresh = false;
   }

@@ -96,7 +96,16 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
           snapshot = { found: false };
           continue;
         }
-        // 'already-sent' / 'replanned' / 'off': the re-read below sees why.
+        if (result.snapshot) {
+          // The send read the database after it ran ('already-sent' / 'replanned' say why in it):
+          // plan from that read, no second activity and workflow task before sleeping again.
+          // A signal during the send has set needsLoad and still gets its own read.
+          snapshot = result.snapshot;
+          loadedAt = Date.now();
+          fresh = true;
+          continue;
+        }
+        // A send result without a snapshot (written before sends returned one): read again.
       } catch (err) {
         if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
         failed.add(failKey(next.key, next.dueDate, next.stage));
@@ -126,8 +135,9 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
     // Woken by a signal: needsLoad is set, read again first. Woken by the timer: send what the
     // last read planned for now straight away — the send re-checks the database (horse, item,
     // due date, lead time, already sent) and answers 'replanned' instead of sending a stale
-    // reminder — then read again. A wake-up is then one round trip to the server (timer
-    // fired, workflow task, send), not three (read, then send): bench/health-workflows.ts.
+    // reminder — and plan from the snapshot the send returns. A wake-up is then two workflow
+    // tasks and one activity (timer fired → send → sleep), as a raw timer workflow's:
+    // bench/health-workflows.ts.
     await condition(() => needsLoad, sleepMs);
     fresh = false;
   }
