@@ -49,20 +49,22 @@ await runSleepingBench(
     sendActivity: 'sendGestationReminder',
     activities: ({ sent }) => {
       const sentAt = new Map<string, Record<string, string>>();
+      const snapshot = (gestationId: string) => ({
+        found: true as const,
+        status: 'tracking' as const,
+        plan: planOf(gestationId),
+        done: [],
+        sent: sentAt.get(gestationId) ?? {},
+        twinsChecks: [],
+      });
       return {
-        loadGestation: async ({ gestationId }: { gestationId: string }): Promise<GestationSnapshot> => ({
-          found: true,
-          status: 'tracking',
-          plan: planOf(gestationId),
-          done: [],
-          sent: sentAt.get(gestationId) ?? {},
-          twinsChecks: [],
-        }),
+        loadGestation: async ({ gestationId }: { gestationId: string }): Promise<GestationSnapshot> => snapshot(gestationId),
+        // As the real send: the snapshot read after it ran comes back with the outcome.
         sendGestationReminder: async (req: ReminderRequest): Promise<ReminderOutcome> => {
           sent(req.gestationId);
           const at = new Date().toISOString();
           sentAt.set(req.gestationId, { ...sentAt.get(req.gestationId), [req.milestone.id]: at });
-          return { outcome: 'sent', sentAt: at, channels: ['in-app'] };
+          return { outcome: 'sent', sentAt: at, channels: ['in-app'], snapshot: snapshot(req.gestationId) };
         },
         sendGestationAlert: async () => {
           throw new Error('no alert is due during the benchmark');

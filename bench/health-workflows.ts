@@ -29,22 +29,24 @@ await runSleepingBench(
     sendActivity: 'sendHealthReminder',
     activities: ({ sent }) => {
       const sentStages = new Map<string, ('reminder' | 'overdue')[]>();
+      // A far horse had its farrier done recently: due in 30 days. A due horse's farrier is due
+      // today, reminded with no lead time at the key's HH:MM (REMINDER_TIME_UTC).
+      const snapshot = (horseId: string) => {
+        const time = dueTimeOf(horseId);
+        const dueDate = time ? dayOf(Date.now()) : plusDays(dayOf(Date.now()), 30);
+        return {
+          found: true as const,
+          ...(time ? { reminderTimeUtc: time } : {}),
+          items: [{ key: 'farrier' as const, title: 'Farrier', dueDate, sent: sentStages.get(horseId) ?? [], leadDays: time ? 0 : 2 }],
+        };
+      };
       return {
-        // A far horse had its farrier done recently: due in 30 days. A due horse's farrier is due
-        // today, reminded with no lead time at the key's HH:MM (REMINDER_TIME_UTC).
-        loadHealthReminders: async ({ horseId }: { horseId: string }): Promise<HealthReminderSnapshot> => {
-          const time = dueTimeOf(horseId);
-          const dueDate = time ? dayOf(Date.now()) : plusDays(dayOf(Date.now()), 30);
-          return {
-            found: true,
-            ...(time ? { reminderTimeUtc: time } : {}),
-            items: [{ key: 'farrier', title: 'Farrier', dueDate, sent: sentStages.get(horseId) ?? [], leadDays: time ? 0 : 2 }],
-          };
-        },
+        loadHealthReminders: async ({ horseId }: { horseId: string }): Promise<HealthReminderSnapshot> => snapshot(horseId),
+        // As the real send: the snapshot read after it ran comes back with the outcome.
         sendHealthReminder: async (req: HealthReminderRequest): Promise<HealthReminderOutcome> => {
           sent(req.horseId);
           sentStages.set(req.horseId, [...(sentStages.get(req.horseId) ?? []), req.stage]);
-          return { outcome: 'sent', recipients: ['bench'], channels: ['in-app'] };
+          return { outcome: 'sent', recipients: ['bench'], channels: ['in-app'], snapshot: snapshot(req.horseId) };
         },
         startMissingHealthWorkflows: async () => ({ checked: 0, started: [] }),
       };

@@ -440,7 +440,7 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
       goal: { value: 1000 },
       higherIsBetter: false,
       baselineLabel: 'raw Temporal timer workflows (sleep, one activity), same server and cache',
-      extra: { ours: oursLate, raw: rawLate, sent: oursLate.n, expected: dueCount, wakePaths: { ours: oursProfile.paths, raw: rawProfile.paths } },
+      extra: { ours: oursLate, raw: rawLate, sent: oursLate.n, expected: dueCount, wakePaths: { ours: oursProfile.paths, raw: rawProfile.paths }, wholeWake: { ours: oursProfile.whole, raw: rawProfile.whole } },
     });
   } finally {
     await raw?.stop().catch(() => {});

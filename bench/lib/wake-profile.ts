@@ -60,9 +60,49 @@ function wakePath(events: HistoryEvent[], dueAt: number, sendActivity: string): 
   return { steps, offsets };
 }
 
+/**
+ * The whole wake-up at `dueAt`, past the send: from the timer that woke the workflow to the
+ * next timer it starts (its next sleep), its completion or its continue-as-new. What a wake
+ * costs the worker: how many workflow tasks and activities it took, and the time the worker
+ * held its workflow tasks (each task's started → completed, summed; with a small cache most
+ * of it is replaying the history of an evicted workflow).
+ */
+interface WholeWake {
+  workflowTasks: number;
+  activities: number;
+  /** Σ workflowTaskCompleted - workflowTaskStarted (ms). */
+  taskMs: number;
+  /** The next timer started (or the run's end) minus dueAt (ms). */
+  asleepAt: number;
+}
+
+function wholeWake(events: HistoryEvent[], dueAt: number): WholeWake | null {
+  const from = events.findIndex((e) => e.timerFiredEventAttributes && tsToMs(e.eventTime) >= dueAt - 1000);
+  if (from < 0) return null;
+  const startedAt = new Map<number, number>();
+  const wake: WholeWake = { workflowTasks: 0, activities: 0, taskMs: 0, asleepAt: NaN };
+  for (const e of events.slice(from + 1)) {
+    const t = tsToMs(e.eventTime);
+    if (e.workflowTaskStartedEventAttributes) {
+      wake.workflowTasks += 1;
+      startedAt.set(Number(e.eventId), t);
+    }
+    const completed = e.workflowTaskCompletedEventAttributes ?? e.workflowTaskFailedEventAttributes ?? e.workflowTaskTimedOutEventAttributes;
+    if (completed?.startedEventId != null && startedAt.has(Number(completed.startedEventId))) wake.taskMs += t - startedAt.get(Number(completed.startedEventId))!;
+    if (e.activityTaskScheduledEventAttributes) wake.activities += 1;
+    if (e.timerStartedEventAttributes || e.workflowExecutionCompletedEventAttributes || e.workflowExecutionContinuedAsNewEventAttributes) {
+      wake.asleepAt = t - dueAt;
+      return wake;
+    }
+  }
+  return null;
+}
+
 export interface WakeProfile {
   lines: string[];
   paths: { signature: string; count: number; steps: { step: string; p50: number; p99: number }[] }[];
+  /** The whole wake-ups (to the next sleep), p50 / p99 / max of each figure over the workflows. */
+  whole: { n: number } & Record<keyof WholeWake, { p50: number; p99: number; max: number }>;
 }
 
 /**
@@ -79,18 +119,29 @@ export async function wakeProfile(
   dump?: { file: string; keepLatest: number },
 ): Promise<WakeProfile> {
   const histories = new Map<string, HistoryEvent[]>();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 20 }, async () => {
-      for (let i = next++; i < workflowIds.length; i = next++) {
-        const h = await client.workflow.getHandle(workflowIds[i]).fetchHistory();
-        histories.set(workflowIds[i], h.events ?? []);
-      }
-    }),
-  );
+  // Called as soon as every send has started: the rest of the wake-ups (the tasks after the
+  // send, up to the next sleep) may still be running, so fetch again those not asleep yet.
+  const giveUpAt = Date.now() + 120_000;
+  for (let pending = workflowIds; pending.length; ) {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        for (let i = next++; i < pending.length; i = next++) {
+          const h = await client.workflow.getHandle(pending[i]).fetchHistory();
+          histories.set(pending[i], h.events ?? []);
+        }
+      }),
+    );
+    pending = pending.filter((id) => !wholeWake(histories.get(id)!, dueAt));
+    if (!pending.length || Date.now() > giveUpAt) break;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
   const bySignature = new Map<string, WakePath[]>();
   const ends: { id: string; end: number }[] = [];
+  const wholes: WholeWake[] = [];
   for (const [id, events] of histories) {
+    const w = wholeWake(events, dueAt);
+    if (w) wholes.push(w);
     const p = wakePath(events, dueAt, sendActivity);
     if (!p) continue;
     const signature = p.steps.join(' > ');
@@ -107,14 +158,24 @@ export async function wakeProfile(
         return { step, p50: percentile(at, 50), p99: percentile(at, 99) };
       }),
     }));
+  const stat = (key: keyof WholeWake) => {
+    const v = wholes.map((w) => w[key]).sort((a, b) => a - b);
+    return { p50: percentile(v, 50), p99: percentile(v, 99), max: v[v.length - 1] ?? NaN };
+  };
+  const whole = { n: wholes.length, workflowTasks: stat('workflowTasks'), activities: stat('activities'), taskMs: stat('taskMs'), asleepAt: stat('asleepAt') };
+  const fmt = (x: { p50: number; p99: number; max: number }) => `${x.p50}/${x.p99}/${x.max}`;
   const lines = [`${label}: wake-up paths of ${ends.length}/${workflowIds.length} (server event time - due instant, ms, p50/p99)`];
   for (const p of paths) {
     lines.push(`  ${p.count}x: ${p.steps.map((s) => `${s.step} ${s.p50}/${s.p99}`).join(' > ')}`);
   }
+  lines.push(
+    `  whole wake-up of ${whole.n} (timer fired → next timer started, p50/p99/max): workflow tasks ${fmt(whole.workflowTasks)}, activities ${fmt(whole.activities)}, ` +
+      `worker time in workflow tasks (Σ started → completed) ${fmt(whole.taskMs)} ms, asleep again at ${fmt(whole.asleepAt)} ms after the due instant`,
+  );
   if (dump) {
     const latest = ends.sort((a, b) => b.end - a.end).slice(0, dump.keepLatest);
     writeFileSync(dump.file, JSON.stringify(latest.map(({ id, end }) => ({ id, sendStartedMsLate: end, events: histories.get(id) })), null, 1));
     lines.push(`  histories of the ${latest.length} latest in ${dump.file}`);
   }
-  return { lines, paths };
+  return { lines, paths, whole };
 }
