@@ -33,6 +33,9 @@ import { AnalysisLimitReached, nextMonthStart, type AnalysisStartLimits } from '
  *    ledger entry's key is unique;
  *  - an Idempotency-Key is claimed once: same key means same user, so the user lock orders the
  *    two requests and the second one's snapshot sees the first one's claim;
+ *  - the horse is in `organizationId` when the row is written (checked in the same statement,
+ *    so the API need not load it first: the caller's membership of that organization is
+ *    checked before, from the caller's memberships);
  *  - all or nothing: a refusal writes nothing (every write hangs off the reservation), and a
  *    reservation without its ledger entry or key claim fails the statement (division by zero
  *    in the last select: plain SQL has no RAISE), which rolls the whole message back.
@@ -62,6 +65,20 @@ export class IdempotencyKeyTaken extends Error {
   }
 }
 
+/**
+ * The horse is not (or no longer) in the organization the start names: nothing was written.
+ * The caller says why (unknown horse, another organization's) with its own checks.
+ */
+export class HorseNotInOrganization extends Error {
+  constructor(
+    readonly horseId: string,
+    readonly organizationId: string,
+  ) {
+    super(`horse ${horseId} is not in organization ${organizationId}`);
+    this.name = 'HorseNotInOrganization';
+  }
+}
+
 const HOUR_MS = 3_600_000;
 
 const LOCK_SQL = 'select pg_advisory_xact_lock(hashtextextended(?, 0)), pg_advisory_xact_lock(hashtextextended(?, 0))';
@@ -83,9 +100,11 @@ with usr as (
     from analyses where ?::float8 > 0 and organization_id = ? and created_at >= ?
 ), prior as (
   select exists(select 1 from analysis_requests where ?::text is not null and user_id = ? and key = ? and expires_at > now()) as taken
+), horse as (
+  select exists(select 1 from horses where id = ? and organization_id = ?) as ok
 ), go as (
-  select 1 from usr, org, spend, prior
-   where not prior.taken and usr.n < ? and org.n < ? and (?::float8 <= 0 or spend.spent < ?::float8)
+  select 1 from usr, org, spend, prior, horse
+   where horse.ok and not prior.taken and usr.n < ? and org.n < ? and (?::float8 <= 0 or spend.spent < ?::float8)
 ), reserved as (
   update credit_accounts set balance = balance - ?, reserved = reserved + ?, updated_at = ?
    where user_id = ? and balance >= ? and exists(select 1 from go)
@@ -108,12 +127,13 @@ with usr as (
 )
 select 1 / (case when (select count(*) from ledger) = (select count(*) from analysis)
                      and (?::text is null or (select count(*) from claim) = (select count(*) from analysis)) then 1 else 0 end) as consistent,
-       prior.taken, usr.n as user_n, usr.oldest as user_oldest, org.n as org_n, org.oldest as org_oldest, spend.spent,
+       horse.ok as horse_ok, prior.taken, usr.n as user_n, usr.oldest as user_oldest, org.n as org_n, org.oldest as org_oldest, spend.spent,
        (select count(*) from analysis)::int as inserted,
        (select balance from credit_accounts where user_id = ?) as balance
-  from usr, org, spend, prior`;
+  from usr, org, spend, prior, horse`;
 
 interface StartRow {
+  horse_ok: boolean;
   taken: boolean;
   user_n: number;
   user_oldest: Date | string | null;
@@ -126,7 +146,8 @@ interface StartRow {
 
 /**
  * Creates the analysis row with its credit reservation and key claim, or throws (nothing
- * written): IdempotencyKeyTaken, AnalysisLimitReached (429/402), DomainError InsufficientCredits.
+ * written): HorseNotInOrganization, IdempotencyKeyTaken, AnalysisLimitReached (429/402),
+ * DomainError InsufficientCredits (checked in that order).
  */
 export async function reserveAnalysisStart(em: EntityManager, input: AnalysisStartInput): Promise<void> {
   const now = input.now ?? new Date();
@@ -140,8 +161,9 @@ export async function reserveAnalysisStart(em: EntityManager, input: AnalysisSta
     input.userId, since, limits.perUserPerHour,
     input.organizationId, since, limits.perOrganizationPerHour,
     cap, input.organizationId, monthStart,
-    // prior, go
+    // prior, horse, go
     key, input.userId, key,
+    input.horseId, input.organizationId,
     limits.perUserPerHour, limits.perOrganizationPerHour, cap, cap,
     // reserved
     input.credits, input.credits, now, input.userId, input.credits,
@@ -167,6 +189,7 @@ export async function reserveAnalysisStart(em: EntityManager, input: AnalysisSta
   const results = (await pool.query(`${lock};\n${start}`)) as unknown as { rows: StartRow[] }[];
   const row = results[1]?.rows[0];
   if (!row) throw new Error(`analysis start ${input.id}: the start statement returned no row`);
+  if (!row.horse_ok) throw new HorseNotInOrganization(input.horseId, input.organizationId);
   if (row.taken) throw new IdempotencyKeyTaken();
   refuseOverLimit(row, limits, now);
   if (row.inserted === 0) {

@@ -27,13 +27,25 @@ export interface ObjectInfo {
   contentType: string | null;
 }
 
+/** What a content check needs of an object: its size and its first bytes. */
+export interface ObjectPeek {
+  size: number;
+  /** The first bytes, at most the length asked (fewer when the object is shorter). */
+  prefix: Buffer;
+}
+
 export interface StoragePort {
   readonly driver: 'local' | 's3';
   /** A URL the client PUTs the bytes to (presigned for S3, a signed token for local). */
   createUpload(req: UploadRequest): Promise<UploadTarget>;
   head(key: string): Promise<ObjectInfo | null>;
-  /** The first bytes of an object (content sniffing), at most `length`. */
-  readPrefix(key: string, length: number): Promise<Buffer>;
+  /**
+   * Size and first bytes (at most `length`) of an object in one call, null when there is
+   * none: the existence, size and content checks of an upload read what is stored, never
+   * what the client said, at the cost of one request (S3: a ranged GET whose Content-Range
+   * carries the total size) instead of a HEAD and a GET.
+   */
+  peek(key: string, length: number): Promise<ObjectPeek | null>;
   getObject(key: string): Promise<Buffer>;
   putObject(key: string, body: Buffer | Readable, contentType: string): Promise<void>;
   /**

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { bareMediaType } from '../../domain/analysis';
-import { assertSafeKey, type ObjectInfo, type StoragePort, type UploadRequest, type UploadTarget } from './port';
+import { assertSafeKey, type ObjectInfo, type ObjectPeek, type StoragePort, type UploadRequest, type UploadTarget } from './port';
 
 export interface S3Settings {
   bucket: string;
@@ -32,6 +32,19 @@ export interface S3Settings {
   forcePathStyle: boolean;
   /** Connect timeout and socket inactivity timeout of each request (ms); unset: the SDK's (none). */
   requestTimeoutMs?: number;
+}
+
+/** The first `length` bytes of a stream; the rest is not read (the stream is destroyed). */
+async function readAtMost(body: Readable, length: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+    got += (chunk as Buffer).length;
+    if (got >= length) break;
+  }
+  body.destroy();
+  return Buffer.concat(chunks).subarray(0, length);
 }
 
 const notFound = (err: unknown) =>
@@ -102,11 +115,26 @@ export class S3Storage implements StoragePort {
     }
   }
 
-  async readPrefix(key: string, length: number): Promise<Buffer> {
+  /**
+   * One ranged GET: the body is the prefix and Content-Range (`bytes 0-511/<total>`) the
+   * object's size. An empty object has no byte to range over: S3 answers 416 (InvalidRange),
+   * which says the object exists with size 0. A server that ignores Range answers 200 with the
+   * whole object: its Content-Length is the size, and the body is cut after `length` bytes.
+   */
+  async peek(key: string, length: number): Promise<ObjectPeek | null> {
     assertSafeKey(key);
-    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${length - 1}` }));
-    const bytes = Buffer.from(await out.Body!.transformToByteArray());
-    return bytes.subarray(0, length);
+    let out;
+    try {
+      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${length - 1}` }));
+    } catch (err) {
+      if (notFound(err)) return null;
+      if (err instanceof S3ServiceException && (err.$metadata?.httpStatusCode === 416 || err.name === 'InvalidRange')) return { size: 0, prefix: Buffer.alloc(0) };
+      throw err;
+    }
+    const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
+    const size = total !== undefined ? Number(total) : out.ContentLength;
+    if (size === undefined) throw new Error(`S3 GET ${key}: neither Content-Range nor Content-Length in the answer, so the size is unknown`);
+    return { size, prefix: await readAtMost(out.Body as Readable, length) };
   }
 
   async getObject(key: string): Promise<Buffer> {

@@ -250,6 +250,10 @@ describe('AI video analysis through the HTTP API', () => {
       const foreign = await api.post('/api/analyses', { horseId: b.horseId, type: 'locomotion', videoKey: keyA }, a.token);
       expect(foreign.status).to.equal(404);
       expect(foreign.body).to.include.keys('statusCode', 'error', 'message', 'requestId');
+      // The video is fine in both, so the horse was refused by the start statement itself
+      // (quick path): nothing reserved, nothing created.
+      expect(await credits(api, a.token)).to.deep.equal({ balance: 3, reserved: 0 });
+      expect((await api.get(`/api/horses/${a.horseId}/analyses`, a.token)).body.total).to.equal(0);
     });
 
     it('400 for an unknown type, naming the field and the allowed values', async () => {

@@ -22,7 +22,22 @@ describe('local storage driver', () => {
     expect(stored).to.deep.equal({ key: KEY, size: 5 });
     expect(await storage.head(KEY)).to.deep.equal({ size: 5, contentType: 'video/mp4' });
     expect((await storage.getObject(KEY)).toString()).to.equal('abcde');
-    expect((await storage.readPrefix(KEY, 3)).toString()).to.equal('abc');
+    const peek = await storage.peek(KEY, 3);
+    expect(peek?.size).to.equal(5);
+    expect(peek?.prefix.toString()).to.equal('abc');
+  });
+
+  it('peeks at size and first bytes in one call: a short object whole, an empty one as size 0, a missing one or a folder as null', async () => {
+    const short = await storage.peek(KEY, 512);
+    expect(short?.size).to.equal(5);
+    expect(short?.prefix.toString()).to.equal('abcde');
+    const empty = KEY.replace('0a1b2c3d', '9a1b2c3d');
+    await storage.putObject(empty, Buffer.alloc(0), 'video/mp4');
+    expect(await storage.peek(empty, 512)).to.deep.equal({ size: 0, prefix: Buffer.alloc(0) });
+    expect(await storage.peek(KEY.replace('0a1b2c3d', '8a1b2c3d'), 512)).to.equal(null);
+    expect(await storage.peek('orgs/3f2b8c1e-9a4d-4e5f-8b6a-1c2d3e4f5a6b', 512)).to.equal(null);
+    const err = await storage.peek('../etc/passwd', 512).catch((e) => e);
+    expect(err).to.be.instanceOf(StorageKeyError);
   });
 
   it('refuses a forged, tampered or expired token, another content type, and more bytes than granted', async () => {

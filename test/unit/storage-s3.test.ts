@@ -24,7 +24,19 @@ describe('S3 storage driver (against gofakes3)', () => {
     expect(put.status).to.equal(200);
     expect(await storage.head(KEY)).to.deep.equal({ size: body.length, contentType: 'video/mp4' });
     expect((await storage.getObject(KEY)).equals(body)).to.equal(true);
-    expect((await storage.readPrefix(KEY, 4)).toString()).to.equal('fake');
+    const peek = await storage.peek(KEY, 4);
+    expect(peek?.size).to.equal(body.length);
+    expect(peek?.prefix.toString()).to.equal('fake');
+  });
+
+  it('peeks at size and first bytes with one ranged GET: a short object whole, an empty one as size 0, a missing one as null', async () => {
+    const short = await storage.peek(KEY, 512);
+    expect(short?.size).to.equal('fake-video-bytes'.length);
+    expect(short?.prefix.toString()).to.equal('fake-video-bytes');
+    const empty = KEY.replace('0a1b2c3d', '9a1b2c3d');
+    await storage.putObject(empty, Buffer.alloc(0), 'video/mp4');
+    expect(await storage.peek(empty, 512)).to.deep.equal({ size: 0, prefix: Buffer.alloc(0) });
+    expect(await storage.peek(KEY.replace('0a1b2c3d', '8a1b2c3d'), 512)).to.equal(null);
   });
 
   it('presigns upload URLs for S3_PUBLIC_ENDPOINT (the name browsers reach) while the server keeps its own endpoint', async () => {
