@@ -7,6 +7,7 @@
  *   npm run bench -- --full               # full datasets (100k listings, 10,000 workflows)
  *   npm run bench -- --only=search,api    # a subset (names below)
  *   npm run bench -- --compare a.json b.json   # two result files side by side
+ *   npm run bench -- --capacity a.json [b.json ...]   # the capacity table from saved runs
  *
  * Benches run one after another in child processes (they start their own Postgres /
  * Temporal), so one bench's servers never share the CPU with the next one's.
@@ -17,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatFigure, goalText, type BenchMode, type BenchResult } from './lib/report';
+import { capacityRows, formatCapacity, historyCounts } from './lib/capacity';
 
 interface BenchEntry {
   name: string;
@@ -115,8 +117,23 @@ function compare(aPath: string, bPath: string): void {
   console.log([line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'));
 }
 
+/** The capacity table (bench/lib/capacity.ts) from the rows of one or more runs; a later run's row wins. */
+function printCapacity(results: BenchResult[]): void {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const history = (name: string) => JSON.parse(readFileSync(join(root, 'test/replay/histories', name), 'utf8'));
+  console.log(`\n${formatCapacity(capacityRows([...byName.values()], historyCounts(history('analyze-video.json'), history('health-reminders.json'))))}`);
+}
+
 async function main() {
   const args = process.argv.slice(2);
+  const capacityAt = args.indexOf('--capacity');
+  if (capacityAt >= 0) {
+    const files = args.slice(capacityAt + 1);
+    if (!files.length) throw new Error('usage: npm run bench -- --capacity <a.json> [b.json ...]');
+    const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as BenchRun);
+    console.log(`from ${runs.map((r) => `${r.commit} (${r.mode}, ${r.startedAt})`).join(', ')}`);
+    return printCapacity(runs.flatMap((r) => r.results));
+  }
   const compareAt = args.indexOf('--compare');
   if (compareAt >= 0) {
     const [a, b] = args.slice(compareAt + 1);
@@ -160,6 +177,7 @@ async function main() {
   console.log(`\nnpm run bench${mode === 'full' ? ' -- --full' : ''} at ${run.commit}, ${run.cpus} cores, ${run.seconds} s:\n`);
   console.log(formatTable(run));
   if (failed.length) console.log(`\nFAILED benches (rows missing or partial): ${failed.join(', ')}`);
+  printCapacity(results);
   const json = `${JSON.stringify(run, null, 2)}\n`;
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   mkdirSync(join(root, '.data/bench'), { recursive: true });

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { ALL_TASK_QUEUES } from '../workflows/queues';
+import { REMINDER_WINDOW_MAX_MINUTES } from '../domain/reminder-window';
 
 /**
  * The one place that reads process.env. Every setting is validated at start-up so a
@@ -232,6 +233,15 @@ export const configSchema = z
      * minute to make 1,000 reminders fall due at once).
      */
     REMINDER_TIME_UTC: reminderTime.default('08:00'),
+    /**
+     * The reminder window (minutes, 0–720): a reminder planned at REMINDER_TIME_UTC goes out
+     * at REMINDER_TIME_UTC + the subject's offset, a stable whole number of seconds in
+     * [0, window) from a hash of the horse (health) or gestation id
+     * (domain/reminder-window.ts), so a day's reminders spread over the window instead of
+     * all leaving at one instant. 0 = everyone exactly at REMINDER_TIME_UTC. Read by the
+     * reminder activities like REMINDER_TIME_UTC (the snapshot carries the offset).
+     */
+    REMINDER_WINDOW_MINUTES: z.coerce.number().int().min(0).max(REMINDER_WINDOW_MAX_MINUTES).default(30),
     /** Marketplace relevance ranks the N newest matching listings (api/marketplace/search.ts). */
     SEARCH_RELEVANCE_CANDIDATES: z.coerce.number().int().min(20).max(100_000).default(500),
   })
@@ -255,6 +265,17 @@ export const configSchema = z
     }
     if (c.HTTP_HEADERS_TIMEOUT_SECONDS > c.HTTP_REQUEST_TIMEOUT_SECONDS) {
       ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_SECONDS'], message: 'must not exceed HTTP_REQUEST_TIMEOUT_SECONDS' });
+    }
+    // A reminder must go out on its reminder date: gestation reminders are missed once their
+    // due date is past, and their retries end with the due date.
+    const [hours, minutes] = c.REMINDER_TIME_UTC.split(':').map(Number);
+    const untilMidnight = 24 * 60 - (hours * 60 + minutes);
+    if (c.REMINDER_WINDOW_MINUTES > untilMidnight) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REMINDER_WINDOW_MINUTES'],
+        message: `must end by midnight UTC (a reminder goes out on its reminder date): with REMINDER_TIME_UTC=${c.REMINDER_TIME_UTC} at most ${untilMidnight}`,
+      });
     }
     if (c.STORAGE_DRIVER === 's3' && !c.S3_BUCKET) {
       ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is required when STORAGE_DRIVER=s3' });

@@ -6,6 +6,7 @@
  */
 import { DAY_MS } from './time';
 import { DomainError, ErrorType } from './errors';
+import { isReminderOffset } from './reminder-window';
 
 export const GESTATION_STATUSES = ['tracking', 'confirmed', 'twins', 'lost', 'foaled', 'not_pregnant'] as const;
 export type GestationStatus = (typeof GESTATION_STATUSES)[number];
@@ -63,7 +64,11 @@ export const GESTATION = {
    * this many days after the UTC date are accepted (not "in the future").
    */
   futureToleranceDays: 1,
-  /** Reminders go out at this time of day (UTC, HH:MM) of their reminder date; REMINDER_TIME_UTC overrides it through the plan. */
+  /**
+   * Reminders go out at this time of day (UTC, HH:MM) of their reminder date; REMINDER_TIME_UTC
+   * overrides it through the plan, and each gestation goes out at its own offset in the
+   * REMINDER_WINDOW_MINUTES after it (the plan's `reminderOffsetSeconds`).
+   */
   reminderTimeUtc: '08:00',
 } as const;
 
@@ -77,7 +82,7 @@ export interface Milestone {
   dueDate: string;
   /** dueDate minus the lead time; overdue alerts go out on their day (lead 0). */
   reminderDate: string;
-  /** ISO timestamp the reminder is due to go out (reminderDate at the plan's reminder time). */
+  /** ISO timestamp the reminder is due to go out (reminderDate at the plan's reminder time, plus its offset in the reminder window). */
   reminderAt: string;
   optional: boolean;
 }
@@ -92,6 +97,12 @@ export interface PlanInput {
   previousGestationDays?: number[];
   /** Time of day (UTC, HH:MM) reminders go out; GESTATION.reminderTimeUtc when absent. */
   reminderTimeUtc?: string;
+  /**
+   * Seconds after `reminderTimeUtc` this gestation's reminders go out (its place in the
+   * reminder window, domain/reminder-window.ts); 0 when absent (plans and histories from
+   * before the window existed).
+   */
+  reminderOffsetSeconds?: number;
 }
 
 /** YYYY-MM-DD (UTC) of an epoch-ms or Date. */
@@ -202,6 +213,8 @@ export function gestationMilestones(input: PlanInput): Milestone[] {
   }
   if (!Number.isInteger(input.leadDays) || input.leadDays < 0) throw new Error(`leadDays must be a non-negative integer, got ${input.leadDays}`);
   if (input.reminderTimeUtc !== undefined && !/^([01]\d|2[0-3]):[0-5]\d$/.test(input.reminderTimeUtc)) throw new Error(`reminderTimeUtc must be HH:MM (UTC), got "${input.reminderTimeUtc}"`);
+  const offsetMs = (input.reminderOffsetSeconds ?? 0) * 1000;
+  if (!isReminderOffset(input.reminderOffsetSeconds ?? 0)) throw new Error(`reminderOffsetSeconds must be whole seconds inside the reminder window, got ${input.reminderOffsetSeconds}`);
   const options = input.options ?? {};
   const centre = expectedGestationDays(input.previousGestationDays);
   const milestones = definitions(centre)
@@ -219,7 +232,7 @@ export function gestationMilestones(input: PlanInput): Milestone[] {
         dueDay: d.day,
         dueDate,
         reminderDate,
-        reminderAt: `${reminderDate}T${time}:00.000Z`,
+        reminderAt: new Date(Date.parse(`${reminderDate}T${time}:00.000Z`) + offsetMs).toISOString(),
         optional: d.optional !== undefined,
       };
     });

@@ -6,6 +6,7 @@
  * product reminds, it does not prescribe.
  */
 import { DAY_MS } from './time';
+import { isReminderOffset } from './reminder-window';
 
 // ---------------------------------------------------------------------------------------
 // Dates (YYYY-MM-DD strings, UTC)
@@ -215,8 +216,9 @@ export const HEALTH = {
   dueSoonDays: 30,
   /**
    * Reminders go out at this time of day (UTC, HH:MM); the overdue escalation at the same time
-   * the day after the due date. The workers' REMINDER_TIME_UTC setting overrides it (the
-   * snapshot the workflow reads carries it).
+   * the day after the due date. The workers' REMINDER_TIME_UTC setting overrides it, and each
+   * horse goes out at its own offset in the REMINDER_WINDOW_MINUTES after it (the snapshot the
+   * workflow reads carries both).
    */
   reminderTimeUtc: '08:00',
   /** Dates up to this many days after the UTC date are "today" somewhere east of UTC. */
@@ -890,15 +892,24 @@ export interface ReminderItem {
   leadDays?: number;
 }
 
-/** Epoch ms of `date` (YYYY-MM-DD) at `timeUtc` (HH:MM, UTC). */
-export function atTimeOfDay(date: string, timeUtc: string): number {
+/**
+ * Epoch ms of `date` (YYYY-MM-DD) at `timeUtc` (HH:MM, UTC) plus `offsetSeconds`: the
+ * subject's place in the reminder window (domain/reminder-window.ts; 0 = exactly at `timeUtc`).
+ */
+export function atTimeOfDay(date: string, timeUtc: string, offsetSeconds = 0): number {
   if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(timeUtc)) throw new Error(`reminder time must be HH:MM (UTC), got "${timeUtc}"`);
-  return Date.parse(`${date}T${timeUtc}:00.000Z`);
+  if (!isReminderOffset(offsetSeconds)) throw new Error(`reminder offset must be whole seconds inside the reminder window, got ${offsetSeconds}`);
+  return Date.parse(`${date}T${timeUtc}:00.000Z`) + offsetSeconds * 1000;
 }
 
-/** The reminder goes out `leadDays` before the due date; the escalation the day after it (the item is then overdue); both at `timeUtc`. */
-export function reminderTimes(dueDate: string, leadDays: number, timeUtc: string = HEALTH.reminderTimeUtc): { remindAt: number; overdueAt: number } {
-  return { remindAt: atTimeOfDay(plusDays(dueDate, -leadDays), timeUtc), overdueAt: atTimeOfDay(plusDays(dueDate, 1), timeUtc) };
+/**
+ * The reminder goes out `leadDays` before the due date; the escalation the day after it (the
+ * item is then overdue); both at `timeUtc` + `offsetSeconds` (the horse's second in the
+ * reminder window, from the snapshot: the workflow, its query and the send's re-check must
+ * all pass the same one).
+ */
+export function reminderTimes(dueDate: string, leadDays: number, timeUtc: string = HEALTH.reminderTimeUtc, offsetSeconds = 0): { remindAt: number; overdueAt: number } {
+  return { remindAt: atTimeOfDay(plusDays(dueDate, -leadDays), timeUtc, offsetSeconds), overdueAt: atTimeOfDay(plusDays(dueDate, 1), timeUtc, offsetSeconds) };
 }
 
 export interface ReminderStep {
@@ -908,15 +919,15 @@ export interface ReminderStep {
   wakeAt: number | null;
 }
 
-/** What the reminder workflow does at `nowMs`: send what is due, then sleep until `wakeAt`. */
-export function reminderStep(items: readonly ReminderItem[], leadDays: number, nowMs: number, timeUtc: string = HEALTH.reminderTimeUtc): ReminderStep {
+/** What the reminder workflow does at `nowMs`: send what is due, then sleep until `wakeAt` (times as `reminderTimes` gives them). */
+export function reminderStep(items: readonly ReminderItem[], leadDays: number, nowMs: number, timeUtc: string = HEALTH.reminderTimeUtc, offsetSeconds = 0): ReminderStep {
   const send: ReminderStep['send'] = [];
   let wakeAt: number | null = null;
   const later = (t: number) => {
     if (wakeAt === null || t < wakeAt) wakeAt = t;
   };
   for (const item of items) {
-    const { remindAt, overdueAt } = reminderTimes(item.dueDate, item.leadDays ?? leadDays, timeUtc);
+    const { remindAt, overdueAt } = reminderTimes(item.dueDate, item.leadDays ?? leadDays, timeUtc, offsetSeconds);
     const sentReminder = item.sent.includes('reminder');
     const sentOverdue = item.sent.includes('overdue');
     if (nowMs >= overdueAt) {

