@@ -11,6 +11,7 @@ import { createNotifyActivities } from '../notify';
 import { reminderRecipients } from '../notify/recipients';
 import { channelFailureText } from '../notify/channel-failure';
 import { ErrorType } from '../../domain/errors';
+import { reminderClock } from '../../domain/reminder-window';
 import {
   doneMilestones,
   gestationMilestones,
@@ -41,6 +42,12 @@ export interface GestationPlanSnapshot {
   previousGestationDays: number[];
   /** REMINDER_TIME_UTC of the worker that read it (absent in histories written before it existed: 08:00). */
   reminderTimeUtc?: string;
+  /**
+   * The gestation's second in the reminder window (REMINDER_WINDOW_MINUTES of the worker that
+   * read it, domain/reminder-window.ts): every milestone goes out at reminderTimeUtc + this.
+   * Absent in histories written before the window existed (0).
+   */
+  reminderOffsetSeconds?: number;
 }
 
 /**
@@ -159,7 +166,8 @@ export function createGestationActivities(deps: { orm: MikroORM; mailer: Mailer;
     leadDays,
     options: { ...p.options },
     previousGestationDays: [...p.previousGestationDays],
-    reminderTimeUtc: config.REMINDER_TIME_UTC,
+    // The send's re-check builds the plan with this too: it compares the same instant the workflow planned.
+    ...reminderClock(p.id, config),
   });
 
   /** What the workflow plans from, for a gestation row just read: its creator's lead time, checks, reminders logged. */

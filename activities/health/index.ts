@@ -9,6 +9,7 @@ import { HealthPlanOverride, HealthRecord, HealthReminderLog, Horse, ReminderPre
 import { createNotifyActivities } from '../notify';
 import { ErrorType } from '../../domain/errors';
 import { carePlan, dayOf, healthReminderMessage, reminderKey, reminderTimes, type CareItemKey, type ReminderItem, type ReminderStage } from '../../domain/health';
+import { reminderClock } from '../../domain/reminder-window';
 import { organizationOwners, reminderRecipients } from '../notify/recipients';
 import { channelFailureText } from '../notify/channel-failure';
 
@@ -25,6 +26,12 @@ export type HealthReminderSnapshot =
       items: (ReminderItem & { leadDays: number })[];
       /** REMINDER_TIME_UTC (HH:MM) of the worker that read it; absent in older histories (08:00). */
       reminderTimeUtc?: string;
+      /**
+       * The horse's second in the reminder window (REMINDER_WINDOW_MINUTES of the worker that
+       * read it, domain/reminder-window.ts): reminders and escalations go out at
+       * reminderTimeUtc + this. Absent in histories written before the window existed (0).
+       */
+      reminderOffsetSeconds?: number;
     };
 
 export interface HealthReminderRequest {
@@ -111,7 +118,7 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
     const prefs = await preferences(em, [...new Set([...recipientsByCreator.values()].flat())], config.REMINDER_LEAD_DAYS);
     return {
       found: true,
-      reminderTimeUtc: config.REMINDER_TIME_UTC,
+      ...reminderClock(horse.id, config),
       items: due.map((i) => {
         const leadDays = leadDaysOf(recipientsByCreator.get(i.lastRecordedById) ?? [], prefs, config.REMINDER_LEAD_DAYS);
         return { key: i.key, title: i.title, dueDate: i.nextDue!, sent: sent.get(`${i.key}|${i.nextDue}`) ?? [], leadDays };
@@ -152,7 +159,9 @@ export function createHealthActivities(deps: { orm: MikroORM; mailer: Mailer; lo
       const first = await reminderRecipients(em, horse.organization.id, item.lastRecordedById);
       const recipients = req.stage === 'overdue' ? [...new Set([...first, ...(await organizationOwners(em, horse.organization.id))])] : first;
       const prefs = await preferences(em, recipients, config.REMINDER_LEAD_DAYS);
-      if (req.stage === 'reminder' && reminderTimes(req.dueDate, leadDaysOf(first, prefs, config.REMINDER_LEAD_DAYS), config.REMINDER_TIME_UTC).remindAt > Date.parse(req.plannedAt)) {
+      // The same instant the workflow planned from: the time of day plus this horse's offset in the window.
+      const clock = reminderClock(req.horseId, config);
+      if (req.stage === 'reminder' && reminderTimes(req.dueDate, leadDaysOf(first, prefs, config.REMINDER_LEAD_DAYS), clock.reminderTimeUtc, clock.reminderOffsetSeconds).remindAt > Date.parse(req.plannedAt)) {
         return { outcome: 'replanned', snapshot: await snapshotOf(em, horse, due) };
       }
       const message = healthReminderMessage({ key: req.key, dueDate: req.dueDate }, horse.name, req.stage);

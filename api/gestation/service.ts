@@ -197,7 +197,7 @@ export function createGestationService(deps: Pick<AppDeps, 'config' | 'temporal'
       // Committed: now start the workflow (it reads the row, so the row must exist first).
       // Should the start have happened after all (a timeout after the server accepted it),
       // the workflow finds no row on its first read and ends quietly.
-      const input: GestationInput = { gestationId: gestation.id, userId: user.id, ...anchor, leadDays: prefs.leadDays, options, previousGestationDays };
+      const input: GestationInput = { gestationId: gestation.id, userId: user.id, ...anchor, leadDays: prefs.leadDays, options, previousGestationDays, ...reminderClock(gestation.id, deps.config) };
       try {
         const c = await client();
         await startGestationTracking(c, input, { mareId: mare.id });

@@ -9,6 +9,7 @@ import { gestationWorkflowId } from '../../workflows/ids';
 import { GestationIdKey, HorseIdKey, UserIdKey } from '../../workflows/search-attributes';
 import { remindersChangedSignal } from '../../workflows/gestation/messages';
 import { addDaysIso, dateOf } from '../../domain/gestation';
+import { reminderOffsetSeconds } from '../../domain/reminder-window';
 import { createGestationActivities } from '../../activities/gestation';
 import { EmailProviderError, PermanentEmailError, ResendMailer, type Mailer } from '../../adapters/email/mailer';
 import { createLogger } from '../../adapters/logger';
@@ -517,5 +518,45 @@ describe('gestation: tracking through the HTTP API', () => {
       snapshot: await acts.loadGestation({ gestationId: p.id }),
     });
     expect(await stack.orm.em.fork().count(ReminderLog, { gestationId: p.id })).to.equal(0);
+  });
+
+  // The reminder window: each gestation's reminders go out at REMINDER_TIME_UTC + its offset;
+  // the send must re-check with the same offset (a send planned before it is refused).
+  it("plans every reminder at REMINDER_TIME_UTC + the gestation's offset in the reminder window, shows it (live and rebuilt from the database), and the send refuses it a second early", async function () {
+    this.timeout(60_000);
+    expect(stack.config.REMINDER_WINDOW_MINUTES, 'the stack runs with a reminder window').to.be.greaterThan(0);
+    const { reg, token, horse } = await owner();
+    const mare = await horse('Wendy', 'mare');
+    // Covered today: check-pregnancy (day 14) is reminded on day 12, nothing is due now.
+    const p = (await api.post('/api/gestations', { mareId: mare.id, stallionName: 'Windy', coverDates: [today()], method: 'natural' }, token)).body;
+    const offset = reminderOffsetSeconds(p.id, stack.config.REMINDER_WINDOW_MINUTES);
+    type Shown = { id: string; reminderDate: string; reminderAt: string };
+    const instantOf = (m: Shown) => Date.parse(`${m.reminderDate}T${stack.config.REMINDER_TIME_UTC}:00.000Z`) + offset * 1000;
+    const expectSpread = (milestones: Shown[], where: string) => {
+      expect(milestones.length, where).to.be.greaterThan(10);
+      for (const m of milestones) expect(m.reminderAt, `${where}: ${m.id}`).to.equal(new Date(instantOf(m)).toISOString());
+    };
+    expect(p.timeline.source).to.equal('workflow');
+    expectSpread(p.timeline.milestones, 'timeline in the creation answer');
+    // After the workflow's first read (its snapshot carries the offset).
+    await eventually(async () => (await (await workflow(p.id)).fetchHistory()).events!.some((e) => e.activityTaskCompletedEventAttributes), 20_000, 'the first read');
+    expectSpread((await api.get(`/api/gestations/${p.id}`, token)).body.timeline.milestones, 'live timeline');
+
+    const acts = gestationActivities(new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL));
+    const pregnancy = p.timeline.milestones.find((m: Shown) => m.id === 'check-pregnancy');
+    if (offset > 0) {
+      const early = await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: pregnancy, plannedAt: new Date(instantOf(pregnancy) - 1000).toISOString() });
+      expect(early, 'planned a second before the gestation\'s instant').to.include({ outcome: 'replanned' });
+      expect(await stack.orm.em.fork().count(ReminderLog, { gestationId: p.id })).to.equal(0);
+    }
+    const onTime = await acts.sendGestationReminder({ gestationId: p.id, userId: reg.user.id, milestone: pregnancy, plannedAt: pregnancy.reminderAt });
+    expect(onTime).to.include({ outcome: 'sent' });
+
+    // Ended: the timeline is rebuilt from the database, with the same instants.
+    expect((await api.post(`/api/gestations/${p.id}/loss`, { date: today() }, token)).status).to.equal(200);
+    await (await workflow(p.id)).result();
+    const ended = (await api.get(`/api/gestations/${p.id}`, token)).body.timeline;
+    expect(ended.source).to.equal('database');
+    expectSpread(ended.milestones, 'timeline rebuilt from the database');
   });
 });

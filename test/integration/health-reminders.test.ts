@@ -3,6 +3,7 @@ import { useTestStack } from '../support/use-test-stack';
 import { eventually, registerVerifiedUser } from '../support/http';
 import { healthWorkflowId } from '../../workflows/ids';
 import { dayOf, plusDays, reminderTimes } from '../../domain/health';
+import { reminderOffsetSeconds } from '../../domain/reminder-window';
 import { ApplicationFailure } from '@temporalio/common';
 import { HealthRecord, HealthReminderLog, Horse, Notification, ReminderPreferences } from '../../entities';
 import { createHealthActivities } from '../../activities/health';
@@ -73,8 +74,10 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
       logger: createLogger({ level: 'silent', name: 'test' }),
       mailer: new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL),
     });
+    // The horse's second in the reminder window, as the workflow planned it.
+    const offset = reminderOffsetSeconds(horse.id, stack.config.REMINDER_WINDOW_MINUTES);
     // Planned when Marie wanted 14 days' notice; she has the default 2 days now: not due for 10 days.
-    const plannedAt = new Date(reminderTimes(dueDate, 14, stack.config.REMINDER_TIME_UTC).remindAt).toISOString();
+    const plannedAt = new Date(reminderTimes(dueDate, 14, stack.config.REMINDER_TIME_UTC, offset).remindAt).toISOString();
     // The workflow plans its next step from the answer's snapshot instead of reading again: it must be what a read returns.
     const read = await acts.loadHealthReminders({ horseId: horse.id });
     expect(read).to.deep.include({ found: true });
@@ -82,17 +85,52 @@ describe('health reminders: recipients and lead time (HTTP API + worker)', () =>
     expect(early).to.deep.equal({ outcome: 'replanned', snapshot: read });
     // Planned for a due date an older read had (the farrier came since).
     const older = plusDays(dueDate, -5);
-    const olderAt = new Date(reminderTimes(older, 2, stack.config.REMINDER_TIME_UTC).remindAt).toISOString();
+    const olderAt = new Date(reminderTimes(older, 2, stack.config.REMINDER_TIME_UTC, offset).remindAt).toISOString();
     expect(await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate: older, stage: 'reminder', plannedAt: olderAt })).to.deep.equal({ outcome: 'replanned', snapshot: read });
     expect(await em().count(HealthReminderLog, { horseId: horse.id })).to.equal(0);
     expect(await em().count(Notification, { userId: marie.user.id, kind: 'health_reminder' })).to.equal(0);
 
     // Planned with today's lead time: sent, and the snapshot was read after the log row was written.
-    const sent = await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate, stage: 'reminder', plannedAt: new Date(reminderTimes(dueDate, 2, stack.config.REMINDER_TIME_UTC).remindAt).toISOString() });
+    const sent = await acts.sendHealthReminder({ horseId: horse.id, key: 'farrier', dueDate, stage: 'reminder', plannedAt: new Date(reminderTimes(dueDate, 2, stack.config.REMINDER_TIME_UTC, offset).remindAt).toISOString() });
     expect(sent.outcome).to.equal('sent');
     const after = await acts.loadHealthReminders({ horseId: horse.id });
     expect('snapshot' in sent && sent.snapshot).to.deep.equal(after);
     expect(after.found && after.items.find((i) => i.key === 'farrier')?.sent).to.deep.equal(['reminder']);
+  });
+
+  // The reminder window: the workflow plans at REMINDER_TIME_UTC + the horse's offset; the
+  // send must re-check with the same offset (else a send planned before the horse's instant,
+  // by a worker without the offset, would go out early and the owner's time would drift).
+  it("plans a horse's reminder at REMINDER_TIME_UTC + its offset in the reminder window, refuses a send planned a second before it, and sends one planned at it", async function () {
+    this.timeout(60_000);
+    expect(stack.config.REMINDER_WINDOW_MINUTES, 'the stack runs with a reminder window').to.be.greaterThan(0);
+    const marie = await user('Marie');
+    // A horse whose offset is not 0 (1 id in 1,800 has 0 with the default window), so "a second before its instant" is after REMINDER_TIME_UTC.
+    let horse: { id: string } | undefined;
+    for (let i = 0; i < 5 && !(horse && reminderOffsetSeconds(horse.id, stack.config.REMINDER_WINDOW_MINUTES) > 0); i++) {
+      horse = await ok<{ id: string }>(api.post('/api/horses', { name: `Window ${i}`, gender: 'mare' }, marie.accessToken), 201);
+    }
+    const offset = reminderOffsetSeconds(horse!.id, stack.config.REMINDER_WINDOW_MINUTES);
+    expect(offset).to.be.within(1, stack.config.REMINDER_WINDOW_MINUTES * 60 - 1);
+    // Farrier 30 days ago: due in 12 days, reminded 2 days before.
+    await ok(api.post(`/api/horses/${horse!.id}/health/records`, { kind: 'farrier', date: daysAgo(30), details: { work: 'trim' } }, marie.accessToken), 201);
+    const dueDate = plusDays(daysAgo(30), 42);
+    const instant = reminderTimes(dueDate, 2, stack.config.REMINDER_TIME_UTC, offset).remindAt;
+    expect(instant).to.equal(Date.parse(`${plusDays(dueDate, -2)}T${stack.config.REMINDER_TIME_UTC}:00.000Z`) + offset * 1000);
+    const planned = await asleepUntilFarrier(horse!.id);
+    expect(planned.at, 'the nextDue query shows the horse\'s instant').to.equal(new Date(instant).toISOString());
+
+    const acts = createHealthActivities({
+      orm: stack.orm,
+      config: stack.config,
+      logger: createLogger({ level: 'silent', name: 'test' }),
+      mailer: new ResendMailer(stack.config.RESEND_API_KEY!, stack.config.EMAIL_FROM, stack.config.RESEND_BASE_URL),
+    });
+    const request = { horseId: horse!.id, key: 'farrier' as const, dueDate, stage: 'reminder' as const };
+    expect(await acts.sendHealthReminder({ ...request, plannedAt: new Date(instant - 1000).toISOString() })).to.include({ outcome: 'replanned' });
+    expect(await em().count(HealthReminderLog, { horseId: horse!.id })).to.equal(0);
+    expect(await acts.sendHealthReminder({ ...request, plannedAt: new Date(instant).toISOString() })).to.include({ outcome: 'sent' });
+    expect(await em().count(HealthReminderLog, { horseId: horse!.id, stage: 'reminder' })).to.equal(1);
   });
 
   it('reminds the organization\'s owners, not the recorder, once the recorder has left the organization', async function () {

@@ -675,4 +675,38 @@ describe('gestationTracking workflow (time-skipping)', () => {
     expectAt(sentAt[2].at, `${day(anchorDate, 38)}T08:00:00.000Z`, 'confirmation');
     expectAt(sentAt[3].at, `${day(anchorDate, 53)}T08:00:00.000Z`, 'sexing');
   });
+
+  // The reminder window: the plan the activity reads carries the gestation's offset
+  // (REMINDER_WINDOW_MINUTES, from a hash of its id); absent or 0, everything goes out at
+  // REMINDER_TIME_UTC as before. The fake send re-checks with the same plan, as the real one.
+  for (const offsetSeconds of [722, 0]) {
+    it(`sends each milestone's reminder at 08:00 UTC + the gestation's offset in the reminder window (${offsetSeconds} s), never before, and shows that instant in the queries`, async function () {
+      this.timeout(60_000);
+      const { worker, start, sentAt, anchorDate } = await setup({
+        wrap: (_acts, db) => {
+          db.plan = { ...db.plan, reminderTimeUtc: '08:00', reminderOffsetSeconds: offsetSeconds };
+        },
+      });
+      const at = (n: number) => Date.parse(`${day(anchorDate, n)}T08:00:00.000Z`) + offsetSeconds * 1000;
+      // check-pregnancy (day 14) reminded on day 12, check-heartbeat (day 25) on day 23.
+      const seen = await worker.runUntil(async () => {
+        const handle = await start();
+        await env.sleep(at(12) - 1000 - (await env.currentTimeMs()));
+        const next = await handle.query(nextReminderQuery);
+        const timeline = await handle.query(timelineQuery);
+        const sentBefore = sentAt.length;
+        await env.sleep('12 days');
+        await handle.terminate('test over');
+        return { next, timeline, sentBefore };
+      });
+      expect(seen.sentBefore, "nothing sent a second before the gestation's instant").to.equal(0);
+      expect(seen.next).to.include({ id: 'check-pregnancy', reminderAt: new Date(at(12)).toISOString() });
+      expect(seen.timeline.milestones.find((m) => m.id === 'check-heartbeat')?.reminderAt).to.equal(new Date(at(23)).toISOString());
+      expect(sentIds(sentAt)).to.deep.equal(['check-pregnancy', 'check-heartbeat']);
+      for (const [i, n] of [12, 23].entries()) {
+        expect(sentAt[i].at, `${sentAt[i].id} not before its instant`).to.be.at.least(at(n));
+        expectAt(sentAt[i].at, new Date(at(n)).toISOString(), sentAt[i].id);
+      }
+    });
+  }
 });

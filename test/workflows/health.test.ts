@@ -37,6 +37,8 @@ interface FakeDb {
   doneOnDueDate: boolean;
   /** Sends answer without the snapshot, as in histories written before sends returned one. */
   oldSends: boolean;
+  /** The horse's offset in the reminder window the snapshot carries (REMINDER_TIME_UTC 08:00); absent = none, as in older histories. */
+  offsetSeconds?: number;
 }
 
 interface Sent {
@@ -79,6 +81,7 @@ describe('healthReminders workflow (time-skipping)', () => {
     const plan = () => carePlan({ birthDate: db.birthDate, records: db.records, overrides: db.overrides, today: '2000-01-01' }).filter((i) => i.enabled && i.nextDue);
     const snapshot = () => ({
       found: true as const,
+      ...(db.offsetSeconds !== undefined ? { reminderTimeUtc: '08:00', reminderOffsetSeconds: db.offsetSeconds } : {}),
       items: plan().map((i) => ({ key: i.key, title: i.title, dueDate: i.nextDue!, sent: db.logs.get(`${i.key}|${i.nextDue}`) ?? [], leadDays: db.leadDays })),
     });
     // As the real send: every answer but 'gone' carries the snapshot read after it ran.
@@ -92,7 +95,8 @@ describe('healthReminders workflow (time-skipping)', () => {
         const item = plan().find((i) => i.key === req.key);
         if (item?.nextDue !== req.dueDate) return withSnapshot({ outcome: 'replanned' });
         // As the real send: a reminder the current lead time puts after the planned instant is not due yet.
-        if (req.stage === 'reminder' && reminderTimes(req.dueDate, db.leadDays).remindAt > Date.parse(req.plannedAt)) return withSnapshot({ outcome: 'replanned' });
+        // With the horse's offset in the reminder window, as the real one (reminderClock).
+        if (req.stage === 'reminder' && reminderTimes(req.dueDate, db.leadDays, '08:00', db.offsetSeconds ?? 0).remindAt > Date.parse(req.plannedAt)) return withSnapshot({ outcome: 'replanned' });
         sent.push({ ...req, at: Context.current().info.currentAttemptScheduledTimestampMs });
         db.logs.set(k, [...(db.logs.get(k) ?? []), req.stage]);
         if (db.doneOnDueDate && req.stage === 'reminder') db.records.push(careDone(req.key, req.dueDate));
@@ -111,6 +115,8 @@ describe('healthReminders workflow (time-skipping)', () => {
       continueAsNewAfter?: number;
       leadDays?: number;
       oldSends?: boolean;
+      /** The reminder window offset the snapshots carry (seconds after 08:00). */
+      offsetSeconds?: number;
       /** Replaces activities before the worker is created (they may call the fake ones). */
       wrap?: (acts: ReturnType<typeof activities>['acts']) => void;
     } = {},
@@ -126,6 +132,7 @@ describe('healthReminders workflow (time-skipping)', () => {
       gone: false,
       doneOnDueDate: opts.doneOnDueDate ?? false,
       oldSends: opts.oldSends ?? false,
+      ...(opts.offsetSeconds !== undefined ? { offsetSeconds: opts.offsetSeconds } : {}),
     };
     const recorder = activities(db);
     opts.wrap?.(recorder.acts);
@@ -472,4 +479,40 @@ describe('healthReminders workflow (time-skipping)', () => {
     ]);
     expect(state.loadedAt).to.be.a('string');
   });
+
+  // The reminder window: the snapshot carries the horse's offset (REMINDER_WINDOW_MINUTES, from
+  // a hash of its id); absent or 0, everything goes out at REMINDER_TIME_UTC as before.
+  for (const offsetSeconds of [1087, 0]) {
+    it(`sends the reminder and the escalation at 08:00 UTC + the horse's offset in the reminder window (${offsetSeconds} s), never before, and shows that instant in nextDue`, async function () {
+      this.timeout(60_000);
+      const s = await setup({
+        // Farrier 37 days ago: due in 5 days, reminder on day 3, escalation on day 6.
+        records: (today) => [record('farrier', plusDays(today, -37), { work: 'trim' })],
+        offsetSeconds,
+      });
+      const due = plusDays(s.today, 5);
+      const remindAt = reminderTimes(due, 2, '08:00', offsetSeconds).remindAt;
+      const overdueAt = reminderTimes(due, 2, '08:00', offsetSeconds).overdueAt;
+      expect(new Date(remindAt).toISOString()).to.equal(new Date(Date.parse(at8(plusDays(due, -2))) + offsetSeconds * 1000).toISOString());
+      const before = await s.worker.runUntil(async () => {
+        const h = await s.start();
+        await env.sleep(remindAt - 1000 - (await env.currentTimeMs()));
+        const state = await h.query(nextDueQuery);
+        const sentBefore = s.sent.length;
+        await env.sleep('4 days');
+        await h.terminate('test over');
+        return { state, sentBefore };
+      });
+      expect(before.sentBefore, 'nothing sent a second before the horse\'s instant').to.equal(0);
+      expect(before.state.upcoming.map((u) => [u.stage, u.at])).to.deep.equal([
+        ['reminder', new Date(remindAt).toISOString()],
+        ['overdue', new Date(overdueAt).toISOString()],
+      ]);
+      expect(s.sent.map((x) => x.stage)).to.deep.equal(['reminder', 'overdue']);
+      expect(s.sent[0].at, 'the reminder not before its instant').to.be.at.least(remindAt);
+      expect(s.sent[1].at, 'the escalation not before its instant').to.be.at.least(overdueAt);
+      expectAt(s.sent[0].at, new Date(remindAt).toISOString(), 'reminder');
+      expectAt(s.sent[1].at, new Date(overdueAt).toISOString(), 'escalation');
+    });
+  }
 });

@@ -87,6 +87,9 @@ export async function gestationTracking(input: GestationInput): Promise<Gestatio
     leadDays: input.leadDays,
     options: { ...input.options },
     previousGestationDays: [...input.previousGestationDays],
+    // Only the queries before the first read use these: the loop reads before it plans.
+    ...(input.reminderTimeUtc !== undefined ? { reminderTimeUtc: input.reminderTimeUtc } : {}),
+    ...(input.reminderOffsetSeconds !== undefined ? { reminderOffsetSeconds: input.reminderOffsetSeconds } : {}),
   };
   let status: GestationStatus = input.status ?? 'tracking';
   let sent: Record<string, string> = { ...input.carried?.sent };

@@ -8,6 +8,9 @@ export interface GestationPlanInput {
   leadDays: number;
   options: GestationOptions;
   previousGestationDays: number[];
+  /** REMINDER_TIME_UTC and the gestation's offset in the reminder window, as the API had them (the timeline shows them until the first read). */
+  reminderTimeUtc?: string;
+  reminderOffsetSeconds?: number;
 }
 
 export interface GestationInput extends GestationPlanInput {

@@ -54,6 +54,8 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
   setHandler(remindersChangedSignal, wake);
 
   const timeUtc = () => (snapshot?.found ? snapshot.reminderTimeUtc : undefined);
+  // The horse's second in the reminder window, as the last read had it (absent in older histories: 0).
+  const offset = () => (snapshot?.found ? (snapshot.reminderOffsetSeconds ?? 0) : 0);
   const itemsNow = () =>
     snapshot?.found
       ? snapshot.items.map((i) => ({ ...i, sent: [...i.sent, ...(['reminder', 'overdue'] as const).filter((s) => failed.has(failKey(i.key, i.dueDate, s)))] }))
@@ -61,7 +63,7 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
   setHandler(nextDueQuery, () => {
     const upcoming: UpcomingReminder[] = [];
     for (const i of itemsNow()) {
-      const t = reminderTimes(i.dueDate, i.leadDays ?? 0, timeUtc());
+      const t = reminderTimes(i.dueDate, i.leadDays ?? 0, timeUtc(), offset());
       if (!i.sent.includes('reminder') && Date.now() < t.overdueAt) upcoming.push({ key: i.key, title: i.title, dueDate: i.dueDate, stage: 'reminder', at: new Date(t.remindAt).toISOString() });
       if (!i.sent.includes('overdue')) upcoming.push({ key: i.key, title: i.title, dueDate: i.dueDate, stage: 'overdue', at: new Date(t.overdueAt).toISOString() });
     }
@@ -84,10 +86,10 @@ export async function healthReminders(input: HealthRemindersInput): Promise<Heal
     }
 
     const now = Date.now();
-    const step = reminderStep(itemsNow(), 0, now, timeUtc());
+    const step = reminderStep(itemsNow(), 0, now, timeUtc(), offset());
     const next = step.send[0];
     if (next) {
-      const { overdueAt } = reminderTimes(next.dueDate, 0, timeUtc());
+      const { overdueAt } = reminderTimes(next.dueDate, 0, timeUtc(), offset());
       const deadline = next.stage === 'reminder' ? overdueAt : overdueAt + ESCALATION_RETRY_MS;
       try {
         const result = await sender(deadline)({ horseId: input.horseId, key: next.key, dueDate: next.dueDate, stage: next.stage, plannedAt: new Date(now).toISOString() });
