@@ -55,13 +55,23 @@ export async function load(opts: { url: string; headers?: Record<string, string>
   };
 }
 
-/** Sums figures of alternating rounds: throughput averaged, latencies the worst round's p99 / mean p50. */
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * One side's figures over its measured rounds: throughput and CPU per request averaged (they
+ * add up over time); p50 and p99 the MEDIAN of the rounds' own percentiles, so one round that a
+ * neighbour's burst on the shared machine hit does not decide the tail figure. The caller applies
+ * it to ours and the baseline alike.
+ */
 export function combine(rounds: LoadFigures[]): LoadFigures {
   const n = rounds.length;
   return {
     rps: rounds.reduce((s, r) => s + r.rps, 0) / n,
-    p50: rounds.reduce((s, r) => s + r.p50, 0) / n,
-    p99: rounds.reduce((s, r) => s + r.p99, 0) / n,
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
     ...(rounds.every((r) => r.cpuMsPerRequest !== undefined) ? { cpuMsPerRequest: rounds.reduce((s, r) => s + r.cpuMsPerRequest!, 0) / n } : {}),
     requests: rounds.reduce((s, r) => s + r.requests, 0),
     non2xx: rounds.reduce((s, r) => s + r.non2xx, 0),
