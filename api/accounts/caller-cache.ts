@@ -7,9 +7,16 @@
  * this process may still serve the old picture: a token revoked by a password change, a
  * membership removed, a plan changed. Changes made through this process are forgotten at
  * once (`forget`). Entries are bounded (`maxEntries`, oldest dropped first).
+ *
+ * A miss is loaded once (`load`): every request for the same key that arrives while its load
+ * is in flight waits for that load instead of sending its own. Without it, each time an entry
+ * expired every request of that caller in flight at that instant missed at once (32 in
+ * bench/api-auth.ts) and sent its own caller query, and the last of them queued behind the
+ * others on the connection pool: the tail of the latency, every TTL.
  */
 export class CallerCache<T> {
   private readonly entries = new Map<string, { value: T; expiresAt: number }>();
+  private readonly loading = new Map<string, Promise<T | null>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -30,6 +37,36 @@ export class CallerCache<T> {
     return hit.value;
   }
 
+  /**
+   * The cached value, else the result of `loader`, shared by every caller that asks for this
+   * key while it runs (null: nothing to remember, e.g. the user is gone). With the cache off
+   * (TTL 0) each call loads on its own, so no request sees a read begun before it arrived.
+   * A `forget` while a load is in flight drops that load: it may have read the row before the
+   * change, so its result is neither remembered nor handed to later callers.
+   */
+  load(key: string, loader: () => Promise<T | null>): Promise<T | null> {
+    const hit = this.get(key);
+    if (hit !== undefined) return Promise.resolve(hit);
+    if (!this.enabled) return loader();
+    const pending = this.loading.get(key);
+    if (pending) return pending;
+    const loaded: Promise<T | null> = loader().then(
+      (value) => {
+        if (this.loading.get(key) === loaded) {
+          this.loading.delete(key);
+          if (value !== null) this.set(key, value);
+        }
+        return value;
+      },
+      (err: unknown) => {
+        if (this.loading.get(key) === loaded) this.loading.delete(key);
+        throw err;
+      },
+    );
+    this.loading.set(key, loaded);
+    return loaded;
+  }
+
   set(key: string, value: T, now = Date.now()): void {
     if (!this.enabled) return;
     this.entries.delete(key);
@@ -39,10 +76,12 @@ export class CallerCache<T> {
 
   forget(key: string): void {
     this.entries.delete(key);
+    this.loading.delete(key);
   }
 
   clear(): void {
     this.entries.clear();
+    this.loading.clear();
   }
 
   get size(): number {

@@ -88,13 +88,8 @@ export function createPassport(orm: MikroORM, jwtSecret: string, cacheTtlSeconds
   const callers = new CallerCache<LoadedCaller>(cacheTtlSeconds * 1000);
   registerCallerCache(callers as CallerCache<unknown>);
   if (callers.enabled) orm.em.getEventManager().registerSubscriber(forgetChangedCallers);
-  const loadCaller = async (userId: string): Promise<LoadedCaller | null> => {
-    const cached = callers.get(userId);
-    if (cached) return cached;
-    const loaded = await loadAuthUser(orm, userId, 'jwt');
-    if (loaded) callers.set(userId, loaded);
-    return loaded;
-  };
+  // One caller query per user in flight at a time (caller-cache.ts `load`).
+  const loadCaller = (userId: string): Promise<LoadedCaller | null> => callers.load(userId, () => loadAuthUser(orm, userId, 'jwt'));
   instance.use(
     'jwt',
     new JwtStrategy(
