@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import pino from 'pino';
+import pg from 'pg';
 import { useTestStack } from '../support/use-test-stack';
 import { emailedLinkToken, registerUser, registerVerifiedUser, uniqueEmail } from '../support/http';
 import { waitFor } from '../support/wait';
@@ -178,9 +179,42 @@ describe('accounts: verification, password reset, invitations', () => {
       expect(stranger.body).to.deep.equal(known.body);
       expect([...stranger.headers.keys()].sort()).to.deep.equal([...known.headers.keys()].sort());
       await emailedLinkToken(stack.resend, reg.email, 'reset-password');
-      // Both requests were handled before they were answered; the known one's email exists now.
+      // The known address's link was made after the answer; the unknown one gets nothing.
       expect(mailsTo(unknown)).to.have.length(0);
       expect(await sql('select 1 from email_outbox where "to" = ?', [unknown])).to.have.length(0);
+    });
+
+    it('answers both a known and an unknown address before looking the address up, so neither path waits on the database', async () => {
+      // No timing: with the users table locked, any lookup blocks until the lock goes. Both
+      // answers arrive while it is held, so neither path awaits the lookup (or the token insert
+      // and workflow start behind it) before answering; the known address's link still comes
+      // once the lock is released.
+      const reg = await registerUser(api);
+      const unknown = uniqueEmail('nobody');
+      const locker = new pg.Client({ connectionString: stack.config.DATABASE_URL });
+      await locker.connect();
+      let released = false;
+      try {
+        await locker.query('begin');
+        await locker.query('lock table users in access exclusive mode');
+        const hang = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer while the users table is locked: the answer waits for the account lookup')), 20_000).unref());
+        const [known, stranger] = await Promise.race([Promise.all([api.post('/api/auth/password-reset', { email: reg.email }), api.post('/api/auth/password-reset', { email: unknown })]), hang]);
+        expect(known.status).to.equal(202);
+        expect(stranger.status).to.equal(202);
+        expect(stranger.body).to.deep.equal(known.body);
+        // Both lookups were started after their answers and are waiting on the lock now.
+        await waitFor('both deferred lookups waiting on the users lock', async () => {
+          const [row] = (await locker.query(`select count(*)::int as n from pg_locks where relation = 'users'::regclass and not granted`)).rows as { n: number }[];
+          return row.n >= 2;
+        });
+        await locker.query('rollback');
+        released = true;
+      } finally {
+        if (!released) await locker.query('rollback').catch(() => undefined);
+        await locker.end();
+      }
+      await emailedLinkToken(stack.resend, reg.email, 'reset-password');
+      expect(mailsTo(unknown)).to.have.length(0);
     });
 
     it('on use sets the password, ends every session, access token and API key, voids other links, and emails a notice', async () => {
