@@ -13,9 +13,17 @@
  *              burst of welcomeWorkflow runs (3 activities each, real database writes),
  *              until every run has completed
  *
- * Then the compiled worker of each k8s worker group (WORKER_QUEUES of k8s/base/workers.yaml):
- * start-up and idle RSS (loaded RSS for the group that polls accounts), which the manifests'
- * resource requests are derived from.
+ * Production process settings: the compiled worker runs as the deployments run it, with
+ * workers/process-settings.ts WORKER_PROCESS_ENV (MALLOC_ARENA_MAX=2,
+ * NODE_OPTIONS=--max-semi-space-size=1, set on every worker in k8s/base/workers.yaml and
+ * docker-compose.yml), so the compiled worker rows include those settings. The tsx baseline
+ * runs as `npm run dev` runs it: no such settings. BENCH_PROCESS_SETTINGS_AB=1 also runs the
+ * compiled worker WITHOUT them in every round and group (printed, not in the table): what the
+ * settings change, measured in the same run.
+ *
+ * Then the compiled worker of each k8s worker group (every Deployment of k8s/base/workers.yaml
+ * with its WORKER_QUEUES and its other env, read from the file): start-up and idle RSS (loaded
+ * RSS for the group that polls accounts), which the manifests' resource requests are derived from.
  *
  * Rounds alternate which variant goes first, so a neighbour's burst on the shared machine
  * hits both alike; each figure is the median of the rounds. Only one API or worker process
@@ -36,6 +44,7 @@ import { freePort } from '../scripts/lib/ports';
 import { createOrm, migrate } from '../entities/orm';
 import { apiClient, registerUser } from '../test/support/http';
 import { ALL_TASK_QUEUES, TaskQueue } from '../workflows/queues';
+import { WORKER_PROCESS_ENV } from '../workers/process-settings';
 import { benchMode, reportBench } from './lib/report';
 import { load, type LoadFigures } from './lib/load';
 
@@ -45,6 +54,7 @@ const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? (full ? 10 : 5));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const WORKFLOWS = Number(process.env.BENCH_WORKFLOWS ?? (full ? 1000 : 200));
 const IDLE_SECONDS = 3;
+const SETTINGS_AB = process.env.BENCH_PROCESS_SETTINGS_AB === '1';
 const logDir = resolve('.data/bench/logs');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
@@ -53,8 +63,29 @@ const median = (xs: number[]) => {
 };
 
 type Variant = 'compiled' | 'tsx';
-/** The worker Deployments of k8s/base/workers.yaml, by WORKER_QUEUES. */
-const K8S_WORKER_GROUPS: TaskQueue[][] = [[TaskQueue.analysis], [TaskQueue.accounts, TaskQueue.billing], [TaskQueue.gestation, TaskQueue.marketplace, TaskQueue.health]];
+/** A compiled worker run: as deployed (the process settings) or, with BENCH_PROCESS_SETTINGS_AB, without them. */
+type WorkerVariant = Variant | 'compiled-no-settings';
+
+/**
+ * The worker Deployments of k8s/base/workers.yaml: name, queues (WORKER_QUEUES) and the rest of
+ * their literal env (process settings such as MALLOC_ARENA_MAX), so each group runs here as it is
+ * deployed. The metrics listener settings are left out (the bench runs several workers in turn).
+ */
+function k8sWorkerGroups(): { name: string; queues: TaskQueue[]; env: Record<string, string> }[] {
+  const groups = [];
+  for (const doc of readFileSync('k8s/base/workers.yaml', 'utf8').split(/^---$/m)) {
+    if (!/^kind: Deployment$/m.test(doc)) continue;
+    const name = /^ {2}name: (\S+)$/m.exec(doc)?.[1];
+    const env = Object.fromEntries([...doc.matchAll(/- \{ name: (\w+), value: ("[^"]*"|[^ }]+) \}/g)].map((m) => [m[1], m[2].replace(/^"(.*)"$/, '$1')]));
+    if (!name || !env.WORKER_QUEUES) continue;
+    const queues = env.WORKER_QUEUES.split(',') as TaskQueue[];
+    for (const k of ['WORKER_QUEUES', 'WORKER_METRICS_HOST', 'WORKER_METRICS_PORT']) delete env[k];
+    groups.push({ name, queues, env });
+  }
+  if (!groups.length) throw new Error('no worker Deployment with WORKER_QUEUES in k8s/base/workers.yaml');
+  return groups;
+}
+const K8S_WORKER_GROUPS = k8sWorkerGroups();
 /** How each variant starts a process: `npm start` / `npm run start:worker` vs scripts/dev-stack.ts. */
 const COMMANDS: Record<Variant, Record<'api' | 'worker', string[]>> = {
   compiled: { api: ['--enable-source-maps', 'dist/api.js'], worker: ['--enable-source-maps', 'dist/worker.js'] },
@@ -93,8 +124,10 @@ async function idleRss(pid: number): Promise<number> {
 }
 
 function spawnNode(name: string, args: string[], env: Record<string, string>): Service {
-  // NODE_OPTIONS empty: nothing (tsx) is preloaded into the compiled process from our environment.
-  return startService(name, process.execPath, args, { env: { ...env, NODE_OPTIONS: '' }, logFile: join(logDir, `production-${name}.log`) });
+  // NODE_OPTIONS only as given (else empty): nothing (tsx) is preloaded into the compiled process
+  // from our environment. MALLOC_ARENA_MAX likewise comes only from `env` (the bench's own
+  // environment does not set it; an empty value would not mean "unset" to glibc).
+  return startService(name, process.execPath, args, { env: { ...env, NODE_OPTIONS: env.NODE_OPTIONS ?? '' }, logFile: join(logDir, `production-${name}.log`) });
 }
 
 /** Polls until ready() is true; throws with the log file's name if the process exits first. */
@@ -190,10 +223,16 @@ try {
     return true;
   }
 
-  /** One worker process: all queues by default, or one k8s queue group (WORKER_QUEUES); a burst only when it polls accounts. */
-  async function runWorker(variant: Variant, round: number, userId: string, queues: readonly string[] = ALL_TASK_QUEUES): Promise<WorkerFigures> {
+  /**
+   * One worker process: all queues by default, or one k8s queue group (WORKER_QUEUES and the
+   * Deployment's env); a burst only when it polls accounts. The compiled worker runs with the
+   * production process settings (WORKER_PROCESS_ENV, or the group's own env), tsx without.
+   */
+  async function runWorker(variant: WorkerVariant, round: number, userId: string, queues: readonly string[] = ALL_TASK_QUEUES, groupEnv: Record<string, string> = WORKER_PROCESS_ENV): Promise<WorkerFigures> {
     const group = queues === ALL_TASK_QUEUES ? '' : queues.join(',');
-    const service = spawnNode(`worker-${variant}${group ? `-${group}` : ''}`, COMMANDS[variant].worker, { ...env, WORKER_QUEUES: group });
+    const settings = variant === 'compiled' ? groupEnv : {};
+    const command = COMMANDS[variant === 'tsx' ? 'tsx' : 'compiled'].worker;
+    const service = spawnNode(`worker-${variant}${group ? `-${group}` : ''}`, command, { ...env, ...settings, WORKER_QUEUES: group });
     try {
       const pid = service.child.pid!;
       const startMs = await untilReady(service, `${variant} worker ${group}`, () => polling(pid, queues));
@@ -209,7 +248,7 @@ try {
           for (let i = next++; i < WORKFLOWS; i = next++) {
             const handle = await client.workflow.start('welcomeWorkflow', {
               taskQueue: TaskQueue.accounts,
-              workflowId: `bench-welcome-${variant}-${round}-${i}-${Date.now().toString(36)}`,
+              workflowId: `bench-welcome-${variant}-${group || 'all'}-${round}-${i}-${Date.now().toString(36)}`,
               args: [{ userId }],
             });
             await handle.result();
@@ -232,7 +271,7 @@ try {
   for (const v of ['compiled', 'tsx'] as const) await runWorker(v, 0, fixture.userId);
 
   const api: Record<Variant, ApiFigures[]> = { compiled: [], tsx: [] };
-  const worker: Record<Variant, WorkerFigures[]> = { compiled: [], tsx: [] };
+  const worker: Record<WorkerVariant, WorkerFigures[]> = { compiled: [], tsx: [], 'compiled-no-settings': [] };
   console.log(`${ROUNDS} rounds, alternating order; API load: GET ${fixture.path}, ${CONNECTIONS} connections, ${LOAD_SECONDS} s; worker burst: ${WORKFLOWS} welcomeWorkflow runs`);
   for (let round = 1; round <= ROUNDS; round++) {
     const order: Variant[] = round % 2 ? ['compiled', 'tsx'] : ['tsx', 'compiled'];
@@ -241,7 +280,8 @@ try {
       api[v].push(a);
       console.log(`  round ${round} ${v.padEnd(8)} API    ready ${a.startMs.toFixed(0)} ms, idle ${a.idleMb.toFixed(0)} MB, loaded ${a.loadedMb.toFixed(0)} MB (${a.load.rps.toFixed(0)} req/s, p99 ${a.load.p99} ms)`);
     }
-    for (const v of order) {
+    const workerOrder: WorkerVariant[] = SETTINGS_AB ? (round % 2 ? [...order, 'compiled-no-settings'] : ['compiled-no-settings', ...order]) : order;
+    for (const v of workerOrder) {
       const w = await runWorker(v, round, fixture.userId);
       worker[v].push(w);
       console.log(`  round ${round} ${v.padEnd(8)} worker ready ${w.startMs.toFixed(0)} ms, idle ${w.idleMb.toFixed(0)} MB, loaded ${w.loadedMb.toFixed(0)} MB (${WORKFLOWS} runs in ${w.burstSeconds.toFixed(1)} s)`);
@@ -250,23 +290,35 @@ try {
 
   // The k8s worker groups (k8s/base/workers.yaml), compiled: what their resource requests are derived from.
   const groups: Record<string, WorkerFigures[]> = {};
-  for (const queues of K8S_WORKER_GROUPS) {
-    const name = queues.join(',');
+  const groupsWithout: Record<string, WorkerFigures[]> = {};
+  for (const group of K8S_WORKER_GROUPS) {
+    const name = group.queues.join(',');
+    const settings = Object.entries(group.env).map(([k, v]) => `${k}=${v}`).join(' ') || 'no process settings';
     for (let round = 1; round <= Math.max(1, ROUNDS / 2); round++) {
-      const w = await runWorker('compiled', 100 + round, fixture.userId, queues);
-      (groups[name] ??= []).push(w);
-      console.log(`  k8s group ${name.padEnd(26)} compiled worker ready ${w.startMs.toFixed(0)} ms, idle ${w.idleMb.toFixed(0)} MB${Number.isNaN(w.loadedMb) ? '' : `, loaded ${w.loadedMb.toFixed(0)} MB (${WORKFLOWS} runs)`}`);
+      const order: WorkerVariant[] = SETTINGS_AB ? (round % 2 ? ['compiled', 'compiled-no-settings'] : ['compiled-no-settings', 'compiled']) : ['compiled'];
+      for (const v of order) {
+        const w = await runWorker(v, 100 + round, fixture.userId, group.queues, group.env);
+        ((v === 'compiled' ? groups : groupsWithout)[name] ??= []).push(w);
+        const how = v === 'compiled' ? settings : 'without process settings';
+        console.log(`  k8s ${group.name} (${name}) compiled, ${how}: ready ${w.startMs.toFixed(0)} ms, idle ${w.idleMb.toFixed(0)} MB${Number.isNaN(w.loadedMb) ? '' : `, loaded ${w.loadedMb.toFixed(0)} MB (${WORKFLOWS} runs in ${w.burstSeconds.toFixed(1)} s)`}`);
+      }
     }
   }
 
   const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
-  console.log('\nk8s worker groups, compiled (median):');
-  for (const [name, figures] of Object.entries(groups)) {
+  const workerLine = (figures: WorkerFigures[]) => {
     const loaded = med(figures, (w) => w.loadedMb);
-    console.log(`  ${name.padEnd(26)} ready ${med(figures, (w) => w.startMs).toFixed(0)} ms, idle ${med(figures, (w) => w.idleMb).toFixed(0)} MB${Number.isNaN(loaded) ? '' : `, loaded ${loaded.toFixed(0)} MB`}`);
+    return `ready ${med(figures, (w) => w.startMs).toFixed(0)} ms, idle ${med(figures, (w) => w.idleMb).toFixed(0)} MB${Number.isNaN(loaded) ? '' : `, loaded ${loaded.toFixed(0)} MB, burst ${med(figures, (w) => w.burstSeconds).toFixed(1)} s`}`;
+  };
+  console.log('\nk8s worker groups, compiled, as deployed (median):');
+  for (const [name, figures] of Object.entries(groups)) console.log(`  ${name.padEnd(26)} ${workerLine(figures)}`);
+  if (SETTINGS_AB) {
+    console.log('\nprocess settings, same run (median): with / without');
+    console.log(`  every queue                ${workerLine(worker.compiled)}  /  ${workerLine(worker['compiled-no-settings'])}`);
+    for (const [name, figures] of Object.entries(groups)) console.log(`  ${name.padEnd(26)} ${workerLine(figures)}  /  ${workerLine(groupsWithout[name] ?? [])}`);
   }
-  const label = { api: 'node --import tsx api/server.ts (npm run dev)', worker: 'node --import tsx workers/main.ts (npm run dev): bundles the workflows at start' };
-  const extra = { rounds: ROUNDS, connections: CONNECTIONS, loadSeconds: LOAD_SECONDS, workflows: WORKFLOWS, api, worker, groups };
+  const label = { api: 'node --import tsx api/server.ts (npm run dev)', worker: 'node --import tsx workers/main.ts (npm run dev): bundles the workflows at start; ours runs with the production process settings' };
+  const extra = { rounds: ROUNDS, connections: CONNECTIONS, loadSeconds: LOAD_SECONDS, workflows: WORKFLOWS, processSettings: WORKER_PROCESS_ENV, api, worker, groups, ...(SETTINGS_AB ? { groupsWithoutProcessSettings: groupsWithout } : {}) };
   const rows: [string, 'api' | 'worker', keyof ApiFigures & keyof WorkerFigures, string, number][] = [
     ['API start-up to ready (/api/health 200)', 'api', 'startMs', 'ms', 1],
     ['API idle RSS', 'api', 'idleMb', 'MB', 1],
