@@ -4,8 +4,9 @@
  * asleep vs the same worker idle, and how late reminders go out when M fall due in the same
  * minute vs raw Temporal timer workflows (bench/lib/sleeping-workflows.ts).
  *
- *   npm run bench -- --only=gestation            # quick: 1,000 asleep, 200 due at once
- *   npm run bench -- --only=gestation --full     # 10,000 asleep, 1,000 due at once
+ *   npm run bench -- --only=gestation            # quick: 1,000 asleep, 200 due in the same minute (1-minute window)
+ *   npm run bench -- --only=gestation --full     # 10,000 asleep, 1,000 due in the same minute
+ *   node --expose-gc --import tsx bench/gestation-workflows.ts --at-once      # the 200 all at one instant (no window)
  *   node --expose-gc --import tsx bench/gestation-workflows.ts --asleep=3000 --due=500
  *   node --expose-gc --import tsx bench/gestation-workflows.ts --memory-only   # RSS only, no lateness part
  *
@@ -16,7 +17,7 @@ import type { GestationSnapshot, ReminderOutcome, ReminderRequest } from '../act
 import type { GestationInput } from '../workflows/gestation/messages';
 import { gestationWorkflowId } from '../workflows/ids';
 import { TaskQueue } from '../workflows/queues';
-import { dueTimeOf, runSleepingBench } from './lib/sleeping-workflows';
+import { dueOffsetSecondsOf, dueTimeOf, runSleepingBench } from './lib/sleeping-workflows';
 
 /** The first milestone (pregnancy check) is due this many days after the cover. */
 const FIRST_MILESTONE_DAY = 14;
@@ -31,7 +32,8 @@ const planOf = (key: string) => {
     leadDays: time ? 0 : 2,
     options: {},
     previousGestationDays: [],
-    ...(time ? { reminderTimeUtc: time } : {}),
+    // The gestation's second in the 1-minute reminder window (0 with --at-once), as loadGestation carries it.
+    ...(time ? { reminderTimeUtc: time, reminderOffsetSeconds: dueOffsetSecondsOf(key) } : {}),
   };
 };
 
@@ -41,10 +43,8 @@ await runSleepingBench(
     queue: TaskQueue.gestation,
     workflowType: 'gestationTracking',
     workflowId: gestationWorkflowId,
-    args: (key): [GestationInput] => {
-      const { reminderTimeUtc: _, ...plan } = planOf(key);
-      return [{ gestationId: key, userId: 'bench', ...plan }];
-    },
+    // As the API starts it: the plan with the reminder clock (time of day and offset).
+    args: (key): [GestationInput] => [{ gestationId: key, userId: 'bench', ...planOf(key) }],
     script: import.meta.url,
     sendActivity: 'sendGestationReminder',
     activities: ({ sent }) => {

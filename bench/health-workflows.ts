@@ -4,8 +4,9 @@
  * its RSS with N asleep vs the same worker idle, and how late reminders go out when M fall
  * due in the same minute vs raw Temporal timer workflows (bench/lib/sleeping-workflows.ts).
  *
- *   npm run bench -- --only=health            # quick: 1,000 asleep, 200 due at once
- *   npm run bench -- --only=health --full     # 10,000 asleep, 1,000 due at once
+ *   npm run bench -- --only=health            # quick: 1,000 asleep, 200 due in the same minute (1-minute window)
+ *   npm run bench -- --only=health --full     # 10,000 asleep, 1,000 due in the same minute
+ *   node --expose-gc --import tsx bench/health-workflows.ts --at-once      # the 200 all at one instant (no window)
  *   node --expose-gc --import tsx bench/health-workflows.ts --asleep=3000 --due=500
  *   node --expose-gc --import tsx bench/health-workflows.ts --memory-only   # RSS only, no lateness part
  *
@@ -16,7 +17,7 @@ import { dayOf, plusDays } from '../domain/health';
 import type { HealthReminderOutcome, HealthReminderRequest, HealthReminderSnapshot } from '../activities/health';
 import { healthWorkflowId } from '../workflows/ids';
 import { TaskQueue } from '../workflows/queues';
-import { dueTimeOf, runSleepingBench } from './lib/sleeping-workflows';
+import { dueOffsetSecondsOf, dueTimeOf, runSleepingBench } from './lib/sleeping-workflows';
 
 await runSleepingBench(
   {
@@ -36,7 +37,8 @@ await runSleepingBench(
         const dueDate = time ? dayOf(Date.now()) : plusDays(dayOf(Date.now()), 30);
         return {
           found: true as const,
-          ...(time ? { reminderTimeUtc: time } : {}),
+          // The horse's second in the 1-minute reminder window (0 with --at-once), as loadHealthReminders carries it.
+          ...(time ? { reminderTimeUtc: time, reminderOffsetSeconds: dueOffsetSecondsOf(horseId) } : {}),
           items: [{ key: 'farrier' as const, title: 'Farrier', dueDate, sent: sentStages.get(horseId) ?? [], leadDays: time ? 0 : 2 }],
         };
       };

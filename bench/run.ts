@@ -40,7 +40,7 @@ export const BENCHES: BenchEntry[] = [
   { name: 'password-reset', script: 'bench/password-reset-timing.ts' },
   // /metrics AI totals: scrape query vs the old whole-table aggregate; quick seeds 50k analyses.
   { name: 'ai-metrics', script: 'bench/ai-metrics.ts' },
-  // Sleeping workflows: quick 1,000 asleep + 200 due at once; --full 10,000 + 1,000 (≈ 10 min each).
+  // Sleeping workflows: quick 1,000 asleep + 200 due in the same minute (1-minute reminder window); --full 10,000 + 1,000 (≈ 10 min each).
   { name: 'health', script: 'bench/health-workflows.ts', nodeFlags: ['--expose-gc'] },
   { name: 'gestation', script: 'bench/gestation-workflows.ts', nodeFlags: ['--expose-gc'] },
   // Compiled build vs tsx entrypoints: start-up, idle and loaded RSS (quick ≈ 5 min).

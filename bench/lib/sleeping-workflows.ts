@@ -8,11 +8,16 @@
  * 1. memory: the worker's RSS idle (baseline), then with N workflows started and asleep.
  *    The worker is built from `queueWorkerOptions` (workers/run.ts): the queue's bundle,
  *    workflow cache and WORKER_TUNING exactly as `npm run start:worker` runs them.
- * 2. lateness: M more workflows whose reminder falls due at the same minute T
+ * 2. lateness: M more workflows whose reminder falls due in the same minute T
  *    (REMINDER_TIME_UTC = T's HH:MM, passed through the config schema that validates the
- *    real setting), then how late each send starts after T. Baseline: M raw Temporal
- *    timer workflows (sleep until an instant, call one activity, nothing else) on a worker
- *    with the same cache settings, against the same server, in the same run.
+ *    real setting), spread over that minute by the real mechanism: each stand-in snapshot
+ *    carries `reminderOffsetSeconds(key, 1)` (domain/reminder-window.ts with a 1-minute
+ *    window), and each send's lateness is measured against that workflow's own instant
+ *    (T + its offset). `--at-once` gives every workflow offset 0 (all at T, the old case).
+ *    Baseline: M raw Temporal timer workflows (sleep until an instant, call one activity,
+ *    nothing else) on a worker with the same cache settings, against the same server, in
+ *    the same run, each sleeping until the instant of its counterpart (the same set of
+ *    offsets from their own T).
  *
  * The worker child runs what production runs (`node --enable-source-maps dist/worker.js`
  * with WORKER_QUEUES=<queue>): this bench file compiled by esbuild with the options of
@@ -37,7 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { startTemporalDevServer } from '../../scripts/lib/temporal';
-import { configSchema, loadConfig } from '../../config';
+import { loadConfig } from '../../config';
 import { createLogger } from '../../adapters/logger';
 import { createMailer } from '../../adapters/email/mailer';
 import { createOrm } from '../../entities/orm';
@@ -47,6 +52,7 @@ import { REMINDERS_WORKER_PROCESS_ENV } from '../../workers/process-settings';
 import type { TaskQueue } from '../../workflows/queues';
 import { benchMode, percentile, reportBench } from './report';
 import { wakeProfile } from './wake-profile';
+import { dueKey, dueOffsetSecondsOf } from './due-keys';
 
 export interface SleepingBenchSpec {
   /** Feature word, used in the printed lines. */
@@ -64,13 +70,7 @@ export interface SleepingBenchSpec {
   activities(ctx: { sent(key: string): void }): Record<string, (...args: never[]) => Promise<unknown>>;
 }
 
-/** Keys: `<tag>-far-<i>` sleeps for weeks; `<tag>-due<HHMM>-<i>` has a reminder at HH:MM UTC today. */
-export const dueKey = (tag: string, hhmm: string, i: number) => `${tag}-due${hhmm.replace(':', '')}-${i}`;
-/** The reminder time a key asks for (validated like the real REMINDER_TIME_UTC), or null for a far one. */
-export function dueTimeOf(key: string): string | null {
-  const m = /-due(\d\d)(\d\d)-/.exec(key);
-  return m ? configSchema.shape.REMINDER_TIME_UTC.parse(`${m[1]}:${m[2]}`) : null;
-}
+export { dueKey, dueOffsetSecondsOf, dueTimeOf } from './due-keys';
 
 const args = process.argv.slice(2);
 /** The value of `--name=value` (everything after the first `=`: values may hold `=`). */
@@ -318,8 +318,9 @@ async function collectSends(worker: WorkerProcess, match: (key: string) => boole
   }
 }
 
-function lateness(firstPerKey: Map<string, number>, dueAt: number) {
-  const late = [...firstPerKey.values()].map((at) => at - dueAt).sort((a, b) => a - b);
+/** How late each key's first send started after its own planned instant. */
+function lateness(firstPerKey: Map<string, number>, plannedAt: (key: string) => number) {
+  const late = [...firstPerKey.entries()].map(([key, at]) => at - plannedAt(key)).sort((a, b) => a - b);
   return { n: late.length, p50: percentile(late, 50), p99: percentile(late, 99), max: late[late.length - 1] ?? NaN, early: late.filter((l) => l < 0).length };
 }
 
@@ -397,19 +398,28 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
       return;
     }
 
-    // --- 2. lateness: M due at the same minute T
+    // --- 2. lateness: M due in the same minute T, over a 1-minute reminder window (or all at T with --at-once)
+    const atOnce = args.includes('--at-once');
     const leadMs = (dueCount / startsPerSecond) * 2000 + settleSeconds * 1000 + 15_000;
     const dueAt = nextMinute(leadMs);
-    const dueKeys = Array.from({ length: dueCount }, (_, i) => dueKey(tag, hhmm(dueAt), i));
+    const dueKeys = Array.from({ length: dueCount }, (_, i) => dueKey(tag, hhmm(dueAt), i, !atOnce));
+    const plannedAt = (key: string) => dueAt + dueOffsetSecondsOf(key) * 1000;
+    const byWorkflowId = new Map(dueKeys.map((k) => [spec.workflowId(k), plannedAt(k)]));
+    const spread = new Set(dueKeys.map((k) => dueOffsetSecondsOf(k)));
+    console.log(
+      atOnce
+        ? `lateness mode: --at-once, all ${dueCount} due at the same instant (REMINDER_WINDOW_MINUTES=0)`
+        : `lateness mode: ${dueCount} due in the same minute (1-minute reminder window: reminderOffsetSeconds(id, 1) puts them on ${spread.size} distinct seconds, ${Math.min(...spread)}-${Math.max(...spread)} s after the minute)`,
+    );
     await startAll(client, dueKeys, startOne);
     await settle(client, dueKeys.map(spec.workflowId), ours);
     const settledBefore = dueAt - Date.now();
     if (settledBefore < 1000) throw new Error(`the ${dueCount} due workflows were not asleep 1 s before their reminder time (${settledBefore} ms): lateness would be meaningless`);
     console.log(`${dueCount} more started and asleep ${(settledBefore / 1000).toFixed(0)} s before ${new Date(dueAt).toISOString()} (REMINDER_TIME_UTC=${hhmm(dueAt)})`);
     const oursSends = await collectSends(ours, (k) => k.includes('-due'), dueCount, dueAt + 10 * 60_000);
-    const oursLate = lateness(oursSends.firstPerKey, dueAt);
+    const oursLate = lateness(oursSends.firstPerKey, plannedAt);
     const afterDue = await ours.memory();
-    const oursProfile = await wakeProfile(client, 'ours', dueKeys.map(spec.workflowId), dueAt, spec.sendActivity, { file: join(logDir, 'ours-latest-histories.json'), keepLatest: 5 });
+    const oursProfile = await wakeProfile(client, 'ours', dueKeys.map(spec.workflowId), (id) => byWorkflowId.get(id)!, spec.sendActivity, { file: join(logDir, 'ours-latest-histories.json'), keepLatest: 5 });
     console.log(
       `ours: ${oursLate.n}/${dueCount} sent (${oursSends.total} send attempts), late p50 ${oursLate.p50} ms, p99 ${oursLate.p99} ms, max ${oursLate.max} ms` +
         `${oursLate.early ? `, ${oursLate.early} EARLY` : ''}; worker rss after ${mb(afterDue.rss).toFixed(0)} MB`,
@@ -420,27 +430,29 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
     await raw.ready;
     const rawAt = Math.ceil((Date.now() + leadMs) / 1000) * 1000;
     const rawKeys = Array.from({ length: dueCount }, (_, i) => `${tag}-raw-${i}`);
+    // Each raw workflow sleeps until its counterpart's instant (the same offset from its own minute).
+    const rawPlanned = new Map(rawKeys.map((k, i) => [k, rawAt + (plannedAt(dueKeys[i]) - dueAt)]));
     await startAll(client, rawKeys, (key) =>
-      client.workflow.start('rawTimer', { taskQueue: `${spec.queue}-raw-timer`, workflowId: `raw-${key}`, args: [{ key, untilMs: rawAt }], workflowIdConflictPolicy: 'FAIL' }),
+      client.workflow.start('rawTimer', { taskQueue: `${spec.queue}-raw-timer`, workflowId: `raw-${key}`, args: [{ key, untilMs: rawPlanned.get(key)! }], workflowIdConflictPolicy: 'FAIL' }),
     );
     await settle(client, rawKeys.map((k) => `raw-${k}`), raw);
     if (rawAt - Date.now() < 1000) throw new Error('the raw timer workflows were not asleep 1 s before their instant');
     const rawSends = await collectSends(raw, () => true, dueCount, rawAt + 10 * 60_000);
-    const rawLate = lateness(rawSends.firstPerKey, rawAt);
+    const rawLate = lateness(rawSends.firstPerKey, (key) => rawPlanned.get(key)!);
     console.log(`raw timer workflows: ${rawLate.n}/${dueCount} fired, late p50 ${rawLate.p50} ms, p99 ${rawLate.p99} ms, max ${rawLate.max} ms`);
-    const rawProfile = await wakeProfile(client, 'raw', rawKeys.map((k) => `raw-${k}`), rawAt, 'rawTimerFired', { file: join(logDir, 'raw-latest-histories.json'), keepLatest: 5 });
+    const rawProfile = await wakeProfile(client, 'raw', rawKeys.map((k) => `raw-${k}`), (id) => rawPlanned.get(id.slice('raw-'.length))!, 'rawTimerFired', { file: join(logDir, 'raw-latest-histories.json'), keepLatest: 5 });
     for (const line of [...oursProfile.lines, ...rawProfile.lines]) console.log(line);
 
     reportMemory(spec, asleep, m, idleParts, { startsPerSecond, settleSeconds, settings, workerEnv: { MALLOC_ARENA_MAX: workerEnv.MALLOC_ARENA_MAX ?? null, NODE_OPTIONS: workerEnv.NODE_OPTIONS ?? null, WORKER_TUNING: workerEnv.WORKER_TUNING ?? null } });
     reportBench({
-      name: `${spec.feature} reminders, ${dueCount} due at once: p99 lateness`,
+      name: atOnce ? `${spec.feature} reminders, ${dueCount} due at once: p99 lateness` : `${spec.feature} reminders, ${dueCount} due in the same minute (1-minute window): p99 lateness`,
       ours: Math.max(oursLate.p99, 0),
       baseline: Math.max(rawLate.p99, 0),
       unit: 'ms',
       goal: { value: 1000 },
       higherIsBetter: false,
       baselineLabel: 'raw Temporal timer workflows (sleep, one activity), same server and cache',
-      extra: { ours: oursLate, raw: rawLate, sent: oursLate.n, expected: dueCount, wakePaths: { ours: oursProfile.paths, raw: rawProfile.paths }, wholeWake: { ours: oursProfile.whole, raw: rawProfile.whole } },
+      extra: { mode: atOnce ? 'at-once' : '1-minute window', distinctSeconds: spread.size, ours: oursLate, raw: rawLate, sent: oursLate.n, expected: dueCount, wakePaths: { ours: oursProfile.paths, raw: rawProfile.paths }, wholeWake: { ours: oursProfile.whole, raw: rawProfile.whole } },
     });
   } finally {
     await raw?.stop().catch(() => {});

@@ -1,7 +1,8 @@
 /**
  * Where a late reminder's time went: reads the histories of the workflows that fell due at
- * `dueAt` and times every event from the timer that woke them to the start of their send
- * activity, against `dueAt` (server-side timestamps). Workflows whose wake-up took the same
+ * `dueAt` (one instant, or each workflow's own when reminders are spread over a window) and
+ * times every event from the timer that woke them to the start of their send activity,
+ * against it (server-side timestamps). Workflows whose wake-up took the same
  * path (the same event types in the same order) are grouped, and each step is reported as
  * p50 / p99 of its offset from `dueAt`: a late p99 shows which step it is late at (the timer
  * itself, a workflow task waiting for a poller, an activity round trip, a replay of an
@@ -114,10 +115,12 @@ export async function wakeProfile(
   client: Client,
   label: string,
   workflowIds: string[],
-  dueAt: number,
+  dueAt: number | ((workflowId: string) => number),
   sendActivity: string,
   dump?: { file: string; keepLatest: number },
 ): Promise<WakeProfile> {
+  // One instant for all, or each workflow's own (reminders spread over a window).
+  const dueOf = typeof dueAt === 'function' ? dueAt : () => dueAt;
   const histories = new Map<string, HistoryEvent[]>();
   // Called as soon as every send has started: the rest of the wake-ups (the tasks after the
   // send, up to the next sleep) may still be running, so fetch again those not asleep yet.
@@ -132,7 +135,7 @@ export async function wakeProfile(
         }
       }),
     );
-    pending = pending.filter((id) => !wholeWake(histories.get(id)!, dueAt));
+    pending = pending.filter((id) => !wholeWake(histories.get(id)!, dueOf(id)));
     if (!pending.length || Date.now() > giveUpAt) break;
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -140,9 +143,9 @@ export async function wakeProfile(
   const ends: { id: string; end: number }[] = [];
   const wholes: WholeWake[] = [];
   for (const [id, events] of histories) {
-    const w = wholeWake(events, dueAt);
+    const w = wholeWake(events, dueOf(id));
     if (w) wholes.push(w);
-    const p = wakePath(events, dueAt, sendActivity);
+    const p = wakePath(events, dueOf(id), sendActivity);
     if (!p) continue;
     const signature = p.steps.join(' > ');
     bySignature.set(signature, [...(bySignature.get(signature) ?? []), p]);
