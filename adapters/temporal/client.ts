@@ -1,4 +1,5 @@
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
+import type { ConnectionCtorOptions } from '@temporalio/client/lib/connection';
 
 import type { TemporalConnectionSettings } from './connection';
 
@@ -25,6 +26,33 @@ export function deadlineInterceptor(ms: number): Interceptor {
 }
 
 /**
+ * The SDK's grpc-js Connection, minus the AsyncLocalStorage scope it enters around calls.
+ * The SDK wraps every WorkflowService call in `withMetadata({ 'temporal-namespace': ns })`
+ * and its connect check in `withDeadline`, i.e. `AsyncLocalStorage.run`, and the first run
+ * turns Node's promise hooks on for the whole process: from then on every promise of every
+ * request (Express, pg, the ORM) pays the init/before/after hooks and the context copy, not
+ * only Temporal calls (bench/webhook.ts --profile). Here the namespace header is static
+ * metadata (a client serves one namespace), the WorkflowService is the unwrapped one, and
+ * the gateway disables the storage after the connect check. `withDeadline`, `withMetadata`
+ * and `withAbortSignal` still work for whoever calls them (they re-enable it for their scope);
+ * the deadlines of our calls come from the deadline interceptor, not from the storage.
+ */
+export class ContextFreeConnection extends Connection {
+  static override async connect(options: ConnectionOptions & { namespace: string }): Promise<ContextFreeConnection> {
+    const { namespace, ...rest } = options;
+    const connection = (await super.connect({ ...rest, metadata: { ...rest.metadata, 'temporal-namespace': namespace } })) as ContextFreeConnection;
+    connection.callContextStorage.disable();
+    return connection;
+  }
+
+  protected constructor(options: ConnectionCtorOptions) {
+    super(options);
+    // The constructor replaced the service with its per-call withMetadata wrapper.
+    Object.defineProperty(this, 'workflowService', { value: options.workflowService, enumerable: true });
+  }
+}
+
+/**
  * One lazy Temporal connection per process. A failed connect is forgotten so the next
  * call tries again (the API starts even when Temporal is briefly down; /api/health says so).
  */
@@ -44,7 +72,8 @@ export class TemporalGateway {
 
   client(): Promise<Client> {
     const deadline = this.opts.callTimeoutMs;
-    this.pending ??= Connection.connect({
+    this.pending ??= ContextFreeConnection.connect({
+      namespace: this.opts.namespace,
       address: this.opts.address,
       ...(this.opts.tls ? { tls: this.opts.tls } : {}),
       ...(this.opts.apiKey ? { apiKey: this.opts.apiKey } : {}),

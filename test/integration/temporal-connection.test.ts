@@ -69,6 +69,16 @@ describe('Temporal connection settings (TLS, API key, worker tuning)', () => {
     expect(() => loadConfig({ WORKER_TUNING: '{"billing":{"maxConcurrentWorkflowTaskExecutions":1}}' })).to.throw(ConfigError, /WORKER_TUNING\.billing\.maxConcurrentWorkflowTaskExecutions/);
   });
 
+  it("leaves Node's promise hooks off in the API's client (the SDK's per-call AsyncLocalStorage scope turned them on for every request of the process)", async function () {
+    this.timeout(120_000);
+    const { address } = await testTemporal();
+    // A fresh process: this one may have turned them on elsewhere.
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/support/promise-hooks-probe.ts', address], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const result = JSON.parse(out.trim().split('\n').pop()!) as { gatewayTracks: boolean; sdkTracks: boolean; header: string };
+    // The control shows the probe sees hooks: the SDK's plain Connection turns them on.
+    expect(result).to.deep.equal({ gatewayTracks: false, sdkTracks: true, header: 'default' });
+  });
+
   describe('against a TLS endpoint that requires a client certificate', function () {
     this.timeout(120_000);
     let proxy: TlsServer;
