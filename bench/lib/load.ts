@@ -3,10 +3,10 @@
  * the baseline), and child server processes so the load generator never shares an event
  * loop with the server it measures.
  */
-import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { startService, type Service } from '../../scripts/lib/process';
 import { freePort, waitForPort } from '../../scripts/lib/ports';
+import { cpuSecondsOf } from './cpu';
 
 export interface LoadFigures {
   /** Successful (2xx) requests per second. */
@@ -20,16 +20,7 @@ export interface LoadFigures {
   errors: number;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-export function cpuSecondsOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the command name.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
+export { cpuSecondsOf } from './cpu';
 
 export async function load(opts: { url: string; headers?: Record<string, string>; connections: number; seconds: number; method?: 'GET' | 'POST'; body?: string; serverPid?: number }): Promise<LoadFigures> {
   const cpuBefore = opts.serverPid ? cpuSecondsOf(opts.serverPid) : NaN;

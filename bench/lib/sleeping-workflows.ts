@@ -52,6 +52,7 @@ import { REMINDERS_WORKER_PROCESS_ENV } from '../../workers/process-settings';
 import type { TaskQueue } from '../../workflows/queues';
 import { benchMode, percentile, reportBench } from './report';
 import { wakeProfile } from './wake-profile';
+import { cpuSecondsOf } from './cpu';
 import { dueKey, dueOffsetSecondsOf } from './due-keys';
 
 export interface SleepingBenchSpec {
@@ -242,6 +243,10 @@ function childEnv(): NodeJS.ProcessEnv {
 class WorkerProcess {
   private waiting: ((m: FromWorker) => void)[] = [];
   readonly ready: Promise<Extract<FromWorker, { type: 'ready' }>>;
+  /** The child's pid, for its CPU time (cpuSecondsOf). */
+  get pid(): number {
+    return this.child.pid!;
+  }
   private constructor(private child: ChildProcess) {
     this.ready = new Promise((resolve, reject) => {
       child.once('message', (m) => resolve(m as Extract<FromWorker, { type: 'ready' }>));
@@ -416,10 +421,15 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
     const settledBefore = dueAt - Date.now();
     if (settledBefore < 1000) throw new Error(`the ${dueCount} due workflows were not asleep 1 s before their reminder time (${settledBefore} ms): lateness would be meaningless`);
     console.log(`${dueCount} more started and asleep ${(settledBefore / 1000).toFixed(0)} s before ${new Date(dueAt).toISOString()} (REMINDER_TIME_UTC=${hhmm(dueAt)})`);
+    // Worker CPU from just before the first wake until every wake-up is asleep again (the
+    // profile waits for that), per reminder sent: the capacity table's reminders row. It includes
+    // the worker's idle polling over that interval, so it is an upper bound.
+    const oursCpuBefore = cpuSecondsOf(ours.pid);
     const oursSends = await collectSends(ours, (k) => k.includes('-due'), dueCount, dueAt + 10 * 60_000);
     const oursLate = lateness(oursSends.firstPerKey, plannedAt);
     const afterDue = await ours.memory();
     const oursProfile = await wakeProfile(client, 'ours', dueKeys.map(spec.workflowId), (id) => byWorkflowId.get(id)!, spec.sendActivity, { file: join(logDir, 'ours-latest-histories.json'), keepLatest: 5 });
+    const workerCpuMsPerReminder = ((cpuSecondsOf(ours.pid) - oursCpuBefore) * 1000) / Math.max(1, oursLate.n);
     console.log(
       `ours: ${oursLate.n}/${dueCount} sent (${oursSends.total} send attempts), late p50 ${oursLate.p50} ms, p99 ${oursLate.p99} ms, max ${oursLate.max} ms` +
         `${oursLate.early ? `, ${oursLate.early} EARLY` : ''}; worker rss after ${mb(afterDue.rss).toFixed(0)} MB`,
@@ -437,11 +447,14 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
     );
     await settle(client, rawKeys.map((k) => `raw-${k}`), raw);
     if (rawAt - Date.now() < 1000) throw new Error('the raw timer workflows were not asleep 1 s before their instant');
+    const rawCpuBefore = cpuSecondsOf(raw.pid);
     const rawSends = await collectSends(raw, () => true, dueCount, rawAt + 10 * 60_000);
     const rawLate = lateness(rawSends.firstPerKey, (key) => rawPlanned.get(key)!);
     console.log(`raw timer workflows: ${rawLate.n}/${dueCount} fired, late p50 ${rawLate.p50} ms, p99 ${rawLate.p99} ms, max ${rawLate.max} ms`);
     const rawProfile = await wakeProfile(client, 'raw', rawKeys.map((k) => `raw-${k}`), (id) => rawPlanned.get(id.slice('raw-'.length))!, 'rawTimerFired', { file: join(logDir, 'raw-latest-histories.json'), keepLatest: 5 });
+    const rawCpuMsPerReminder = ((cpuSecondsOf(raw.pid) - rawCpuBefore) * 1000) / Math.max(1, rawLate.n);
     for (const line of [...oursProfile.lines, ...rawProfile.lines]) console.log(line);
+    console.log(`worker CPU per reminder, first wake to asleep again (idle polling included): ours ${workerCpuMsPerReminder.toFixed(1)} ms, raw ${rawCpuMsPerReminder.toFixed(1)} ms`);
 
     reportMemory(spec, asleep, m, idleParts, { startsPerSecond, settleSeconds, settings, workerEnv: { MALLOC_ARENA_MAX: workerEnv.MALLOC_ARENA_MAX ?? null, NODE_OPTIONS: workerEnv.NODE_OPTIONS ?? null, WORKER_TUNING: workerEnv.WORKER_TUNING ?? null } });
     reportBench({
@@ -452,7 +465,7 @@ export async function runSleepingBench(spec: SleepingBenchSpec, sizes: Record<'q
       goal: { value: 1000 },
       higherIsBetter: false,
       baselineLabel: 'raw Temporal timer workflows (sleep, one activity), same server and cache',
-      extra: { mode: atOnce ? 'at-once' : '1-minute window', distinctSeconds: spread.size, ours: oursLate, raw: rawLate, sent: oursLate.n, expected: dueCount, wakePaths: { ours: oursProfile.paths, raw: rawProfile.paths }, wholeWake: { ours: oursProfile.whole, raw: rawProfile.whole } },
+      extra: { workerCpuMsPerReminder, rawCpuMsPerReminder, mode: atOnce ? 'at-once' : '1-minute window', distinctSeconds: spread.size, ours: oursLate, raw: rawLate, sent: oursLate.n, expected: dueCount, wakePaths: { ours: oursProfile.paths, raw: rawProfile.paths }, wholeWake: { ours: oursProfile.whole, raw: rawProfile.whole } },
     });
   } finally {
     await raw?.stop().catch(() => {});
